@@ -1,0 +1,1 @@
+//! Benchmark helpers: realistic events, and request timing.

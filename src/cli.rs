@@ -1,0 +1,80 @@
+//! The command line (DESIGN §3). Commands of later milestones (jobs,
+//! metrics, render, simulate) are added as they are built.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "highwater",
+    version,
+    about = "Daily active users and exact peak concurrency from presence and session events",
+    long_about = "highwater ingests presence and session events over HTTP into ClickHouse and \
+                  computes how many people use a product and how many are online at the same time.\n\n\
+                  With no ClickHouse URL configured it runs its own local clickhouse-server."
+)]
+pub struct Cli {
+    /// Configuration file (projects, keys, limits); see README.
+    #[arg(long, global = true, env = "HIGHWATER_CONFIG", default_value = "highwater.toml")]
+    pub config: PathBuf,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the ingest API (POST /v1/events), /healthz and /readyz.
+    Serve(ServeArgs),
+    /// Start everything on the embedded ClickHouse, post a sample of events
+    /// through the API and show what was stored.
+    Demo(DemoArgs),
+    /// Benchmarks that print highwater's figures beside a baseline.
+    #[command(subcommand)]
+    Bench(BenchCommand),
+}
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Listen address; overrides `listen` in the config file.
+    #[arg(long)]
+    pub listen: Option<SocketAddr>,
+}
+
+#[derive(Debug, Args)]
+pub struct DemoArgs {
+    /// Where the demo serves its API.
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    pub listen: SocketAddr,
+    /// Data directory of the embedded ClickHouse.
+    #[arg(long, default_value = "./highwater-data")]
+    pub data_dir: PathBuf,
+    /// Stop when the demo is done instead of leaving the server running.
+    #[arg(long)]
+    pub exit: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum BenchCommand {
+    /// Ingest throughput: highwater's API vs. JSONEachRow straight into ClickHouse.
+    Ingest(BenchIngestArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct BenchIngestArgs {
+    /// Events to post (each run: highwater, then the direct baseline).
+    #[arg(long, default_value_t = 2_000_000)]
+    pub events: usize,
+    /// Events per request.
+    #[arg(long, default_value_t = 5_000)]
+    pub batch: usize,
+    /// Concurrent connections.
+    #[arg(long, default_value_t = 4)]
+    pub connections: usize,
+    /// Data directory of the benchmark's own ClickHouse (wiped first).
+    #[arg(long, default_value = "./highwater-bench-data")]
+    pub data_dir: PathBuf,
+    #[arg(long, default_value_t = 42)]
+    pub seed: u64,
+}

@@ -1,0 +1,1 @@
+pub async fn run(_a: crate::cli::BenchIngestArgs) -> anyhow::Result<()> { todo!() }

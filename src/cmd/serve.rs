@@ -1,0 +1,26 @@
+//! `highwater serve`
+
+use std::path::Path;
+
+use anyhow::bail;
+
+use crate::cli::ServeArgs;
+use crate::clock;
+use crate::config::Settings;
+use crate::startup::{Server, Storage, shutdown_signal};
+
+pub async fn run(config: &Path, args: ServeArgs) -> anyhow::Result<()> {
+    let mut settings = Settings::load(config, true)?;
+    if let Some(listen) = args.listen {
+        settings.listen = listen;
+    }
+    if settings.projects.is_empty() {
+        bail!("{} lists no [[project]]: nothing could be ingested", config.display());
+    }
+    let storage = Storage::open(&settings).await?;
+    let server = Server::bind(&settings, settings.listen, storage.client.clone(), clock::system()).await?;
+    tracing::info!(addr = %server.local_addr(), clickhouse = %storage.url, "highwater is serving");
+    let result = server.run(shutdown_signal()).await;
+    storage.close().await;
+    result
+}

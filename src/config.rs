@@ -1,0 +1,344 @@
+//! One `Settings` struct, loaded once at start-up from `highwater.toml` (path
+//! overridable) with environment overrides, validated so that a bad value fails
+//! fast with a message that names it.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, bail};
+use chrono_tz::Tz;
+use serde::Deserialize;
+
+/// Everything highwater needs to run.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Settings {
+    /// Address the HTTP server listens on.
+    #[serde(default = "default_listen")]
+    pub listen: SocketAddr,
+    /// Where the embedded ClickHouse keeps its data, config and logs.
+    #[serde(default = "default_data_dir")]
+    pub data_dir: PathBuf,
+    #[serde(default)]
+    pub clickhouse: ClickHouseSettings,
+    #[serde(default)]
+    pub ingest: IngestSettings,
+    #[serde(default, rename = "project")]
+    pub projects: Vec<ProjectSettings>,
+}
+
+/// Which ClickHouse to use. With no `url`, highwater starts its own server.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClickHouseSettings {
+    /// `http://host:8123` of an existing server or cluster; `None` = embedded.
+    pub url: Option<String>,
+    #[serde(default = "default_user")]
+    pub user: String,
+    #[serde(default)]
+    pub password: String,
+    #[serde(default = "default_database")]
+    pub database: String,
+}
+
+impl Default for ClickHouseSettings {
+    fn default() -> Self {
+        Self {
+            url: None,
+            user: default_user(),
+            password: String::new(),
+            database: default_database(),
+        }
+    }
+}
+
+/// Limits and batching of `POST /v1/events`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct IngestSettings {
+    /// Largest request body accepted as sent on the wire.
+    pub max_body_bytes: usize,
+    /// Largest body after gzip decompression (guards against gzip bombs).
+    pub max_decompressed_bytes: usize,
+    pub max_events_per_batch: usize,
+    /// Group commit: flush once this many rows are waiting...
+    pub flush_rows: usize,
+    /// ...or once the oldest waiting row is this old.
+    pub flush_interval_ms: u64,
+    /// Rows accepted but not yet stored; beyond this ingest answers 429.
+    pub max_pending_rows: usize,
+    /// An insert that takes longer counts as ClickHouse being unavailable.
+    pub insert_timeout_ms: u64,
+}
+
+impl Default for IngestSettings {
+    fn default() -> Self {
+        Self {
+            max_body_bytes: 8 * 1024 * 1024,
+            max_decompressed_bytes: 32 * 1024 * 1024,
+            max_events_per_batch: 100_000,
+            flush_rows: 100_000,
+            flush_interval_ms: 200,
+            max_pending_rows: 1_000_000,
+            insert_timeout_ms: 30_000,
+        }
+    }
+}
+
+/// One measured product.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProjectSettings {
+    pub name: String,
+    /// IANA name; days are local days in this zone.
+    #[serde(default = "default_time_zone")]
+    pub time_zone: Tz,
+    /// `T` of DESIGN §2.
+    #[serde(default = "default_session_timeout_s")]
+    pub session_timeout_s: u32,
+    /// `L` of DESIGN §2.
+    #[serde(default = "default_max_session_length_s")]
+    pub max_session_length_s: u32,
+    /// How far ahead of the server clock an event's `ts` may be.
+    #[serde(default = "default_max_ts_ahead_s")]
+    pub max_ts_ahead_s: u32,
+    /// How old an event's `ts` may be, unless `backfill` is on.
+    #[serde(default = "default_max_ts_age_s")]
+    pub max_ts_age_s: u32,
+    /// Accept any past `ts` (imports and simulations).
+    #[serde(default)]
+    pub backfill: bool,
+    #[serde(default)]
+    pub ingest_keys: Vec<String>,
+    #[serde(default)]
+    pub read_keys: Vec<String>,
+}
+
+impl ProjectSettings {
+    /// A project with every default, for demos and tests.
+    pub fn new(name: &str, ingest_key: &str, read_key: &str) -> Self {
+        Self {
+            name: name.to_owned(),
+            time_zone: default_time_zone(),
+            session_timeout_s: default_session_timeout_s(),
+            max_session_length_s: default_max_session_length_s(),
+            max_ts_ahead_s: default_max_ts_ahead_s(),
+            max_ts_age_s: default_max_ts_age_s(),
+            backfill: false,
+            ingest_keys: vec![ingest_key.to_owned()],
+            read_keys: vec![read_key.to_owned()],
+        }
+    }
+}
+
+fn default_listen() -> SocketAddr {
+    SocketAddr::from(([127, 0, 0, 1], 8080))
+}
+fn default_data_dir() -> PathBuf {
+    PathBuf::from("./highwater-data")
+}
+fn default_user() -> String {
+    "default".into()
+}
+fn default_database() -> String {
+    "highwater".into()
+}
+fn default_time_zone() -> Tz {
+    Tz::UTC
+}
+fn default_session_timeout_s() -> u32 {
+    600
+}
+fn default_max_session_length_s() -> u32 {
+    7 * 24 * 3600
+}
+fn default_max_ts_ahead_s() -> u32 {
+    300
+}
+fn default_max_ts_age_s() -> u32 {
+    30 * 24 * 3600
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            listen: default_listen(),
+            data_dir: default_data_dir(),
+            clickhouse: ClickHouseSettings::default(),
+            ingest: IngestSettings::default(),
+            projects: Vec::new(),
+        }
+    }
+}
+
+/// Environment variables that override the file, by name.
+pub const ENV_OVERRIDES: &[&str] = &[
+    "HIGHWATER_LISTEN",
+    "HIGHWATER_DATA_DIR",
+    "HIGHWATER_CLICKHOUSE_URL",
+    "HIGHWATER_CLICKHOUSE_USER",
+    "HIGHWATER_CLICKHOUSE_PASSWORD",
+    "HIGHWATER_CLICKHOUSE_DATABASE",
+];
+
+impl Settings {
+    /// Reads the file (a missing file is fine only when `required` is false),
+    /// applies the environment, validates.
+    pub fn load(path: &Path, required: bool) -> anyhow::Result<Self> {
+        let mut settings = match std::fs::read_to_string(path) {
+            Ok(text) => Self::from_toml(&text)
+                .with_context(|| format!("invalid configuration in {}", path.display()))?,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound && !required => Self::default(),
+            Err(e) => return Err(e).with_context(|| format!("cannot read {}", path.display())),
+        };
+        settings.apply_env(|name| std::env::var(name).ok())?;
+        settings.validate()?;
+        Ok(settings)
+    }
+
+    pub fn from_toml(text: &str) -> anyhow::Result<Self> {
+        Ok(toml::from_str(text)?)
+    }
+
+    /// `lookup` is injected so tests need not touch the process environment.
+    pub fn apply_env(&mut self, lookup: impl Fn(&str) -> Option<String>) -> anyhow::Result<()> {
+        if let Some(listen) = lookup("HIGHWATER_LISTEN") {
+            self.listen = listen
+                .parse()
+                .with_context(|| format!("HIGHWATER_LISTEN={listen:?} is not host:port"))?;
+        }
+        if let Some(dir) = lookup("HIGHWATER_DATA_DIR") {
+            self.data_dir = dir.into();
+        }
+        if let Some(url) = lookup("HIGHWATER_CLICKHOUSE_URL") {
+            self.clickhouse.url = Some(url).filter(|u| !u.is_empty());
+        }
+        if let Some(user) = lookup("HIGHWATER_CLICKHOUSE_USER") {
+            self.clickhouse.user = user;
+        }
+        if let Some(password) = lookup("HIGHWATER_CLICKHOUSE_PASSWORD") {
+            self.clickhouse.password = password;
+        }
+        if let Some(database) = lookup("HIGHWATER_CLICKHOUSE_DATABASE") {
+            self.clickhouse.database = database;
+        }
+        Ok(())
+    }
+
+    pub fn validate(&self) -> anyhow::Result<()> {
+        let ingest = &self.ingest;
+        if ingest.max_events_per_batch == 0 || ingest.flush_rows == 0 {
+            bail!("ingest.max_events_per_batch and ingest.flush_rows must be positive");
+        }
+        if ingest.max_pending_rows < ingest.max_events_per_batch {
+            bail!("ingest.max_pending_rows must be at least ingest.max_events_per_batch");
+        }
+        if !is_identifier(&self.clickhouse.database) {
+            bail!(
+                "clickhouse.database {:?} must be letters, digits and '_'",
+                self.clickhouse.database
+            );
+        }
+        let mut names = std::collections::HashSet::new();
+        let mut keys = std::collections::HashSet::new();
+        for project in &self.projects {
+            if project.name.is_empty() || project.name.len() > 64 {
+                bail!("project name {:?} must be 1-64 bytes", project.name);
+            }
+            if !names.insert(&project.name) {
+                bail!("project {:?} is listed twice", project.name);
+            }
+            if project.session_timeout_s == 0 {
+                bail!("project {:?}: session_timeout_s must be positive", project.name);
+            }
+            for key in project.ingest_keys.iter().chain(&project.read_keys) {
+                if key.len() < 16 {
+                    bail!(
+                        "project {:?}: keys must be at least 16 characters",
+                        project.name
+                    );
+                }
+                if !keys.insert(key) {
+                    bail!("project {:?}: a key is used more than once", project.name);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    pub fn project(&self, name: &str) -> Option<&ProjectSettings> {
+        self.projects.iter().find(|p| p.name == name)
+    }
+}
+
+fn is_identifier(name: &str) -> bool {
+    !name.is_empty() && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const EXAMPLE: &str = r#"
+        listen = "0.0.0.0:9000"
+        [clickhouse]
+        database = "hw"
+        [ingest]
+        flush_rows = 10
+        [[project]]
+        name = "chat"
+        time_zone = "America/New_York"
+        ingest_keys = ["ingest-key-0123456789"]
+        read_keys = ["read-key-0123456789ab"]
+    "#;
+
+    #[test]
+    fn a_full_file_parses_with_defaults_filled_in() {
+        let settings = Settings::from_toml(EXAMPLE).unwrap();
+        settings.validate().unwrap();
+        assert_eq!(settings.listen.port(), 9000);
+        assert_eq!(settings.ingest.flush_rows, 10);
+        assert_eq!(settings.ingest.max_events_per_batch, 100_000);
+        let chat = settings.project("chat").unwrap();
+        assert_eq!(chat.time_zone, chrono_tz::America::New_York);
+        assert_eq!(chat.session_timeout_s, 600);
+        assert!(settings.clickhouse.url.is_none());
+    }
+
+    #[test]
+    fn environment_overrides_the_file() {
+        let mut settings = Settings::from_toml(EXAMPLE).unwrap();
+        settings
+            .apply_env(|name| match name {
+                "HIGHWATER_CLICKHOUSE_URL" => Some("http://ch:8123".into()),
+                "HIGHWATER_CLICKHOUSE_DATABASE" => Some("other".into()),
+                _ => None,
+            })
+            .unwrap();
+        assert_eq!(settings.clickhouse.url.as_deref(), Some("http://ch:8123"));
+        assert_eq!(settings.clickhouse.database, "other");
+    }
+
+    #[test]
+    fn unknown_keys_and_bad_zones_are_rejected() {
+        assert!(Settings::from_toml("lisen = \"x\"").is_err());
+        let bad_zone = "[[project]]\nname = \"a\"\ntime_zone = \"Mars/Olympus\"";
+        assert!(Settings::from_toml(bad_zone).is_err());
+    }
+
+    #[test]
+    fn short_or_shared_keys_fail_validation() {
+        let mut settings = Settings::default();
+        settings.projects.push(ProjectSettings::new("a", "short", "read-key-0123456789ab"));
+        assert!(settings.validate().is_err());
+        settings.projects[0] = ProjectSettings::new("a", "same-key-0123456789", "same-key-0123456789");
+        assert!(settings.validate().is_err());
+    }
+
+    #[test]
+    fn database_names_must_be_identifiers() {
+        let mut settings = Settings::default();
+        settings.clickhouse.database = "x; DROP".into();
+        assert!(settings.validate().is_err());
+    }
+}

@@ -1,0 +1,240 @@
+//! A request body → the events of one batch, all valid, or the reasons why
+//! not. A batch is all or nothing (DESIGN §1).
+
+use serde_json::value::RawValue;
+
+use super::event::Event;
+use super::validate::{AcceptWindow, FieldError, RawEvent, validate_event};
+
+/// At most this many problems are reported for one batch.
+pub const MAX_REPORTED_ERRORS: usize = 100;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BodyFormat {
+    /// `[{...}, {...}]`
+    JsonArray,
+    /// One object per line.
+    Ndjson,
+}
+
+#[derive(Debug, thiserror::Error, PartialEq)]
+pub enum BatchError {
+    #[error("malformed body: {0}")]
+    Malformed(String),
+    #[error("the batch holds no events")]
+    Empty,
+    #[error("the batch holds {count} events; at most {limit} allowed")]
+    TooManyEvents { count: usize, limit: usize },
+    #[error("{total} problems in the batch; nothing was stored")]
+    Invalid {
+        /// The first [`MAX_REPORTED_ERRORS`] problems.
+        errors: Vec<FieldError>,
+        total: usize,
+    },
+}
+
+/// Parses and validates a whole batch.
+pub fn parse_batch(
+    body: &[u8],
+    format: BodyFormat,
+    window: &AcceptWindow,
+    max_events: usize,
+) -> Result<Vec<Event>, BatchError> {
+    let items = split(body, format)?;
+    if items.is_empty() {
+        return Err(BatchError::Empty);
+    }
+    if items.len() > max_events {
+        return Err(BatchError::TooManyEvents {
+            count: items.len(),
+            limit: max_events,
+        });
+    }
+    let mut events = Vec::with_capacity(items.len());
+    let mut errors = Vec::new();
+    let mut total = 0;
+    for (index, item) in items.into_iter().enumerate() {
+        let before = errors.len();
+        match parse_one(item) {
+            Ok(raw) => {
+                if let Some(event) = validate_event(raw, index, window, &mut errors) {
+                    events.push(event);
+                }
+            }
+            Err(message) => errors.push(FieldError {
+                index,
+                field: "event".into(),
+                message,
+            }),
+        }
+        total += errors.len() - before;
+        errors.truncate(MAX_REPORTED_ERRORS);
+    }
+    if total > 0 {
+        return Err(BatchError::Invalid { errors, total });
+    }
+    Ok(events)
+}
+
+/// The bytes of each event, without parsing their insides yet.
+fn split(body: &[u8], format: BodyFormat) -> Result<Vec<&[u8]>, BatchError> {
+    match format {
+        BodyFormat::JsonArray => {
+            let items: Vec<&RawValue> = serde_json::from_slice(body).map_err(|e| {
+                BatchError::Malformed(format!("expected a JSON array of event objects: {e}"))
+            })?;
+            Ok(items.into_iter().map(|raw| raw.get().as_bytes()).collect())
+        }
+        BodyFormat::Ndjson => Ok(body
+            .split(|&b| b == b'\n')
+            .filter(|line| !line.iter().all(u8::is_ascii_whitespace))
+            .collect()),
+    }
+}
+
+fn parse_one(item: &[u8]) -> Result<RawEvent<'_>, String> {
+    let first = item.iter().find(|b| !b.is_ascii_whitespace());
+    if first != Some(&b'{') {
+        return Err("must be a JSON object".into());
+    }
+    serde_json::from_slice(item).map_err(|e| format!("invalid JSON: {e}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::event::{EventType, PresenceStatus};
+
+    const NOW_MS: i64 = 1_585_137_600_000; // 2020-03-25T12:00:00Z
+
+    fn window() -> AcceptWindow {
+        AcceptWindow {
+            now_ms: NOW_MS,
+            max_ahead_ms: 300_000,
+            max_age_ms: Some(30 * 86_400_000),
+        }
+    }
+
+    fn parse(body: &str, format: BodyFormat) -> Result<Vec<Event>, BatchError> {
+        parse_batch(body.as_bytes(), format, &window(), 1000)
+    }
+
+    fn only_error(body: &str) -> FieldError {
+        match parse(body, BodyFormat::JsonArray) {
+            Err(BatchError::Invalid { errors, total }) => {
+                assert_eq!(total, 1, "{errors:?}");
+                errors.into_iter().next().unwrap()
+            }
+            other => panic!("expected one invalid field, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_full_event_parses_field_for_field() {
+        let body = r#"[{"type":"presence","user_id":"U1","session_id":"S1",
+            "ts":"2020-03-25T11:59:00.250Z","status":"away","event_id":"e-1",
+            "platform":"ios","country":"de","org_id":"T42","app_version":"4.2","extra":[1]}]"#;
+        let events = parse(body, BodyFormat::JsonArray).unwrap();
+        assert_eq!(
+            events,
+            vec![Event {
+                kind: EventType::Presence,
+                user_id: "U1".into(),
+                session_id: "S1".into(),
+                ts_ms: NOW_MS - 59_750,
+                status: PresenceStatus::Away,
+                event_id: "e-1".into(),
+                platform: "ios".into(),
+                country: "DE".into(),
+                org_id: "T42".into(),
+                app_version: "4.2".into(),
+            }]
+        );
+    }
+
+    #[test]
+    fn epoch_milliseconds_and_ndjson_are_accepted() {
+        let body = format!(
+            "{{\"type\":\"heartbeat\",\"user_id\":\"U\",\"session_id\":\"S\",\"ts\":{NOW_MS}}}\n\n\
+             {{\"type\":\"session_end\",\"user_id\":\"U\",\"session_id\":\"S\",\"ts\":{}}}\n",
+            NOW_MS + 1
+        );
+        let events = parse(&body, BodyFormat::Ndjson).unwrap();
+        assert_eq!(events.len(), 2);
+        assert_eq!(events[1].ts_ms, NOW_MS + 1);
+        assert_eq!(events[0].status, PresenceStatus::Unset);
+    }
+
+    #[test]
+    fn each_bad_field_is_named_with_its_index() {
+        let cases = [
+            (r#"{"type":"login","user_id":"U","session_id":"S","ts":1585137600000}"#, "type"),
+            (r#"{"type":"heartbeat","session_id":"S","ts":1585137600000}"#, "user_id"),
+            (r#"{"type":"heartbeat","user_id":"","session_id":"S","ts":1585137600000}"#, "user_id"),
+            (r#"{"type":"heartbeat","user_id":7,"session_id":"S","ts":1585137600000}"#, "user_id"),
+            (r#"{"type":"heartbeat","user_id":"U","session_id":"S","ts":"yesterday"}"#, "ts"),
+            (r#"{"type":"heartbeat","user_id":"U","session_id":"S","ts":1.5}"#, "ts"),
+            (r#"{"type":"heartbeat","user_id":"U","session_id":"S","ts":-1}"#, "ts"),
+            (r#"{"type":"heartbeat","user_id":"U","session_id":"S","ts":1585137900001}"#, "ts"),
+            (r#"{"type":"heartbeat","user_id":"U","session_id":"S","ts":1582545599999}"#, "ts"),
+            (r#"{"type":"presence","user_id":"U","session_id":"S","ts":1585137600000}"#, "status"),
+            (r#"{"type":"presence","status":"busy","user_id":"U","session_id":"S","ts":1585137600000}"#, "status"),
+            (r#"{"type":"heartbeat","country":"USA","user_id":"U","session_id":"S","ts":1585137600000}"#, "country"),
+            (r#"{"type":"heartbeat","user_id":"U\u0000","session_id":"S","ts":1585137600000}"#, "user_id"),
+            (r#"5"#, "event"),
+            (r#"{"type":"heartbeat","type":"heartbeat","user_id":"U","session_id":"S","ts":0}"#, "event"),
+        ];
+        for (event, field) in cases {
+            let body = format!(r#"[{{"type":"heartbeat","user_id":"U","session_id":"S","ts":{NOW_MS}}},{event}]"#);
+            let error = only_error(&body);
+            assert_eq!((error.index, error.field.as_str()), (1, field), "{event}: {error:?}");
+        }
+    }
+
+    #[test]
+    fn oversize_ids_are_rejected_at_the_byte_limit() {
+        let ok = "u".repeat(256);
+        let body = format!(r#"[{{"type":"heartbeat","user_id":"{ok}","session_id":"S","ts":{NOW_MS}}}]"#);
+        assert!(parse(&body, BodyFormat::JsonArray).is_ok());
+        let long = "u".repeat(257);
+        let body = format!(r#"[{{"type":"heartbeat","user_id":"{long}","session_id":"S","ts":{NOW_MS}}}]"#);
+        assert!(only_error(&body).message.contains("257 bytes"));
+        let id = "e".repeat(65);
+        let body = format!(r#"[{{"type":"heartbeat","event_id":"{id}","user_id":"U","session_id":"S","ts":{NOW_MS}}}]"#);
+        assert_eq!(only_error(&body).field, "event_id");
+    }
+
+    #[test]
+    fn backfill_accepts_old_timestamps() {
+        let body = r#"[{"type":"heartbeat","user_id":"U","session_id":"S","ts":"2019-01-01T00:00:00Z"}]"#;
+        assert!(parse(body, BodyFormat::JsonArray).is_err());
+        let backfill = AcceptWindow { max_age_ms: None, ..window() };
+        assert!(parse_batch(body.as_bytes(), BodyFormat::JsonArray, &backfill, 10).is_ok());
+    }
+
+    #[test]
+    fn malformed_empty_and_oversized_batches_are_refused_whole() {
+        assert!(matches!(parse("{\"type\":", BodyFormat::JsonArray), Err(BatchError::Malformed(_))));
+        assert!(matches!(parse("{}", BodyFormat::JsonArray), Err(BatchError::Malformed(_))));
+        assert_eq!(parse("[]", BodyFormat::JsonArray), Err(BatchError::Empty));
+        assert_eq!(parse("\n \n", BodyFormat::Ndjson), Err(BatchError::Empty));
+        let body = format!("[{}]", vec!["{}"; 1001].join(","));
+        assert_eq!(
+            parse(&body, BodyFormat::JsonArray),
+            Err(BatchError::TooManyEvents { count: 1001, limit: 1000 })
+        );
+    }
+
+    #[test]
+    fn at_most_a_hundred_problems_are_reported_but_all_are_counted() {
+        let body = format!("[{}]", vec!["{}"; 500].join(","));
+        match parse(&body, BodyFormat::JsonArray) {
+            Err(BatchError::Invalid { errors, total }) => {
+                assert_eq!(errors.len(), MAX_REPORTED_ERRORS);
+                // Each `{}` lacks type, user_id, session_id and ts.
+                assert_eq!(total, 2000);
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+}

@@ -1,0 +1,78 @@
+//! A validated event (DESIGN §1) and the enums it is made of.
+
+use serde_repr::{Deserialize_repr, Serialize_repr};
+
+/// What happened. Stored as ClickHouse `Enum8` with these codes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize_repr, Deserialize_repr)]
+#[repr(i8)]
+pub enum EventType {
+    SessionStart = 1,
+    SessionEnd = 2,
+    Heartbeat = 3,
+    Presence = 4,
+}
+
+impl EventType {
+    pub fn parse(name: &str) -> Option<Self> {
+        Some(match name {
+            "session_start" => Self::SessionStart,
+            "session_end" => Self::SessionEnd,
+            "heartbeat" => Self::Heartbeat,
+            "presence" => Self::Presence,
+            _ => return None,
+        })
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::SessionStart => "session_start",
+            Self::SessionEnd => "session_end",
+            Self::Heartbeat => "heartbeat",
+            Self::Presence => "presence",
+        }
+    }
+}
+
+/// Presence status; `Unset` on every event that is not `presence`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize_repr, Deserialize_repr)]
+#[repr(i8)]
+pub enum PresenceStatus {
+    Unset = 0,
+    Active = 1,
+    Away = 2,
+}
+
+impl PresenceStatus {
+    pub fn parse(name: &str) -> Option<Self> {
+        match name {
+            "active" => Some(Self::Active),
+            "away" => Some(Self::Away),
+            _ => None,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Unset => "",
+            Self::Active => "active",
+            Self::Away => "away",
+        }
+    }
+}
+
+/// One event that passed validation. Optional strings are empty when absent.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Event {
+    pub kind: EventType,
+    pub user_id: String,
+    pub session_id: String,
+    /// Client time, epoch milliseconds (never negative).
+    pub ts_ms: i64,
+    pub status: PresenceStatus,
+    pub event_id: String,
+    pub platform: String,
+    /// ISO 3166-1 alpha-2, upper case.
+    pub country: String,
+    pub org_id: String,
+    pub app_version: String,
+}

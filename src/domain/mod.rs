@@ -1,0 +1,6 @@
+//! Events and their parsing: what a client may send and what it means.
+
+pub mod batch;
+pub mod event;
+pub mod json_value;
+pub mod validate;

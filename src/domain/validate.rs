@@ -1,0 +1,238 @@
+//! Turns one parsed JSON object into an [`Event`], or into every problem it
+//! has, each naming its field (DESIGN §1).
+
+use std::borrow::Cow;
+
+use serde::{Deserialize, Serialize};
+
+use super::event::{Event, EventType, PresenceStatus};
+use super::json_value::JsonValue;
+
+pub const MAX_ID_BYTES: usize = 256;
+pub const MAX_EVENT_ID_BYTES: usize = 64;
+pub const MAX_DIMENSION_BYTES: usize = 256;
+
+/// One problem with one event of a batch.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FieldError {
+    /// Position of the event in the batch, from 0.
+    pub index: usize,
+    /// The offending field, or `"event"` when the event as a whole is wrong.
+    pub field: String,
+    pub message: String,
+}
+
+/// The range of client timestamps a project accepts, in epoch milliseconds.
+#[derive(Debug, Clone, Copy)]
+pub struct AcceptWindow {
+    pub now_ms: i64,
+    pub max_ahead_ms: i64,
+    /// `None` under backfill: any time since 1970 is accepted.
+    pub max_age_ms: Option<i64>,
+}
+
+/// The event as sent: every field optional and of any JSON type, so that
+/// validation, not the parser, decides what is wrong.
+#[derive(Debug, Deserialize)]
+pub struct RawEvent<'a> {
+    #[serde(rename = "type", borrow)]
+    kind: Option<JsonValue<'a>>,
+    #[serde(borrow)]
+    user_id: Option<JsonValue<'a>>,
+    #[serde(borrow)]
+    session_id: Option<JsonValue<'a>>,
+    #[serde(borrow)]
+    ts: Option<JsonValue<'a>>,
+    #[serde(borrow)]
+    status: Option<JsonValue<'a>>,
+    #[serde(borrow)]
+    event_id: Option<JsonValue<'a>>,
+    #[serde(borrow)]
+    platform: Option<JsonValue<'a>>,
+    #[serde(borrow)]
+    country: Option<JsonValue<'a>>,
+    #[serde(borrow)]
+    org_id: Option<JsonValue<'a>>,
+    #[serde(borrow)]
+    app_version: Option<JsonValue<'a>>,
+}
+
+/// Collects the problems of one event.
+struct Problems<'e> {
+    index: usize,
+    errors: &'e mut Vec<FieldError>,
+    found: bool,
+}
+
+impl Problems<'_> {
+    fn add(&mut self, field: &str, message: impl Into<String>) {
+        self.found = true;
+        self.errors.push(FieldError {
+            index: self.index,
+            field: field.to_owned(),
+            message: message.into(),
+        });
+    }
+
+    /// A string field: present or not, the right type, within `max` bytes.
+    fn string<'a>(
+        &mut self,
+        field: &str,
+        value: Option<JsonValue<'a>>,
+        required: bool,
+        max: usize,
+    ) -> Option<Cow<'a, str>> {
+        match value {
+            None if required => self.add(field, "is required"),
+            None => {}
+            Some(JsonValue::Str(s)) if required && s.is_empty() => {
+                self.add(field, "must not be empty")
+            }
+            Some(JsonValue::Str(s)) if s.len() > max => {
+                self.add(field, format!("is {} bytes long; at most {max} allowed", s.len()))
+            }
+            Some(JsonValue::Str(s)) if s.contains('\0') => {
+                self.add(field, "must not contain NUL characters")
+            }
+            Some(JsonValue::Str(s)) => return Some(s),
+            Some(other) => self.add(field, format!("must be a string, got {}", other.kind())),
+        }
+        None
+    }
+}
+
+/// Validates one event. Problems are appended to `errors`; `None` if any.
+pub fn validate_event(
+    raw: RawEvent<'_>,
+    index: usize,
+    window: &AcceptWindow,
+    errors: &mut Vec<FieldError>,
+) -> Option<Event> {
+    let mut p = Problems {
+        index,
+        errors,
+        found: false,
+    };
+    let kind = p
+        .string("type", raw.kind, true, 32)
+        .and_then(|name| match EventType::parse(&name) {
+            Some(kind) => Some(kind),
+            None => {
+                p.add(
+                    "type",
+                    format!(
+                        "unknown type {name:?}; expected session_start, session_end, heartbeat or presence"
+                    ),
+                );
+                None
+            }
+        });
+    let user_id = p.string("user_id", raw.user_id, true, MAX_ID_BYTES);
+    let session_id = p.string("session_id", raw.session_id, true, MAX_ID_BYTES);
+    let ts_ms = parse_ts(raw.ts, window, &mut p);
+    let status = match kind {
+        // `status` means nothing on other types; it is ignored like an unknown field.
+        Some(EventType::Presence) => p
+            .string("status", raw.status, true, 16)
+            .and_then(|s| match PresenceStatus::parse(&s) {
+                Some(status) => Some(status),
+                None => {
+                    p.add("status", format!("unknown status {s:?}; expected active or away"));
+                    None
+                }
+            }),
+        _ => Some(PresenceStatus::Unset),
+    };
+    let event_id = p.string("event_id", raw.event_id, false, MAX_EVENT_ID_BYTES);
+    let platform = p.string("platform", raw.platform, false, MAX_DIMENSION_BYTES);
+    let country = p
+        .string("country", raw.country, false, MAX_DIMENSION_BYTES)
+        .and_then(|c| {
+            if c.len() == 2 && c.bytes().all(|b| b.is_ascii_alphabetic()) {
+                Some(Cow::Owned(c.to_ascii_uppercase()))
+            } else {
+                p.add("country", format!("{c:?} is not an ISO 3166-1 alpha-2 code such as \"US\""));
+                None
+            }
+        });
+    let org_id = p.string("org_id", raw.org_id, false, MAX_DIMENSION_BYTES);
+    let app_version = p.string("app_version", raw.app_version, false, MAX_DIMENSION_BYTES);
+    if p.found {
+        return None;
+    }
+    let owned = |s: Option<Cow<'_, str>>| s.map(Cow::into_owned).unwrap_or_default();
+    Some(Event {
+        kind: kind?,
+        user_id: owned(user_id),
+        session_id: owned(session_id),
+        ts_ms: ts_ms?,
+        status: status?,
+        event_id: owned(event_id),
+        platform: owned(platform),
+        country: owned(country),
+        org_id: owned(org_id),
+        app_version: owned(app_version),
+    })
+}
+
+fn parse_ts(value: Option<JsonValue<'_>>, window: &AcceptWindow, p: &mut Problems) -> Option<i64> {
+    let ts_ms = match value {
+        None => {
+            p.add("ts", "is required");
+            return None;
+        }
+        Some(JsonValue::Int(ms)) => ms,
+        Some(JsonValue::Str(text)) => match chrono::DateTime::parse_from_rfc3339(&text) {
+            Ok(t) => t.timestamp_millis(),
+            Err(e) => {
+                p.add(
+                    "ts",
+                    format!("{text:?} is not an RFC 3339 timestamp such as 2020-03-25T14:03:00Z ({e})"),
+                );
+                return None;
+            }
+        },
+        Some(JsonValue::BigUint(_)) => {
+            p.add("ts", "is out of range for epoch milliseconds");
+            return None;
+        }
+        Some(other) => {
+            p.add(
+                "ts",
+                format!("must be an RFC 3339 string or integer epoch milliseconds, got {}", other.kind()),
+            );
+            return None;
+        }
+    };
+    if ts_ms < 0 {
+        p.add("ts", "is before 1970-01-01T00:00:00Z");
+        return None;
+    }
+    let ahead_ms = ts_ms.saturating_sub(window.now_ms);
+    if ahead_ms > window.max_ahead_ms {
+        p.add(
+            "ts",
+            format!(
+                "is {} s ahead of the server clock; at most {} s allowed",
+                ahead_ms / 1000,
+                window.max_ahead_ms / 1000
+            ),
+        );
+        return None;
+    }
+    if let Some(max_age_ms) = window.max_age_ms {
+        let age_ms = window.now_ms.saturating_sub(ts_ms);
+        if age_ms > max_age_ms {
+            p.add(
+                "ts",
+                format!(
+                    "is {} s old; the project accepts events at most {} s old (enable backfill to import history)",
+                    age_ms / 1000,
+                    max_age_ms / 1000
+                ),
+            );
+            return None;
+        }
+    }
+    Some(ts_ms)
+}

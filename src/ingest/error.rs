@@ -1,0 +1,105 @@
+//! Every way an API request can fail, and the one place that turns each into
+//! an HTTP status and a JSON body.
+
+use axum::Json;
+use axum::http::{HeaderValue, StatusCode, header::RETRY_AFTER};
+use axum::response::{IntoResponse, Response};
+use serde_json::json;
+
+use crate::domain::batch::BatchError;
+
+/// Seconds a client should wait after 429 / 503.
+const RETRY_AFTER_OVERLOADED_S: &str = "1";
+const RETRY_AFTER_UNAVAILABLE_S: &str = "5";
+
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    #[error("missing key: send `Authorization: Bearer <key>`")]
+    MissingKey,
+    #[error("unknown key")]
+    UnknownKey,
+    #[error("{0}")]
+    WrongKeyRole(&'static str),
+    #[error(
+        "unsupported Content-Type {0:?}: send application/json (an array of events) or application/x-ndjson"
+    )]
+    UnsupportedContentType(String),
+    #[error("unsupported Content-Encoding {0:?}: send gzip or no encoding")]
+    UnsupportedEncoding(String),
+    #[error("the body is larger than {limit} bytes")]
+    BodyTooLarge { limit: usize },
+    #[error("the decompressed body is larger than {limit} bytes")]
+    DecompressedTooLarge { limit: usize },
+    #[error("the body is not valid gzip: {0}")]
+    BadGzip(String),
+    #[error("the body could not be read: {0}")]
+    BodyRead(String),
+    #[error(transparent)]
+    Batch(#[from] BatchError),
+    #[error("too many events are waiting to be stored; retry later")]
+    Overloaded,
+    #[error("storage is unavailable; nothing of this batch was acknowledged, retry later")]
+    Unavailable,
+}
+
+impl ApiError {
+    fn status(&self) -> StatusCode {
+        match self {
+            Self::MissingKey | Self::UnknownKey => StatusCode::UNAUTHORIZED,
+            Self::WrongKeyRole(_) => StatusCode::FORBIDDEN,
+            Self::UnsupportedContentType(_) | Self::UnsupportedEncoding(_) => {
+                StatusCode::UNSUPPORTED_MEDIA_TYPE
+            }
+            Self::BodyTooLarge { .. }
+            | Self::DecompressedTooLarge { .. }
+            | Self::Batch(BatchError::TooManyEvents { .. }) => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::BadGzip(_) | Self::BodyRead(_) | Self::Batch(_) => StatusCode::BAD_REQUEST,
+            Self::Overloaded => StatusCode::TOO_MANY_REQUESTS,
+            Self::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+        }
+    }
+
+    /// A stable machine-readable name for the error.
+    fn code(&self) -> &'static str {
+        match self {
+            Self::MissingKey => "missing_key",
+            Self::UnknownKey => "unknown_key",
+            Self::WrongKeyRole(_) => "wrong_key_role",
+            Self::UnsupportedContentType(_) => "unsupported_content_type",
+            Self::UnsupportedEncoding(_) => "unsupported_content_encoding",
+            Self::BodyTooLarge { .. } => "body_too_large",
+            Self::DecompressedTooLarge { .. } => "decompressed_body_too_large",
+            Self::BadGzip(_) => "bad_gzip",
+            Self::BodyRead(_) => "body_read_failed",
+            Self::Batch(BatchError::Malformed(_)) => "malformed_body",
+            Self::Batch(BatchError::Empty) => "empty_batch",
+            Self::Batch(BatchError::TooManyEvents { .. }) => "too_many_events",
+            Self::Batch(BatchError::Invalid { .. }) => "invalid_events",
+            Self::Overloaded => "overloaded",
+            Self::Unavailable => "storage_unavailable",
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let status = self.status();
+        let mut body = json!({ "error": self.code(), "message": self.to_string() });
+        if let Self::Batch(BatchError::Invalid { errors, total }) = &self {
+            body["errors"] = json!(errors);
+            body["errors_total"] = json!(total);
+        }
+        let mut response = (status, Json(body)).into_response();
+        let retry_after = match self {
+            Self::Overloaded => Some(RETRY_AFTER_OVERLOADED_S),
+            Self::Unavailable => Some(RETRY_AFTER_UNAVAILABLE_S),
+            _ => None,
+        };
+        if let Some(seconds) = retry_after {
+            response
+                .headers_mut()
+                .insert(RETRY_AFTER, HeaderValue::from_static(seconds));
+        }
+        response
+    }
+}

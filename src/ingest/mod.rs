@@ -1,0 +1,42 @@
+//! The HTTP side: router, handlers, auth, body limits, and the group-commit
+//! writer that stores accepted batches.
+
+pub mod auth;
+pub mod body;
+pub mod error;
+pub mod handlers;
+pub mod writer;
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::routing::{get, post};
+use tower_http::trace::TraceLayer;
+
+use crate::clock::Clock;
+use crate::config::{IngestSettings, ProjectSettings};
+use auth::KeyRing;
+use writer::BatchWriter;
+
+/// What every handler may use; cheap to clone.
+#[derive(Clone, Debug)]
+pub struct AppState {
+    pub projects: Arc<Vec<ProjectSettings>>,
+    pub keys: Arc<KeyRing>,
+    pub limits: Arc<IngestSettings>,
+    pub writer: BatchWriter,
+    pub db: clickhouse::Client,
+    pub clock: Arc<dyn Clock>,
+}
+
+pub fn app(state: AppState) -> Router {
+    Router::new()
+        .route("/v1/events", post(handlers::ingest_events))
+        .route("/healthz", get(handlers::healthz))
+        .route("/readyz", get(handlers::readyz))
+        // Bodies are read with our own limits, so that 413 says which one.
+        .layer(DefaultBodyLimit::disable())
+        .layer(TraceLayer::new_for_http())
+        .with_state(state)
+}

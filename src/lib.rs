@@ -1,0 +1,25 @@
+//! # highwater
+//!
+//! Usage and exact peak-concurrency analytics: products send presence and
+//! session events; highwater stores them in ClickHouse and computes how many
+//! people use the product and how many are online at the same time.
+//!
+//! # Layout
+//! - [`config`]: the one `Settings` struct, from `highwater.toml` + env.
+//! - [`domain`]: events as clients send them, and their validation.
+//! - [`ingest`]: the HTTP API: router, auth, body limits, group-commit writer.
+//! - [`store`]: ClickHouse: client, migrations, rows, the embedded server.
+//! - [`startup`]: wires the parts into a running server.
+//! - [`cli`], [`cmd`]: the command line, one file per command.
+//! - [`bench`]: event generation and measurement for the benchmarks.
+
+pub mod bench;
+pub mod cli;
+pub mod clock;
+pub mod cmd;
+pub mod config;
+pub mod domain;
+pub mod ingest;
+pub mod startup;
+pub mod store;
+pub mod telemetry;

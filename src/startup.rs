@@ -1,0 +1,120 @@
+//! Builds the running application from `Settings`: storage (a configured
+//! ClickHouse, or the embedded one), the writer, the router, the listener.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use anyhow::Context;
+use tokio::net::TcpListener;
+use tokio::task::JoinHandle;
+
+use crate::clock::Clock;
+use crate::config::Settings;
+use crate::ingest::auth::KeyRing;
+use crate::ingest::writer::BatchWriter;
+use crate::ingest::{AppState, app};
+use crate::store::local_server::LocalClickHouse;
+
+/// ClickHouse as highwater uses it: a migrated client, and the local server
+/// when highwater runs its own.
+#[derive(Debug)]
+pub struct Storage {
+    pub client: clickhouse::Client,
+    pub url: String,
+    pub local: Option<LocalClickHouse>,
+}
+
+impl Storage {
+    pub async fn open(settings: &Settings) -> anyhow::Result<Self> {
+        let (url, local) = match &settings.clickhouse.url {
+            Some(url) => (url.clone(), None),
+            None => {
+                let server = LocalClickHouse::start(&settings.data_dir)
+                    .await
+                    .context("could not start the embedded ClickHouse")?;
+                (server.url(), Some(server))
+            }
+        };
+        let client = crate::store::connect(&settings.clickhouse, &url)
+            .await
+            .with_context(|| format!("could not open ClickHouse at {url}"))?;
+        Ok(Self { client, url, local })
+    }
+
+    /// Stops the embedded server, if any.
+    pub async fn close(self) {
+        if let Some(local) = self.local {
+            local.stop().await;
+        }
+    }
+}
+
+/// A bound, ready-to-run HTTP server.
+pub struct Server {
+    listener: TcpListener,
+    state: AppState,
+    writer_task: JoinHandle<()>,
+}
+
+impl Server {
+    pub async fn bind(
+        settings: &Settings,
+        addr: SocketAddr,
+        client: clickhouse::Client,
+        clock: Arc<dyn Clock>,
+    ) -> anyhow::Result<Self> {
+        let listener = TcpListener::bind(addr)
+            .await
+            .with_context(|| format!("cannot listen on {addr}"))?;
+        let (writer, writer_task) = BatchWriter::spawn(client.clone(), &settings.ingest);
+        let state = AppState {
+            projects: Arc::new(settings.projects.clone()),
+            keys: Arc::new(KeyRing::new(&settings.projects)),
+            limits: Arc::new(settings.ingest.clone()),
+            writer,
+            db: client,
+            clock,
+        };
+        Ok(Self {
+            listener,
+            state,
+            writer_task,
+        })
+    }
+
+    pub fn local_addr(&self) -> SocketAddr {
+        self.listener.local_addr().expect("bound listener has an address")
+    }
+
+    /// Serves until `shutdown` completes, then lets requests in progress
+    /// finish and the writer store everything it was given.
+    pub async fn run(self, shutdown: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
+        let router = app(self.state);
+        axum::serve(self.listener, router)
+            .with_graceful_shutdown(shutdown)
+            .await
+            .context("HTTP server failed")?;
+        // The router (and with it every writer handle) is gone: the writer
+        // drains its queue and ends.
+        self.writer_task.await.context("writer task panicked")?;
+        Ok(())
+    }
+}
+
+/// Completes on Ctrl-C or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending().await,
+        }
+    };
+    tokio::select! { _ = ctrl_c => {}, _ = term => {} }
+    tracing::info!("shutting down: finishing requests in progress");
+}

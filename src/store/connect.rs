@@ -1,0 +1,57 @@
+//! Opens the ClickHouse client highwater uses everywhere: checks the server
+//! answers, adapts to its version, creates the database, migrates.
+
+use clickhouse::Client;
+use clickhouse::sql::Identifier;
+
+use super::{StoreError, migrations};
+use crate::config::ClickHouseSettings;
+
+/// First major version whose server knows every setting the crate's row
+/// validation sends (`describe_include_subcolumns`, DESIGN §4).
+const FIRST_VALIDATING_MAJOR: u32 = 23;
+
+/// Connects to `url` (the configured one or the embedded server's) and
+/// returns a client bound to the configured database, migrated.
+pub async fn connect(settings: &ClickHouseSettings, url: &str) -> Result<Client, StoreError> {
+    let base = Client::default()
+        .with_url(url)
+        .with_user(&settings.user)
+        .with_password(&settings.password);
+    let version = server_version(&base).await?;
+    let major: u32 = version
+        .split('.')
+        .next()
+        .and_then(|m| m.parse().ok())
+        .unwrap_or(0);
+    let base = base.with_validation(major >= FIRST_VALIDATING_MAJOR);
+    base.query("CREATE DATABASE IF NOT EXISTS ?")
+        .bind(Identifier(&settings.database))
+        .execute()
+        .await?;
+    let client = base.with_database(&settings.database);
+    let ran = migrations::migrate(&client).await?;
+    tracing::info!(%version, database = %settings.database, migrations_applied = ran, "ClickHouse ready");
+    Ok(client)
+}
+
+/// `SELECT version()`, read as text so that it works before we know the
+/// server's version (row validation may not be supported yet).
+pub async fn server_version(client: &Client) -> Result<String, StoreError> {
+    let bytes = client
+        .query("SELECT version()")
+        .fetch_bytes("TabSeparated")?
+        .collect()
+        .await?;
+    Ok(String::from_utf8_lossy(&bytes).trim().to_owned())
+}
+
+/// True when the server answers a trivial query.
+pub async fn ping(client: &Client) -> Result<(), StoreError> {
+    client
+        .query("SELECT 1")
+        .fetch_bytes("TabSeparated")?
+        .collect()
+        .await?;
+    Ok(())
+}

@@ -1,0 +1,312 @@
+//! The embedded default (DESIGN §4): a `clickhouse-server` process that
+//! highwater starts, owns and stops, on a data directory of its own.
+//!
+//! Works with Debian's `clickhouse-server` (18.16) and with the single
+//! `clickhouse` binary of current releases (`clickhouse server`).
+
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use tokio::process::{Child, Command};
+
+const READY_TIMEOUT: Duration = Duration::from_secs(60);
+const STOP_TIMEOUT: Duration = Duration::from_secs(30);
+const START_ATTEMPTS: usize = 3;
+/// Environment variable naming the server binary, overriding the search.
+pub const BIN_ENV: &str = "HIGHWATER_CLICKHOUSE_BIN";
+
+#[derive(Debug, thiserror::Error)]
+pub enum LocalServerError {
+    #[error(
+        "no ClickHouse server found. Install it with `apt-get install -y clickhouse-server` \
+         (Debian/Ubuntu), put a current `clickhouse` binary on PATH (or name it in {BIN_ENV}), \
+         or set HIGHWATER_CLICKHOUSE_URL to use an existing server"
+    )]
+    NotInstalled,
+    #[error("cannot prepare {path}: {source}")]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("ClickHouse ({binary}) exited during start-up ({status}). Last lines of its log:\n{log_tail}")]
+    Exited {
+        binary: String,
+        status: String,
+        log_tail: String,
+    },
+    #[error("ClickHouse did not answer /ping within {}s. Last lines of its log:\n{log_tail}", READY_TIMEOUT.as_secs())]
+    NotReady { log_tail: String },
+}
+
+/// How to launch the server: the binary and the arguments before `--config-file`.
+#[derive(Debug, Clone)]
+pub struct ServerBinary {
+    pub path: PathBuf,
+    pub subcommand: Option<&'static str>,
+}
+
+impl ServerBinary {
+    /// `$HIGHWATER_CLICKHOUSE_BIN`, else `clickhouse-server`, else `clickhouse`,
+    /// looked up on PATH and in the usual system directories.
+    pub fn find() -> Result<Self, LocalServerError> {
+        if let Some(path) = std::env::var_os(BIN_ENV).map(PathBuf::from) {
+            return Ok(Self::at(path));
+        }
+        let mut dirs: Vec<PathBuf> = std::env::var_os("PATH")
+            .map(|p| std::env::split_paths(&p).collect())
+            .unwrap_or_default();
+        dirs.extend(["/usr/sbin", "/usr/bin", "/usr/local/bin"].map(PathBuf::from));
+        for name in ["clickhouse-server", "clickhouse"] {
+            if let Some(path) = dirs.iter().map(|d| d.join(name)).find(|p| p.is_file()) {
+                return Ok(Self::at(path));
+            }
+        }
+        Err(LocalServerError::NotInstalled)
+    }
+
+    fn at(path: PathBuf) -> Self {
+        let is_server = path
+            .file_name()
+            .is_some_and(|n| n.to_string_lossy().contains("clickhouse-server"));
+        Self {
+            path,
+            subcommand: (!is_server).then_some("server"),
+        }
+    }
+}
+
+/// A running local ClickHouse. Stopped by [`LocalClickHouse::stop`], or on drop.
+#[derive(Debug)]
+pub struct LocalClickHouse {
+    child: Child,
+    http_port: u16,
+    dir: PathBuf,
+}
+
+impl LocalClickHouse {
+    /// Starts a server on `data_dir` (created if needed) and waits until it
+    /// answers `/ping`.
+    pub async fn start(data_dir: &Path) -> Result<Self, LocalServerError> {
+        let binary = ServerBinary::find()?;
+        let dir = data_dir.join("clickhouse");
+        for sub in ["data", "tmp", "log", "user_files", "format_schemas"] {
+            create_dir(&dir.join(sub))?;
+        }
+        let dir = dir.canonicalize().map_err(|source| LocalServerError::Io {
+            path: dir.clone(),
+            source,
+        })?;
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            match Self::start_once(&binary, &dir).await {
+                // Another process may grab a port between our probe and the bind.
+                Err(LocalServerError::Exited { log_tail, .. })
+                    if attempt < START_ATTEMPTS && log_tail.contains("Address already in use") =>
+                {
+                    tracing::warn!("ClickHouse port was taken; retrying with new ports");
+                }
+                other => return other,
+            }
+        }
+    }
+
+    async fn start_once(binary: &ServerBinary, dir: &Path) -> Result<Self, LocalServerError> {
+        let http_port = free_port(dir)?;
+        let tcp_port = free_port(dir)?;
+        let config = dir.join("config.xml");
+        write_file(&config, &server_config(dir, http_port, tcp_port))?;
+        write_file(&dir.join("users.xml"), USERS_XML)?;
+        let console_log = dir.join("log/console.log");
+        let console = std::fs::File::create(&console_log).map_err(|source| LocalServerError::Io {
+            path: console_log.clone(),
+            source,
+        })?;
+        let console_err = console.try_clone().map_err(|source| LocalServerError::Io {
+            path: console_log.clone(),
+            source,
+        })?;
+        let mut command = Command::new(&binary.path);
+        command.args(binary.subcommand);
+        command
+            .arg(format!("--config-file={}", config.display()))
+            .current_dir(dir)
+            .stdin(Stdio::null())
+            .stdout(console)
+            .stderr(console_err);
+        // The server must not outlive highwater, even after `kill -9`.
+        // SAFETY: prctl is async-signal-safe and touches no memory of ours.
+        unsafe {
+            command.pre_exec(|| {
+                libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGTERM);
+                Ok(())
+            });
+        }
+        let child = command.spawn().map_err(|source| LocalServerError::Io {
+            path: binary.path.clone(),
+            source,
+        })?;
+        let mut server = Self {
+            child,
+            http_port,
+            dir: dir.to_owned(),
+        };
+        tracing::info!(binary = %binary.path.display(), http_port, dir = %dir.display(), "starting ClickHouse");
+        server.wait_ready(binary).await?;
+        Ok(server)
+    }
+
+    async fn wait_ready(&mut self, binary: &ServerBinary) -> Result<(), LocalServerError> {
+        let http = reqwest::Client::new();
+        let deadline = Instant::now() + READY_TIMEOUT;
+        loop {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                return Err(LocalServerError::Exited {
+                    binary: binary.path.display().to_string(),
+                    status: status.to_string(),
+                    log_tail: self.log_tail(),
+                });
+            }
+            let ping = http
+                .get(format!("{}/ping", self.url()))
+                .timeout(Duration::from_secs(1))
+                .send()
+                .await;
+            if ping.is_ok_and(|r| r.status().is_success()) {
+                return Ok(());
+            }
+            if Instant::now() > deadline {
+                return Err(LocalServerError::NotReady {
+                    log_tail: self.log_tail(),
+                });
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// `http://127.0.0.1:PORT` of the server's HTTP interface.
+    pub fn url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.http_port)
+    }
+
+    pub fn pid(&self) -> Option<u32> {
+        self.child.id()
+    }
+
+    /// The last lines of the server's logs, for error messages.
+    pub fn log_tail(&self) -> String {
+        let mut tail = String::new();
+        for name in ["console.log", "clickhouse-server.err.log"] {
+            if let Ok(text) = std::fs::read_to_string(self.dir.join("log").join(name)) {
+                let lines: Vec<&str> = text.lines().collect();
+                for line in &lines[lines.len().saturating_sub(15)..] {
+                    tail.push_str(line);
+                    tail.push('\n');
+                }
+            }
+        }
+        tail
+    }
+
+    /// SIGTERM, then SIGKILL if the server has not exited after 30 s.
+    pub async fn stop(mut self) {
+        self.signal(libc::SIGTERM);
+        if tokio::time::timeout(STOP_TIMEOUT, self.child.wait()).await.is_err() {
+            tracing::warn!("ClickHouse ignored SIGTERM; killing it");
+            let _ = self.child.kill().await;
+        }
+    }
+
+    /// Sends `signal` to the server process (used by fault-injection tests).
+    pub fn signal(&self, signal: libc::c_int) {
+        if let Some(pid) = self.child.id() {
+            // SAFETY: plain syscall on a pid we own.
+            unsafe { libc::kill(pid as libc::pid_t, signal) };
+        }
+    }
+}
+
+impl Drop for LocalClickHouse {
+    fn drop(&mut self) {
+        if !matches!(self.child.try_wait(), Ok(None)) {
+            return;
+        }
+        self.signal(libc::SIGTERM);
+        let deadline = Instant::now() + STOP_TIMEOUT;
+        while matches!(self.child.try_wait(), Ok(None)) {
+            if Instant::now() > deadline {
+                let _ = self.child.start_kill();
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+fn free_port(dir: &Path) -> Result<u16, LocalServerError> {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .map_err(|source| LocalServerError::Io {
+            path: dir.to_owned(),
+            source,
+        })
+}
+
+fn create_dir(path: &Path) -> Result<(), LocalServerError> {
+    std::fs::create_dir_all(path).map_err(|source| LocalServerError::Io {
+        path: path.to_owned(),
+        source,
+    })
+}
+
+fn write_file(path: &Path, text: &str) -> Result<(), LocalServerError> {
+    std::fs::write(path, text).map_err(|source| LocalServerError::Io {
+        path: path.to_owned(),
+        source,
+    })
+}
+
+/// `<yandex>` is the root both 18.16 and current releases accept.
+fn server_config(dir: &Path, http_port: u16, tcp_port: u16) -> String {
+    let dir = dir.display();
+    format!(
+        r#"<yandex>
+  <logger>
+    <level>information</level>
+    <log>{dir}/log/clickhouse-server.log</log>
+    <errorlog>{dir}/log/clickhouse-server.err.log</errorlog>
+    <size>100M</size>
+    <count>3</count>
+  </logger>
+  <listen_host>127.0.0.1</listen_host>
+  <http_port>{http_port}</http_port>
+  <tcp_port>{tcp_port}</tcp_port>
+  <path>{dir}/data/</path>
+  <tmp_path>{dir}/tmp/</tmp_path>
+  <user_files_path>{dir}/user_files/</user_files_path>
+  <format_schema_path>{dir}/format_schemas/</format_schema_path>
+  <users_config>users.xml</users_config>
+  <default_profile>default</default_profile>
+  <default_database>default</default_database>
+  <mark_cache_size>268435456</mark_cache_size>
+  <max_concurrent_queries>100</max_concurrent_queries>
+</yandex>
+"#
+    )
+}
+
+const USERS_XML: &str = r#"<yandex>
+  <profiles><default></default></profiles>
+  <users>
+    <default>
+      <password></password>
+      <networks><ip>::1</ip><ip>127.0.0.1</ip></networks>
+      <profile>default</profile>
+      <quota>default</quota>
+    </default>
+  </users>
+  <quotas><default></default></quotas>
+</yandex>
+"#;

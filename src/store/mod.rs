@@ -1,0 +1,17 @@
+//! ClickHouse: the client, the schema, the row types, and the local server
+//! highwater runs when no cluster is configured.
+
+pub mod connect;
+pub mod local_server;
+pub mod migrations;
+pub mod rows;
+
+pub use connect::connect;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("ClickHouse: {0}")]
+    ClickHouse(#[from] clickhouse::error::Error),
+    #[error("ClickHouse did not answer within {0} ms")]
+    Timeout(u64),
+}

@@ -17,7 +17,12 @@ use clap::{Args, Parser, Subcommand};
 )]
 pub struct Cli {
     /// Configuration file (projects, keys, limits); see README.
-    #[arg(long, global = true, env = "HIGHWATER_CONFIG", default_value = "highwater.toml")]
+    #[arg(
+        long,
+        global = true,
+        env = "HIGHWATER_CONFIG",
+        default_value = "highwater.toml"
+    )]
     pub config: PathBuf,
     #[command(subcommand)]
     pub command: Command,

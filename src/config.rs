@@ -249,7 +249,10 @@ impl Settings {
                 bail!("project {:?} is listed twice", project.name);
             }
             if project.session_timeout_s == 0 {
-                bail!("project {:?}: session_timeout_s must be positive", project.name);
+                bail!(
+                    "project {:?}: session_timeout_s must be positive",
+                    project.name
+                );
             }
             for key in project.ingest_keys.iter().chain(&project.read_keys) {
                 if key.len() < 16 {
@@ -329,9 +332,12 @@ mod tests {
     #[test]
     fn short_or_shared_keys_fail_validation() {
         let mut settings = Settings::default();
-        settings.projects.push(ProjectSettings::new("a", "short", "read-key-0123456789ab"));
+        settings
+            .projects
+            .push(ProjectSettings::new("a", "short", "read-key-0123456789ab"));
         assert!(settings.validate().is_err());
-        settings.projects[0] = ProjectSettings::new("a", "same-key-0123456789", "same-key-0123456789");
+        settings.projects[0] =
+            ProjectSettings::new("a", "same-key-0123456789", "same-key-0123456789");
         assert!(settings.validate().is_err());
     }
 

@@ -1,1 +1,3 @@
-pub async fn run(_a: crate::cli::BenchIngestArgs) -> anyhow::Result<()> { todo!() }
+pub async fn run(_a: crate::cli::BenchIngestArgs) -> anyhow::Result<()> {
+    todo!()
+}

@@ -30,7 +30,10 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
     settings.clickhouse.database = DEMO_DATABASE.into();
     settings.validate()?;
 
-    println!("Starting the embedded ClickHouse in {} ...", args.data_dir.display());
+    println!(
+        "Starting the embedded ClickHouse in {} ...",
+        args.data_dir.display()
+    );
     let storage = Storage::open(&settings).await?;
     // Every demo starts from an empty database.
     storage
@@ -39,7 +42,13 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
         .execute()
         .await
         .context("could not clear the demo database")?;
-    let server = Server::bind(&settings, settings.listen, storage.client.clone(), clock::system()).await?;
+    let server = Server::bind(
+        &settings,
+        settings.listen,
+        storage.client.clone(),
+        clock::system(),
+    )
+    .await?;
     let base_url = format!("http://{}", server.local_addr());
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
     let serving = tokio::spawn(server.run(async move {
@@ -53,12 +62,19 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
     if args.exit {
         let _ = stop_tx.send(());
     } else {
-        println!("\nhighwater is serving at {base_url} (ClickHouse at {})", storage.url);
+        println!(
+            "\nhighwater is serving at {base_url} (ClickHouse at {})",
+            storage.url
+        );
         println!("  project:    {DEMO_PROJECT}");
         println!("  ingest key: {ingest_key}");
         println!("  read key:   {read_key}");
-        println!("Try:\n  curl -H 'Authorization: Bearer {ingest_key}' -H 'Content-Type: application/json' \\");
-        println!("    -d '[{{\"type\":\"session_start\",\"user_id\":\"U1\",\"session_id\":\"S1\",\"ts\":\"2020-03-25T09:00:00Z\"}}]' {base_url}/v1/events");
+        println!(
+            "Try:\n  curl -H 'Authorization: Bearer {ingest_key}' -H 'Content-Type: application/json' \\"
+        );
+        println!(
+            "    -d '[{{\"type\":\"session_start\",\"user_id\":\"U1\",\"session_id\":\"S1\",\"ts\":\"2020-03-25T09:00:00Z\"}}]' {base_url}/v1/events"
+        );
         println!("Press Ctrl-C to stop.");
     }
     let served = serving.await.context("server task panicked")?;
@@ -102,7 +118,10 @@ async fn print_stored(client: &clickhouse::Client) -> anyhow::Result<()> {
         .fetch_all()
         .await?;
     println!("\nStored in ClickHouse (table events, project {DEMO_PROJECT}):");
-    println!("{:<14} {:>7} {:>6} {:>9}  {:<20}  {:<20}", "type", "events", "users", "sessions", "first ts (UTC)", "last ts (UTC)");
+    println!(
+        "{:<14} {:>7} {:>6} {:>9}  {:<20}  {:<20}",
+        "type", "events", "users", "sessions", "first ts (UTC)", "last ts (UTC)"
+    );
     for row in rows {
         println!(
             "{:<14} {:>7} {:>6} {:>9}  {:<20}  {:<20}",
@@ -126,5 +145,9 @@ fn format_ms(ms: i64) -> String {
 fn random_token() -> String {
     use rand::RngExt;
     use rand::distr::Alphanumeric;
-    rand::rng().sample_iter(Alphanumeric).take(24).map(char::from).collect()
+    rand::rng()
+        .sample_iter(Alphanumeric)
+        .take(24)
+        .map(char::from)
+        .collect()
 }

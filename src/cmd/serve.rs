@@ -15,10 +15,19 @@ pub async fn run(config: &Path, args: ServeArgs) -> anyhow::Result<()> {
         settings.listen = listen;
     }
     if settings.projects.is_empty() {
-        bail!("{} lists no [[project]]: nothing could be ingested", config.display());
+        bail!(
+            "{} lists no [[project]]: nothing could be ingested",
+            config.display()
+        );
     }
     let storage = Storage::open(&settings).await?;
-    let server = Server::bind(&settings, settings.listen, storage.client.clone(), clock::system()).await?;
+    let server = Server::bind(
+        &settings,
+        settings.listen,
+        storage.client.clone(),
+        clock::system(),
+    )
+    .await?;
     tracing::info!(addr = %server.local_addr(), clickhouse = %storage.url, "highwater is serving");
     let result = server.run(shutdown_signal()).await;
     storage.close().await;

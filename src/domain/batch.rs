@@ -168,60 +168,126 @@ mod tests {
     #[test]
     fn each_bad_field_is_named_with_its_index() {
         let cases = [
-            (r#"{"type":"login","user_id":"U","session_id":"S","ts":1585137600000}"#, "type"),
-            (r#"{"type":"heartbeat","session_id":"S","ts":1585137600000}"#, "user_id"),
-            (r#"{"type":"heartbeat","user_id":"","session_id":"S","ts":1585137600000}"#, "user_id"),
-            (r#"{"type":"heartbeat","user_id":7,"session_id":"S","ts":1585137600000}"#, "user_id"),
-            (r#"{"type":"heartbeat","user_id":"U","session_id":"S","ts":"yesterday"}"#, "ts"),
-            (r#"{"type":"heartbeat","user_id":"U","session_id":"S","ts":1.5}"#, "ts"),
-            (r#"{"type":"heartbeat","user_id":"U","session_id":"S","ts":-1}"#, "ts"),
-            (r#"{"type":"heartbeat","user_id":"U","session_id":"S","ts":1585137900001}"#, "ts"),
-            (r#"{"type":"heartbeat","user_id":"U","session_id":"S","ts":1582545599999}"#, "ts"),
-            (r#"{"type":"presence","user_id":"U","session_id":"S","ts":1585137600000}"#, "status"),
-            (r#"{"type":"presence","status":"busy","user_id":"U","session_id":"S","ts":1585137600000}"#, "status"),
-            (r#"{"type":"heartbeat","country":"USA","user_id":"U","session_id":"S","ts":1585137600000}"#, "country"),
-            (r#"{"type":"heartbeat","user_id":"U\u0000","session_id":"S","ts":1585137600000}"#, "user_id"),
+            (
+                r#"{"type":"login","user_id":"U","session_id":"S","ts":1585137600000}"#,
+                "type",
+            ),
+            (
+                r#"{"type":"heartbeat","session_id":"S","ts":1585137600000}"#,
+                "user_id",
+            ),
+            (
+                r#"{"type":"heartbeat","user_id":"","session_id":"S","ts":1585137600000}"#,
+                "user_id",
+            ),
+            (
+                r#"{"type":"heartbeat","user_id":7,"session_id":"S","ts":1585137600000}"#,
+                "user_id",
+            ),
+            (
+                r#"{"type":"heartbeat","user_id":"U","session_id":"S","ts":"yesterday"}"#,
+                "ts",
+            ),
+            (
+                r#"{"type":"heartbeat","user_id":"U","session_id":"S","ts":1.5}"#,
+                "ts",
+            ),
+            (
+                r#"{"type":"heartbeat","user_id":"U","session_id":"S","ts":-1}"#,
+                "ts",
+            ),
+            (
+                r#"{"type":"heartbeat","user_id":"U","session_id":"S","ts":1585137900001}"#,
+                "ts",
+            ),
+            (
+                r#"{"type":"heartbeat","user_id":"U","session_id":"S","ts":1582545599999}"#,
+                "ts",
+            ),
+            (
+                r#"{"type":"presence","user_id":"U","session_id":"S","ts":1585137600000}"#,
+                "status",
+            ),
+            (
+                r#"{"type":"presence","status":"busy","user_id":"U","session_id":"S","ts":1585137600000}"#,
+                "status",
+            ),
+            (
+                r#"{"type":"heartbeat","country":"USA","user_id":"U","session_id":"S","ts":1585137600000}"#,
+                "country",
+            ),
+            (
+                r#"{"type":"heartbeat","user_id":"U\u0000","session_id":"S","ts":1585137600000}"#,
+                "user_id",
+            ),
             (r#"5"#, "event"),
-            (r#"{"type":"heartbeat","type":"heartbeat","user_id":"U","session_id":"S","ts":0}"#, "event"),
+            (
+                r#"{"type":"heartbeat","type":"heartbeat","user_id":"U","session_id":"S","ts":0}"#,
+                "event",
+            ),
         ];
         for (event, field) in cases {
-            let body = format!(r#"[{{"type":"heartbeat","user_id":"U","session_id":"S","ts":{NOW_MS}}},{event}]"#);
+            let body = format!(
+                r#"[{{"type":"heartbeat","user_id":"U","session_id":"S","ts":{NOW_MS}}},{event}]"#
+            );
             let error = only_error(&body);
-            assert_eq!((error.index, error.field.as_str()), (1, field), "{event}: {error:?}");
+            assert_eq!(
+                (error.index, error.field.as_str()),
+                (1, field),
+                "{event}: {error:?}"
+            );
         }
     }
 
     #[test]
     fn oversize_ids_are_rejected_at_the_byte_limit() {
         let ok = "u".repeat(256);
-        let body = format!(r#"[{{"type":"heartbeat","user_id":"{ok}","session_id":"S","ts":{NOW_MS}}}]"#);
+        let body =
+            format!(r#"[{{"type":"heartbeat","user_id":"{ok}","session_id":"S","ts":{NOW_MS}}}]"#);
         assert!(parse(&body, BodyFormat::JsonArray).is_ok());
         let long = "u".repeat(257);
-        let body = format!(r#"[{{"type":"heartbeat","user_id":"{long}","session_id":"S","ts":{NOW_MS}}}]"#);
+        let body = format!(
+            r#"[{{"type":"heartbeat","user_id":"{long}","session_id":"S","ts":{NOW_MS}}}]"#
+        );
         assert!(only_error(&body).message.contains("257 bytes"));
         let id = "e".repeat(65);
-        let body = format!(r#"[{{"type":"heartbeat","event_id":"{id}","user_id":"U","session_id":"S","ts":{NOW_MS}}}]"#);
+        let body = format!(
+            r#"[{{"type":"heartbeat","event_id":"{id}","user_id":"U","session_id":"S","ts":{NOW_MS}}}]"#
+        );
         assert_eq!(only_error(&body).field, "event_id");
     }
 
     #[test]
     fn backfill_accepts_old_timestamps() {
-        let body = r#"[{"type":"heartbeat","user_id":"U","session_id":"S","ts":"2019-01-01T00:00:00Z"}]"#;
+        let body =
+            r#"[{"type":"heartbeat","user_id":"U","session_id":"S","ts":"2019-01-01T00:00:00Z"}]"#;
         assert!(parse(body, BodyFormat::JsonArray).is_err());
-        let backfill = AcceptWindow { max_age_ms: None, ..window() };
+        let backfill = AcceptWindow {
+            max_age_ms: None,
+            ..window()
+        };
         assert!(parse_batch(body.as_bytes(), BodyFormat::JsonArray, &backfill, 10).is_ok());
     }
 
     #[test]
     fn malformed_empty_and_oversized_batches_are_refused_whole() {
-        assert!(matches!(parse("{\"type\":", BodyFormat::JsonArray), Err(BatchError::Malformed(_))));
-        assert!(matches!(parse("{}", BodyFormat::JsonArray), Err(BatchError::Malformed(_))));
+        assert!(matches!(
+            parse("{\"type\":", BodyFormat::JsonArray),
+            Err(BatchError::Malformed(_))
+        ));
+        assert!(matches!(
+            parse("{}", BodyFormat::JsonArray),
+            Err(BatchError::Malformed(_))
+        ));
         assert_eq!(parse("[]", BodyFormat::JsonArray), Err(BatchError::Empty));
         assert_eq!(parse("\n \n", BodyFormat::Ndjson), Err(BatchError::Empty));
         let body = format!("[{}]", vec!["{}"; 1001].join(","));
         assert_eq!(
             parse(&body, BodyFormat::JsonArray),
-            Err(BatchError::TooManyEvents { count: 1001, limit: 1000 })
+            Err(BatchError::TooManyEvents {
+                count: 1001,
+                limit: 1000
+            })
         );
     }
 

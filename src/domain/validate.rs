@@ -88,9 +88,10 @@ impl Problems<'_> {
             Some(JsonValue::Str(s)) if required && s.is_empty() => {
                 self.add(field, "must not be empty")
             }
-            Some(JsonValue::Str(s)) if s.len() > max => {
-                self.add(field, format!("is {} bytes long; at most {max} allowed", s.len()))
-            }
+            Some(JsonValue::Str(s)) if s.len() > max => self.add(
+                field,
+                format!("is {} bytes long; at most {max} allowed", s.len()),
+            ),
             Some(JsonValue::Str(s)) if s.contains('\0') => {
                 self.add(field, "must not contain NUL characters")
             }
@@ -132,15 +133,19 @@ pub fn validate_event(
     let ts_ms = parse_ts(raw.ts, window, &mut p);
     let status = match kind {
         // `status` means nothing on other types; it is ignored like an unknown field.
-        Some(EventType::Presence) => p
-            .string("status", raw.status, true, 16)
-            .and_then(|s| match PresenceStatus::parse(&s) {
-                Some(status) => Some(status),
-                None => {
-                    p.add("status", format!("unknown status {s:?}; expected active or away"));
-                    None
-                }
-            }),
+        Some(EventType::Presence) => {
+            p.string("status", raw.status, true, 16)
+                .and_then(|s| match PresenceStatus::parse(&s) {
+                    Some(status) => Some(status),
+                    None => {
+                        p.add(
+                            "status",
+                            format!("unknown status {s:?}; expected active or away"),
+                        );
+                        None
+                    }
+                })
+        }
         _ => Some(PresenceStatus::Unset),
     };
     let event_id = p.string("event_id", raw.event_id, false, MAX_EVENT_ID_BYTES);
@@ -151,7 +156,10 @@ pub fn validate_event(
             if c.len() == 2 && c.bytes().all(|b| b.is_ascii_alphabetic()) {
                 Some(Cow::Owned(c.to_ascii_uppercase()))
             } else {
-                p.add("country", format!("{c:?} is not an ISO 3166-1 alpha-2 code such as \"US\""));
+                p.add(
+                    "country",
+                    format!("{c:?} is not an ISO 3166-1 alpha-2 code such as \"US\""),
+                );
                 None
             }
         });
@@ -182,16 +190,18 @@ fn parse_ts(value: Option<JsonValue<'_>>, window: &AcceptWindow, p: &mut Problem
             return None;
         }
         Some(JsonValue::Int(ms)) => ms,
-        Some(JsonValue::Str(text)) => match chrono::DateTime::parse_from_rfc3339(&text) {
-            Ok(t) => t.timestamp_millis(),
-            Err(e) => {
-                p.add(
+        Some(JsonValue::Str(text)) => {
+            match chrono::DateTime::parse_from_rfc3339(&text) {
+                Ok(t) => t.timestamp_millis(),
+                Err(e) => {
+                    p.add(
                     "ts",
                     format!("{text:?} is not an RFC 3339 timestamp such as 2020-03-25T14:03:00Z ({e})"),
                 );
-                return None;
+                    return None;
+                }
             }
-        },
+        }
         Some(JsonValue::BigUint(_)) => {
             p.add("ts", "is out of range for epoch milliseconds");
             return None;
@@ -199,7 +209,10 @@ fn parse_ts(value: Option<JsonValue<'_>>, window: &AcceptWindow, p: &mut Problem
         Some(other) => {
             p.add(
                 "ts",
-                format!("must be an RFC 3339 string or integer epoch milliseconds, got {}", other.kind()),
+                format!(
+                    "must be an RFC 3339 string or integer epoch milliseconds, got {}",
+                    other.kind()
+                ),
             );
             return None;
         }

@@ -101,8 +101,14 @@ mod tests {
     #[test]
     fn keys_resolve_to_their_own_project_and_role() {
         let ring = ring();
-        assert_eq!(ring.lookup(b"ingest-b-0123456789"), Some((1, KeyRole::Ingest)));
-        assert_eq!(ring.lookup(b"read-a-0123456789ab"), Some((0, KeyRole::Read)));
+        assert_eq!(
+            ring.lookup(b"ingest-b-0123456789"),
+            Some((1, KeyRole::Ingest))
+        );
+        assert_eq!(
+            ring.lookup(b"read-a-0123456789ab"),
+            Some((0, KeyRole::Read))
+        );
         assert_eq!(ring.lookup(b"ingest-b-012345678"), None);
         assert_eq!(ring.lookup(b""), None);
     }
@@ -112,9 +118,18 @@ mod tests {
         let ring = ring();
         let ok = ring.authorize(&headers("Bearer ingest-a-0123456789"), KeyRole::Ingest);
         assert_eq!(ok.unwrap(), 0);
-        assert!(matches!(ring.authorize(&HeaderMap::new(), KeyRole::Ingest), Err(ApiError::MissingKey)));
-        assert!(matches!(ring.authorize(&headers("Basic x"), KeyRole::Ingest), Err(ApiError::MissingKey)));
-        assert!(matches!(ring.authorize(&headers("Bearer nope"), KeyRole::Ingest), Err(ApiError::UnknownKey)));
+        assert!(matches!(
+            ring.authorize(&HeaderMap::new(), KeyRole::Ingest),
+            Err(ApiError::MissingKey)
+        ));
+        assert!(matches!(
+            ring.authorize(&headers("Basic x"), KeyRole::Ingest),
+            Err(ApiError::MissingKey)
+        ));
+        assert!(matches!(
+            ring.authorize(&headers("Bearer nope"), KeyRole::Ingest),
+            Err(ApiError::UnknownKey)
+        ));
         assert!(matches!(
             ring.authorize(&headers("Bearer read-a-0123456789ab"), KeyRole::Ingest),
             Err(ApiError::WrongKeyRole(_))

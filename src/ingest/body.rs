@@ -18,7 +18,12 @@ pub fn body_format(headers: &HeaderMap) -> Result<BodyFormat, ApiError> {
         .get(CONTENT_TYPE)
         .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
         .unwrap_or_default();
-    let media_type = value.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+    let media_type = value
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
     match media_type.as_str() {
         "application/json" => Ok(BodyFormat::JsonArray),
         "application/x-ndjson" | "application/ndjson" => Ok(BodyFormat::Ndjson),
@@ -42,7 +47,11 @@ pub fn is_gzip(headers: &HeaderMap) -> Result<bool, ApiError> {
 
 /// Reads the whole body, refusing more than `limit` bytes (early, from
 /// `Content-Length`, when the client declares it).
-pub async fn read_limited(headers: &HeaderMap, body: Body, limit: usize) -> Result<Bytes, ApiError> {
+pub async fn read_limited(
+    headers: &HeaderMap,
+    body: Body,
+    limit: usize,
+) -> Result<Bytes, ApiError> {
     let declared = headers
         .get(CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
@@ -88,20 +97,31 @@ mod tests {
     fn gzip_round_trips_and_stops_at_the_cap() {
         let data = vec![b'x'; 10_000];
         assert_eq!(gunzip(&gzip(&data), 10_000).unwrap(), data);
-        assert!(matches!(gunzip(&gzip(&data), 9_999), Err(ApiError::DecompressedTooLarge { limit: 9_999 })));
-        assert!(matches!(gunzip(b"not gzip at all", 100), Err(ApiError::BadGzip(_))));
+        assert!(matches!(
+            gunzip(&gzip(&data), 9_999),
+            Err(ApiError::DecompressedTooLarge { limit: 9_999 })
+        ));
+        assert!(matches!(
+            gunzip(b"not gzip at all", 100),
+            Err(ApiError::BadGzip(_))
+        ));
     }
 
     #[test]
     fn content_types_map_to_formats() {
         let mut h = HeaderMap::new();
         assert!(body_format(&h).is_err());
-        h.insert(CONTENT_TYPE, "application/json; charset=utf-8".parse().unwrap());
+        h.insert(
+            CONTENT_TYPE,
+            "application/json; charset=utf-8".parse().unwrap(),
+        );
         assert_eq!(body_format(&h).unwrap(), BodyFormat::JsonArray);
         h.insert(CONTENT_TYPE, "application/x-ndjson".parse().unwrap());
         assert_eq!(body_format(&h).unwrap(), BodyFormat::Ndjson);
         h.insert(CONTENT_TYPE, "text/plain".parse().unwrap());
-        assert!(matches!(body_format(&h), Err(ApiError::UnsupportedContentType(t)) if t == "text/plain"));
+        assert!(
+            matches!(body_format(&h), Err(ApiError::UnsupportedContentType(t)) if t == "text/plain")
+        );
     }
 
     #[test]

@@ -79,7 +79,10 @@ pub async fn healthz() -> &'static str {
 /// The process can do its work: ClickHouse answers.
 pub async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<serde_json::Value>) {
     match tokio::time::timeout(Duration::from_secs(2), ping(&state.db)).await {
-        Ok(Ok(())) => (StatusCode::OK, Json(json!({"ready": true, "clickhouse": "ok"}))),
+        Ok(Ok(())) => (
+            StatusCode::OK,
+            Json(json!({"ready": true, "clickhouse": "ok"})),
+        ),
         Ok(Err(e)) => not_ready(e.to_string()),
         Err(_) => not_ready("no answer within 2 s".into()),
     }

@@ -29,7 +29,9 @@ pub enum LocalServerError {
         path: PathBuf,
         source: std::io::Error,
     },
-    #[error("ClickHouse ({binary}) exited during start-up ({status}). Last lines of its log:\n{log_tail}")]
+    #[error(
+        "ClickHouse ({binary}) exited during start-up ({status}). Last lines of its log:\n{log_tail}"
+    )]
     Exited {
         binary: String,
         status: String,
@@ -50,13 +52,18 @@ impl ServerBinary {
     /// `$HIGHWATER_CLICKHOUSE_BIN`, else `clickhouse-server`, else `clickhouse`,
     /// looked up on PATH and in the usual system directories.
     pub fn find() -> Result<Self, LocalServerError> {
-        if let Some(path) = std::env::var_os(BIN_ENV).map(PathBuf::from) {
-            return Ok(Self::at(path));
-        }
         let mut dirs: Vec<PathBuf> = std::env::var_os("PATH")
             .map(|p| std::env::split_paths(&p).collect())
             .unwrap_or_default();
         dirs.extend(["/usr/sbin", "/usr/bin", "/usr/local/bin"].map(PathBuf::from));
+        Self::find_in(std::env::var_os(BIN_ENV).map(PathBuf::from), &dirs)
+    }
+
+    /// [`ServerBinary::find`] with its inputs spelled out.
+    pub fn find_in(explicit: Option<PathBuf>, dirs: &[PathBuf]) -> Result<Self, LocalServerError> {
+        if let Some(path) = explicit {
+            return Ok(Self::at(path));
+        }
         for name in ["clickhouse-server", "clickhouse"] {
             if let Some(path) = dirs.iter().map(|d| d.join(name)).find(|p| p.is_file()) {
                 return Ok(Self::at(path));
@@ -88,7 +95,14 @@ impl LocalClickHouse {
     /// Starts a server on `data_dir` (created if needed) and waits until it
     /// answers `/ping`.
     pub async fn start(data_dir: &Path) -> Result<Self, LocalServerError> {
-        let binary = ServerBinary::find()?;
+        Self::start_with(&ServerBinary::find()?, data_dir).await
+    }
+
+    /// [`LocalClickHouse::start`] with a given binary.
+    pub async fn start_with(
+        binary: &ServerBinary,
+        data_dir: &Path,
+    ) -> Result<Self, LocalServerError> {
         let dir = data_dir.join("clickhouse");
         for sub in ["data", "tmp", "log", "user_files", "format_schemas"] {
             create_dir(&dir.join(sub))?;
@@ -100,7 +114,7 @@ impl LocalClickHouse {
         let mut attempt = 0;
         loop {
             attempt += 1;
-            match Self::start_once(&binary, &dir).await {
+            match Self::start_once(binary, &dir).await {
                 // Another process may grab a port between our probe and the bind.
                 Err(LocalServerError::Exited { log_tail, .. })
                     if attempt < START_ATTEMPTS && log_tail.contains("Address already in use") =>
@@ -119,10 +133,11 @@ impl LocalClickHouse {
         write_file(&config, &server_config(dir, http_port, tcp_port))?;
         write_file(&dir.join("users.xml"), USERS_XML)?;
         let console_log = dir.join("log/console.log");
-        let console = std::fs::File::create(&console_log).map_err(|source| LocalServerError::Io {
-            path: console_log.clone(),
-            source,
-        })?;
+        let console =
+            std::fs::File::create(&console_log).map_err(|source| LocalServerError::Io {
+                path: console_log.clone(),
+                source,
+            })?;
         let console_err = console.try_clone().map_err(|source| LocalServerError::Io {
             path: console_log.clone(),
             source,
@@ -212,7 +227,10 @@ impl LocalClickHouse {
     /// SIGTERM, then SIGKILL if the server has not exited after 30 s.
     pub async fn stop(mut self) {
         self.signal(libc::SIGTERM);
-        if tokio::time::timeout(STOP_TIMEOUT, self.child.wait()).await.is_err() {
+        if tokio::time::timeout(STOP_TIMEOUT, self.child.wait())
+            .await
+            .is_err()
+        {
             tracing::warn!("ClickHouse ignored SIGTERM; killing it");
             let _ = self.child.kill().await;
         }
@@ -310,3 +328,55 @@ const USERS_XML: &str = r#"<yandex>
   <quotas><default></default></quotas>
 </yandex>
 "#;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn without_a_server_binary_the_error_says_how_to_install_one() {
+        let empty = tempfile::tempdir().unwrap();
+        let error = ServerBinary::find_in(None, &[empty.path().to_owned()]).unwrap_err();
+        let message = error.to_string();
+        assert!(
+            message.contains("apt-get install -y clickhouse-server"),
+            "{message}"
+        );
+        assert!(message.contains("HIGHWATER_CLICKHOUSE_URL"), "{message}");
+    }
+
+    #[test]
+    fn the_single_binary_of_current_releases_runs_as_clickhouse_server() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("clickhouse"), "").unwrap();
+        let found = ServerBinary::find_in(None, &[dir.path().to_owned()]).unwrap();
+        assert_eq!(found.subcommand, Some("server"));
+        std::fs::write(dir.path().join("clickhouse-server"), "").unwrap();
+        let found = ServerBinary::find_in(None, &[dir.path().to_owned()]).unwrap();
+        assert_eq!(found.path, dir.path().join("clickhouse-server"));
+        assert_eq!(found.subcommand, None);
+    }
+
+    #[tokio::test]
+    async fn a_server_that_dies_at_start_up_is_reported_with_its_log() {
+        let dir = tempfile::tempdir().unwrap();
+        let script = dir.path().join("fake-clickhouse-server");
+        std::fs::write(
+            &script,
+            "#!/bin/sh\necho 'cannot open data directory: boom' >&2\nexit 3\n",
+        )
+        .unwrap();
+        std::fs::set_permissions(&script, std::os::unix::fs::PermissionsExt::from_mode(0o755))
+            .unwrap();
+        let binary = ServerBinary::find_in(Some(script), &[]).unwrap();
+        let error = LocalClickHouse::start_with(&binary, dir.path())
+            .await
+            .unwrap_err();
+        let message = error.to_string();
+        assert!(
+            matches!(error, LocalServerError::Exited { .. }),
+            "{message}"
+        );
+        assert!(message.contains("boom"), "{message}");
+    }
+}

@@ -60,7 +60,9 @@ pub async fn migrate(client: &Client) -> Result<usize, StoreError> {
         }
         tracing::info!(version, name, "applying migration");
         client.query(statement).execute().await?;
-        let mut insert = client.insert::<MigrationRow>("highwater_migrations").await?;
+        let mut insert = client
+            .insert::<MigrationRow>("highwater_migrations")
+            .await?;
         insert
             .write(&MigrationRow {
                 version,

@@ -1,0 +1,187 @@
+//! Events posted through HTTP arrive in ClickHouse field for field.
+
+use std::io::Write;
+
+use flate2::{Compression, write::GzEncoder};
+use highwater::domain::event::{EventType, PresenceStatus};
+use highwater::store::rows::EventRow;
+use serde_json::json;
+
+use crate::{ALPHA_INGEST, BETA_INGEST, NOW_MS, event_json, spawn_app};
+
+fn row(kind: EventType, user: &str, session: &str, ts_ms: i64) -> EventRow {
+    EventRow {
+        project: "alpha".into(),
+        kind,
+        user_id: user.into(),
+        session_id: session.into(),
+        ts_ms,
+        status: PresenceStatus::Unset,
+        event_id: String::new(),
+        platform: String::new(),
+        country: String::new(),
+        org_id: String::new(),
+        app_version: String::new(),
+        received_ms: NOW_MS,
+    }
+}
+
+#[tokio::test]
+async fn a_json_array_is_stored_field_for_field() {
+    let app = spawn_app("json_array").await;
+    let body = json!([
+        {"type": "session_start", "user_id": "U01ABCDEF23", "session_id": "S-1",
+         "ts": "2020-03-25T11:00:00.123Z", "event_id": "ev-1", "platform": "macos",
+         "country": "us", "org_id": "T0ACME", "app_version": "4.29.149", "ignored": {"x": 1}},
+        {"type": "presence", "user_id": "U01ABCDEF23", "session_id": "S-1",
+         "ts": NOW_MS - 60_000, "status": "away"},
+        {"type": "session_end", "user_id": "U01ABCDEF23", "session_id": "S-1",
+         "ts": "2020-03-25T13:00:00+02:00"},
+    ]);
+    let response = app.post_json(body.to_string()).await;
+    assert_eq!(response.status(), 200);
+    assert_eq!(
+        response.json::<serde_json::Value>().await.unwrap(),
+        json!({"accepted": 3})
+    );
+
+    let mut start = row(
+        EventType::SessionStart,
+        "U01ABCDEF23",
+        "S-1",
+        NOW_MS - 3_600_000 + 123,
+    );
+    start.event_id = "ev-1".into();
+    start.platform = "macos".into();
+    start.country = "US".into();
+    start.org_id = "T0ACME".into();
+    start.app_version = "4.29.149".into();
+    let mut presence = row(EventType::Presence, "U01ABCDEF23", "S-1", NOW_MS - 60_000);
+    presence.status = PresenceStatus::Away;
+    // 13:00 at +02:00 is 11:00Z, one hour before "now".
+    let end = row(
+        EventType::SessionEnd,
+        "U01ABCDEF23",
+        "S-1",
+        NOW_MS - 3_600_000,
+    );
+    assert_eq!(app.stored().await, vec![end, start, presence]);
+    app.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn gzipped_ndjson_is_stored() {
+    let app = spawn_app("gzip_ndjson").await;
+    let lines: Vec<String> = (0..50)
+        .map(|i| event_json("heartbeat", &format!("U{i:03}"), "S", i).to_string())
+        .collect();
+    let mut encoder = GzEncoder::new(Vec::new(), Compression::default());
+    encoder.write_all(lines.join("\n").as_bytes()).unwrap();
+    let response = app
+        .post(ALPHA_INGEST, "application/x-ndjson")
+        .header("content-encoding", "gzip")
+        .body(encoder.finish().unwrap())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let stored = app.stored().await;
+    let expected: Vec<EventRow> = (0..50)
+        .map(|i| {
+            row(
+                EventType::Heartbeat,
+                &format!("U{i:03}"),
+                "S",
+                NOW_MS - i * 1000,
+            )
+        })
+        .collect();
+    assert_eq!(stored, expected);
+    app.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn each_key_stores_under_its_own_project() {
+    let app = spawn_app("two_projects").await;
+    for key in [ALPHA_INGEST, BETA_INGEST] {
+        let response = app
+            .post(key, "application/json")
+            .body(json!([event_json("heartbeat", "U1", "S1", 5)]).to_string())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200);
+    }
+    let projects: Vec<String> = app.stored().await.into_iter().map(|r| r.project).collect();
+    assert_eq!(projects, ["alpha", "beta"]);
+    app.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn many_concurrent_clients_lose_nothing_and_duplicate_nothing() {
+    const CLIENTS: usize = 16;
+    const BATCHES: usize = 8;
+    const EVENTS: usize = 250;
+    let app = spawn_app("concurrent").await;
+    let mut tasks = Vec::new();
+    for client in 0..CLIENTS {
+        let http = app.http.clone();
+        let url = format!("{}/v1/events", app.base_url);
+        tasks.push(tokio::spawn(async move {
+            for batch in 0..BATCHES {
+                let events: Vec<_> = (0..EVENTS)
+                    .map(|i| {
+                        let mut e =
+                            event_json("heartbeat", &format!("U{client}"), &format!("S{batch}"), 1);
+                        e["event_id"] = json!(format!("{client}-{batch}-{i}"));
+                        e
+                    })
+                    .collect();
+                let response = http
+                    .post(&url)
+                    .bearer_auth(ALPHA_INGEST)
+                    .json(&events)
+                    .send()
+                    .await
+                    .unwrap();
+                assert_eq!(response.status(), 200);
+            }
+        }));
+    }
+    for task in tasks {
+        task.await.unwrap();
+    }
+    let (rows, distinct): (u64, u64) = app
+        .db
+        .query("SELECT count(), uniqExact(event_id) FROM events")
+        .fetch_one()
+        .await
+        .unwrap();
+    let expected = (CLIENTS * BATCHES * EVENTS) as u64;
+    assert_eq!((rows, distinct), (expected, expected));
+    app.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn health_and_readiness_answer_while_clickhouse_is_up() {
+    let app = spawn_app("ready").await;
+    let health = app
+        .http
+        .get(format!("{}/healthz", app.base_url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(health.status(), 200);
+    let ready = app
+        .http
+        .get(format!("{}/readyz", app.base_url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(ready.status(), 200);
+    assert_eq!(
+        ready.json::<serde_json::Value>().await.unwrap()["ready"],
+        true
+    );
+    app.stop().await.unwrap();
+}

@@ -1,0 +1,187 @@
+//! Integration tests against a real ClickHouse that this harness starts once
+//! per run (a private server on free ports); every test gets a database of
+//! its own, named after it.
+
+mod bad_input;
+mod ingest;
+mod migrations;
+mod outage;
+
+use std::path::PathBuf;
+use std::sync::OnceLock;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use highwater::clock::FixedClock;
+use highwater::config::{ClickHouseSettings, ProjectSettings, Settings};
+use highwater::startup::Server;
+use highwater::store::local_server::LocalClickHouse;
+use highwater::store::rows::{EVENT_COLUMNS, EventRow};
+
+/// The tests' "now": 2020-03-25T12:00:00Z, so fixtures can use fixed dates.
+pub const NOW_MS: i64 = 1_585_137_600_000;
+pub const ALPHA_INGEST: &str = "alpha-ingest-key-0001";
+pub const ALPHA_READ: &str = "alpha-read-key-000001";
+pub const BETA_INGEST: &str = "beta-ingest-key-00001";
+
+/// A private directory under cargo's target dir for this run; the
+/// directories of earlier runs are removed the first time.
+pub fn scratch_dir(name: &str) -> PathBuf {
+    static RUN_DIR: OnceLock<PathBuf> = OnceLock::new();
+    let run_dir = RUN_DIR.get_or_init(|| {
+        let base = PathBuf::from(env!("CARGO_TARGET_TMPDIR"));
+        let own = format!("it-{}", std::process::id());
+        for old in std::fs::read_dir(&base).into_iter().flatten().flatten() {
+            let name = old.file_name().to_string_lossy().into_owned();
+            if name.starts_with("it-") && name != own {
+                let _ = std::fs::remove_dir_all(old.path());
+            }
+        }
+        base.join(own)
+    });
+    let dir = run_dir.join(name);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// URL of the ClickHouse shared by this run, started on first use. A thread
+/// of its own owns the process for the whole run; the server is told to
+/// die with the test process.
+pub fn clickhouse_url() -> &'static str {
+    static URL: OnceLock<String> = OnceLock::new();
+    URL.get_or_init(|| {
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let runtime = tokio::runtime::Runtime::new().unwrap();
+            let server = runtime
+                .block_on(LocalClickHouse::start(&scratch_dir("clickhouse")))
+                .unwrap_or_else(|e| panic!("cannot start the test ClickHouse: {e}"));
+            tx.send(server.url()).unwrap();
+            // Keep the server (and this thread, its parent) alive until exit.
+            loop {
+                std::thread::park();
+            }
+        });
+        rx.recv().expect("the ClickHouse thread died")
+    })
+}
+
+/// Settings of a test app: two projects, small limits so tests stay cheap.
+pub fn test_settings(database: &str, url: &str) -> Settings {
+    let mut settings = Settings {
+        clickhouse: ClickHouseSettings {
+            url: Some(url.to_owned()),
+            database: database.to_owned(),
+            ..ClickHouseSettings::default()
+        },
+        projects: vec![
+            ProjectSettings::new("alpha", ALPHA_INGEST, ALPHA_READ),
+            ProjectSettings::new("beta", BETA_INGEST, "beta-read-key-0000001"),
+        ],
+        ..Settings::default()
+    };
+    settings.ingest.max_body_bytes = 256 * 1024;
+    settings.ingest.max_decompressed_bytes = 1024 * 1024;
+    settings.ingest.max_events_per_batch = 2_000;
+    settings.ingest.max_pending_rows = 100_000;
+    settings.ingest.insert_timeout_ms = 5_000;
+    settings
+}
+
+/// A running highwater on a fresh database.
+pub struct TestApp {
+    pub base_url: String,
+    pub db: clickhouse::Client,
+    pub http: reqwest::Client,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    serving: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
+}
+
+/// Starts highwater on the shared ClickHouse with a database for `test`.
+pub async fn spawn_app(test: &str) -> TestApp {
+    spawn_app_on(test, clickhouse_url()).await
+}
+
+pub async fn spawn_app_on(test: &str, url: &str) -> TestApp {
+    static COUNTER: AtomicUsize = AtomicUsize::new(0);
+    let database = format!("it_{test}_{}", COUNTER.fetch_add(1, Ordering::SeqCst));
+    let settings = test_settings(&database, url);
+    let admin = clickhouse::Client::default().with_url(url);
+    admin
+        .query("DROP DATABASE IF EXISTS ?")
+        .bind(clickhouse::sql::Identifier(&database))
+        .execute()
+        .await
+        .unwrap();
+    let db = highwater::store::connect(&settings.clickhouse, url)
+        .await
+        .unwrap();
+    let clock = std::sync::Arc::new(FixedClock(NOW_MS));
+    let server = Server::bind(&settings, "127.0.0.1:0".parse().unwrap(), db.clone(), clock)
+        .await
+        .unwrap();
+    let base_url = format!("http://{}", server.local_addr());
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let serving = tokio::spawn(server.run(async {
+        let _ = stopped.await;
+    }));
+    TestApp {
+        base_url,
+        db,
+        http: reqwest::Client::new(),
+        stop: Some(stop),
+        serving: Some(serving),
+    }
+}
+
+impl TestApp {
+    /// `POST /v1/events` with the given key, content type and body.
+    pub fn post(&self, key: &str, content_type: &str) -> reqwest::RequestBuilder {
+        self.http
+            .post(format!("{}/v1/events", self.base_url))
+            .bearer_auth(key)
+            .header("content-type", content_type)
+    }
+
+    pub async fn post_json(&self, body: impl Into<reqwest::Body>) -> reqwest::Response {
+        self.post(ALPHA_INGEST, "application/json")
+            .body(body)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// Every stored event, in a stable order.
+    pub async fn stored(&self) -> Vec<EventRow> {
+        self.db
+            .query(&format!(
+                "SELECT {EVENT_COLUMNS} FROM events ORDER BY project, user_id, session_id, ts_ms, event_id"
+            ))
+            .fetch_all()
+            .await
+            .unwrap()
+    }
+
+    pub async fn stored_count(&self) -> u64 {
+        self.db
+            .query("SELECT count() FROM events")
+            .fetch_one()
+            .await
+            .unwrap()
+    }
+
+    /// Graceful shutdown; returns what the server returned.
+    pub async fn stop(mut self) -> anyhow::Result<()> {
+        let _ = self.stop.take().unwrap().send(());
+        self.serving.take().unwrap().await.unwrap()
+    }
+}
+
+/// One valid event as JSON, with `ts` = `NOW_MS - seconds_ago`.
+pub fn event_json(kind: &str, user: &str, session: &str, seconds_ago: i64) -> serde_json::Value {
+    serde_json::json!({
+        "type": kind,
+        "user_id": user,
+        "session_id": session,
+        "ts": NOW_MS - seconds_ago * 1000,
+    })
+}

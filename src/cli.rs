@@ -80,6 +80,9 @@ pub struct BenchIngestArgs {
     /// Data directory of the benchmark's own ClickHouse (wiped first).
     #[arg(long, default_value = "./highwater-bench-data")]
     pub data_dir: PathBuf,
+    /// Runs of each side; medians are reported.
+    #[arg(long, default_value_t = 3)]
+    pub runs: usize,
     #[arg(long, default_value_t = 42)]
     pub seed: u64,
 }

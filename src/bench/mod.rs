@@ -1,1 +1,4 @@
-//! Benchmark helpers: realistic events, and request timing.
+//! Benchmark helpers: realistic events, and posting them with timings.
+
+pub mod events;
+pub mod post;

@@ -1,3 +1,243 @@
-pub async fn run(_a: crate::cli::BenchIngestArgs) -> anyhow::Result<()> {
-    todo!()
+//! `highwater bench ingest`: the same events posted (a) through highwater's
+//! API, run as its own `highwater serve` process, and (b) as JSONEachRow
+//! straight into ClickHouse's HTTP interface, into an identical table, with
+//! the same batches and connections. Prints both, their ratio, and the
+//! server's peak RSS. Runs alternate so that drift hits both alike.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, ensure};
+use bytes::Bytes;
+use clickhouse::sql::Identifier;
+
+use crate::bench::events::{BenchEvent, generate};
+use crate::bench::post::{Batch, PostStats, peak_rss_bytes, post_all};
+use crate::cli::BenchIngestArgs;
+use crate::config::ClickHouseSettings;
+use crate::store::local_server::LocalClickHouse;
+
+const PROJECT: &str = "bench";
+const KEY: &str = "bench-ingest-key-000000";
+const API_DATABASE: &str = "bench_highwater";
+const DIRECT_DATABASE: &str = "bench_direct";
+
+pub async fn run(args: BenchIngestArgs) -> anyhow::Result<()> {
+    ensure!(
+        args.events > 0 && args.batch > 0 && args.connections > 0 && args.runs > 0,
+        "counts must be positive"
+    );
+    let _ = std::fs::remove_dir_all(&args.data_dir);
+    std::fs::create_dir_all(&args.data_dir)?;
+    eprintln!("starting ClickHouse in {} ...", args.data_dir.display());
+    let clickhouse = LocalClickHouse::start(&args.data_dir).await?;
+    let ch_url = clickhouse.url();
+    let version =
+        crate::store::connect::server_version(&clickhouse::Client::default().with_url(&ch_url))
+            .await?;
+
+    eprintln!("generating {} events ...", args.events);
+    let now_ms = chrono::Utc::now().timestamp_millis();
+    let events = generate(args.events, args.seed, now_ms);
+    let api_batches = Arc::new(build_batches(&events, args.batch, |chunk| {
+        serde_json::to_vec(
+            &chunk
+                .iter()
+                .map(BenchEvent::to_api_json)
+                .collect::<Vec<_>>(),
+        )
+    })?);
+    let direct_batches = Arc::new(build_batches(&events, args.batch, |chunk| {
+        let mut body = Vec::new();
+        for event in chunk {
+            serde_json::to_writer(&mut body, &event.to_row_json(PROJECT, now_ms))?;
+            body.push(b'\n');
+        }
+        Ok(body)
+    })?);
+    drop(events);
+
+    let config_path = args.data_dir.join("bench.toml");
+    let listen = free_addr()?;
+    std::fs::write(&config_path, server_config(&listen, &ch_url))?;
+    let direct_url = reqwest::Url::parse_with_params(
+        &ch_url,
+        &[(
+            "query",
+            format!("INSERT INTO {DIRECT_DATABASE}.events FORMAT JSONEachRow"),
+        )],
+    )?
+    .to_string();
+
+    let mut api_runs = Vec::new();
+    let mut direct_runs = Vec::new();
+    let mut peak_rss = 0;
+    for run in 1..=args.runs {
+        eprintln!("run {run}/{}", args.runs);
+        let db = fresh_database(&ch_url, API_DATABASE).await?;
+        let mut server = spawn_server(&config_path, &listen).await?;
+        let headers = [
+            ("authorization", format!("Bearer {KEY}")),
+            ("content-type", "application/json".to_owned()),
+        ];
+        let stats = post_all(
+            &format!("http://{listen}/v1/events"),
+            &headers,
+            api_batches.clone(),
+            args.connections,
+            "highwater",
+        )
+        .await?;
+        peak_rss = peak_rss.max(server.id().and_then(peak_rss_bytes).unwrap_or(0));
+        stop_server(&mut server).await;
+        check_count(&db, args.events).await?;
+        api_runs.push(stats);
+
+        let db = fresh_database(&ch_url, DIRECT_DATABASE).await?;
+        let headers = [("content-type", "application/x-ndjson".to_owned())];
+        let stats = post_all(
+            &direct_url,
+            &headers,
+            direct_batches.clone(),
+            args.connections,
+            "direct",
+        )
+        .await?;
+        check_count(&db, args.events).await?;
+        direct_runs.push(stats);
+    }
+    clickhouse.stop().await;
+
+    println!(
+        "\nhighwater bench ingest: {} events, batches of {}, {} connections, {} runs (medians), ClickHouse {version}, {} cores",
+        args.events,
+        args.batch,
+        args.connections,
+        args.runs,
+        std::thread::available_parallelism().map_or(0, |n| n.get())
+    );
+    println!(
+        "{:<28} {:>12} {:>8} {:>9} {:>9} {:>8}",
+        "", "events/s", "MB/s", "p50 ms", "p99 ms", "retries"
+    );
+    let api = print_row("highwater POST /v1/events", &api_runs);
+    let direct = print_row("ClickHouse JSONEachRow", &direct_runs);
+    println!(
+        "ratio highwater / direct:    {:.2}x (target >= 1.0x)",
+        api / direct
+    );
+    println!(
+        "highwater server peak RSS:   {:.0} MB (target <= 300 MB)",
+        peak_rss as f64 / 1e6
+    );
+    Ok(())
+}
+
+fn build_batches(
+    events: &[BenchEvent],
+    size: usize,
+    encode: impl Fn(&[BenchEvent]) -> serde_json::Result<Vec<u8>>,
+) -> anyhow::Result<Vec<Batch>> {
+    events
+        .chunks(size)
+        .map(|chunk| {
+            Ok(Batch {
+                body: Bytes::from(encode(chunk)?),
+                events: chunk.len(),
+            })
+        })
+        .collect()
+}
+
+/// Prints the medians of `runs`; returns the median events/s.
+fn print_row(label: &str, runs: &[PostStats]) -> f64 {
+    let median = |mut values: Vec<f64>| {
+        values.sort_by(f64::total_cmp);
+        values[values.len() / 2]
+    };
+    let events_per_s = median(runs.iter().map(PostStats::events_per_s).collect());
+    println!(
+        "{label:<28} {events_per_s:>12.0} {:>8.1} {:>9.1} {:>9.1} {:>8}",
+        median(runs.iter().map(PostStats::mb_per_s).collect()),
+        median(runs.iter().map(|r| r.latency_ms(0.5)).collect()),
+        median(runs.iter().map(|r| r.latency_ms(0.99)).collect()),
+        runs.iter().map(|r| r.retries).sum::<usize>(),
+    );
+    events_per_s
+}
+
+async fn fresh_database(url: &str, database: &str) -> anyhow::Result<clickhouse::Client> {
+    clickhouse::Client::default()
+        .with_url(url)
+        .query("DROP DATABASE IF EXISTS ?")
+        .bind(Identifier(database))
+        .execute()
+        .await?;
+    let settings = ClickHouseSettings {
+        database: database.to_owned(),
+        ..ClickHouseSettings::default()
+    };
+    Ok(crate::store::connect(&settings, url).await?)
+}
+
+async fn check_count(db: &clickhouse::Client, expected: usize) -> anyhow::Result<()> {
+    let stored: u64 = db.query("SELECT count() FROM events").fetch_one().await?;
+    ensure!(
+        stored == expected as u64,
+        "stored {stored} rows, expected {expected}"
+    );
+    Ok(())
+}
+
+fn server_config(listen: &str, ch_url: &str) -> String {
+    format!(
+        "listen = \"{listen}\"\n\
+         [clickhouse]\nurl = \"{ch_url}\"\ndatabase = \"{API_DATABASE}\"\n\
+         [[project]]\nname = \"{PROJECT}\"\ningest_keys = [\"{KEY}\"]\n"
+    )
+}
+
+async fn spawn_server(
+    config: &std::path::Path,
+    listen: &str,
+) -> anyhow::Result<tokio::process::Child> {
+    let mut server = tokio::process::Command::new(std::env::current_exe()?)
+        .arg("serve")
+        .arg("--config")
+        .arg(config)
+        .env("RUST_LOG", "highwater=warn")
+        .kill_on_drop(true)
+        .spawn()
+        .context("cannot start highwater serve")?;
+    let http = reqwest::Client::new();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        if let Ok(r) = http.get(format!("http://{listen}/readyz")).send().await
+            && r.status().is_success()
+        {
+            return Ok(server);
+        }
+        if let Some(status) = server.try_wait()? {
+            anyhow::bail!("highwater serve exited: {status}");
+        }
+        ensure!(
+            Instant::now() < deadline,
+            "highwater serve did not become ready"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+async fn stop_server(server: &mut tokio::process::Child) {
+    if let Some(pid) = server.id() {
+        // SAFETY: plain syscall on our own child.
+        unsafe { libc::kill(pid as libc::pid_t, libc::SIGTERM) };
+    }
+    let _ = tokio::time::timeout(Duration::from_secs(30), server.wait()).await;
+}
+
+fn free_addr() -> anyhow::Result<String> {
+    Ok(std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .to_string())
 }

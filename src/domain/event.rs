@@ -1,5 +1,7 @@
 //! A validated event (DESIGN §1) and the enums it is made of.
 
+use std::borrow::Cow;
+
 use serde_repr::{Deserialize_repr, Serialize_repr};
 
 /// What happened. Stored as ClickHouse `Enum8` with these codes.
@@ -60,19 +62,20 @@ impl PresenceStatus {
     }
 }
 
-/// One event that passed validation. Optional strings are empty when absent.
+/// One event that passed validation, borrowing its strings from the request
+/// body where it can. Optional strings are empty when absent.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Event {
+pub struct Event<'a> {
     pub kind: EventType,
-    pub user_id: String,
-    pub session_id: String,
+    pub user_id: Cow<'a, str>,
+    pub session_id: Cow<'a, str>,
     /// Client time, epoch milliseconds (never negative).
     pub ts_ms: i64,
     pub status: PresenceStatus,
-    pub event_id: String,
-    pub platform: String,
+    pub event_id: Cow<'a, str>,
+    pub platform: Cow<'a, str>,
     /// ISO 3166-1 alpha-2, upper case.
-    pub country: String,
-    pub org_id: String,
-    pub app_version: String,
+    pub country: Cow<'a, str>,
+    pub org_id: Cow<'a, str>,
+    pub app_version: Cow<'a, str>,
 }

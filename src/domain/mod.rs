@@ -3,4 +3,5 @@
 pub mod batch;
 pub mod event;
 pub mod json_value;
+pub mod raw_event;
 pub mod validate;

@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 
 use super::event::{Event, EventType, PresenceStatus};
 use super::json_value::JsonValue;
+use super::raw_event::{FIELD_NAMES, RawEvent};
 
 pub const MAX_ID_BYTES: usize = 256;
 pub const MAX_EVENT_ID_BYTES: usize = 64;
@@ -29,32 +30,6 @@ pub struct AcceptWindow {
     pub max_ahead_ms: i64,
     /// `None` under backfill: any time since 1970 is accepted.
     pub max_age_ms: Option<i64>,
-}
-
-/// The event as sent: every field optional and of any JSON type, so that
-/// validation, not the parser, decides what is wrong.
-#[derive(Debug, Deserialize)]
-pub struct RawEvent<'a> {
-    #[serde(rename = "type", borrow)]
-    kind: Option<JsonValue<'a>>,
-    #[serde(borrow)]
-    user_id: Option<JsonValue<'a>>,
-    #[serde(borrow)]
-    session_id: Option<JsonValue<'a>>,
-    #[serde(borrow)]
-    ts: Option<JsonValue<'a>>,
-    #[serde(borrow)]
-    status: Option<JsonValue<'a>>,
-    #[serde(borrow)]
-    event_id: Option<JsonValue<'a>>,
-    #[serde(borrow)]
-    platform: Option<JsonValue<'a>>,
-    #[serde(borrow)]
-    country: Option<JsonValue<'a>>,
-    #[serde(borrow)]
-    org_id: Option<JsonValue<'a>>,
-    #[serde(borrow)]
-    app_version: Option<JsonValue<'a>>,
 }
 
 /// Collects the problems of one event.
@@ -103,19 +78,28 @@ impl Problems<'_> {
 }
 
 /// Validates one event. Problems are appended to `errors`; `None` if any.
-pub fn validate_event(
-    raw: RawEvent<'_>,
+pub fn validate_event<'a>(
+    mut raw: RawEvent<'a>,
     index: usize,
     window: &AcceptWindow,
     errors: &mut Vec<FieldError>,
-) -> Option<Event> {
+) -> Option<Event<'a>> {
     let mut p = Problems {
         index,
         errors,
         found: false,
     };
+    if let Some(kind) = raw.not_an_object {
+        p.add("event", format!("must be a JSON object, got {kind}"));
+        return None;
+    }
+    for (i, name) in FIELD_NAMES.iter().enumerate() {
+        if raw.repeated & (1 << i) != 0 {
+            p.add(name, "appears more than once");
+        }
+    }
     let kind = p
-        .string("type", raw.kind, true, 32)
+        .string("type", raw.take(0), true, 32)
         .and_then(|name| match EventType::parse(&name) {
             Some(kind) => Some(kind),
             None => {
@@ -128,58 +112,58 @@ pub fn validate_event(
                 None
             }
         });
-    let user_id = p.string("user_id", raw.user_id, true, MAX_ID_BYTES);
-    let session_id = p.string("session_id", raw.session_id, true, MAX_ID_BYTES);
-    let ts_ms = parse_ts(raw.ts, window, &mut p);
+    let user_id = p.string("user_id", raw.take(1), true, MAX_ID_BYTES);
+    let session_id = p.string("session_id", raw.take(2), true, MAX_ID_BYTES);
+    let ts_ms = parse_ts(raw.take(3), window, &mut p);
     let status = match kind {
         // `status` means nothing on other types; it is ignored like an unknown field.
-        Some(EventType::Presence) => {
-            p.string("status", raw.status, true, 16)
-                .and_then(|s| match PresenceStatus::parse(&s) {
-                    Some(status) => Some(status),
-                    None => {
-                        p.add(
-                            "status",
-                            format!("unknown status {s:?}; expected active or away"),
-                        );
-                        None
-                    }
-                })
-        }
+        Some(EventType::Presence) => p.string("status", raw.take(4), true, 16).and_then(|s| {
+            match PresenceStatus::parse(&s) {
+                Some(status) => Some(status),
+                None => {
+                    p.add(
+                        "status",
+                        format!("unknown status {s:?}; expected active or away"),
+                    );
+                    None
+                }
+            }
+        }),
         _ => Some(PresenceStatus::Unset),
     };
-    let event_id = p.string("event_id", raw.event_id, false, MAX_EVENT_ID_BYTES);
-    let platform = p.string("platform", raw.platform, false, MAX_DIMENSION_BYTES);
+    let event_id = p.string("event_id", raw.take(5), false, MAX_EVENT_ID_BYTES);
+    let platform = p.string("platform", raw.take(6), false, MAX_DIMENSION_BYTES);
     let country = p
-        .string("country", raw.country, false, MAX_DIMENSION_BYTES)
+        .string("country", raw.take(7), false, MAX_DIMENSION_BYTES)
         .and_then(|c| {
-            if c.len() == 2 && c.bytes().all(|b| b.is_ascii_alphabetic()) {
-                Some(Cow::Owned(c.to_ascii_uppercase()))
-            } else {
+            if c.len() != 2 || !c.bytes().all(|b| b.is_ascii_alphabetic()) {
                 p.add(
                     "country",
                     format!("{c:?} is not an ISO 3166-1 alpha-2 code such as \"US\""),
                 );
                 None
+            } else if c.bytes().all(|b| b.is_ascii_uppercase()) {
+                Some(c)
+            } else {
+                Some(Cow::Owned(c.to_ascii_uppercase()))
             }
         });
-    let org_id = p.string("org_id", raw.org_id, false, MAX_DIMENSION_BYTES);
-    let app_version = p.string("app_version", raw.app_version, false, MAX_DIMENSION_BYTES);
+    let org_id = p.string("org_id", raw.take(8), false, MAX_DIMENSION_BYTES);
+    let app_version = p.string("app_version", raw.take(9), false, MAX_DIMENSION_BYTES);
     if p.found {
         return None;
     }
-    let owned = |s: Option<Cow<'_, str>>| s.map(Cow::into_owned).unwrap_or_default();
     Some(Event {
         kind: kind?,
-        user_id: owned(user_id),
-        session_id: owned(session_id),
+        user_id: user_id?,
+        session_id: session_id?,
         ts_ms: ts_ms?,
         status: status?,
-        event_id: owned(event_id),
-        platform: owned(platform),
-        country: owned(country),
-        org_id: owned(org_id),
-        app_version: owned(app_version),
+        event_id: event_id.unwrap_or_default(),
+        platform: platform.unwrap_or_default(),
+        country: country.unwrap_or_default(),
+        org_id: org_id.unwrap_or_default(),
+        app_version: app_version.unwrap_or_default(),
     })
 }
 

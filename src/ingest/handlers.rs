@@ -13,12 +13,12 @@ use super::AppState;
 use super::auth::KeyRole;
 use super::body::{body_format, gunzip, is_gzip, read_limited};
 use super::error::ApiError;
-use super::writer::WriteError;
+use super::writer::{EncodedRows, WriteError};
 use crate::config::ProjectSettings;
 use crate::domain::batch::parse_batch;
 use crate::domain::validate::AcceptWindow;
 use crate::store::connect::ping;
-use crate::store::rows::EventRow;
+use crate::store::row_binary::encode_event;
 
 #[derive(Debug, Serialize)]
 pub struct Accepted {
@@ -52,10 +52,14 @@ pub async fn ingest_events(
     )?;
     let accepted = events.len();
     tracing::Span::current().record("events", accepted);
-    let rows = events
-        .into_iter()
-        .map(|event| EventRow::new(&project.name, now_ms, event))
-        .collect();
+    let mut encoded = Vec::with_capacity(body.len());
+    for event in &events {
+        encode_event(&mut encoded, &project.name, now_ms, event);
+    }
+    let rows = EncodedRows {
+        bytes: encoded.into(),
+        count: accepted,
+    };
     state.writer.write(rows).await.map_err(|e| match e {
         WriteError::Overloaded => ApiError::Overloaded,
         WriteError::Unavailable(_) | WriteError::Closed => ApiError::Unavailable,

@@ -10,6 +10,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
+use bytes::Bytes;
 use clickhouse::Client;
 use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore, mpsc, oneshot};
 use tokio::task::JoinHandle;
@@ -17,7 +18,14 @@ use tokio::time::{Instant, sleep_until};
 
 use crate::config::IngestSettings;
 use crate::store::StoreError;
-use crate::store::rows::EventRow;
+use crate::store::row_binary::EVENT_COLUMNS;
+
+/// Rows already encoded as RowBinary (see [`crate::store::row_binary`]).
+#[derive(Debug)]
+pub struct EncodedRows {
+    pub bytes: Bytes,
+    pub count: usize,
+}
 
 #[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
 pub enum WriteError {
@@ -30,7 +38,7 @@ pub enum WriteError {
 }
 
 struct Submission {
-    rows: Vec<EventRow>,
+    rows: EncodedRows,
     done: oneshot::Sender<Result<(), WriteError>>,
     /// Holds `rows.len()` pending-row permits until the insert is over.
     _permit: OwnedSemaphorePermit,
@@ -91,8 +99,8 @@ impl BatchWriter {
     }
 
     /// Stores `rows`; returns once they are in ClickHouse.
-    pub async fn write(&self, rows: Vec<EventRow>) -> Result<(), WriteError> {
-        let count = u32::try_from(rows.len()).map_err(|_| WriteError::Overloaded)?;
+    pub async fn write(&self, rows: EncodedRows) -> Result<(), WriteError> {
+        let count = u32::try_from(rows.count).map_err(|_| WriteError::Overloaded)?;
         let permit = self
             .pending_rows
             .clone()
@@ -123,7 +131,7 @@ impl WriterTask {
     async fn run(mut self) {
         while let Some(first) = self.rx.recv().await {
             let deadline = Instant::now() + self.flush_interval;
-            let mut rows = first.rows.len();
+            let mut rows = first.rows.count;
             let mut batch = vec![first];
             while rows < self.flush_rows
                 && batch.len() < self.activity.requests.load(Ordering::SeqCst)
@@ -131,7 +139,7 @@ impl WriterTask {
                 tokio::select! {
                     next = self.rx.recv() => match next {
                         Some(submission) => {
-                            rows += submission.rows.len();
+                            rows += submission.rows.count;
                             batch.push(submission);
                         }
                         None => break,
@@ -152,9 +160,11 @@ impl WriterTask {
 
     async fn insert(&self, batch: &[Submission]) -> Result<(), StoreError> {
         let work = async {
-            let mut insert = self.client.insert::<EventRow>("events").await?;
-            for row in batch.iter().flat_map(|s| &s.rows) {
-                insert.write(row).await?;
+            let mut insert = self.client.insert_formatted_with(format!(
+                "INSERT INTO events ({EVENT_COLUMNS}) FORMAT RowBinary"
+            ));
+            for submission in batch {
+                insert.send(submission.rows.bytes.clone()).await?;
             }
             insert.end().await
         };

@@ -16,6 +16,7 @@ const FIRST_VALIDATING_MAJOR: u32 = 23;
 pub async fn connect(settings: &ClickHouseSettings, url: &str) -> Result<Client, StoreError> {
     let base = Client::default()
         .with_url(url)
+        .with_compression(clickhouse::Compression::None)
         .with_user(&settings.user)
         .with_password(&settings.password);
     let version = server_version(&base).await?;

@@ -4,6 +4,7 @@
 pub mod connect;
 pub mod local_server;
 pub mod migrations;
+pub mod row_binary;
 pub mod rows;
 
 pub use connect::connect;

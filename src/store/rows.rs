@@ -3,10 +3,10 @@
 use clickhouse::Row;
 use serde::{Deserialize, Serialize};
 
-use crate::domain::event::{Event, EventType, PresenceStatus};
+use crate::domain::event::{EventType, PresenceStatus};
 
-/// One row of `events`: an [`Event`] plus who sent it and when it arrived.
-/// Field order and names follow the table (RowBinary is positional).
+/// One row of `events` as read back: an event plus its project and when it
+/// arrived. Field order follows [`super::row_binary::EVENT_COLUMNS`].
 #[derive(Debug, Clone, PartialEq, Row, Serialize, Deserialize)]
 pub struct EventRow {
     pub project: String,
@@ -24,26 +24,3 @@ pub struct EventRow {
     /// Server receive time, epoch milliseconds.
     pub received_ms: i64,
 }
-
-impl EventRow {
-    pub fn new(project: &str, received_ms: i64, event: Event) -> Self {
-        Self {
-            project: project.to_owned(),
-            kind: event.kind,
-            user_id: event.user_id,
-            session_id: event.session_id,
-            ts_ms: event.ts_ms,
-            status: event.status,
-            event_id: event.event_id,
-            platform: event.platform,
-            country: event.country,
-            org_id: event.org_id,
-            app_version: event.app_version,
-            received_ms,
-        }
-    }
-}
-
-/// The columns of [`EventRow`] in order, for `SELECT`s that fetch it.
-pub const EVENT_COLUMNS: &str = "project, `type`, user_id, session_id, ts_ms, status, \
-     event_id, platform, country, org_id, app_version, received_ms";

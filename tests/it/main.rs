@@ -15,7 +15,8 @@ use highwater::clock::FixedClock;
 use highwater::config::{ClickHouseSettings, ProjectSettings, Settings};
 use highwater::startup::Server;
 use highwater::store::local_server::LocalClickHouse;
-use highwater::store::rows::{EVENT_COLUMNS, EventRow};
+use highwater::store::row_binary::EVENT_COLUMNS;
+use highwater::store::rows::EventRow;
 
 /// The tests' "now": 2020-03-25T12:00:00Z, so fixtures can use fixed dates.
 pub const NOW_MS: i64 = 1_585_137_600_000;

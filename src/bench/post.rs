@@ -1,0 +1,132 @@
+//! Posting pre-built request bodies over N connections, timing each request.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+use bytes::Bytes;
+use hdrhistogram::Histogram;
+use indicatif::{ProgressBar, ProgressStyle};
+
+/// One request body and how many events it holds.
+pub struct Batch {
+    pub body: Bytes,
+    pub events: usize,
+}
+
+#[derive(Debug, Clone)]
+pub struct PostStats {
+    pub elapsed: Duration,
+    pub events: usize,
+    pub bytes: usize,
+    /// Request latencies in microseconds.
+    pub latency_us: Histogram<u64>,
+    /// 429/503 answers that were retried.
+    pub retries: usize,
+}
+
+impl PostStats {
+    pub fn events_per_s(&self) -> f64 {
+        self.events as f64 / self.elapsed.as_secs_f64()
+    }
+    pub fn mb_per_s(&self) -> f64 {
+        self.bytes as f64 / 1e6 / self.elapsed.as_secs_f64()
+    }
+    pub fn latency_ms(&self, quantile: f64) -> f64 {
+        self.latency_us.value_at_quantile(quantile) as f64 / 1000.0
+    }
+}
+
+/// Posts every batch to `url` (each with `headers`), `connections` at a
+/// time; retries 429/503 after their `Retry-After`; fails on anything else.
+pub async fn post_all(
+    url: &str,
+    headers: &[(&str, String)],
+    batches: Arc<Vec<Batch>>,
+    connections: usize,
+    label: &str,
+) -> anyhow::Result<PostStats> {
+    let http = reqwest::Client::builder()
+        .pool_max_idle_per_host(connections)
+        .build()?;
+    let next = Arc::new(AtomicUsize::new(0));
+    let total_events: usize = batches.iter().map(|b| b.events).sum();
+    let progress = ProgressBar::new(total_events as u64).with_message(label.to_owned());
+    progress.set_style(
+        ProgressStyle::with_template(
+            "{msg:>10} [{bar:30}] {human_pos}/{human_len} events, {per_sec}, eta {eta}",
+        )
+        .expect("valid template"),
+    );
+    let started = Instant::now();
+    let mut tasks = Vec::new();
+    for _ in 0..connections {
+        let (http, next, batches, progress) = (
+            http.clone(),
+            next.clone(),
+            batches.clone(),
+            progress.clone(),
+        );
+        let url = url.to_owned();
+        let headers: Vec<(String, String)> = headers
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.clone()))
+            .collect();
+        tasks.push(tokio::spawn(async move {
+            let mut latency_us = Histogram::<u64>::new(3).expect("valid histogram");
+            let mut retries = 0;
+            loop {
+                let index = next.fetch_add(1, Ordering::Relaxed);
+                let Some(batch) = batches.get(index) else {
+                    break;
+                };
+                loop {
+                    let mut request = http.post(&url).body(batch.body.clone());
+                    for (name, value) in &headers {
+                        request = request.header(name, value);
+                    }
+                    let sent = Instant::now();
+                    let response = request.send().await.context("request failed")?;
+                    let status = response.status();
+                    let text = response.text().await.unwrap_or_default();
+                    latency_us.record(sent.elapsed().as_micros() as u64).ok();
+                    if status.is_success() {
+                        break;
+                    }
+                    if status == 429 || status == 503 {
+                        retries += 1;
+                        tokio::time::sleep(Duration::from_millis(500)).await;
+                        continue;
+                    }
+                    bail!("{url} answered {status}: {text}");
+                }
+                progress.inc(batch.events as u64);
+            }
+            anyhow::Ok((latency_us, retries))
+        }));
+    }
+    let mut latency_us = Histogram::<u64>::new(3).expect("valid histogram");
+    let mut retries = 0;
+    for task in tasks {
+        let (histogram, task_retries) = task.await??;
+        latency_us.add(histogram)?;
+        retries += task_retries;
+    }
+    progress.finish_and_clear();
+    Ok(PostStats {
+        elapsed: started.elapsed(),
+        events: total_events,
+        bytes: batches.iter().map(|b| b.body.len()).sum(),
+        latency_us,
+        retries,
+    })
+}
+
+/// Peak resident set size (VmHWM) of a process, in bytes.
+pub fn peak_rss_bytes(pid: u32) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb * 1024)
+}

@@ -42,9 +42,12 @@ impl Storage {
         Ok(Self { client, url, local })
     }
 
-    /// Stops the embedded server, if any.
+    /// Stops the embedded server, if any. The client goes first: a server
+    /// with idle keep-alive connections open waits for them before exiting.
     pub async fn close(self) {
-        if let Some(local) = self.local {
+        let Self { client, local, .. } = self;
+        drop(client);
+        if let Some(local) = local {
             local.stop().await;
         }
     }

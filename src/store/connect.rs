@@ -5,7 +5,7 @@ use clickhouse::Client;
 use clickhouse::sql::Identifier;
 
 use super::{StoreError, migrations};
-use crate::config::ClickHouseSettings;
+use crate::config::{ClickHouseSettings, Compression};
 
 /// First major version whose server knows every setting the crate's row
 /// validation sends (`describe_include_subcolumns`, DESIGN §4).
@@ -16,7 +16,10 @@ const FIRST_VALIDATING_MAJOR: u32 = 23;
 pub async fn connect(settings: &ClickHouseSettings, url: &str) -> Result<Client, StoreError> {
     let base = Client::default()
         .with_url(url)
-        .with_compression(clickhouse::Compression::None)
+        .with_compression(match settings.compression {
+            Compression::None => clickhouse::Compression::None,
+            Compression::Lz4 => clickhouse::Compression::Lz4,
+        })
         .with_user(&settings.user)
         .with_password(&settings.password);
     let version = server_version(&base).await?;

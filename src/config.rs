@@ -202,6 +202,11 @@ impl Settings {
             Ok(text) => Self::from_toml(&text)
                 .with_context(|| format!("invalid configuration in {}", path.display()))?,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound && !required => Self::default(),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => bail!(
+                "no configuration at {}: copy highwater.example.toml there and edit its projects \
+                 (or pass --config), or try `highwater demo`, which needs none",
+                path.display()
+            ),
             Err(e) => return Err(e).with_context(|| format!("cannot read {}", path.display())),
         };
         settings.apply_env(|name| std::env::var(name).ok())?;

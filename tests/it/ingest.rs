@@ -185,3 +185,59 @@ async fn health_and_readiness_answer_while_clickhouse_is_up() {
     );
     app.stop().await.unwrap();
 }
+
+#[tokio::test]
+async fn graceful_shutdown_answers_requests_in_progress_and_loses_nothing_acknowledged() {
+    let app = spawn_app("drain").await;
+    let mut clients = Vec::new();
+    for client in 0..8 {
+        let http = app.http.clone();
+        let url = format!("{}/v1/events", app.base_url);
+        clients.push(tokio::spawn(async move {
+            let mut acknowledged = 0u64;
+            for batch in 0..10_000 {
+                let events: Vec<_> = (0..100)
+                    .map(|i| {
+                        event_json(
+                            "heartbeat",
+                            &format!("U{client}"),
+                            &format!("S{batch}-{i}"),
+                            1,
+                        )
+                    })
+                    .collect();
+                match http
+                    .post(&url)
+                    .bearer_auth(ALPHA_INGEST)
+                    .json(&events)
+                    .send()
+                    .await
+                {
+                    Ok(response) if response.status() == 200 => acknowledged += 100,
+                    Ok(response) => panic!("unexpected {}", response.status()),
+                    // The server has stopped accepting connections.
+                    Err(_) => break,
+                }
+            }
+            acknowledged
+        }));
+    }
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    let db = app.db.clone();
+    app.stop().await.unwrap();
+    let mut acknowledged = 0;
+    for client in clients {
+        acknowledged += client.await.unwrap();
+    }
+    let stored: u64 = db
+        .query("SELECT count() FROM events")
+        .fetch_one()
+        .await
+        .unwrap();
+    assert!(acknowledged > 0, "no request finished before the shutdown");
+    assert!(
+        acknowledged < 8 * 10_000 * 100,
+        "the shutdown interrupted nothing"
+    );
+    assert_eq!(stored, acknowledged);
+}

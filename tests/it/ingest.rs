@@ -165,24 +165,9 @@ async fn many_concurrent_clients_lose_nothing_and_duplicate_nothing() {
 #[tokio::test]
 async fn health_and_readiness_answer_while_clickhouse_is_up() {
     let app = spawn_app("ready").await;
-    let health = app
-        .http
-        .get(format!("{}/healthz", app.base_url))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(health.status(), 200);
-    let ready = app
-        .http
-        .get(format!("{}/readyz", app.base_url))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(ready.status(), 200);
-    assert_eq!(
-        ready.json::<serde_json::Value>().await.unwrap()["ready"],
-        true
-    );
+    assert_eq!(app.get("/healthz").await.0, 200);
+    let (status, body) = app.get("/readyz").await;
+    assert_eq!((status, &body["ready"]), (200, &json!(true)));
     app.stop().await.unwrap();
 }
 

@@ -143,6 +143,18 @@ impl TestApp {
             .header("content-type", content_type)
     }
 
+    /// `GET path`; returns the status and the JSON body (null if not JSON).
+    pub async fn get(&self, path: &str) -> (u16, serde_json::Value) {
+        let response = self
+            .http
+            .get(format!("{}{path}", self.base_url))
+            .send()
+            .await
+            .unwrap();
+        let status = response.status().as_u16();
+        (status, response.json().await.unwrap_or_default())
+    }
+
     pub async fn post_json(&self, body: impl Into<reqwest::Body>) -> reqwest::Response {
         self.post(ALPHA_INGEST, "application/json")
             .body(body)

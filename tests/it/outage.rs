@@ -22,16 +22,7 @@ async fn killing_clickhouse_turns_ingest_into_503_with_retry_after() {
     let body: serde_json::Value = response.json().await.unwrap();
     assert_eq!(body["error"], "storage_unavailable");
 
-    let ready = app
-        .http
-        .get(format!("{}/readyz", app.base_url))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(ready.status(), 503);
-    assert_eq!(
-        ready.json::<serde_json::Value>().await.unwrap()["ready"],
-        false
-    );
+    let (status, body) = app.get("/readyz").await;
+    assert_eq!((status, &body["ready"]), (503, &json!(false)));
     app.stop().await.unwrap();
 }

@@ -16,13 +16,23 @@ impl Clock for SystemClock {
     }
 }
 
-/// A clock that always reads the same time.
+/// A clock that reads whatever it was last set to (tests, simulations).
 #[derive(Debug)]
-pub struct FixedClock(pub i64);
+pub struct ManualClock(std::sync::atomic::AtomicI64);
 
-impl Clock for FixedClock {
+impl ManualClock {
+    pub fn new(now_ms: i64) -> Self {
+        Self(std::sync::atomic::AtomicI64::new(now_ms))
+    }
+
+    pub fn set(&self, now_ms: i64) {
+        self.0.store(now_ms, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
+impl Clock for ManualClock {
     fn now_ms(&self) -> i64 {
-        self.0
+        self.0.load(std::sync::atomic::Ordering::SeqCst)
     }
 }
 

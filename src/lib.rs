@@ -20,6 +20,7 @@ pub mod cmd;
 pub mod config;
 pub mod domain;
 pub mod ingest;
+pub mod jobs;
 pub mod startup;
 pub mod store;
 pub mod telemetry;

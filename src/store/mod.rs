@@ -2,6 +2,7 @@
 //! highwater runs when no cluster is configured.
 
 pub mod connect;
+pub mod figures;
 pub mod local_server;
 pub mod migrations;
 pub mod row_binary;

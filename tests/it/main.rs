@@ -11,7 +11,7 @@ use std::path::PathBuf;
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use highwater::clock::FixedClock;
+use highwater::clock::{Clock, ManualClock};
 use highwater::config::{ClickHouseSettings, ProjectSettings, Settings};
 use highwater::startup::Server;
 use highwater::store::local_server::LocalClickHouse;
@@ -92,6 +92,9 @@ pub fn test_settings(database: &str, url: &str) -> Settings {
 pub struct TestApp {
     pub base_url: String,
     pub db: clickhouse::Client,
+    /// The server's clock; tests move it.
+    pub clock: std::sync::Arc<ManualClock>,
+    pub settings: Settings,
     pub http: reqwest::Client,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     serving: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
@@ -116,10 +119,15 @@ pub async fn spawn_app_on(test: &str, url: &str) -> TestApp {
     let db = highwater::store::connect(&settings.clickhouse, url)
         .await
         .unwrap();
-    let clock = std::sync::Arc::new(FixedClock(NOW_MS));
-    let server = Server::bind(&settings, "127.0.0.1:0".parse().unwrap(), db.clone(), clock)
-        .await
-        .unwrap();
+    let clock = std::sync::Arc::new(ManualClock::new(NOW_MS));
+    let server = Server::bind(
+        &settings,
+        "127.0.0.1:0".parse().unwrap(),
+        db.clone(),
+        clock.clone(),
+    )
+    .await
+    .unwrap();
     let base_url = format!("http://{}", server.local_addr());
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let serving = tokio::spawn(server.run(async {
@@ -128,6 +136,8 @@ pub async fn spawn_app_on(test: &str, url: &str) -> TestApp {
     TestApp {
         base_url,
         db,
+        clock,
+        settings,
         http: reqwest::Client::new(),
         stop: Some(stop),
         serving: Some(serving),
@@ -161,6 +171,22 @@ impl TestApp {
             .send()
             .await
             .unwrap()
+    }
+
+    /// Runs the jobs for `from..=to` of `project` at the app's current time.
+    pub async fn run_jobs(&self, project: &str, from: &str, to: &str) {
+        let project = self.settings.project(project).unwrap();
+        let clock = self.clock.clone();
+        highwater::jobs::runner::run_range(
+            &self.db,
+            project,
+            from.parse().unwrap(),
+            to.parse().unwrap(),
+            move || clock.now_ms(),
+            |_| {},
+        )
+        .await
+        .unwrap();
     }
 
     /// Every stored event, in a stable order.

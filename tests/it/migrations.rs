@@ -20,6 +20,17 @@ async fn migrations_are_recorded_and_running_them_again_changes_nothing() {
         .fetch_all()
         .await
         .unwrap();
-    assert_eq!(tables, ["events", "highwater_migrations"]);
+    assert_eq!(
+        tables,
+        [
+            "concurrency_minutes",
+            "daily_active_users",
+            "daily_figures",
+            "events",
+            "highwater_migrations",
+            "session_days",
+            "session_days_mv",
+        ]
+    );
     app.stop().await.unwrap();
 }

@@ -1,0 +1,141 @@
+//! One day of one project, computed from scratch and stored in place of
+//! whatever was there (a recompute replaces, never adds).
+
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use chrono::NaiveDate;
+use clickhouse::Client;
+use hdrhistogram::serialization::{Serializer, V2Serializer};
+
+use super::actives;
+use super::day_accumulator::DayAccumulator;
+use super::day_window::DayWindow;
+use super::session::SessionRules;
+use super::sessions;
+use crate::config::ProjectSettings;
+use crate::store::StoreError;
+use crate::store::figures::{
+    ConcurrencyMinuteRow, DailyActiveUserRow, DailyFiguresRow, day_number, insert_rows,
+};
+
+/// How long after `D1 + T` late events are still expected (DESIGN §2).
+pub const DEFAULT_LATENESS_S: i64 = 3600;
+
+/// Versions of stored figures: the clock in ms, but strictly increasing
+/// within the process so two recomputes in one millisecond still order.
+fn next_version(now_ms: i64) -> u64 {
+    static LAST: AtomicU64 = AtomicU64::new(0);
+    let wanted = now_ms.max(0) as u64;
+    let mut last = LAST.load(Ordering::SeqCst);
+    loop {
+        let version = wanted.max(last + 1);
+        match LAST.compare_exchange(last, version, Ordering::SeqCst, Ordering::SeqCst) {
+            Ok(_) => return version,
+            Err(seen) => last = seen,
+        }
+    }
+}
+
+pub fn rules(project: &ProjectSettings) -> SessionRules {
+    SessionRules {
+        timeout: project.session_timeout_s,
+        max_length: project.max_session_length_s,
+    }
+}
+
+/// True once the server clock has passed `D1 + T + lateness`.
+pub fn is_final(window: &DayWindow, project: &ProjectSettings, now_ms: i64) -> bool {
+    let final_at = window.end + i64::from(project.session_timeout_s) + DEFAULT_LATENESS_S;
+    now_ms >= final_at * 1000
+}
+
+/// Computes and stores every figure of `day`.
+pub async fn compute_day(
+    client: &Client,
+    project: &ProjectSettings,
+    day: NaiveDate,
+    now_ms: i64,
+) -> Result<DailyFiguresRow, StoreError> {
+    let window = DayWindow::new(day, project.time_zone);
+    let rules = rules(project);
+    let version = next_version(now_ms);
+    let day_num = day_number(day);
+
+    let mut accumulator = DayAccumulator::new(window, rules);
+    let mut users = sessions::read(client, &project.name, sessions::read_range(&window, rules))?;
+    let mut active_set = client
+        .insert::<DailyActiveUserRow>("daily_active_users")
+        .await?;
+    while let Some((user_id, facts)) = users.next().await? {
+        if accumulator.add_user(&facts) {
+            let row = DailyActiveUserRow {
+                project: project.name.clone(),
+                day: day_num,
+                user_id,
+                active: 1,
+                computed_ms: version,
+            };
+            active_set.write(&row).await?;
+        }
+    }
+    active_set.end().await?;
+    actives::retire_stale_users(client, &project.name, day, version).await?;
+    let (wau, mau) = actives::rolling(client, &project.name, day).await?;
+
+    let figures = accumulator.finish();
+    let minutes: Vec<ConcurrencyMinuteRow> = figures
+        .minutes
+        .iter()
+        .enumerate()
+        .map(|(i, m)| ConcurrencyMinuteRow {
+            project: project.name.clone(),
+            day: day_num,
+            minute_start: (window.start + 60 * i as i64) as u32,
+            users: m.users,
+            connections: m.connections,
+            active_users: m.active_users,
+            computed_ms: version,
+        })
+        .collect();
+    insert_rows(client, "concurrency_minutes", &minutes).await?;
+
+    let lengths = &figures.session_lengths;
+    let quantile = |q: f64| {
+        if lengths.is_empty() {
+            0
+        } else {
+            lengths.value_at_quantile(q)
+        }
+    };
+    let mut histogram = Vec::new();
+    V2Serializer::new()
+        .serialize(lengths, &mut histogram)
+        .expect("serializing into memory cannot fail");
+    let row = DailyFiguresRow {
+        project: project.name.clone(),
+        day: day_num,
+        day_start: window.start as u32,
+        day_seconds: window.len() as u32,
+        dau: figures.dau,
+        wau,
+        mau,
+        peak_users: figures.peak_users.value,
+        peak_users_at: figures.peak_users.at as u32,
+        peak_connections: figures.peak_connections.value,
+        peak_connections_at: figures.peak_connections.at as u32,
+        peak_active_users: figures.peak_active_users.value,
+        peak_active_users_at: figures.peak_active_users.at as u32,
+        acu: figures.acu,
+        sessions: lengths.len(),
+        session_p50_s: quantile(0.5),
+        session_p90_s: quantile(0.9),
+        session_p99_s: quantile(0.99),
+        session_max_s: if lengths.is_empty() { 0 } else { lengths.max() },
+        session_histogram: histogram,
+        r#final: u8::from(is_final(&window, project, now_ms)),
+        computed_ms: version,
+    };
+    // Written last: a day's row appears only once its parts are stored.
+    insert_rows(client, "daily_figures", std::slice::from_ref(&row)).await?;
+    Ok(row)
+}

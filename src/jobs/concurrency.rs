@@ -1,0 +1,137 @@
+//! Exact concurrency for one day: every session adds +1 at its first second
+//! and −1 after its last (clipped to the day); a prefix sum over the day's
+//! ≤ 90,000 seconds gives `C(t)` at every second, its peak and the first
+//! second the peak is reached.
+//!
+//! `C_user` and `C_active` count users, not sessions: a user's intervals are
+//! merged first, so several devices count once. This is exact under sharding
+//! by `user_id` (every user lives on one shard) and still exact when the rows
+//! of one user come from several shards, because the fetch groups by user
+//! before any counting (DESIGN §2): per-user deltas are summed over all
+//! users, and only then is the maximum taken; peaks are never added.
+
+use super::day_window::DayWindow;
+use super::session::Interval;
+
+/// +1/−1 per second of one day, for one kind of count.
+#[derive(Debug, Clone)]
+pub struct SecondDeltas {
+    start: i64,
+    deltas: Vec<i32>,
+}
+
+impl SecondDeltas {
+    pub fn new(window: &DayWindow) -> Self {
+        Self {
+            start: window.start,
+            deltas: vec![0; window.len() + 1],
+        }
+    }
+
+    /// Counts `[start, end)` for the seconds it shares with the day.
+    /// Returns how many seconds that is.
+    pub fn add(&mut self, (start, end): Interval) -> u64 {
+        let last = (self.deltas.len() - 1) as i64;
+        let from = (start - self.start).clamp(0, last);
+        let to = (end - self.start).clamp(0, last);
+        if from < to {
+            self.deltas[from as usize] += 1;
+            self.deltas[to as usize] -= 1;
+        }
+        (to - from).max(0) as u64
+    }
+
+    /// The count at every second of the day.
+    pub fn counts(&self) -> Vec<u32> {
+        let mut running = 0i64;
+        self.deltas[..self.deltas.len() - 1]
+            .iter()
+            .map(|&d| {
+                running += i64::from(d);
+                running as u32
+            })
+            .collect()
+    }
+}
+
+/// The peak of a per-second series and the first second (epoch) it occurs;
+/// the day's start when the peak is 0.
+pub fn peak(counts: &[u32], day_start: i64) -> (u32, i64) {
+    let mut best = (0, day_start);
+    for (offset, &count) in counts.iter().enumerate() {
+        if count > best.0 {
+            best = (count, day_start + offset as i64);
+        }
+    }
+    best
+}
+
+/// Max of each minute of the day.
+pub fn minute_maxima(counts: &[u32]) -> Vec<u32> {
+    counts
+        .chunks(60)
+        .map(|minute| minute.iter().copied().max().unwrap_or(0))
+        .collect()
+}
+
+/// Merges intervals in place into disjoint, sorted ones.
+pub fn merge_intervals(intervals: &mut Vec<Interval>) {
+    intervals.sort_unstable();
+    let mut merged: Vec<Interval> = Vec::with_capacity(intervals.len());
+    for &(start, end) in intervals.iter() {
+        match merged.last_mut() {
+            Some(last) if start <= last.1 => last.1 = last.1.max(end),
+            _ => merged.push((start, end)),
+        }
+    }
+    *intervals = merged;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::NaiveDate;
+
+    fn window() -> DayWindow {
+        DayWindow::new(
+            NaiveDate::from_ymd_opt(2020, 3, 25).unwrap(),
+            chrono_tz::Tz::UTC,
+        )
+    }
+
+    #[test]
+    fn intervals_are_clipped_to_the_day() {
+        let w = window();
+        let mut deltas = SecondDeltas::new(&w);
+        assert_eq!(deltas.add((w.start - 100, w.start + 10)), 10);
+        assert_eq!(deltas.add((w.end - 5, w.end + 100)), 5);
+        assert_eq!(deltas.add((w.end, w.end + 100)), 0);
+        let counts = deltas.counts();
+        assert_eq!(counts.len(), 86_400);
+        assert_eq!(&counts[..11], &[1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0]);
+        assert_eq!(counts[86_399], 1);
+        assert_eq!(counts[86_395], 1);
+        assert_eq!(counts[86_394], 0);
+    }
+
+    #[test]
+    fn the_peak_is_the_first_second_of_the_maximum() {
+        assert_eq!(peak(&[0, 2, 1, 2], 100), (2, 101));
+        assert_eq!(peak(&[0, 0], 100), (0, 100));
+    }
+
+    #[test]
+    fn overlapping_and_touching_intervals_merge() {
+        let mut v = vec![(10, 20), (0, 5), (15, 30), (30, 40), (50, 60)];
+        merge_intervals(&mut v);
+        assert_eq!(v, vec![(0, 5), (10, 40), (50, 60)]);
+    }
+
+    #[test]
+    fn minutes_take_the_maximum_of_their_seconds() {
+        let mut counts = vec![0; 180];
+        counts[61] = 3;
+        counts[179] = 1;
+        assert_eq!(minute_maxima(&counts), vec![0, 3, 1]);
+    }
+}

@@ -1,0 +1,133 @@
+//! The computed figures as ClickHouse keeps them, and their reads and writes.
+//! Every table is a `ReplacingMergeTree` on `computed_ms`: a recompute
+//! replaces a day, never adds to it; reads use `FINAL`.
+
+use chrono::NaiveDate;
+use clickhouse::{Client, Row, RowOwned, RowWrite};
+use serde::{Deserialize, Serialize};
+
+use super::StoreError;
+
+/// One row of `daily_figures`. `*_at` and `day_start` are epoch seconds.
+#[derive(Debug, Clone, PartialEq, Row, Serialize, Deserialize)]
+pub struct DailyFiguresRow {
+    pub project: String,
+    /// Days since 1970-01-01 (ClickHouse `Date`).
+    pub day: u16,
+    pub day_start: u32,
+    pub day_seconds: u32,
+    pub dau: u64,
+    pub wau: u64,
+    pub mau: u64,
+    pub peak_users: u32,
+    pub peak_users_at: u32,
+    pub peak_connections: u32,
+    pub peak_connections_at: u32,
+    pub peak_active_users: u32,
+    pub peak_active_users_at: u32,
+    pub acu: f64,
+    pub sessions: u64,
+    pub session_p50_s: u64,
+    pub session_p90_s: u64,
+    pub session_p99_s: u64,
+    pub session_max_s: u64,
+    /// HdrHistogram V2 serialization, so ranges of days can be merged.
+    pub session_histogram: Vec<u8>,
+    pub r#final: u8,
+    pub computed_ms: u64,
+}
+
+const DAILY_COLUMNS: &str = "project, day, day_start, day_seconds, dau, wau, mau, peak_users, \
+    peak_users_at, peak_connections, peak_connections_at, peak_active_users, \
+    peak_active_users_at, acu, sessions, session_p50_s, session_p90_s, session_p99_s, \
+    session_max_s, session_histogram, final, computed_ms";
+
+#[derive(Debug, Clone, PartialEq, Row, Serialize, Deserialize)]
+pub struct ConcurrencyMinuteRow {
+    pub project: String,
+    pub day: u16,
+    pub minute_start: u32,
+    pub users: u32,
+    pub connections: u32,
+    pub active_users: u32,
+    pub computed_ms: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Row, Serialize, Deserialize)]
+pub struct DailyActiveUserRow {
+    pub project: String,
+    pub day: u16,
+    pub user_id: String,
+    pub active: u8,
+    pub computed_ms: u64,
+}
+
+pub async fn insert_rows<T: RowOwned + RowWrite>(
+    client: &Client,
+    table: &str,
+    rows: &[T],
+) -> Result<(), StoreError> {
+    let mut insert = client.insert::<T>(table).await?;
+    for row in rows {
+        insert.write(row).await?;
+    }
+    insert.end().await?;
+    Ok(())
+}
+
+/// The figures of `project` for days `from..=to`.
+pub async fn daily(
+    client: &Client,
+    project: &str,
+    from: NaiveDate,
+    to: NaiveDate,
+) -> Result<Vec<DailyFiguresRow>, StoreError> {
+    Ok(client
+        .query(&format!(
+            "SELECT {DAILY_COLUMNS} FROM daily_figures FINAL
+             WHERE project = ? AND day >= toDate(?) AND day <= toDate(?) ORDER BY day"
+        ))
+        .bind(project)
+        .bind(from.to_string())
+        .bind(to.to_string())
+        .fetch_all()
+        .await?)
+}
+
+/// Every day of `project` that has figures, oldest first.
+pub async fn all_days(client: &Client, project: &str) -> Result<Vec<DailyFiguresRow>, StoreError> {
+    daily(
+        client,
+        project,
+        NaiveDate::from_ymd_opt(1970, 1, 1).expect("valid"),
+        NaiveDate::from_ymd_opt(2149, 6, 6).expect("valid"),
+    )
+    .await
+}
+
+pub async fn minutes(
+    client: &Client,
+    project: &str,
+    day: NaiveDate,
+) -> Result<Vec<ConcurrencyMinuteRow>, StoreError> {
+    Ok(client
+        .query(
+            "SELECT project, day, minute_start, users, connections, active_users, computed_ms
+             FROM concurrency_minutes FINAL
+             WHERE project = ? AND day = toDate(?) ORDER BY minute_start",
+        )
+        .bind(project)
+        .bind(day.to_string())
+        .fetch_all()
+        .await?)
+}
+
+/// ClickHouse `Date` ↔ calendar date.
+pub fn day_number(day: NaiveDate) -> u16 {
+    (day - NaiveDate::from_ymd_opt(1970, 1, 1).expect("valid")).num_days() as u16
+}
+
+pub fn date_of(day_number: u16) -> NaiveDate {
+    NaiveDate::from_ymd_opt(1970, 1, 1).expect("valid")
+        + chrono::Duration::days(i64::from(day_number))
+}

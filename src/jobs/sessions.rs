@@ -13,10 +13,13 @@ use crate::store::StoreError;
 /// Extra UTC days read beyond `L` on each side of the day.
 const MARGIN_S: i64 = 86_400;
 
+/// (first_start, first_event, first_end, last_alive, presence) of one session.
+type SessionTuple = (u32, u32, u32, u32, Vec<(u32, i8)>);
+
 #[derive(Debug, Row, Deserialize)]
 struct UserSessionsRow {
     user_id: String,
-    sessions: Vec<(u32, u32, u32, u32, Vec<(u32, i8)>)>,
+    sessions: Vec<SessionTuple>,
 }
 
 /// The UTC days whose events can shape the sessions of `window`: a session

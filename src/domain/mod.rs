@@ -2,6 +2,7 @@
 
 pub mod batch;
 pub mod event;
+pub mod figures;
 pub mod json_value;
 pub mod raw_event;
 pub mod validate;

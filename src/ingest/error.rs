@@ -40,6 +40,10 @@ pub enum ApiError {
     Overloaded,
     #[error("storage is unavailable; nothing of this batch was acknowledged, retry later")]
     Unavailable,
+    #[error("{0}")]
+    BadQuery(String),
+    #[error("storage is unavailable; retry later")]
+    ReadUnavailable,
 }
 
 impl ApiError {
@@ -53,9 +57,11 @@ impl ApiError {
             Self::BodyTooLarge { .. }
             | Self::DecompressedTooLarge { .. }
             | Self::Batch(BatchError::TooManyEvents { .. }) => StatusCode::PAYLOAD_TOO_LARGE,
-            Self::BadGzip(_) | Self::BodyRead(_) | Self::Batch(_) => StatusCode::BAD_REQUEST,
+            Self::BadGzip(_) | Self::BodyRead(_) | Self::Batch(_) | Self::BadQuery(_) => {
+                StatusCode::BAD_REQUEST
+            }
             Self::Overloaded => StatusCode::TOO_MANY_REQUESTS,
-            Self::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Unavailable | Self::ReadUnavailable => StatusCode::SERVICE_UNAVAILABLE,
         }
     }
 
@@ -76,7 +82,8 @@ impl ApiError {
             Self::Batch(BatchError::TooManyEvents { .. }) => "too_many_events",
             Self::Batch(BatchError::Invalid { .. }) => "invalid_events",
             Self::Overloaded => "overloaded",
-            Self::Unavailable => "storage_unavailable",
+            Self::Unavailable | Self::ReadUnavailable => "storage_unavailable",
+            Self::BadQuery(_) => "bad_query",
         }
     }
 }
@@ -92,7 +99,7 @@ impl IntoResponse for ApiError {
         let mut response = (status, Json(body)).into_response();
         let retry_after = match self {
             Self::Overloaded => Some(RETRY_AFTER_OVERLOADED_S),
-            Self::Unavailable => Some(RETRY_AFTER_UNAVAILABLE_S),
+            Self::Unavailable | Self::ReadUnavailable => Some(RETRY_AFTER_UNAVAILABLE_S),
             _ => None,
         };
         if let Some(seconds) = retry_after {
@@ -101,5 +108,14 @@ impl IntoResponse for ApiError {
                 .insert(RETRY_AFTER, HeaderValue::from_static(seconds));
         }
         response
+    }
+}
+
+impl From<crate::store::StoreError> for ApiError {
+    /// The cause goes to the log once; the client learns only that storage
+    /// is unavailable.
+    fn from(e: crate::store::StoreError) -> Self {
+        tracing::error!(error = %e, "reading from ClickHouse failed");
+        Self::ReadUnavailable
     }
 }

@@ -5,6 +5,7 @@ pub mod auth;
 pub mod body;
 pub mod error;
 pub mod handlers;
+pub mod read_api;
 pub mod writer;
 
 use std::sync::Arc;
@@ -35,6 +36,9 @@ pub fn app(state: AppState) -> Router {
         .route("/v1/events", post(handlers::ingest_events))
         .route("/healthz", get(handlers::healthz))
         .route("/readyz", get(handlers::readyz))
+        .route("/v1/metrics/daily", get(read_api::daily))
+        .route("/v1/metrics/concurrency", get(read_api::concurrency))
+        .route("/v1/records", get(read_api::records_list))
         // Bodies are read with our own limits, so that 413 says which one.
         .layer(DefaultBodyLimit::disable())
         .layer(TraceLayer::new_for_http())

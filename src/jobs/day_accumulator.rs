@@ -9,7 +9,7 @@ use super::day_window::DayWindow;
 use super::session::{Interval, SessionFacts, SessionRules};
 
 /// Significant digits of the session-length histogram: lengths are exact
-/// up to 131,071 s (36 h) and within 0.002% beyond.
+/// up to 262,143 s (3 days) and within 0.001% beyond.
 const HISTOGRAM_DIGITS: u8 = 5;
 
 /// A peak and the first second (epoch) it is reached.

@@ -3,6 +3,7 @@
 //! its own, named after it.
 
 mod bad_input;
+mod cases;
 mod ingest;
 mod migrations;
 mod outage;
@@ -106,9 +107,15 @@ pub async fn spawn_app(test: &str) -> TestApp {
 }
 
 pub async fn spawn_app_on(test: &str, url: &str) -> TestApp {
+    spawn_app_with(test, url, |_| {}).await
+}
+
+/// Like [`spawn_app_on`], with the settings adjusted by `adjust` first.
+pub async fn spawn_app_with(test: &str, url: &str, adjust: impl FnOnce(&mut Settings)) -> TestApp {
     static COUNTER: AtomicUsize = AtomicUsize::new(0);
     let database = format!("it_{test}_{}", COUNTER.fetch_add(1, Ordering::SeqCst));
-    let settings = test_settings(&database, url);
+    let mut settings = test_settings(&database, url);
+    adjust(&mut settings);
     let admin = clickhouse::Client::default().with_url(url);
     admin
         .query("DROP DATABASE IF EXISTS ?")

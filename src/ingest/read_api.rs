@@ -1,0 +1,95 @@
+//! The read API (DESIGN §3): daily figures, the concurrency series of a day,
+//! and the all-time records. Read keys only; a key sees its own project.
+
+use axum::Json;
+use axum::extract::{Query, State};
+use axum::http::HeaderMap;
+use chrono::NaiveDate;
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::AppState;
+use super::auth::KeyRole;
+use super::error::ApiError;
+use crate::domain::figures::{DailyResponse, DayMetrics, concurrency_steps, records};
+use crate::jobs::runner::check_range;
+use crate::store::figures;
+
+#[derive(Debug, Deserialize)]
+pub struct DailyQuery {
+    from: Option<String>,
+    to: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct ConcurrencyQuery {
+    day: Option<String>,
+    step: Option<String>,
+}
+
+/// A `YYYY-MM-DD` query parameter.
+pub fn parse_day(name: &str, value: Option<&str>) -> Result<NaiveDate, ApiError> {
+    let value =
+        value.ok_or_else(|| ApiError::BadQuery(format!("`{name}` is required (YYYY-MM-DD)")))?;
+    NaiveDate::parse_from_str(value, "%Y-%m-%d").map_err(|_| {
+        ApiError::BadQuery(format!(
+            "`{name}` = {value:?} is not a date like 2020-03-25"
+        ))
+    })
+}
+
+pub async fn daily(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Query(query): Query<DailyQuery>,
+) -> Result<Json<DailyResponse>, ApiError> {
+    let project = &state.projects[state.keys.authorize(&headers, KeyRole::Read)?];
+    let from = parse_day("from", query.from.as_deref())?;
+    let to = parse_day("to", query.to.as_deref())?;
+    check_range(from, to).map_err(|e| ApiError::BadQuery(e.to_string()))?;
+    let rows = figures::daily(&state.db, &project.name, from, to).await?;
+    Ok(Json(DailyResponse {
+        project: project.name.clone(),
+        days: rows.iter().map(DayMetrics::from).collect(),
+    }))
+}
+
+pub async fn concurrency(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Query(query): Query<ConcurrencyQuery>,
+) -> Result<Json<Value>, ApiError> {
+    let project = &state.projects[state.keys.authorize(&headers, KeyRole::Read)?];
+    let day = parse_day("day", query.day.as_deref())?;
+    let step: u32 = match query.step.as_deref() {
+        None => 60,
+        Some(text) => text
+            .parse()
+            .ok()
+            .filter(|s| s % 60 == 0 && (60..=86_400).contains(s))
+            .ok_or_else(|| {
+                ApiError::BadQuery(format!(
+                    "`step` = {text:?} must be a multiple of 60 between 60 and 86400 seconds"
+                ))
+            })?,
+    };
+    let minutes = figures::minutes(&state.db, &project.name, day).await?;
+    Ok(Json(json!({
+        "project": project.name,
+        "day": day.to_string(),
+        "step": step,
+        "series": concurrency_steps(&minutes, (step / 60) as usize),
+    })))
+}
+
+pub async fn records_list(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+) -> Result<Json<Value>, ApiError> {
+    let project = &state.projects[state.keys.authorize(&headers, KeyRole::Read)?];
+    let days = figures::all_days(&state.db, &project.name).await?;
+    Ok(Json(json!({
+        "project": project.name,
+        "records": records(&days),
+    })))
+}

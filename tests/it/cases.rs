@@ -1,0 +1,229 @@
+//! The hand-worked cases of `fixtures/cases/`: posted through HTTP, jobs run,
+//! every field of `GET /v1/metrics/daily` compared. Then everything is posted
+//! again and the jobs re-run: no figure may change.
+
+use std::path::Path;
+
+use chrono::{DateTime, NaiveDate, TimeZone};
+use highwater::config::ProjectSettings;
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use crate::{TestApp, clickhouse_url, spawn_app_with};
+
+#[derive(Debug, Deserialize)]
+struct Case {
+    project: toml::Table,
+    step: Vec<Step>,
+}
+
+#[derive(Debug, Deserialize)]
+struct Step {
+    now: String,
+    run: Option<[String; 2]>,
+    #[serde(default)]
+    batch: Vec<Batch>,
+    #[serde(default)]
+    heartbeats: Vec<Heartbeats>,
+    #[serde(default)]
+    expect: Vec<toml::Table>,
+}
+
+#[derive(Debug, Deserialize)]
+struct Batch {
+    #[serde(default = "main")]
+    project: String,
+    #[serde(default = "one")]
+    repeat: usize,
+    events: String,
+}
+
+#[derive(Debug, Deserialize)]
+struct Heartbeats {
+    user_id: String,
+    session_id: String,
+    from: String,
+    to: String,
+    every_s: i64,
+}
+
+fn main() -> String {
+    "main".into()
+}
+fn one() -> usize {
+    1
+}
+
+const PROJECTS: [&str; 2] = ["main", "other"];
+
+fn ingest_key(project: &str) -> String {
+    format!("{project}-ingest-key-0000001")
+}
+fn read_key(project: &str) -> String {
+    format!("{project}-read-key-00000001")
+}
+
+fn project_settings(name: &str, table: &toml::Table) -> ProjectSettings {
+    let mut table = table.clone();
+    table.insert("name".into(), name.into());
+    table.insert("ingest_keys".into(), vec![ingest_key(name)].into());
+    table.insert("read_keys".into(), vec![read_key(name)].into());
+    table.try_into().expect("valid [project] in case")
+}
+
+fn epoch_ms(rfc3339: &str) -> i64 {
+    DateTime::parse_from_rfc3339(rfc3339)
+        .unwrap()
+        .timestamp_millis()
+}
+
+async fn post(app: &TestApp, project: &str, ndjson: String) {
+    let response = app
+        .post(&ingest_key(project), "application/x-ndjson")
+        .body(ndjson)
+        .send()
+        .await
+        .unwrap();
+    let status = response.status();
+    assert_eq!(status, 200, "{}", response.text().await.unwrap());
+}
+
+async fn post_step(app: &TestApp, step: &Step) {
+    for batch in &step.batch {
+        for _ in 0..batch.repeat {
+            post(app, &batch.project, batch.events.clone()).await;
+        }
+    }
+    for hb in &step.heartbeats {
+        let (from, to) = (epoch_ms(&hb.from), epoch_ms(&hb.to));
+        let lines: Vec<String> = (from..=to)
+            .step_by(hb.every_s as usize * 1000)
+            .map(|ts| {
+                json!({"type": "heartbeat", "user_id": hb.user_id, "session_id": hb.session_id, "ts": ts})
+                    .to_string()
+            })
+            .collect();
+        post(app, "main", lines.join("\n")).await;
+    }
+}
+
+/// Seconds in `day` in `zone`, worked out here rather than by highwater.
+fn day_seconds(day: NaiveDate, zone: chrono_tz::Tz) -> i64 {
+    let midnight = |d: NaiveDate| {
+        zone.from_local_datetime(&d.and_hms_opt(0, 0, 0).unwrap())
+            .earliest()
+            .unwrap()
+            .timestamp()
+    };
+    midnight(day.succ_opt().unwrap()) - midnight(day)
+}
+
+/// The API's view of one day, as the case expects it.
+fn expected_day(expect: &toml::Table, zone: chrono_tz::Tz) -> Value {
+    let mut day: serde_json::Map<String, Value> = serde_json::to_value(expect)
+        .unwrap()
+        .as_object()
+        .unwrap()
+        .clone();
+    day.remove("project");
+    let date: NaiveDate = day["day"].as_str().unwrap().parse().unwrap();
+    let user_seconds = day.remove("acu_user_seconds").unwrap().as_f64().unwrap();
+    day.insert(
+        "acu".into(),
+        json!(user_seconds / day_seconds(date, zone) as f64),
+    );
+    let (dau, mau) = (day["dau"].as_f64().unwrap(), day["mau"].as_f64().unwrap());
+    day.insert(
+        "stickiness".into(),
+        json!(if mau == 0.0 { 0.0 } else { dau / mau }),
+    );
+    Value::Object(day)
+}
+
+async fn check_expectations(app: &TestApp, step: &Step, zone: chrono_tz::Tz, case: &str) {
+    for expect in &step.expect {
+        let project = expect
+            .get("project")
+            .and_then(|p| p.as_str())
+            .unwrap_or("main");
+        let day = expect["day"].as_str().unwrap();
+        let response: Value = app
+            .http
+            .get(format!(
+                "{}/v1/metrics/daily?from={day}&to={day}",
+                app.base_url
+            ))
+            .bearer_auth(read_key(project))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(response["project"], project);
+        let days = response["days"].as_array().unwrap();
+        assert_eq!(days.len(), 1, "{case}: {response}");
+        assert_eq!(
+            days[0],
+            expected_day(expect, zone),
+            "{case}, {project} {day} at {}",
+            step.now
+        );
+    }
+}
+
+async fn run_case(path: &Path) {
+    let name = path
+        .file_stem()
+        .unwrap()
+        .to_string_lossy()
+        .replace('-', "_");
+    let case: Case = toml::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    let projects: Vec<ProjectSettings> = PROJECTS
+        .iter()
+        .map(|p| project_settings(p, &case.project))
+        .collect();
+    let zone = projects[0].time_zone;
+    let app = spawn_app_with(&name, clickhouse_url(), |settings| {
+        settings.projects = projects
+    })
+    .await;
+    for step in &case.step {
+        app.clock.set(epoch_ms(&step.now));
+        post_step(&app, step).await;
+        if let Some([from, to]) = &step.run {
+            for project in PROJECTS {
+                app.run_jobs(project, from, to).await;
+            }
+        }
+        check_expectations(&app, step, zone, &name).await;
+    }
+    // At-least-once delivery and re-runs must change nothing.
+    let last = case.step.last().unwrap();
+    for step in &case.step {
+        post_step(&app, step).await;
+    }
+    for step in case.step.iter().filter(|s| s.run.is_some()) {
+        let [from, to] = step.run.as_ref().unwrap();
+        for project in PROJECTS {
+            app.run_jobs(project, from, to).await;
+        }
+    }
+    check_expectations(&app, last, zone, &name).await;
+    app.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn every_hand_worked_case_gives_its_figures_exactly() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/cases");
+    let mut paths: Vec<_> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "toml"))
+        .collect();
+    paths.sort();
+    assert!(paths.len() >= 11, "cases are missing");
+    for path in paths {
+        run_case(&path).await;
+    }
+}

@@ -4,6 +4,7 @@
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
+use chrono::NaiveDate;
 use clap::{Args, Parser, Subcommand};
 
 #[derive(Debug, Parser)]
@@ -35,9 +36,55 @@ pub enum Command {
     /// Start everything on the embedded ClickHouse, post a sample of events
     /// through the API and show what was stored.
     Demo(DemoArgs),
+    /// Batch jobs that compute the figures.
+    #[command(subcommand)]
+    Jobs(JobsCommand),
+    /// Print computed figures.
+    #[command(subcommand)]
+    Metrics(MetricsCommand),
     /// Benchmarks that print highwater's figures beside a baseline.
     #[command(subcommand)]
     Bench(BenchCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum JobsCommand {
+    /// (Re)compute the figures of a range of days; idempotent: a recompute
+    /// replaces a day's figures, never adds to them.
+    Run(DayRangeArgs),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum MetricsCommand {
+    /// Daily figures, as JSON (the same as GET /v1/metrics/daily) or a table.
+    Daily(MetricsDailyArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct DayRangeArgs {
+    /// Project name, as in the configuration file.
+    #[arg(long)]
+    pub project: String,
+    /// First day (YYYY-MM-DD, the project's local day).
+    #[arg(long)]
+    pub from: NaiveDate,
+    /// Last day, inclusive (at most 400 days after `from`).
+    #[arg(long)]
+    pub to: NaiveDate,
+}
+
+#[derive(Debug, Args)]
+pub struct MetricsDailyArgs {
+    #[command(flatten)]
+    pub range: DayRangeArgs,
+    #[arg(long, value_enum, default_value_t = Format::Json)]
+    pub format: Format,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    Json,
+    Table,
 }
 
 #[derive(Debug, Args)]

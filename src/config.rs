@@ -290,6 +290,17 @@ impl Settings {
     pub fn project(&self, name: &str) -> Option<&ProjectSettings> {
         self.projects.iter().find(|p| p.name == name)
     }
+
+    /// The project named `name`, or an error that lists the known ones.
+    pub fn known_project(&self, name: &str) -> anyhow::Result<&ProjectSettings> {
+        self.project(name).ok_or_else(|| {
+            let known: Vec<&str> = self.projects.iter().map(|p| p.name.as_str()).collect();
+            anyhow::anyhow!(
+                "unknown project {name:?}; configured projects: {}",
+                known.join(", ")
+            )
+        })
+    }
 }
 
 fn is_identifier(name: &str) -> bool {

@@ -8,7 +8,7 @@ pub fn init(command: &Command) {
     // Interactive commands print their own story; logs would drown it.
     let default = match command {
         Command::Serve(_) => "highwater=info,tower_http=warn",
-        Command::Demo(_) | Command::Bench(_) => "highwater=warn",
+        _ => "highwater=warn",
     };
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
     tracing_subscriber::fmt()

@@ -2,14 +2,20 @@
 
 mod bench_ingest;
 mod demo;
+mod jobs_run;
+mod metrics_daily;
 mod serve;
 
-use crate::cli::{BenchCommand, Cli, Command};
+use crate::cli::{BenchCommand, Cli, Command, JobsCommand, MetricsCommand};
 
 pub async fn dispatch(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Serve(args) => serve::run(&cli.config, args).await,
         Command::Demo(args) => demo::run(args).await,
+        Command::Jobs(JobsCommand::Run(args)) => jobs_run::run(&cli.config, args).await,
+        Command::Metrics(MetricsCommand::Daily(args)) => {
+            metrics_daily::run(&cli.config, args).await
+        }
         Command::Bench(BenchCommand::Ingest(args)) => bench_ingest::run(args).await,
     }
 }

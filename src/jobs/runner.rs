@@ -8,6 +8,8 @@ use chrono::{Duration, NaiveDate};
 use clickhouse::Client;
 
 use super::compute_day::compute_day;
+use super::day_window::DayWindow;
+use super::sessions;
 use crate::config::ProjectSettings;
 use crate::store::StoreError;
 use crate::store::figures::{self, DailyFiguresRow};
@@ -58,8 +60,18 @@ pub async fn run_range(
     .into_iter()
     .map(|row| row.day)
     .collect();
+    let rules = super::compute_day::rules(project);
+    let history_range =
+        |day: NaiveDate| sessions::read_range(&DayWindow::new(day, project.time_zone), rules);
+    let (data_from, _) = history_range(history_from);
+    let (_, data_to) = history_range(from);
+    let days_with_data =
+        sessions::days_with_data(client, &project.name, (data_from, data_to)).await?;
     for day in history_from.iter_days().take_while(|d| *d < from) {
-        if !known.contains(&figures::day_number(day)) {
+        let (read_from, read_to) = history_range(day);
+        // A day without any session data has an empty DAU set: nothing to store.
+        let has_data = days_with_data.range(read_from..=read_to).next().is_some();
+        if has_data && !known.contains(&figures::day_number(day)) {
             compute_day(client, project, day, now_ms()).await?;
         }
     }

@@ -93,3 +93,25 @@ impl UserSessions {
         Ok(Some((row.user_id, sessions)))
     }
 }
+
+/// The UTC days in `from..=to` that hold any session data of `project`.
+pub async fn days_with_data(
+    client: &Client,
+    project: &str,
+    (from, to): (NaiveDate, NaiveDate),
+) -> Result<std::collections::BTreeSet<NaiveDate>, StoreError> {
+    let days: Vec<u16> = client
+        .query(
+            "SELECT DISTINCT day FROM session_days
+             WHERE project = ? AND day >= toDate(?) AND day <= toDate(?)",
+        )
+        .bind(project)
+        .bind(from.to_string())
+        .bind(to.to_string())
+        .fetch_all()
+        .await?;
+    Ok(days
+        .into_iter()
+        .map(crate::store::figures::date_of)
+        .collect())
+}

@@ -213,17 +213,48 @@ async fn run_case(path: &Path) {
     app.stop().await.unwrap();
 }
 
-#[tokio::test]
-async fn every_hand_worked_case_gives_its_figures_exactly() {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/cases");
-    let mut paths: Vec<_> = std::fs::read_dir(dir)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|e| e == "toml"))
-        .collect();
-    paths.sort();
-    assert!(paths.len() >= 11, "cases are missing");
-    for path in paths {
-        run_case(&path).await;
-    }
+fn case_path(file: &str) -> std::path::PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("fixtures/cases")
+        .join(file)
+}
+
+/// One test per case, so that they run in parallel and fail by name.
+macro_rules! cases {
+    ($($name:ident => $file:literal,)*) => {
+        $(
+            #[tokio::test]
+            async fn $name() {
+                run_case(&case_path($file)).await;
+            }
+        )*
+
+        #[test]
+        fn every_case_file_has_a_test() {
+            let listed: Vec<&str> = vec![$($file),*];
+            let mut files: Vec<String> = std::fs::read_dir(case_path(""))
+                .unwrap()
+                .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+                .filter(|f| f.ends_with(".toml"))
+                .collect();
+            files.sort();
+            let mut listed: Vec<String> = listed.into_iter().map(String::from).collect();
+            listed.sort();
+            assert_eq!(files, listed);
+        }
+    };
+}
+
+cases! {
+    one_user_on_two_overlapping_devices => "two-devices.toml",
+    a_lost_session_end_times_out => "lost-session-end.toml",
+    a_session_end_before_its_start_leaves_it_empty => "end-before-start.toml",
+    every_event_sent_twice_changes_nothing => "every-event-twice.toml",
+    events_out_of_order_give_the_same_figures => "out-of-order.toml",
+    a_session_across_midnight_counts_on_both_days => "across-midnight.toml",
+    a_three_day_session_with_heartbeats => "three-day-session.toml",
+    a_dst_day_in_new_york_is_23_hours => "dst-new-york.toml",
+    presence_away_and_active => "presence.toml",
+    a_late_event_reopens_a_final_day => "late-event-reopens-final-day.toml",
+    two_projects_never_mix => "two-projects.toml",
 }

@@ -1,0 +1,320 @@
+//! Random events against a second-by-second evaluation of DESIGN §2 written
+//! here, independently of `src/jobs`: every field of the daily figures and
+//! the per-minute series must match exactly, over many seeds.
+//!
+//! `HIGHWATER_BRUTE_SEEDS=N` runs N seeds (default 12).
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use chrono::{NaiveDate, TimeZone};
+use chrono_tz::Tz;
+use highwater::config::ProjectSettings;
+use rand::rngs::SmallRng;
+use rand::seq::SliceRandom;
+use rand::{RngExt, SeedableRng};
+use serde_json::{Value, json};
+
+use crate::{clickhouse_url, spawn_app_with};
+
+const INGEST: &str = "brute-ingest-key-000001";
+const READ: &str = "brute-read-key-0000001";
+
+#[derive(Debug, Clone)]
+struct Event {
+    kind: &'static str,
+    user: usize,
+    session: usize,
+    ts: i64,
+    /// For presence: true = active.
+    active: bool,
+}
+
+struct Scenario {
+    zone: Tz,
+    day: NaiveDate,
+    timeout: i64,
+    max_length: i64,
+    events: Vec<Event>,
+}
+
+fn midnight(zone: Tz, day: NaiveDate) -> i64 {
+    zone.from_local_datetime(&day.and_hms_opt(0, 0, 0).unwrap())
+        .earliest()
+        .unwrap()
+        .timestamp()
+}
+
+fn scenario(seed: u64) -> Scenario {
+    let mut rng = SmallRng::seed_from_u64(seed);
+    let (zone, day) = match rng.random_range(0..3) {
+        0 => (Tz::UTC, NaiveDate::from_ymd_opt(2020, 3, 25).unwrap()),
+        1 => (
+            chrono_tz::America::New_York,
+            NaiveDate::from_ymd_opt(2020, 3, 8).unwrap(),
+        ),
+        _ => (
+            chrono_tz::America::New_York,
+            NaiveDate::from_ymd_opt(2020, 11, 1).unwrap(),
+        ),
+    };
+    let timeout = [60, 300, 600][rng.random_range(0..3)];
+    let max_length = [1800, 7200, 86_400][rng.random_range(0..3)];
+    let (d0, d1) = (midnight(zone, day), midnight(zone, day.succ_opt().unwrap()));
+    let mut events = Vec::new();
+    for user in 0..rng.random_range(2..9) {
+        for session in 0..rng.random_range(1..4) {
+            let base = rng.random_range(d0 - 4 * 3600..d1 + 2 * 3600);
+            let duration = rng.random_range(0..4 * 3600);
+            let mut push = |kind, ts, active| {
+                events.push(Event {
+                    kind,
+                    user,
+                    session,
+                    ts,
+                    active,
+                })
+            };
+            if rng.random_bool(0.8) {
+                push("session_start", base, true);
+            }
+            for _ in 0..rng.random_range(0..6) {
+                push("heartbeat", base + rng.random_range(0..=duration), true);
+            }
+            for _ in 0..rng.random_range(0..4) {
+                // Some on the same second, some before the start.
+                let ts = base + rng.random_range(-120..=duration) / 30 * 30;
+                push("presence", ts, rng.random_bool(0.5));
+            }
+            match rng.random_range(0..10) {
+                0 => push("session_end", base - 60, true),
+                1..=5 => push("session_end", base + duration, true),
+                _ => {}
+            }
+        }
+    }
+    // At-least-once delivery, in any order.
+    let duplicates: Vec<Event> = events
+        .iter()
+        .filter(|_| rng.random_bool(0.2))
+        .cloned()
+        .collect();
+    events.extend(duplicates);
+    events.shuffle(&mut rng);
+    Scenario {
+        zone,
+        day,
+        timeout,
+        max_length,
+        events,
+    }
+}
+
+/// One session as DESIGN §2 defines it, straight from its raw events.
+struct Session {
+    user: usize,
+    start: i64,
+    end: i64,
+    /// (ts, active) of its presence events.
+    presence: Vec<(i64, bool)>,
+}
+
+impl Session {
+    fn open_at(&self, t: i64) -> bool {
+        self.start <= t && t < self.end
+    }
+
+    fn active_at(&self, t: i64) -> bool {
+        let latest = self.presence.iter().filter(|p| p.0 <= t).map(|p| p.0).max();
+        match latest {
+            None => true,
+            Some(ts) => self.presence.iter().any(|p| p.0 == ts && p.1),
+        }
+    }
+}
+
+fn sessions(s: &Scenario) -> Vec<Session> {
+    let mut by_key: BTreeMap<(usize, usize), Vec<&Event>> = BTreeMap::new();
+    for e in &s.events {
+        by_key.entry((e.user, e.session)).or_default().push(e);
+    }
+    by_key
+        .into_iter()
+        .filter_map(|((user, _), events)| {
+            let of = |kind| events.iter().filter(move |e| e.kind == kind).map(|e| e.ts);
+            let start = of("session_start")
+                .min()
+                .unwrap_or_else(|| events.iter().map(|e| e.ts).min().unwrap());
+            let alive = events
+                .iter()
+                .filter(|e| e.kind != "session_end")
+                .map(|e| e.ts)
+                .max();
+            let end = match of("session_end").min() {
+                Some(end) => end,
+                None => alive.unwrap() + s.timeout,
+            };
+            let end = end.min(start + s.max_length);
+            let presence = events
+                .iter()
+                .filter(|e| e.kind == "presence")
+                .map(|e| (e.ts, e.active))
+                .collect();
+            (end > start).then_some(Session {
+                user,
+                start,
+                end,
+                presence,
+            })
+        })
+        .collect()
+}
+
+fn rfc3339(t: i64) -> String {
+    chrono::DateTime::from_timestamp(t, 0)
+        .unwrap()
+        .to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+}
+
+/// Users with a session intersecting `[from, to)`.
+fn active_users(sessions: &[Session], from: i64, to: i64) -> usize {
+    let users: BTreeSet<usize> = sessions
+        .iter()
+        .filter(|s| s.start < to && s.end > from)
+        .map(|s| s.user)
+        .collect();
+    users.len()
+}
+
+/// The expected API day and per-minute series.
+fn evaluate(s: &Scenario) -> (Value, Vec<[u64; 3]>) {
+    let sessions = sessions(s);
+    let (d0, d1) = (
+        midnight(s.zone, s.day),
+        midnight(s.zone, s.day.succ_opt().unwrap()),
+    );
+    let mut best = [(0u64, d0); 3];
+    let mut minutes = vec![[0u64; 3]; ((d1 - d0) / 60) as usize];
+    let mut user_seconds = 0u64;
+    for t in d0..d1 {
+        let open: Vec<&Session> = sessions.iter().filter(|x| x.open_at(t)).collect();
+        let users: BTreeSet<usize> = open.iter().map(|x| x.user).collect();
+        let active: BTreeSet<usize> = open
+            .iter()
+            .filter(|x| x.active_at(t))
+            .map(|x| x.user)
+            .collect();
+        let counts = [users.len() as u64, open.len() as u64, active.len() as u64];
+        user_seconds += counts[0];
+        for i in 0..3 {
+            if counts[i] > best[i].0 {
+                best[i] = (counts[i], t);
+            }
+            let minute = &mut minutes[((t - d0) / 60) as usize][i];
+            *minute = (*minute).max(counts[i]);
+        }
+    }
+    let mut lengths: Vec<i64> = sessions
+        .iter()
+        .filter(|x| (d0..d1).contains(&(x.end - 1)))
+        .map(|x| x.end - x.start)
+        .collect();
+    lengths.sort();
+    let rank = |q: f64| {
+        if lengths.is_empty() {
+            0
+        } else {
+            lengths[((q * lengths.len() as f64).ceil() as usize).max(1) - 1]
+        }
+    };
+    let back = |days: i64| midnight(s.zone, s.day - chrono::Duration::days(days));
+    let (dau, wau, mau) = (
+        active_users(&sessions, d0, d1),
+        active_users(&sessions, back(6), d1),
+        active_users(&sessions, back(29), d1),
+    );
+    let day = json!({
+        "day": s.day.to_string(),
+        "dau": dau, "wau": wau, "mau": mau,
+        "stickiness": if mau == 0 { 0.0 } else { dau as f64 / mau as f64 },
+        "peak_users": best[0].0, "peak_users_at": rfc3339(best[0].1),
+        "peak_connections": best[1].0, "peak_connections_at": rfc3339(best[1].1),
+        "peak_active_users": best[2].0, "peak_active_users_at": rfc3339(best[2].1),
+        "acu": user_seconds as f64 / (d1 - d0) as f64,
+        "session_p50_s": rank(0.5), "session_p90_s": rank(0.9), "session_p99_s": rank(0.99),
+        "final": true,
+    });
+    (day, minutes)
+}
+
+async fn check_seed(seed: u64) {
+    let s = scenario(seed);
+    let mut project = ProjectSettings::new("brute", INGEST, READ);
+    project.time_zone = s.zone;
+    project.session_timeout_s = s.timeout as u32;
+    project.max_session_length_s = s.max_length as u32;
+    let app = spawn_app_with(&format!("brute_{seed}"), clickhouse_url(), |settings| {
+        settings.projects = vec![project];
+    })
+    .await;
+    let d1 = midnight(s.zone, s.day.succ_opt().unwrap());
+    app.clock.set((d1 + 2 * 86_400) * 1000);
+    for chunk in s.events.chunks(40) {
+        let batch: Vec<Value> = chunk
+            .iter()
+            .map(|e| {
+                let mut v = json!({"type": e.kind, "user_id": format!("U{}", e.user),
+                    "session_id": format!("S{}", e.session), "ts": e.ts * 1000 + 999});
+                if e.kind == "presence" {
+                    v["status"] = json!(if e.active { "active" } else { "away" });
+                }
+                v
+            })
+            .collect();
+        let response = app
+            .post(INGEST, "application/json")
+            .json(&batch)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200, "{}", response.text().await.unwrap());
+    }
+    let day = s.day.to_string();
+    app.run_jobs("brute", &day, &day).await;
+
+    let (expected_day, expected_minutes) = evaluate(&s);
+    let get = |path: String| {
+        let request = app
+            .http
+            .get(format!("{}{path}", app.base_url))
+            .bearer_auth(READ);
+        async move { request.send().await.unwrap().json::<Value>().await.unwrap() }
+    };
+    let daily = get(format!("/v1/metrics/daily?from={day}&to={day}")).await;
+    assert_eq!(daily["days"][0], expected_day, "seed {seed}");
+    let series = get(format!("/v1/metrics/concurrency?day={day}&step=60")).await;
+    let minutes: Vec<[u64; 3]> = series["series"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| {
+            [
+                m["users"].as_u64().unwrap(),
+                m["connections"].as_u64().unwrap(),
+                m["active_users"].as_u64().unwrap(),
+            ]
+        })
+        .collect();
+    assert_eq!(minutes, expected_minutes, "seed {seed}");
+    app.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn jobs_match_a_second_by_second_evaluation_over_many_seeds() {
+    let seeds: u64 = std::env::var("HIGHWATER_BRUTE_SEEDS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(12);
+    for seed in 0..seeds {
+        check_seed(seed).await;
+    }
+}

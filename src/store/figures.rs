@@ -100,7 +100,7 @@ pub async fn all_days(client: &Client, project: &str) -> Result<Vec<DailyFigures
         client,
         project,
         NaiveDate::from_ymd_opt(1970, 1, 1).expect("valid"),
-        NaiveDate::from_ymd_opt(2149, 6, 6).expect("valid"),
+        NaiveDate::from_ymd_opt(2105, 12, 31).expect("valid"),
     )
     .await
 }

@@ -8,6 +8,7 @@ mod cases;
 mod ingest;
 mod migrations;
 mod outage;
+mod read_api;
 
 use std::path::PathBuf;
 use std::sync::OnceLock;

@@ -1,0 +1,127 @@
+//! The read API refuses bad ranges precisely and keeps projects apart.
+
+use serde_json::Value;
+
+use crate::{ALPHA_INGEST, ALPHA_READ, TestApp, event_json, spawn_app};
+
+const BETA_READ: &str = "beta-read-key-0000001";
+
+async fn get(app: &TestApp, key: &str, path: &str) -> (u16, Value) {
+    let response = app
+        .http
+        .get(format!("{}{path}", app.base_url))
+        .bearer_auth(key)
+        .send()
+        .await
+        .unwrap();
+    (
+        response.status().as_u16(),
+        response.json().await.unwrap_or_default(),
+    )
+}
+
+#[tokio::test]
+async fn bad_ranges_and_dates_get_precise_400s() {
+    let app = spawn_app("read_bad_ranges").await;
+    let cases = [
+        ("/v1/metrics/daily?from=2020-03-25", "`to` is required"),
+        (
+            "/v1/metrics/daily?from=2020-03-32&to=2020-04-01",
+            "is not a date",
+        ),
+        (
+            "/v1/metrics/daily?from=2020-03-26&to=2020-03-25",
+            "is after",
+        ),
+        (
+            "/v1/metrics/daily?from=2019-01-01&to=2020-03-25",
+            "at most 400 allowed",
+        ),
+        ("/v1/metrics/concurrency?day=2020-3-5x", "is not a date"),
+        (
+            "/v1/metrics/concurrency?day=2020-03-25&step=90",
+            "multiple of 60",
+        ),
+    ];
+    for (path, needle) in cases {
+        let (status, body) = get(&app, ALPHA_READ, path).await;
+        assert_eq!(status, 400, "{path}: {body}");
+        assert_eq!(body["error"], "bad_query");
+        assert!(
+            body["message"].as_str().unwrap().contains(needle),
+            "{path}: {body}"
+        );
+    }
+    app.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn a_read_key_sees_only_its_project_and_ingest_keys_cannot_read() {
+    let app = spawn_app("read_isolation").await;
+    let batch = serde_json::json!([event_json("session_start", "U1", "S1", 600)]).to_string();
+    assert_eq!(app.post_json(batch).await.status(), 200);
+    app.run_jobs("alpha", "2020-03-25", "2020-03-25").await;
+    app.run_jobs("beta", "2020-03-25", "2020-03-25").await;
+
+    let path = "/v1/metrics/daily?from=2020-03-25&to=2020-03-25";
+    let (status, alpha) = get(&app, ALPHA_READ, path).await;
+    assert_eq!((status, alpha["project"].as_str()), (200, Some("alpha")));
+    assert_eq!(alpha["days"][0]["dau"], 1);
+    let (status, beta) = get(&app, BETA_READ, path).await;
+    assert_eq!((status, beta["project"].as_str()), (200, Some("beta")));
+    assert_eq!(beta["days"][0]["dau"], 0);
+
+    for path in [
+        path,
+        "/v1/records",
+        "/v1/metrics/concurrency?day=2020-03-25",
+    ] {
+        let (status, body) = get(&app, ALPHA_INGEST, path).await;
+        assert_eq!(
+            (status, body["error"].as_str()),
+            (403, Some("wrong_key_role")),
+            "{path}"
+        );
+        let (status, _) = get(&app, "not-a-key-at-all-000", path).await;
+        assert_eq!(status, 401, "{path}");
+    }
+    app.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn records_are_final_days_that_beat_every_earlier_day() {
+    let app = spawn_app("records").await;
+    // Day 1: one user; day 2: two users; day 3: one user.
+    let mut events = Vec::new();
+    for (day, users) in [(20, 1), (21, 2), (22, 1)] {
+        for user in 0..users {
+            let start = format!("2020-03-{day}T10:00:00Z");
+            events.push(
+                serde_json::json!({"type": "session_start", "user_id": format!("U{user}"),
+                "session_id": format!("S{day}"), "ts": start}),
+            );
+        }
+    }
+    assert_eq!(
+        app.post_json(serde_json::json!(events).to_string())
+            .await
+            .status(),
+        200
+    );
+    app.run_jobs("alpha", "2020-03-20", "2020-03-22").await;
+    let (status, body) = get(&app, ALPHA_READ, "/v1/records").await;
+    assert_eq!(status, 200);
+    let records: Vec<(&str, u64)> = body["records"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            (
+                r["day"].as_str().unwrap(),
+                r["peak_users"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(records, [("2020-03-20", 1), ("2020-03-21", 2)]);
+    app.stop().await.unwrap();
+}

@@ -23,6 +23,8 @@ pub struct Settings {
     pub clickhouse: ClickHouseSettings,
     #[serde(default)]
     pub ingest: IngestSettings,
+    #[serde(default)]
+    pub jobs: JobsSettings,
     #[serde(default, rename = "project")]
     pub projects: Vec<ProjectSettings>,
 }
@@ -98,6 +100,25 @@ impl Default for IngestSettings {
     }
 }
 
+/// The jobs `serve` runs on a schedule.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct JobsSettings {
+    /// Run them at all (off: only `highwater jobs run` computes figures).
+    pub enabled: bool,
+    /// Seconds between rounds: provisional days are this fresh.
+    pub interval_s: u64,
+}
+
+impl Default for JobsSettings {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            interval_s: 300,
+        }
+    }
+}
+
 /// One measured product.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -121,6 +142,9 @@ pub struct ProjectSettings {
     /// Accept any past `ts` (imports and simulations).
     #[serde(default)]
     pub backfill: bool,
+    /// A day is final once `D1 + T + lateness_s` has passed.
+    #[serde(default = "default_lateness_s")]
+    pub lateness_s: u32,
     #[serde(default)]
     pub ingest_keys: Vec<String>,
     #[serde(default)]
@@ -138,6 +162,7 @@ impl ProjectSettings {
             max_ts_ahead_s: default_max_ts_ahead_s(),
             max_ts_age_s: default_max_ts_age_s(),
             backfill: false,
+            lateness_s: default_lateness_s(),
             ingest_keys: vec![ingest_key.to_owned()],
             read_keys: vec![read_key.to_owned()],
         }
@@ -171,6 +196,9 @@ fn default_max_ts_ahead_s() -> u32 {
 fn default_max_ts_age_s() -> u32 {
     30 * 24 * 3600
 }
+fn default_lateness_s() -> u32 {
+    3600
+}
 
 impl Default for Settings {
     fn default() -> Self {
@@ -179,6 +207,7 @@ impl Default for Settings {
             data_dir: default_data_dir(),
             clickhouse: ClickHouseSettings::default(),
             ingest: IngestSettings::default(),
+            jobs: JobsSettings::default(),
             projects: Vec::new(),
         }
     }
@@ -265,6 +294,12 @@ impl Settings {
             }
             if !names.insert(&project.name) {
                 bail!("project {:?} is listed twice", project.name);
+            }
+            if project.max_session_length_s == 0 {
+                bail!(
+                    "project {:?}: max_session_length_s must be positive",
+                    project.name
+                );
             }
             if project.session_timeout_s == 0 {
                 bail!(

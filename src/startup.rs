@@ -4,6 +4,7 @@
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::Context;
 use tokio::net::TcpListener;
@@ -14,6 +15,7 @@ use crate::config::Settings;
 use crate::ingest::auth::KeyRing;
 use crate::ingest::writer::BatchWriter;
 use crate::ingest::{AppState, app};
+use crate::jobs::schedule::Scheduler;
 use crate::store::local_server::LocalClickHouse;
 
 /// ClickHouse as highwater uses it: a migrated client, and the local server
@@ -58,6 +60,7 @@ pub struct Server {
     listener: TcpListener,
     state: AppState,
     writer_task: JoinHandle<()>,
+    jobs: Option<Scheduler>,
 }
 
 impl Server {
@@ -71,8 +74,13 @@ impl Server {
             .await
             .with_context(|| format!("cannot listen on {addr}"))?;
         let (writer, writer_task) = BatchWriter::spawn(client.clone(), &settings.ingest);
+        let projects = Arc::new(settings.projects.clone());
+        let jobs = settings.jobs.enabled.then(|| {
+            let interval = Duration::from_secs(settings.jobs.interval_s.max(1));
+            Scheduler::new(client.clone(), projects.clone(), clock.clone(), interval)
+        });
         let state = AppState {
-            projects: Arc::new(settings.projects.clone()),
+            projects,
             keys: Arc::new(KeyRing::new(&settings.projects)),
             limits: Arc::new(settings.ingest.clone()),
             writer,
@@ -83,6 +91,7 @@ impl Server {
             listener,
             state,
             writer_task,
+            jobs,
         })
     }
 
@@ -99,10 +108,23 @@ impl Server {
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
         let router = app(self.state);
+        let (stop_jobs, jobs_stopped) = tokio::sync::watch::channel(false);
+        let jobs = self.jobs.map(|scheduler| {
+            let mut stopped = jobs_stopped.clone();
+            tokio::spawn(scheduler.run(async move {
+                let _ = stopped.wait_for(|stop| *stop).await;
+            }))
+        });
         axum::serve(self.listener, router)
             .with_graceful_shutdown(shutdown)
             .await
             .context("HTTP server failed")?;
+        let _ = stop_jobs.send(true);
+        if let Some(jobs) = jobs {
+            // A round in progress is abandoned: rounds are idempotent.
+            jobs.abort();
+            let _ = jobs.await;
+        }
         // The router (and with it every writer handle) is gone: the writer
         // drains its queue and ends.
         self.writer_task.await.context("writer task panicked")?;

@@ -18,9 +18,6 @@ use crate::store::figures::{
     ConcurrencyMinuteRow, DailyActiveUserRow, DailyFiguresRow, day_number, insert_rows,
 };
 
-/// How long after `D1 + T` late events are still expected (DESIGN §2).
-pub const DEFAULT_LATENESS_S: i64 = 3600;
-
 /// Versions of stored figures: the clock in ms, but strictly increasing
 /// within the process so two recomputes in one millisecond still order.
 fn next_version(now_ms: i64) -> u64 {
@@ -45,7 +42,8 @@ pub fn rules(project: &ProjectSettings) -> SessionRules {
 
 /// True once the server clock has passed `D1 + T + lateness`.
 pub fn is_final(window: &DayWindow, project: &ProjectSettings, now_ms: i64) -> bool {
-    let final_at = window.end + i64::from(project.session_timeout_s) + DEFAULT_LATENESS_S;
+    let final_at =
+        window.end + i64::from(project.session_timeout_s) + i64::from(project.lateness_s);
     now_ms >= final_at * 1000
 }
 

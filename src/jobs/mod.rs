@@ -14,5 +14,6 @@ pub mod concurrency;
 pub mod day_accumulator;
 pub mod day_window;
 pub mod runner;
+pub mod schedule;
 pub mod session;
 pub mod sessions;

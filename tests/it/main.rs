@@ -9,6 +9,7 @@ mod ingest;
 mod migrations;
 mod outage;
 mod read_api;
+mod schedule;
 
 use std::path::PathBuf;
 use std::sync::OnceLock;
@@ -88,6 +89,8 @@ pub fn test_settings(database: &str, url: &str) -> Settings {
     settings.ingest.max_events_per_batch = 2_000;
     settings.ingest.max_pending_rows = 100_000;
     settings.ingest.insert_timeout_ms = 5_000;
+    // Tests run the jobs themselves, at the times they choose.
+    settings.jobs.enabled = false;
     settings
 }
 

@@ -111,6 +111,23 @@ pub struct DemoArgs {
 pub enum BenchCommand {
     /// Ingest throughput: highwater's API vs. JSONEachRow straight into ClickHouse.
     Ingest(BenchIngestArgs),
+    /// Jobs speed: `jobs run` for a busy day vs. the bare per-second aggregate.
+    Jobs(BenchJobsArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct BenchJobsArgs {
+    /// Sessions in the generated day (≈2.4 events each).
+    #[arg(long, default_value_t = 5_000_000)]
+    pub sessions: usize,
+    /// Runs of each side; medians are reported.
+    #[arg(long, default_value_t = 3)]
+    pub runs: usize,
+    /// Data directory of the benchmark's own ClickHouse (wiped first).
+    #[arg(long, default_value = "./highwater-bench-data")]
+    pub data_dir: PathBuf,
+    #[arg(long, default_value_t = 42)]
+    pub seed: u64,
 }
 
 #[derive(Debug, Args)]

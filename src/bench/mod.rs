@@ -1,4 +1,26 @@
-//! Benchmark helpers: realistic events, and posting them with timings.
+//! Benchmark helpers: realistic events and sessions, posting them with
+//! timings, process measurements.
 
+pub mod day_of_sessions;
 pub mod events;
 pub mod post;
+pub mod process;
+
+use clickhouse::sql::Identifier;
+
+use crate::config::ClickHouseSettings;
+
+/// Drops and recreates `database` (migrated) on the server at `url`.
+pub async fn fresh_database(url: &str, database: &str) -> anyhow::Result<clickhouse::Client> {
+    clickhouse::Client::default()
+        .with_url(url)
+        .query("DROP DATABASE IF EXISTS ?")
+        .bind(Identifier(database))
+        .execute()
+        .await?;
+    let settings = ClickHouseSettings {
+        database: database.to_owned(),
+        ..ClickHouseSettings::default()
+    };
+    Ok(crate::store::connect(&settings, url).await?)
+}

@@ -122,11 +122,3 @@ pub async fn post_all(
         retries,
     })
 }
-
-/// Peak resident set size (VmHWM) of a process, in bytes.
-pub fn peak_rss_bytes(pid: u32) -> Option<u64> {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
-    let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
-    Some(kb * 1024)
-}

@@ -9,12 +9,12 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, ensure};
 use bytes::Bytes;
-use clickhouse::sql::Identifier;
 
 use crate::bench::events::{BenchEvent, generate};
-use crate::bench::post::{Batch, PostStats, peak_rss_bytes, post_all};
+use crate::bench::fresh_database;
+use crate::bench::post::{Batch, PostStats, post_all};
+use crate::bench::process::peak_rss_bytes;
 use crate::cli::BenchIngestArgs;
-use crate::config::ClickHouseSettings;
 use crate::store::local_server::LocalClickHouse;
 
 const PROJECT: &str = "bench";
@@ -164,20 +164,6 @@ fn print_row(label: &str, runs: &[PostStats]) -> f64 {
         runs.iter().map(|r| r.retries).sum::<usize>(),
     );
     events_per_s
-}
-
-async fn fresh_database(url: &str, database: &str) -> anyhow::Result<clickhouse::Client> {
-    clickhouse::Client::default()
-        .with_url(url)
-        .query("DROP DATABASE IF EXISTS ?")
-        .bind(Identifier(database))
-        .execute()
-        .await?;
-    let settings = ClickHouseSettings {
-        database: database.to_owned(),
-        ..ClickHouseSettings::default()
-    };
-    Ok(crate::store::connect(&settings, url).await?)
 }
 
 async fn check_count(db: &clickhouse::Client, expected: usize) -> anyhow::Result<()> {

@@ -1,6 +1,7 @@
 //! One file per command; each is thin and calls into the library.
 
 mod bench_ingest;
+mod bench_jobs;
 mod demo;
 mod jobs_run;
 mod metrics_daily;
@@ -17,5 +18,6 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<()> {
             metrics_daily::run(&cli.config, args).await
         }
         Command::Bench(BenchCommand::Ingest(args)) => bench_ingest::run(args).await,
+        Command::Bench(BenchCommand::Jobs(args)) => bench_jobs::run(args).await,
     }
 }

@@ -60,17 +60,20 @@ pub async fn run_range(
     .into_iter()
     .map(|row| row.day)
     .collect();
+    // A user is active on day d only through a session that starts before d
+    // ends, so a history day needs computing only if session data exists
+    // between its read range's start and its last second.
     let rules = super::compute_day::rules(project);
-    let history_range =
-        |day: NaiveDate| sessions::read_range(&DayWindow::new(day, project.time_zone), rules);
-    let (data_from, _) = history_range(history_from);
-    let (_, data_to) = history_range(from);
+    let span = |day: NaiveDate| {
+        let window = DayWindow::new(day, project.time_zone);
+        let (read_from, _) = sessions::read_range(&window, rules);
+        (read_from, utc_day(window.end - 1))
+    };
     let days_with_data =
-        sessions::days_with_data(client, &project.name, (data_from, data_to)).await?;
+        sessions::days_with_data(client, &project.name, (span(history_from).0, span(from).1)).await?;
     for day in history_from.iter_days().take_while(|d| *d < from) {
-        let (read_from, read_to) = history_range(day);
-        // A day without any session data has an empty DAU set: nothing to store.
-        let has_data = days_with_data.range(read_from..=read_to).next().is_some();
+        let (first, last) = span(day);
+        let has_data = days_with_data.range(first..=last).next().is_some();
         if has_data && !known.contains(&figures::day_number(day)) {
             compute_day(client, project, day, now_ms()).await?;
         }
@@ -82,4 +85,8 @@ pub async fn run_range(
         rows.push(row);
     }
     Ok(rows)
+}
+
+fn utc_day(epoch_s: i64) -> NaiveDate {
+    chrono::DateTime::from_timestamp(epoch_s, 0).expect("in range").date_naive()
 }

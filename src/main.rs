@@ -1,5 +1,10 @@
 use std::process::ExitCode;
 
+/// The jobs allocate and free millions of small strings and vectors per day;
+/// mimalloc does that markedly faster than glibc's allocator.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use clap::Parser;
 use highwater::cli::Cli;
 

@@ -23,7 +23,11 @@ pub struct DayShape {
 
 /// Generates the day in chunks of `chunk_sessions` sessions; calls
 /// `emit(rowbinary, sessions_in_chunk)` for each. Returns the event count.
-pub fn generate(shape: DayShape, chunk_sessions: usize, mut emit: impl FnMut(Vec<u8>, usize)) -> usize {
+pub fn generate(
+    shape: DayShape,
+    chunk_sessions: usize,
+    mut emit: impl FnMut(Vec<u8>, usize),
+) -> usize {
     let mut rng = SmallRng::seed_from_u64(shape.seed);
     let morning = Normal::new(11.0 * 3600.0, 2.0 * 3600.0).expect("valid");
     let afternoon = Normal::new(14.5 * 3600.0, 2.0 * 3600.0).expect("valid");
@@ -61,13 +65,25 @@ pub fn generate(shape: DayShape, chunk_sessions: usize, mut emit: impl FnMut(Vec
         };
         push(EventType::SessionStart, start, PresenceStatus::Unset);
         if rng.random_bool(0.5) {
-            push(EventType::Heartbeat, start + duration / 2, PresenceStatus::Unset);
+            push(
+                EventType::Heartbeat,
+                start + duration / 2,
+                PresenceStatus::Unset,
+            );
         }
         if rng.random_bool(0.2) {
-            push(EventType::Presence, start + duration / 3, PresenceStatus::Away);
+            push(
+                EventType::Presence,
+                start + duration / 3,
+                PresenceStatus::Away,
+            );
         }
         if rng.random_bool(0.7) {
-            push(EventType::SessionEnd, start + duration, PresenceStatus::Unset);
+            push(
+                EventType::SessionEnd,
+                start + duration,
+                PresenceStatus::Unset,
+            );
         }
         in_chunk += 1;
         if in_chunk == chunk_sessions || session + 1 == shape.sessions {

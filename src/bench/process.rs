@@ -14,7 +14,9 @@ pub struct Measured {
 /// Runs `command` to completion; fails if it exits unsuccessfully.
 pub fn measure(mut command: std::process::Command) -> anyhow::Result<Measured> {
     let started = Instant::now();
-    let child = command.spawn().context("cannot start the measured command")?;
+    let child = command
+        .spawn()
+        .context("cannot start the measured command")?;
     let pid = child.id() as libc::pid_t;
     let mut status = 0;
     // SAFETY: an all-zero rusage is valid; wait4 fills it for our own child.

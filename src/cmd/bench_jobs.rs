@@ -58,11 +58,24 @@ pub async fn run(args: BenchJobsArgs) -> anyhow::Result<()> {
         command
             .args(["--config"])
             .arg(&config)
-            .args(["jobs", "run", "--project", "bench", "--from", "2020-03-25", "--to", "2020-03-25"])
+            .args([
+                "jobs",
+                "run",
+                "--project",
+                "bench",
+                "--from",
+                "2020-03-25",
+                "--to",
+                "2020-03-25",
+            ])
             .stdout(std::process::Stdio::null());
         jobs_runs.push(tokio::task::spawn_blocking(move || measure(command)).await??);
         let started = Instant::now();
-        let rows = db.query(BARE_QUERY).fetch_bytes("TabSeparated")?.collect().await?;
+        let rows = db
+            .query(BARE_QUERY)
+            .fetch_bytes("TabSeparated")?
+            .collect()
+            .await?;
         bare_runs.push(started.elapsed());
         anyhow::ensure!(!rows.is_empty(), "the bare query returned nothing");
     }
@@ -71,7 +84,11 @@ pub async fn run(args: BenchJobsArgs) -> anyhow::Result<()> {
 
     let jobs = median(jobs_runs.iter().map(|m| m.elapsed).collect());
     let bare = median(bare_runs);
-    let rss = jobs_runs.iter().map(|m| m.peak_rss_bytes).max().unwrap_or(0);
+    let rss = jobs_runs
+        .iter()
+        .map(|m| m.peak_rss_bytes)
+        .max()
+        .unwrap_or(0);
     let row = figures.first().context("the jobs stored no figures")?;
     println!(
         "\nhighwater bench jobs: {} sessions, {events} events on {day}, {} runs (medians), {} cores",
@@ -79,11 +96,27 @@ pub async fn run(args: BenchJobsArgs) -> anyhow::Result<()> {
         args.runs,
         std::thread::available_parallelism().map_or(0, |n| n.get())
     );
-    println!("load (RowBinary, materialized view):  {:>8.2} s  ({:.0} events/s)", load_time.as_secs_f64(), events as f64 / load_time.as_secs_f64());
-    println!("highwater jobs run (whole process):   {:>8.2} s", jobs.as_secs_f64());
-    println!("bare per-second delta GROUP BY:       {:>8.2} s", bare.as_secs_f64());
-    println!("ratio jobs / bare:                    {:>8.2}x (target <= 3x)", ratio(jobs, bare));
-    println!("highwater jobs peak RSS:              {:>8.0} MB (target <= 1024 MB)", rss as f64 / 1e6);
+    println!(
+        "load (RowBinary, materialized view):  {:>8.2} s  ({:.0} events/s)",
+        load_time.as_secs_f64(),
+        events as f64 / load_time.as_secs_f64()
+    );
+    println!(
+        "highwater jobs run (whole process):   {:>8.2} s",
+        jobs.as_secs_f64()
+    );
+    println!(
+        "bare per-second delta GROUP BY:       {:>8.2} s",
+        bare.as_secs_f64()
+    );
+    println!(
+        "ratio jobs / bare:                    {:>8.2}x (target <= 3x)",
+        ratio(jobs, bare)
+    );
+    println!(
+        "highwater jobs peak RSS:              {:>8.0} MB (target <= 1024 MB)",
+        rss as f64 / 1e6
+    );
     println!(
         "figures: dau {}, peak_users {} at {}, peak_connections {}, acu {:.0}",
         row.dau,
@@ -100,11 +133,20 @@ fn ratio(a: Duration, b: Duration) -> f64 {
 }
 
 /// Generates on a blocking thread while chunks are inserted.
-async fn load(db: &clickhouse::Client, sessions: usize, day: NaiveDate, seed: u64) -> anyhow::Result<usize> {
+async fn load(
+    db: &clickhouse::Client,
+    sessions: usize,
+    day: NaiveDate,
+    seed: u64,
+) -> anyhow::Result<usize> {
     let (tx, mut rx) = tokio::sync::mpsc::channel::<(Vec<u8>, usize)>(2);
     let shape = DayShape {
         sessions,
-        day_start: day.and_hms_opt(0, 0, 0).expect("midnight").and_utc().timestamp(),
+        day_start: day
+            .and_hms_opt(0, 0, 0)
+            .expect("midnight")
+            .and_utc()
+            .timestamp(),
         seed,
     };
     let generator = tokio::task::spawn_blocking(move || {
@@ -113,11 +155,15 @@ async fn load(db: &clickhouse::Client, sessions: usize, day: NaiveDate, seed: u6
         })
     });
     let progress = ProgressBar::new(sessions as u64).with_style(
-        ProgressStyle::with_template("loading [{bar:30}] {human_pos}/{human_len} sessions, {per_sec}, eta {eta}")
-            .expect("valid template"),
+        ProgressStyle::with_template(
+            "loading [{bar:30}] {human_pos}/{human_len} sessions, {per_sec}, eta {eta}",
+        )
+        .expect("valid template"),
     );
     while let Some((bytes, count)) = rx.recv().await {
-        let mut insert = db.insert_formatted_with(format!("INSERT INTO events ({EVENT_COLUMNS}) FORMAT RowBinary"));
+        let mut insert = db.insert_formatted_with(format!(
+            "INSERT INTO events ({EVENT_COLUMNS}) FORMAT RowBinary"
+        ));
         insert.send(Bytes::from(bytes)).await?;
         insert.end().await?;
         progress.inc(count as u64);

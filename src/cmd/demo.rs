@@ -9,6 +9,8 @@ use crate::cli::DemoArgs;
 use crate::clock;
 use crate::config::{ProjectSettings, Settings};
 use crate::domain::event::EventType;
+use crate::domain::figures::{DailyResponse, DayMetrics};
+use crate::jobs::runner::run_range;
 use crate::startup::{Server, Storage, shutdown_signal};
 
 const DEMO_EVENTS: &str = include_str!("../../fixtures/demo/events.ndjson");
@@ -36,12 +38,21 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
     );
     let storage = Storage::open(&settings).await?;
     // Every demo starts from an empty database.
-    storage
-        .client
-        .query("TRUNCATE TABLE events")
-        .execute()
-        .await
-        .context("could not clear the demo database")?;
+    for table in [
+        "events",
+        "session_days",
+        "daily_figures",
+        "concurrency_minutes",
+        "daily_active_users",
+    ] {
+        storage
+            .client
+            .query("TRUNCATE TABLE ?")
+            .bind(clickhouse::sql::Identifier(table))
+            .execute()
+            .await
+            .context("could not clear the demo database")?;
+    }
     let server = Server::bind(
         &settings,
         settings.listen,
@@ -58,6 +69,7 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
     let accepted = post_sample(&base_url, &ingest_key).await?;
     println!("POST {base_url}/v1/events: {accepted} events accepted");
     print_stored(&storage.client).await?;
+    print_figures(&storage.client, &settings.projects[0]).await?;
 
     if args.exit {
         let _ = stop_tx.send(());
@@ -69,6 +81,9 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
         println!("  project:    {DEMO_PROJECT}");
         println!("  ingest key: {ingest_key}");
         println!("  read key:   {read_key}");
+        println!(
+            "Read the figures:\n  curl -H 'Authorization: Bearer {read_key}' '{base_url}/v1/metrics/daily?from=2020-03-25&to=2020-03-25'"
+        );
         println!(
             "Try:\n  curl -H 'Authorization: Bearer {ingest_key}' -H 'Content-Type: application/json' \\"
         );
@@ -150,4 +165,20 @@ fn random_token() -> String {
         .take(24)
         .map(char::from)
         .collect()
+}
+
+/// Runs the jobs for the sample's day and prints its figures.
+async fn print_figures(
+    client: &clickhouse::Client,
+    project: &ProjectSettings,
+) -> anyhow::Result<()> {
+    let day: chrono::NaiveDate = "2020-03-25".parse().expect("valid date");
+    let now = || chrono::Utc::now().timestamp_millis();
+    let rows = run_range(client, project, day, day, now, |_| {}).await?;
+    println!("\nFigures of {day} (highwater jobs run; GET /v1/metrics/daily returns the same):");
+    super::metrics_daily::print_table(&DailyResponse {
+        project: project.name.clone(),
+        days: rows.iter().map(DayMetrics::from).collect(),
+    });
+    Ok(())
 }

@@ -28,7 +28,7 @@ pub async fn run(config: &Path, args: MetricsDailyArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn print_table(response: &DailyResponse) {
+pub(super) fn print_table(response: &DailyResponse) {
     println!(
         "{:<10} {:>9} {:>9} {:>9} {:>6} {:>10} {:<20} {:>10} {:>10} {:>9} {:>7} {:>7} {:>7}  state",
         "day",

@@ -15,7 +15,7 @@ use super::sessions;
 use crate::config::ProjectSettings;
 use crate::store::StoreError;
 use crate::store::figures::{
-    ConcurrencyMinuteRow, DailyActiveUserRow, DailyFiguresRow, day_number, insert_rows,
+    self, ConcurrencyMinuteRow, DailyFiguresRow, day_number, insert_active_users, insert_rows,
 };
 
 /// Versions of stored figures: the clock in ms, but strictly increasing
@@ -59,28 +59,28 @@ pub async fn compute_day(
     let version = next_version(now_ms);
     let day_num = day_number(day);
 
+    let started = std::time::Instant::now();
     let mut accumulator = DayAccumulator::new(window, rules);
-    let mut users = sessions::read(client, &project.name, sessions::read_range(&window, rules))?;
-    let mut active_set = client
-        .insert::<DailyActiveUserRow>("daily_active_users")
-        .await?;
-    while let Some((user_id, facts)) = users.next().await? {
-        if accumulator.add_user(&facts) {
-            let row = DailyActiveUserRow {
-                project: project.name.clone(),
-                day: day_num,
-                user_id,
-                active: 1,
-                computed_ms: version,
-            };
-            active_set.write(&row).await?;
-        }
+    let mut sessions = sessions::read(client, &project.name, sessions::read_range(&window, rules))?;
+    while let Some((user_id, facts)) = sessions.next().await? {
+        accumulator.add_session(&user_id, &facts);
     }
-    active_set.end().await?;
-    actives::retire_stale_users(client, &project.name, day, version).await?;
+    let read_done = started.elapsed();
+    let (figures, active_users) = accumulator.finish();
+    let finish_done = started.elapsed();
+    insert_active_users(client, &project.name, day_num, &active_users, version).await?;
+    let sessions_done = started.elapsed();
+    // A first computation of the day has no older set to retire.
+    if !figures::daily(client, &project.name, day, day)
+        .await?
+        .is_empty()
+    {
+        actives::retire_stale_users(client, &project.name, day, version).await?;
+    }
+    let retired = started.elapsed();
     let (wau, mau) = actives::rolling(client, &project.name, day).await?;
+    let rolled = started.elapsed();
 
-    let figures = accumulator.finish();
     let minutes: Vec<ConcurrencyMinuteRow> = figures
         .minutes
         .iter()
@@ -135,5 +135,15 @@ pub async fn compute_day(
     };
     // Written last: a day's row appears only once its parts are stored.
     insert_rows(client, "daily_figures", std::slice::from_ref(&row)).await?;
+    tracing::debug!(
+        %day,
+        read_ms = read_done.as_millis() as u64,
+        finish_ms = (finish_done - read_done).as_millis() as u64,
+        dau_set_ms = (sessions_done - finish_done).as_millis() as u64,
+        retire_ms = (retired - sessions_done).as_millis() as u64,
+        rolling_ms = (rolled - retired).as_millis() as u64,
+        total_ms = started.elapsed().as_millis() as u64,
+        "computed day"
+    );
     Ok(row)
 }

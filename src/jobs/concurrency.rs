@@ -76,15 +76,21 @@ pub fn minute_maxima(counts: &[u32]) -> Vec<u32> {
 
 /// Merges intervals in place into disjoint, sorted ones.
 pub fn merge_intervals(intervals: &mut Vec<Interval>) {
+    if intervals.len() < 2 {
+        return;
+    }
     intervals.sort_unstable();
-    let mut merged: Vec<Interval> = Vec::with_capacity(intervals.len());
-    for &(start, end) in intervals.iter() {
-        match merged.last_mut() {
-            Some(last) if start <= last.1 => last.1 = last.1.max(end),
-            _ => merged.push((start, end)),
+    let mut kept = 0;
+    for i in 1..intervals.len() {
+        let (start, end) = intervals[i];
+        if start <= intervals[kept].1 {
+            intervals[kept].1 = intervals[kept].1.max(end);
+        } else {
+            kept += 1;
+            intervals[kept] = (start, end);
         }
     }
-    *intervals = merged;
+    intervals.truncate(kept + 1);
 }
 
 #[cfg(test)]

@@ -3,6 +3,7 @@
 //! the session-length histogram.
 
 use hdrhistogram::Histogram;
+use rustc_hash::FxHashMap;
 
 use super::concurrency::{SecondDeltas, merge_intervals, minute_maxima, peak};
 use super::day_window::DayWindow;
@@ -42,12 +43,19 @@ pub struct MinuteMaxima {
 pub struct DayAccumulator {
     window: DayWindow,
     rules: SessionRules,
-    users: SecondDeltas,
     connections: SecondDeltas,
-    active_users: SecondDeltas,
-    dau: u64,
-    user_seconds: u64,
     lengths: Histogram<u64>,
+    /// The users with a session touching the day, and those sessions.
+    users: FxHashMap<Box<str>, UserDay>,
+}
+
+/// What one user did during the day, before merging.
+#[derive(Debug, Default)]
+struct UserDay {
+    intervals: Vec<Interval>,
+    /// Active parts, when some session had presence events; otherwise the
+    /// user was active whenever connected.
+    active: Option<Vec<Interval>>,
 }
 
 impl DayAccumulator {
@@ -55,61 +63,76 @@ impl DayAccumulator {
         Self {
             window,
             rules,
-            users: SecondDeltas::new(&window),
             connections: SecondDeltas::new(&window),
-            active_users: SecondDeltas::new(&window),
-            dau: 0,
-            user_seconds: 0,
             lengths: session_histogram(rules),
+            users: FxHashMap::default(),
         }
     }
 
-    /// Adds every session of one user. Returns whether the user was active
-    /// on the day (a session interval intersects it).
-    pub fn add_user(&mut self, sessions: &[SessionFacts]) -> bool {
+    /// Adds one session of `user_id`; sessions arrive in any order.
+    pub fn add_session(&mut self, user_id: &str, facts: &SessionFacts) {
+        let Some(interval) = facts.interval(self.rules) else {
+            return;
+        };
+        let (start, end) = interval;
         let (day_start, day_end) = (self.window.start, self.window.end);
-        let mut intervals: Vec<Interval> = Vec::with_capacity(sessions.len());
-        let mut active: Vec<Interval> = Vec::new();
-        for facts in sessions {
-            let Some(interval) = facts.interval(self.rules) else {
-                continue;
-            };
-            let (start, end) = interval;
-            if (day_start..day_end).contains(&(end - 1)) {
-                self.lengths.saturating_record((end - start) as u64);
+        if (day_start..day_end).contains(&(end - 1)) {
+            self.lengths.saturating_record((end - start) as u64);
+        }
+        if start >= day_end || end <= day_start {
+            return;
+        }
+        self.connections.add(interval);
+        let user = match self.users.get_mut(user_id) {
+            Some(user) => user,
+            None => self.users.entry(user_id.into()).or_default(),
+        };
+        if facts.presence.is_empty() {
+            if let Some(active) = &mut user.active {
+                active.push(interval);
             }
-            if start >= day_end || end <= day_start {
-                continue;
-            }
-            self.connections.add(interval);
-            intervals.push(interval);
-            facts.active_parts(interval, &mut active);
+        } else {
+            let active = user.active.get_or_insert_with(|| user.intervals.clone());
+            facts.active_parts(interval, active);
         }
-        if intervals.is_empty() {
-            return false;
-        }
-        self.dau += 1;
-        merge_intervals(&mut intervals);
-        for interval in intervals {
-            self.user_seconds += self.users.add(interval);
-        }
-        merge_intervals(&mut active);
-        for interval in active {
-            self.active_users.add(interval);
-        }
-        true
+        user.intervals.push(interval);
     }
 
-    pub fn finish(self) -> DaySessionsFigures {
+    /// The figures, and the users active on the day (DAU set).
+    pub fn finish(self) -> (DaySessionsFigures, Vec<Box<str>>) {
         let start = self.window.start;
+        let mut users = SecondDeltas::new(&self.window);
+        let mut active_users = SecondDeltas::new(&self.window);
+        let mut user_seconds = 0;
+        let mut active_set = Vec::with_capacity(self.users.len());
+        for (user_id, mut day) in self.users {
+            merge_intervals(&mut day.intervals);
+            for &interval in &day.intervals {
+                user_seconds += users.add(interval);
+            }
+            match &mut day.active {
+                Some(active) => {
+                    merge_intervals(active);
+                    for &interval in active.iter() {
+                        active_users.add(interval);
+                    }
+                }
+                None => {
+                    for &interval in &day.intervals {
+                        active_users.add(interval);
+                    }
+                }
+            }
+            active_set.push(user_id);
+        }
         let series = |deltas: &SecondDeltas| {
             let counts = deltas.counts();
             let (value, at) = peak(&counts, start);
             (Peak { value, at }, minute_maxima(&counts))
         };
-        let (peak_users, user_minutes) = series(&self.users);
+        let (peak_users, user_minutes) = series(&users);
         let (peak_connections, connection_minutes) = series(&self.connections);
-        let (peak_active_users, active_minutes) = series(&self.active_users);
+        let (peak_active_users, active_minutes) = series(&active_users);
         let minutes = user_minutes
             .iter()
             .zip(&connection_minutes)
@@ -120,15 +143,16 @@ impl DayAccumulator {
                 active_users,
             })
             .collect();
-        DaySessionsFigures {
-            dau: self.dau,
+        let figures = DaySessionsFigures {
+            dau: active_set.len() as u64,
             peak_users,
             peak_connections,
             peak_active_users,
-            acu: self.user_seconds as f64 / self.window.len() as f64,
+            acu: user_seconds as f64 / self.window.len() as f64,
             session_lengths: self.lengths,
             minutes,
-        }
+        };
+        (figures, active_set)
     }
 }
 
@@ -168,12 +192,21 @@ mod tests {
         }
     }
 
+    fn add_user(acc: &mut DayAccumulator, user: &str, sessions: &[SessionFacts]) {
+        for facts in sessions {
+            acc.add_session(user, facts);
+        }
+    }
+
     #[test]
     fn two_devices_of_one_user_count_once_as_a_user_and_twice_as_connections() {
         let mut acc = DayAccumulator::new(day(), RULES);
-        assert!(acc.add_user(&[session(100, 300), session(200, 400)]));
-        assert!(acc.add_user(&[session(250, 260)]));
-        let f = acc.finish();
+        add_user(&mut acc, "U1", &[session(100, 300)]);
+        add_user(&mut acc, "U2", &[session(250, 260)]);
+        add_user(&mut acc, "U1", &[session(200, 400)]);
+        let (f, mut active) = acc.finish();
+        active.sort();
+        assert_eq!(active, vec!["U1".into(), "U2".into()]);
         let d0 = day().start;
         assert_eq!(f.dau, 2);
         assert_eq!(
@@ -207,9 +240,9 @@ mod tests {
     #[test]
     fn a_session_from_yesterday_counts_but_its_length_belongs_to_the_day_it_ends() {
         let mut acc = DayAccumulator::new(day(), RULES);
-        acc.add_user(&[session(-1000, 50)]);
-        acc.add_user(&[session(-1000, 0)]);
-        let f = acc.finish();
+        add_user(&mut acc, "U1", &[session(-1000, 50)]);
+        add_user(&mut acc, "U2", &[session(-1000, 0)]);
+        let (f, _) = acc.finish();
         assert_eq!(f.dau, 1);
         assert_eq!(
             f.peak_users,
@@ -223,13 +256,32 @@ mod tests {
     }
 
     #[test]
+    fn presence_in_one_session_keeps_the_other_sessions_active_time() {
+        let mut acc = DayAccumulator::new(day(), RULES);
+        let mut away = session(100, 200);
+        away.presence = vec![((day().start + 100) as u32, 2)];
+        add_user(&mut acc, "U1", &[session(150, 300), away]);
+        let (f, _) = acc.finish();
+        assert_eq!(
+            f.peak_active_users,
+            Peak {
+                value: 1,
+                at: day().start + 150
+            }
+        );
+        assert_eq!(f.minutes[1].active_users, 0);
+        assert_eq!(f.minutes[3].active_users, 1);
+    }
+
+    #[test]
     fn an_empty_day_peaks_at_zero_at_its_start() {
         let mut acc = DayAccumulator::new(day(), RULES);
         let mut empty = session(100, 100);
         empty.first_end = NO_MIN;
         empty.last_alive = 0;
-        assert!(!acc.add_user(&[empty]));
-        let f = acc.finish();
+        add_user(&mut acc, "U1", &[empty]);
+        let (f, active) = acc.finish();
+        assert!(active.is_empty());
         assert_eq!(
             (f.dau, f.peak_users),
             (

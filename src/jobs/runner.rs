@@ -70,7 +70,8 @@ pub async fn run_range(
         (read_from, utc_day(window.end - 1))
     };
     let days_with_data =
-        sessions::days_with_data(client, &project.name, (span(history_from).0, span(from).1)).await?;
+        sessions::days_with_data(client, &project.name, (span(history_from).0, span(from).1))
+            .await?;
     for day in history_from.iter_days().take_while(|d| *d < from) {
         let (first, last) = span(day);
         let has_data = days_with_data.range(first..=last).next().is_some();
@@ -88,5 +89,7 @@ pub async fn run_range(
 }
 
 fn utc_day(epoch_s: i64) -> NaiveDate {
-    chrono::DateTime::from_timestamp(epoch_s, 0).expect("in range").date_naive()
+    chrono::DateTime::from_timestamp(epoch_s, 0)
+        .expect("in range")
+        .date_naive()
 }

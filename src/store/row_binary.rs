@@ -1,4 +1,5 @@
-//! Encodes validated events as ClickHouse RowBinary rows of `events`.
+//! Encodes validated events as ClickHouse RowBinary rows of `events`, and
+//! the users of a day's DAU set as rows of `daily_active_users`.
 //!
 //! The `clickhouse` crate encodes RowBinary only inside its own `Insert`,
 //! row by row, on the task that owns the insert. Encoding here instead lets
@@ -28,6 +29,25 @@ pub fn encode_event(out: &mut Vec<u8>, project: &str, received_ms: i64, event: &
     put_string(out, &event.org_id);
     put_string(out, &event.app_version);
     out.extend_from_slice(&received_ms.to_le_bytes());
+}
+
+/// The columns of a `daily_active_users` row, in order.
+pub const ACTIVE_USER_COLUMNS: &str = "project, day, user_id, active, computed_ms";
+
+/// Appends one `daily_active_users` row (a user active on `day`, a
+/// ClickHouse day number) to `out`. Millions are written per busy day.
+pub fn encode_active_user(
+    out: &mut Vec<u8>,
+    project: &str,
+    day: u16,
+    user_id: &str,
+    computed_ms: u64,
+) {
+    put_string(out, project);
+    out.extend_from_slice(&day.to_le_bytes());
+    put_string(out, user_id);
+    out.push(1);
+    out.extend_from_slice(&computed_ms.to_le_bytes());
 }
 
 fn put_string(out: &mut Vec<u8>, s: &str) {

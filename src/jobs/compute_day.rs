@@ -15,7 +15,7 @@ use super::sessions;
 use crate::config::ProjectSettings;
 use crate::store::StoreError;
 use crate::store::figures::{
-    self, ConcurrencyMinuteRow, DailyFiguresRow, day_number, insert_active_users, insert_rows,
+    ConcurrencyMinuteRow, DailyFiguresRow, day_number, insert_active_users, insert_rows,
 };
 
 /// Versions of stored figures: the clock in ms, but strictly increasing
@@ -70,15 +70,7 @@ pub async fn compute_day(
     let finish_done = started.elapsed();
     insert_active_users(client, &project.name, day_num, &active_users, version).await?;
     let sessions_done = started.elapsed();
-    // A first computation of the day has no older set to retire.
-    if !figures::daily(client, &project.name, day, day)
-        .await?
-        .is_empty()
-    {
-        actives::retire_stale_users(client, &project.name, day, version).await?;
-    }
-    let retired = started.elapsed();
-    let (wau, mau) = actives::rolling(client, &project.name, day).await?;
+    let (wau, mau) = actives::rolling(client, &project.name, day, version).await?;
     let rolled = started.elapsed();
 
     let minutes: Vec<ConcurrencyMinuteRow> = figures
@@ -140,8 +132,7 @@ pub async fn compute_day(
         read_ms = read_done.as_millis() as u64,
         finish_ms = (finish_done - read_done).as_millis() as u64,
         dau_set_ms = (sessions_done - finish_done).as_millis() as u64,
-        retire_ms = (retired - sessions_done).as_millis() as u64,
-        rolling_ms = (rolled - retired).as_millis() as u64,
+        rolling_ms = (rolled - sessions_done).as_millis() as u64,
         total_ms = started.elapsed().as_millis() as u64,
         "computed day"
     );

@@ -138,12 +138,12 @@ const MIGRATIONS: &[(u32, &str, &[&str])] = &[
             PARTITION BY toYYYYMM(day)
             ORDER BY (project, day, minute_start)",
             // The users active on each day, for exact WAU/MAU. A recompute
-            // writes the new set and marks users no longer active with 0.
+            // writes a new version; the day's `daily_figures` row names the
+            // current one, so users who dropped out need no deleting.
             "CREATE TABLE IF NOT EXISTS daily_active_users (
                 project String,
                 day Date,
                 user_id String,
-                active UInt8,
                 computed_ms UInt64
             ) ENGINE = ReplacingMergeTree(computed_ms)
             PARTITION BY toYYYYMM(day)

@@ -32,7 +32,7 @@ pub fn encode_event(out: &mut Vec<u8>, project: &str, received_ms: i64, event: &
 }
 
 /// The columns of a `daily_active_users` row, in order.
-pub const ACTIVE_USER_COLUMNS: &str = "project, day, user_id, active, computed_ms";
+pub const ACTIVE_USER_COLUMNS: &str = "project, day, user_id, computed_ms";
 
 /// Appends one `daily_active_users` row (a user active on `day`, a
 /// ClickHouse day number) to `out`. Millions are written per busy day.
@@ -46,7 +46,6 @@ pub fn encode_active_user(
     put_string(out, project);
     out.extend_from_slice(&day.to_le_bytes());
     put_string(out, user_id);
-    out.push(1);
     out.extend_from_slice(&computed_ms.to_le_bytes());
 }
 

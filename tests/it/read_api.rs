@@ -125,3 +125,42 @@ async fn records_are_final_days_that_beat_every_earlier_day() {
     assert_eq!(records, [("2020-03-20", 1), ("2020-03-21", 2)]);
     app.stop().await.unwrap();
 }
+
+#[tokio::test]
+async fn a_user_who_drops_out_of_a_day_on_recompute_leaves_dau_and_wau() {
+    let app = spawn_app("dropout").await;
+    // U1 on 03-23, U2 on 03-24; WAU of 03-24 is 2.
+    let events = serde_json::json!([
+        {"type": "session_start", "user_id": "U1", "session_id": "S1", "ts": "2020-03-23T09:00:00Z"},
+        {"type": "session_start", "user_id": "U2", "session_id": "S2", "ts": "2020-03-24T09:00:00Z"},
+    ]);
+    assert_eq!(app.post_json(events.to_string()).await.status(), 200);
+    app.run_jobs("alpha", "2020-03-23", "2020-03-24").await;
+    let path = "/v1/metrics/daily?from=2020-03-23&to=2020-03-24";
+    let (_, body) = get(&app, ALPHA_READ, path).await;
+    assert_eq!(
+        (
+            body["days"][0]["dau"].as_u64(),
+            body["days"][1]["wau"].as_u64()
+        ),
+        (Some(1), Some(2))
+    );
+
+    // A session_end stamped before U1's start empties U1's only session.
+    let late = serde_json::json!([
+        {"type": "session_end", "user_id": "U1", "session_id": "S1", "ts": "2020-03-23T08:00:00Z"},
+    ]);
+    assert_eq!(app.post_json(late.to_string()).await.status(), 200);
+    app.run_jobs("alpha", "2020-03-23", "2020-03-24").await;
+    let (_, body) = get(&app, ALPHA_READ, path).await;
+    let days = body["days"].as_array().unwrap();
+    assert_eq!(
+        (days[0]["dau"].as_u64(), days[0]["mau"].as_u64()),
+        (Some(0), Some(0))
+    );
+    assert_eq!(
+        (days[1]["dau"].as_u64(), days[1]["wau"].as_u64()),
+        (Some(1), Some(1))
+    );
+    app.stop().await.unwrap();
+}

@@ -43,7 +43,7 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
         "session_days",
         "daily_figures",
         "concurrency_minutes",
-        "daily_active_users",
+        "daily_active_sets",
     ] {
         storage
             .client

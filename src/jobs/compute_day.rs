@@ -15,7 +15,7 @@ use super::sessions;
 use crate::config::ProjectSettings;
 use crate::store::StoreError;
 use crate::store::figures::{
-    ConcurrencyMinuteRow, DailyFiguresRow, day_number, insert_active_users, insert_rows,
+    ConcurrencyMinuteRow, DailyFiguresRow, day_number, insert_active_set, insert_rows,
 };
 
 /// Versions of stored figures: the clock in ms, but strictly increasing
@@ -68,9 +68,9 @@ pub async fn compute_day(
     let read_done = started.elapsed();
     let (figures, active_users) = accumulator.finish();
     let finish_done = started.elapsed();
-    insert_active_users(client, &project.name, day_num, &active_users, version).await?;
+    insert_active_set(client, &project.name, day_num, &active_users, version).await?;
     let sessions_done = started.elapsed();
-    let (wau, mau) = actives::rolling(client, &project.name, day, version).await?;
+    let (wau, mau) = actives::rolling(client, &project.name, day).await?;
     let rolled = started.elapsed();
 
     let minutes: Vec<ConcurrencyMinuteRow> = figures

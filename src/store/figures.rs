@@ -7,7 +7,7 @@ use clickhouse::{Client, Row, RowOwned, RowWrite};
 use serde::{Deserialize, Serialize};
 
 use super::StoreError;
-use super::row_binary::{ACTIVE_USER_COLUMNS, encode_active_user};
+use super::row_binary::{ACTIVE_SET_COLUMNS, encode_active_set};
 
 /// One row of `daily_figures`. `*_at` and `day_start` are epoch seconds.
 #[derive(Debug, Clone, PartialEq, Row, Serialize, Deserialize)]
@@ -54,29 +54,6 @@ pub struct ConcurrencyMinuteRow {
     pub computed_ms: u64,
 }
 
-/// Stores the DAU set of `day` (a ClickHouse day number) as version
-/// `computed_ms`.
-pub async fn insert_active_users(
-    client: &Client,
-    project: &str,
-    day: u16,
-    users: &[Box<str>],
-    computed_ms: u64,
-) -> Result<(), StoreError> {
-    let mut insert = client.insert_formatted_with(format!(
-        "INSERT INTO daily_active_users ({ACTIVE_USER_COLUMNS}) FORMAT RowBinary"
-    ));
-    for chunk in users.chunks(100_000) {
-        let mut bytes = Vec::with_capacity(chunk.len() * 48);
-        for user_id in chunk {
-            encode_active_user(&mut bytes, project, day, user_id, computed_ms);
-        }
-        insert.send(bytes.into()).await?;
-    }
-    insert.end().await?;
-    Ok(())
-}
-
 pub async fn insert_rows<T: RowOwned + RowWrite>(
     client: &Client,
     table: &str,
@@ -86,6 +63,25 @@ pub async fn insert_rows<T: RowOwned + RowWrite>(
     for row in rows {
         insert.write(row).await?;
     }
+    insert.end().await?;
+    Ok(())
+}
+
+/// Stores the DAU set of `day` (a ClickHouse day number) as version
+/// `computed_ms`, replacing older versions.
+pub async fn insert_active_set(
+    client: &Client,
+    project: &str,
+    day: u16,
+    users: &[Box<str>],
+    computed_ms: u64,
+) -> Result<(), StoreError> {
+    let mut bytes = Vec::with_capacity(users.len() * 16 + 64);
+    encode_active_set(&mut bytes, project, day, computed_ms, users);
+    let mut insert = client.insert_formatted_with(format!(
+        "INSERT INTO daily_active_sets ({ACTIVE_SET_COLUMNS}) FORMAT RowBinary"
+    ));
+    insert.send(bytes.into()).await?;
     insert.end().await?;
     Ok(())
 }

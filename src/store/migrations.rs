@@ -137,17 +137,17 @@ const MIGRATIONS: &[(u32, &str, &[&str])] = &[
             ) ENGINE = ReplacingMergeTree(computed_ms)
             PARTITION BY toYYYYMM(day)
             ORDER BY (project, day, minute_start)",
-            // The users active on each day, for exact WAU/MAU. A recompute
-            // writes a new version; the day's `daily_figures` row names the
-            // current one, so users who dropped out need no deleting.
-            "CREATE TABLE IF NOT EXISTS daily_active_users (
+            // The users active on each day, for exact WAU/MAU: one row per
+            // day holding the whole set, so that storing millions of users
+            // is one row to write, and a recompute replaces it.
+            "CREATE TABLE IF NOT EXISTS daily_active_sets (
                 project String,
                 day Date,
-                user_id String,
-                computed_ms UInt64
+                computed_ms UInt64,
+                users Array(String)
             ) ENGINE = ReplacingMergeTree(computed_ms)
             PARTITION BY toYYYYMM(day)
-            ORDER BY (project, day, user_id)",
+            ORDER BY (project, day)",
         ],
     ),
 ];

@@ -1,12 +1,13 @@
 //! Encodes validated events as ClickHouse RowBinary rows of `events`, and
-//! the users of a day's DAU set as rows of `daily_active_users`.
+//! a day's DAU set as a row of `daily_active_sets`.
 //!
 //! The `clickhouse` crate encodes RowBinary only inside its own `Insert`,
 //! row by row, on the task that owns the insert. Encoding here instead lets
 //! every request encode its own events on its own task (in parallel, with
 //! no per-event allocation), and the group-commit writer only concatenates
 //! bytes. The format is tiny and fixed: `String` = LEB128 length + bytes,
-//! `Int64` = 8 bytes little-endian, `Enum8` = 1 byte. Tests read the rows back
+//! `Int64` = 8 bytes little-endian, `Enum8` = 1 byte, `Array` = LEB128
+//! count + elements. Tests read the rows back
 //! through the crate's own decoder ([`super::rows::EventRow`]).
 
 use crate::domain::event::Event;
@@ -31,31 +32,37 @@ pub fn encode_event(out: &mut Vec<u8>, project: &str, received_ms: i64, event: &
     out.extend_from_slice(&received_ms.to_le_bytes());
 }
 
-/// The columns of a `daily_active_users` row, in order.
-pub const ACTIVE_USER_COLUMNS: &str = "project, day, user_id, computed_ms";
+/// The columns of a `daily_active_sets` row, in order.
+pub const ACTIVE_SET_COLUMNS: &str = "project, day, computed_ms, users";
 
-/// Appends one `daily_active_users` row (a user active on `day`, a
-/// ClickHouse day number) to `out`. Millions are written per busy day.
-pub fn encode_active_user(
+/// Appends the `daily_active_sets` row of one day (a ClickHouse day number):
+/// its whole DAU set in one `Array(String)`.
+pub fn encode_active_set(
     out: &mut Vec<u8>,
     project: &str,
     day: u16,
-    user_id: &str,
     computed_ms: u64,
+    users: &[Box<str>],
 ) {
     put_string(out, project);
     out.extend_from_slice(&day.to_le_bytes());
-    put_string(out, user_id);
     out.extend_from_slice(&computed_ms.to_le_bytes());
+    put_length(out, users.len());
+    for user in users {
+        put_string(out, user);
+    }
 }
 
-fn put_string(out: &mut Vec<u8>, s: &str) {
-    let mut len = s.len();
+fn put_length(out: &mut Vec<u8>, mut len: usize) {
     while len >= 0x80 {
         out.push((len as u8) | 0x80);
         len >>= 7;
     }
     out.push(len as u8);
+}
+
+fn put_string(out: &mut Vec<u8>, s: &str) {
+    put_length(out, s.len());
     out.extend_from_slice(s.as_bytes());
 }
 

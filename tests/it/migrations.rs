@@ -24,7 +24,7 @@ async fn migrations_are_recorded_and_running_them_again_changes_nothing() {
         tables,
         [
             "concurrency_minutes",
-            "daily_active_users",
+            "daily_active_sets",
             "daily_figures",
             "events",
             "highwater_migrations",

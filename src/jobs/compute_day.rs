@@ -63,7 +63,7 @@ pub async fn compute_day(
     let mut accumulator = DayAccumulator::new(window, rules);
     let mut sessions = sessions::read(client, &project.name, sessions::read_range(&window, rules))?;
     while let Some((user_id, facts)) = sessions.next().await? {
-        accumulator.add_session(&user_id, &facts);
+        accumulator.add_session(user_id, &facts);
     }
     let read_done = started.elapsed();
     let (figures, active_users) = accumulator.finish();

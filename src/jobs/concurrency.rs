@@ -75,7 +75,7 @@ pub fn minute_maxima(counts: &[u32]) -> Vec<u32> {
 }
 
 /// Merges intervals in place into disjoint, sorted ones.
-pub fn merge_intervals(intervals: &mut Vec<Interval>) {
+pub fn merge_intervals<A: smallvec::Array<Item = Interval>>(intervals: &mut smallvec::SmallVec<A>) {
     if intervals.len() < 2 {
         return;
     }
@@ -128,9 +128,10 @@ mod tests {
 
     #[test]
     fn overlapping_and_touching_intervals_merge() {
-        let mut v = vec![(10, 20), (0, 5), (15, 30), (30, 40), (50, 60)];
+        let mut v: smallvec::SmallVec<[Interval; 2]> =
+            smallvec::smallvec![(10, 20), (0, 5), (15, 30), (30, 40), (50, 60)];
         merge_intervals(&mut v);
-        assert_eq!(v, vec![(0, 5), (10, 40), (50, 60)]);
+        assert_eq!(v.as_slice(), [(0, 5), (10, 40), (50, 60)]);
     }
 
     #[test]

@@ -2,8 +2,10 @@
 //! at a time: the three per-second counts, DAU, user-seconds for ACU, and
 //! the session-length histogram.
 
+use compact_str::CompactString;
 use hdrhistogram::Histogram;
 use rustc_hash::FxHashMap;
+use smallvec::SmallVec;
 
 use super::concurrency::{SecondDeltas, merge_intervals, minute_maxima, peak};
 use super::day_window::DayWindow;
@@ -46,17 +48,21 @@ pub struct DayAccumulator {
     connections: SecondDeltas,
     lengths: Histogram<u64>,
     /// The users with a session touching the day, and those sessions.
-    users: FxHashMap<Box<str>, UserDay>,
+    /// Ids of up to 24 bytes and two sessions per user live inline: no
+    /// allocation per user on a day of millions.
+    users: FxHashMap<CompactString, UserDay>,
 }
 
 /// What one user did during the day, before merging.
 #[derive(Debug, Default)]
 struct UserDay {
-    intervals: Vec<Interval>,
+    intervals: Intervals,
     /// Active parts, when some session had presence events; otherwise the
     /// user was active whenever connected.
-    active: Option<Vec<Interval>>,
+    active: Option<Box<Intervals>>,
 }
+
+type Intervals = SmallVec<[Interval; 2]>;
 
 impl DayAccumulator {
     pub fn new(window: DayWindow, rules: SessionRules) -> Self {
@@ -85,21 +91,25 @@ impl DayAccumulator {
         self.connections.add(interval);
         let user = match self.users.get_mut(user_id) {
             Some(user) => user,
-            None => self.users.entry(user_id.into()).or_default(),
+            None => self.users.entry(CompactString::from(user_id)).or_default(),
         };
         if facts.presence.is_empty() {
             if let Some(active) = &mut user.active {
                 active.push(interval);
             }
         } else {
-            let active = user.active.get_or_insert_with(|| user.intervals.clone());
-            facts.active_parts(interval, active);
+            let active = user
+                .active
+                .get_or_insert_with(|| Box::new(user.intervals.clone()));
+            let mut parts = Vec::new();
+            facts.active_parts(interval, &mut parts);
+            active.extend(parts);
         }
         user.intervals.push(interval);
     }
 
     /// The figures, and the users active on the day (DAU set).
-    pub fn finish(self) -> (DaySessionsFigures, Vec<Box<str>>) {
+    pub fn finish(self) -> (DaySessionsFigures, Vec<CompactString>) {
         let start = self.window.start;
         let mut users = SecondDeltas::new(&self.window);
         let mut active_users = SecondDeltas::new(&self.window);
@@ -206,7 +216,7 @@ mod tests {
         add_user(&mut acc, "U1", &[session(200, 400)]);
         let (f, mut active) = acc.finish();
         active.sort();
-        assert_eq!(active, vec!["U1".into(), "U2".into()]);
+        assert_eq!(active, ["U1", "U2"]);
         let d0 = day().start;
         assert_eq!(f.dau, 2);
         assert_eq!(

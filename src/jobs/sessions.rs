@@ -13,9 +13,10 @@ use crate::store::StoreError;
 /// Extra UTC days read beyond `L` on each side of the day.
 const MARGIN_S: i64 = 86_400;
 
+/// Borrows `user_id` from the response buffer: no allocation per session.
 #[derive(Debug, Row, Deserialize)]
-struct SessionRow {
-    user_id: String,
+struct SessionRow<'a> {
+    user_id: &'a str,
     first_start: u32,
     first_event: u32,
     first_end: u32,
@@ -41,7 +42,7 @@ pub fn read_range(window: &DayWindow, rules: SessionRules) -> (NaiveDate, NaiveD
 /// (Grouping them by user is left to the caller: ClickHouse 18.16 spends
 /// more on a second GROUP BY, or an ORDER BY, than a hash map in Rust does.)
 pub struct Sessions {
-    cursor: RowCursor<SessionRow>,
+    cursor: RowCursor<SessionRow<'static>>,
 }
 
 /// Starts reading the sessions of `project` in `from..=to` (UTC days).
@@ -65,13 +66,13 @@ pub fn read(
         .bind(project)
         .bind(from.to_string())
         .bind(to.to_string())
-        .fetch::<SessionRow>()?;
+        .fetch::<SessionRow<'_>>()?;
     Ok(Sessions { cursor })
 }
 
 impl Sessions {
-    /// The next session and its user.
-    pub async fn next(&mut self) -> Result<Option<(String, SessionFacts)>, StoreError> {
+    /// The next session and its user (borrowed until the next call).
+    pub async fn next(&mut self) -> Result<Option<(&str, SessionFacts)>, StoreError> {
         let Some(row) = self.cursor.next().await? else {
             return Ok(None);
         };

@@ -73,7 +73,7 @@ pub async fn insert_active_set(
     client: &Client,
     project: &str,
     day: u16,
-    users: &[Box<str>],
+    users: &[compact_str::CompactString],
     computed_ms: u64,
 ) -> Result<(), StoreError> {
     let mut bytes = Vec::with_capacity(users.len() * 16 + 64);

@@ -42,14 +42,14 @@ pub fn encode_active_set(
     project: &str,
     day: u16,
     computed_ms: u64,
-    users: &[Box<str>],
+    users: &[impl AsRef<str>],
 ) {
     put_string(out, project);
     out.extend_from_slice(&day.to_le_bytes());
     out.extend_from_slice(&computed_ms.to_le_bytes());
     put_length(out, users.len());
     for user in users {
-        put_string(out, user);
+        put_string(out, user.as_ref());
     }
 }
 

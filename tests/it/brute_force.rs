@@ -282,16 +282,13 @@ async fn check_seed(seed: u64) {
     app.run_jobs("brute", &day, &day).await;
 
     let (expected_day, expected_minutes) = evaluate(&s);
-    let get = |path: String| {
-        let request = app
-            .http
-            .get(format!("{}{path}", app.base_url))
-            .bearer_auth(READ);
-        async move { request.send().await.unwrap().json::<Value>().await.unwrap() }
-    };
-    let daily = get(format!("/v1/metrics/daily?from={day}&to={day}")).await;
+    let (_, daily) = app
+        .read(READ, &format!("/v1/metrics/daily?from={day}&to={day}"))
+        .await;
     assert_eq!(daily["days"][0], expected_day, "seed {seed}");
-    let series = get(format!("/v1/metrics/concurrency?day={day}&step=60")).await;
+    let (_, series) = app
+        .read(READ, &format!("/v1/metrics/concurrency?day={day}&step=60"))
+        .await;
     let minutes: Vec<[u64; 3]> = series["series"]
         .as_array()
         .unwrap()

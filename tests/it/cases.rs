@@ -147,19 +147,8 @@ async fn check_expectations(app: &TestApp, step: &Step, zone: chrono_tz::Tz, cas
             .and_then(|p| p.as_str())
             .unwrap_or("main");
         let day = expect["day"].as_str().unwrap();
-        let response: Value = app
-            .http
-            .get(format!(
-                "{}/v1/metrics/daily?from={day}&to={day}",
-                app.base_url
-            ))
-            .bearer_auth(read_key(project))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let path = format!("/v1/metrics/daily?from={day}&to={day}");
+        let (_, response) = app.read(&read_key(project), &path).await;
         assert_eq!(response["project"], project);
         let days = response["days"].as_array().unwrap();
         assert_eq!(days.len(), 1, "{case}: {response}");

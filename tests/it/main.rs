@@ -167,12 +167,22 @@ impl TestApp {
 
     /// `GET path`; returns the status and the JSON body (null if not JSON).
     pub async fn get(&self, path: &str) -> (u16, serde_json::Value) {
-        let response = self
-            .http
-            .get(format!("{}{path}", self.base_url))
-            .send()
+        self.send(self.http.get(format!("{}{path}", self.base_url)))
             .await
-            .unwrap();
+    }
+
+    /// `GET path` with a bearer key.
+    pub async fn read(&self, key: &str, path: &str) -> (u16, serde_json::Value) {
+        self.send(
+            self.http
+                .get(format!("{}{path}", self.base_url))
+                .bearer_auth(key),
+        )
+        .await
+    }
+
+    async fn send(&self, request: reqwest::RequestBuilder) -> (u16, serde_json::Value) {
+        let response = request.send().await.unwrap();
         let status = response.status().as_u16();
         (status, response.json().await.unwrap_or_default())
     }

@@ -7,17 +7,7 @@ use crate::{ALPHA_INGEST, ALPHA_READ, TestApp, event_json, spawn_app};
 const BETA_READ: &str = "beta-read-key-0000001";
 
 async fn get(app: &TestApp, key: &str, path: &str) -> (u16, Value) {
-    let response = app
-        .http
-        .get(format!("{}{path}", app.base_url))
-        .bearer_auth(key)
-        .send()
-        .await
-        .unwrap();
-    (
-        response.status().as_u16(),
-        response.json().await.unwrap_or_default(),
-    )
+    app.read(key, path).await
 }
 
 #[tokio::test]

@@ -21,20 +21,8 @@ fn day(s: &str) -> NaiveDate {
 }
 
 async fn march_25(app: &TestApp) -> Value {
-    let response: Value = app
-        .http
-        .get(format!(
-            "{}/v1/metrics/daily?from=2020-03-25&to=2020-03-25",
-            app.base_url
-        ))
-        .bearer_auth(ALPHA_READ)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    response["days"][0].clone()
+    let path = "/v1/metrics/daily?from=2020-03-25&to=2020-03-25";
+    app.read(ALPHA_READ, path).await.1["days"][0].clone()
 }
 
 async fn post_session(app: &TestApp, user: &str, start: &str, end: &str) {

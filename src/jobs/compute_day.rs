@@ -70,7 +70,7 @@ pub async fn compute_day(
     let finish_done = started.elapsed();
     insert_active_set(client, &project.name, day_num, &active_users, version).await?;
     let sessions_done = started.elapsed();
-    let (wau, mau) = actives::rolling(client, &project.name, day).await?;
+    let (wau, mau) = actives::rolling(client, &project.name, day, &active_users).await?;
     let rolled = started.elapsed();
 
     let minutes: Vec<ConcurrencyMinuteRow> = figures

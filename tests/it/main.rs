@@ -5,6 +5,7 @@
 mod bad_input;
 mod brute_force;
 mod cases;
+mod cli;
 mod ingest;
 mod migrations;
 mod outage;

@@ -6,12 +6,18 @@
 //!
 //! # Layout
 //! - [`config`]: the one `Settings` struct, from `highwater.toml` + env.
-//! - [`domain`]: events as clients send them, and their validation.
-//! - [`ingest`]: the HTTP API: router, auth, body limits, group-commit writer.
-//! - [`store`]: ClickHouse: client, migrations, rows, the embedded server.
+//! - [`domain`]: events as clients send them, and their validation; figures
+//!   as the API shows them; records.
+//! - [`ingest`]: the HTTP API: router, ingest and read handlers, auth, body
+//!   limits, group-commit writer.
+//! - [`jobs`]: events → sessions → per-second concurrency, DAU/WAU/MAU and
+//!   session lengths, per day; the schedule `serve` runs.
+//! - [`store`]: ClickHouse: client, migrations, RowBinary encoding, rows,
+//!   figures tables, the embedded server.
 //! - [`startup`]: wires the parts into a running server.
 //! - [`cli`], [`cmd`]: the command line, one file per command.
 //! - [`bench`]: event generation and measurement for the benchmarks.
+//! - [`clock`], [`telemetry`]: the injected clock; logging set-up.
 
 pub mod bench;
 pub mod cli;

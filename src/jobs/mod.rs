@@ -1,12 +1,14 @@
 //! The batch jobs that turn events into figures (DESIGN §2).
 //!
+//! - [`day_window`]: a local day as UTC seconds (23–25 h across DST).
 //! - [`session`]: one session's interval and presence timeline.
-//! - [`sessions`]: reading a day's sessions, per user, from ClickHouse.
+//! - [`sessions`]: reading the sessions that may touch a day from ClickHouse.
 //! - [`concurrency`]: per-second deltas, prefix sums, peaks.
-//! - [`day_accumulator`]: every session-derived figure of a day.
-//! - [`actives`]: DAU sets, WAU / MAU.
+//! - [`day_accumulator`]: every session-derived figure of a day, per user.
+//! - [`actives`]: WAU / MAU from the DAU sets.
 //! - [`compute_day`]: one day, computed and stored.
-//! - [`runner`]: a range of days, in order.
+//! - [`runner`]: a range of days, in order (`jobs run`).
+//! - [`schedule`]: the rounds `serve` runs.
 
 pub mod actives;
 pub mod compute_day;

@@ -31,12 +31,16 @@ impl Storage {
     pub async fn open(settings: &Settings) -> anyhow::Result<Self> {
         let (url, local) = match &settings.clickhouse.url {
             Some(url) => (url.clone(), None),
-            None => {
-                let server = LocalClickHouse::start(&settings.data_dir)
-                    .await
-                    .context("could not start the embedded ClickHouse")?;
-                (server.url(), Some(server))
-            }
+            None => match running_embedded(&settings.data_dir).await {
+                // Another highwater (serve, demo) owns it: share it.
+                Some(url) => (url, None),
+                None => {
+                    let server = LocalClickHouse::start(&settings.data_dir)
+                        .await
+                        .context("could not start the embedded ClickHouse")?;
+                    (server.url(), Some(server))
+                }
+            },
         };
         let client = crate::store::connect(&settings.clickhouse, &url)
             .await
@@ -53,6 +57,18 @@ impl Storage {
             local.stop().await;
         }
     }
+}
+
+/// The URL of an embedded ClickHouse that another highwater process runs on
+/// `data_dir`, if it answers.
+async fn running_embedded(data_dir: &std::path::Path) -> Option<String> {
+    let url = LocalClickHouse::advertised_url(data_dir)?;
+    let ping = reqwest::Client::new()
+        .get(format!("{url}/ping"))
+        .timeout(Duration::from_secs(2))
+        .send()
+        .await;
+    ping.is_ok_and(|r| r.status().is_success()).then_some(url)
 }
 
 /// A bound, ready-to-run HTTP server.

@@ -13,6 +13,8 @@ use tokio::process::{Child, Command};
 const READY_TIMEOUT: Duration = Duration::from_secs(60);
 const STOP_TIMEOUT: Duration = Duration::from_secs(30);
 const START_ATTEMPTS: usize = 3;
+/// Where a running server writes its URL, inside its directory.
+const ENDPOINT_FILE: &str = "endpoint";
 /// Environment variable naming the server binary, overriding the search.
 pub const BIN_ENV: &str = "HIGHWATER_CLICKHOUSE_BIN";
 
@@ -169,6 +171,8 @@ impl LocalClickHouse {
         };
         tracing::info!(binary = %binary.path.display(), http_port, dir = %dir.display(), "starting ClickHouse");
         server.wait_ready(binary).await?;
+        // Lets other highwater commands on this data directory share it.
+        write_file(&dir.join(ENDPOINT_FILE), &server.url())?;
         Ok(server)
     }
 
@@ -200,6 +204,13 @@ impl LocalClickHouse {
         }
     }
 
+    /// The URL a running server on `data_dir` advertised, if any (it may be
+    /// stale: ask `/ping`).
+    pub fn advertised_url(data_dir: &Path) -> Option<String> {
+        let text = std::fs::read_to_string(data_dir.join("clickhouse").join(ENDPOINT_FILE)).ok()?;
+        Some(text.trim().to_owned()).filter(|u| u.starts_with("http://127.0.0.1:"))
+    }
+
     /// `http://127.0.0.1:PORT` of the server's HTTP interface.
     pub fn url(&self) -> String {
         format!("http://127.0.0.1:{}", self.http_port)
@@ -226,6 +237,7 @@ impl LocalClickHouse {
 
     /// SIGTERM, then SIGKILL if the server has not exited after 30 s.
     pub async fn stop(mut self) {
+        let _ = std::fs::remove_file(self.dir.join(ENDPOINT_FILE));
         self.signal(libc::SIGTERM);
         if tokio::time::timeout(STOP_TIMEOUT, self.child.wait())
             .await
@@ -250,6 +262,7 @@ impl Drop for LocalClickHouse {
         if !matches!(self.child.try_wait(), Ok(None)) {
             return;
         }
+        let _ = std::fs::remove_file(self.dir.join(ENDPOINT_FILE));
         self.signal(libc::SIGTERM);
         let deadline = Instant::now() + STOP_TIMEOUT;
         while matches!(self.child.try_wait(), Ok(None)) {

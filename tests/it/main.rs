@@ -6,6 +6,7 @@ mod bad_input;
 mod brute_force;
 mod cases;
 mod cli;
+mod embedded;
 mod ingest;
 mod migrations;
 mod outage;

@@ -4,11 +4,14 @@
 //! second the peak is reached.
 //!
 //! `C_user` and `C_active` count users, not sessions: a user's intervals are
-//! merged first, so several devices count once. This is exact under sharding
-//! by `user_id` (every user lives on one shard) and still exact when the rows
-//! of one user come from several shards, because the fetch groups by user
-//! before any counting (DESIGN §2): per-user deltas are summed over all
-//! users, and only then is the maximum taken; peaks are never added.
+//! merged first, so several devices count once.
+//!
+//! Under sharding (a Distributed `events` table sharded by `user_id`) this
+//! stays exact: the session read (`GROUP BY user_id, session_id` in
+//! [`super::sessions`]) merges each session's facts across shards, the
+//! accumulator groups sessions by user before counting, every user adds its
+//! own ±1 deltas, the deltas of all users (all shards) are summed, and only
+//! then is the maximum taken — peaks are never added (DESIGN §2).
 
 use super::day_window::DayWindow;
 use super::session::Interval;

@@ -1,4 +1,4 @@
-//! Reads the sessions that may touch a day, grouped by user, from
+//! Reads the sessions that may touch a day from
 //! `session_days` (kept up to date at insert time by a materialized view).
 
 use chrono::{DateTime, NaiveDate};

@@ -213,16 +213,6 @@ impl Default for Settings {
     }
 }
 
-/// Environment variables that override the file, by name.
-pub const ENV_OVERRIDES: &[&str] = &[
-    "HIGHWATER_LISTEN",
-    "HIGHWATER_DATA_DIR",
-    "HIGHWATER_CLICKHOUSE_URL",
-    "HIGHWATER_CLICKHOUSE_USER",
-    "HIGHWATER_CLICKHOUSE_PASSWORD",
-    "HIGHWATER_CLICKHOUSE_DATABASE",
-];
-
 impl Settings {
     /// Reads the file (a missing file is fine only when `required` is false),
     /// applies the environment, validates.

@@ -31,7 +31,7 @@ pub async fn ingest_events(
     headers: HeaderMap,
     body: Body,
 ) -> Result<Json<Accepted>, ApiError> {
-    let project = &state.projects[state.keys.authorize(&headers, KeyRole::Ingest)?];
+    let project = state.project_for(&headers, KeyRole::Ingest)?;
     tracing::Span::current().record("project", project.name.as_str());
     let _in_progress = state.writer.track_request();
     let format = body_format(&headers)?;

@@ -31,6 +31,17 @@ pub struct AppState {
     pub clock: Arc<dyn Clock>,
 }
 
+impl AppState {
+    /// The project the request's bearer key may act on with `role`.
+    pub fn project_for(
+        &self,
+        headers: &axum::http::HeaderMap,
+        role: auth::KeyRole,
+    ) -> Result<&ProjectSettings, error::ApiError> {
+        Ok(&self.projects[self.keys.authorize(headers, role)?])
+    }
+}
+
 pub fn app(state: AppState) -> Router {
     Router::new()
         .route("/v1/events", post(handlers::ingest_events))

@@ -43,7 +43,7 @@ pub async fn daily(
     headers: HeaderMap,
     Query(query): Query<DailyQuery>,
 ) -> Result<Json<DailyResponse>, ApiError> {
-    let project = &state.projects[state.keys.authorize(&headers, KeyRole::Read)?];
+    let project = state.project_for(&headers, KeyRole::Read)?;
     let from = parse_day("from", query.from.as_deref())?;
     let to = parse_day("to", query.to.as_deref())?;
     check_range(from, to).map_err(|e| ApiError::BadQuery(e.to_string()))?;
@@ -59,7 +59,7 @@ pub async fn concurrency(
     headers: HeaderMap,
     Query(query): Query<ConcurrencyQuery>,
 ) -> Result<Json<Value>, ApiError> {
-    let project = &state.projects[state.keys.authorize(&headers, KeyRole::Read)?];
+    let project = state.project_for(&headers, KeyRole::Read)?;
     let day = parse_day("day", query.day.as_deref())?;
     let step: u32 = match query.step.as_deref() {
         None => 60,
@@ -86,7 +86,7 @@ pub async fn records_list(
     State(state): State<AppState>,
     headers: HeaderMap,
 ) -> Result<Json<Value>, ApiError> {
-    let project = &state.projects[state.keys.authorize(&headers, KeyRole::Read)?];
+    let project = state.project_for(&headers, KeyRole::Read)?;
     let days = figures::all_days(&state.db, &project.name).await?;
     Ok(Json(json!({
         "project": project.name,

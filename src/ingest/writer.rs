@@ -40,7 +40,7 @@ pub enum WriteError {
 struct Submission {
     rows: EncodedRows,
     done: oneshot::Sender<Result<(), WriteError>>,
-    /// Holds `rows.len()` pending-row permits until the insert is over.
+    /// Holds `rows.count` pending-row permits until the insert is over.
     _permit: OwnedSemaphorePermit,
 }
 

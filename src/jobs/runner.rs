@@ -8,7 +8,7 @@ use chrono::{Duration, NaiveDate};
 use clickhouse::Client;
 
 use super::compute_day::compute_day;
-use super::day_window::DayWindow;
+use super::day_window::{DayWindow, utc_date};
 use super::sessions;
 use crate::config::ProjectSettings;
 use crate::store::StoreError;
@@ -67,7 +67,7 @@ pub async fn run_range(
     let span = |day: NaiveDate| {
         let window = DayWindow::new(day, project.time_zone);
         let (read_from, _) = sessions::read_range(&window, rules);
-        (read_from, utc_day(window.end - 1))
+        (read_from, utc_date(window.end - 1))
     };
     let days_with_data =
         sessions::days_with_data(client, &project.name, (span(history_from).0, span(from).1))
@@ -86,10 +86,4 @@ pub async fn run_range(
         rows.push(row);
     }
     Ok(rows)
-}
-
-fn utc_day(epoch_s: i64) -> NaiveDate {
-    chrono::DateTime::from_timestamp(epoch_s, 0)
-        .expect("in range")
-        .date_naive()
 }

@@ -73,7 +73,7 @@ impl Scheduler {
         let project = &self.projects[index];
         let started_ms = self.clock.now_ms();
         let today = local_day(project, started_ms);
-        let stored = figures::all_days(&self.client, &project.name).await?;
+        let stored = figures::day_statuses(&self.client, &project.name).await?;
         let watermark = match self.watermarks[index] {
             Some(w) => w,
             // First tick: everything received since the last computation.
@@ -108,13 +108,27 @@ impl Scheduler {
         }
         let days: Vec<NaiveDate> = days.into_iter().filter(|d| *d <= today).collect();
         let clock = self.clock.clone();
-        for &day in &days {
-            run_range(&self.client, project, day, day, || clock.now_ms(), |_| {}).await?;
+        // One run per stretch of consecutive days: the history check of a
+        // run is then done once per stretch, not once per day.
+        for (from, to) in consecutive_runs(&days) {
+            run_range(&self.client, project, from, to, || clock.now_ms(), |_| {}).await?;
         }
         self.watermarks[index] = Some(started_ms);
         tracing::info!(project = %project.name, days = days.len(), "scheduled jobs done");
         Ok(days)
     }
+}
+
+/// Sorted days as `(first, last)` stretches of consecutive days.
+fn consecutive_runs(days: &[NaiveDate]) -> Vec<(NaiveDate, NaiveDate)> {
+    let mut runs: Vec<(NaiveDate, NaiveDate)> = Vec::new();
+    for &day in days {
+        match runs.last_mut() {
+            Some((_, last)) if last.succ_opt() == Some(day) => *last = day,
+            _ => runs.push((day, day)),
+        }
+    }
+    runs
 }
 
 fn local_day(project: &ProjectSettings, epoch_ms: i64) -> NaiveDate {
@@ -153,4 +167,30 @@ async fn late_days(
         .map(|m| local_day(project, m * 60_000))
         .collect();
     Ok(days.into_iter().collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sorted_days_split_into_consecutive_stretches() {
+        let d = |s: &str| s.parse::<NaiveDate>().unwrap();
+        let days = [
+            d("2020-03-01"),
+            d("2020-03-02"),
+            d("2020-03-04"),
+            d("2020-03-05"),
+            d("2020-03-09"),
+        ];
+        assert_eq!(
+            consecutive_runs(&days),
+            [
+                (d("2020-03-01"), d("2020-03-02")),
+                (d("2020-03-04"), d("2020-03-05")),
+                (d("2020-03-09"), d("2020-03-09")),
+            ]
+        );
+        assert!(consecutive_runs(&[]).is_empty());
+    }
 }

@@ -1,12 +1,12 @@
 //! Reads the sessions that may touch a day from
 //! `session_days` (kept up to date at insert time by a materialized view).
 
-use chrono::{DateTime, NaiveDate};
+use chrono::NaiveDate;
 use clickhouse::query::RowCursor;
 use clickhouse::{Client, Row};
 use serde::Deserialize;
 
-use super::day_window::DayWindow;
+use super::day_window::{DayWindow, utc_date};
 use super::session::{SessionFacts, SessionRules};
 use crate::store::StoreError;
 
@@ -29,13 +29,8 @@ struct SessionRow<'a> {
 /// events further than `L` + 1 day from the day (a session id reused after a
 /// long silence) are not read.
 pub fn read_range(window: &DayWindow, rules: SessionRules) -> (NaiveDate, NaiveDate) {
-    let utc_day = |t: i64| {
-        DateTime::from_timestamp(t, 0)
-            .expect("in range")
-            .date_naive()
-    };
     let reach = i64::from(rules.max_length) + MARGIN_S;
-    (utc_day(window.start - reach), utc_day(window.end + reach))
+    (utc_date(window.start - reach), utc_date(window.end + reach))
 }
 
 /// Sessions in a range of days, one at a time, in no particular order.

@@ -33,6 +33,7 @@ pub struct DailyFiguresRow {
     pub session_p99_s: u64,
     pub session_max_s: u64,
     /// HdrHistogram V2 serialization, so ranges of days can be merged.
+    #[serde(with = "serde_bytes")]
     pub session_histogram: Vec<u8>,
     pub r#final: u8,
     pub computed_ms: u64,
@@ -101,6 +102,24 @@ pub async fn daily(
         .bind(project)
         .bind(from.to_string())
         .bind(to.to_string())
+        .fetch_all()
+        .await?)
+}
+
+/// Whether a computed day is final, and when it was computed.
+#[derive(Debug, Clone, PartialEq, Row, Deserialize)]
+pub struct DayStatusRow {
+    pub day: u16,
+    pub r#final: u8,
+    pub computed_ms: u64,
+}
+
+/// The status of every computed day of `project`, oldest first: what the
+/// scheduler needs, without the figures themselves.
+pub async fn day_statuses(client: &Client, project: &str) -> Result<Vec<DayStatusRow>, StoreError> {
+    Ok(client
+        .query("SELECT day, final, computed_ms FROM daily_figures FINAL WHERE project = ? ORDER BY day")
+        .bind(project)
         .fetch_all()
         .await?)
 }

@@ -216,10 +216,6 @@ impl LocalClickHouse {
         format!("http://127.0.0.1:{}", self.http_port)
     }
 
-    pub fn pid(&self) -> Option<u32> {
-        self.child.id()
-    }
-
     /// The last lines of the server's logs, for error messages.
     pub fn log_tail(&self) -> String {
         let mut tail = String::new();

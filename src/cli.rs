@@ -33,8 +33,9 @@ pub struct Cli {
 pub enum Command {
     /// Run the ingest API (POST /v1/events), /healthz and /readyz.
     Serve(ServeArgs),
-    /// Start everything on the embedded ClickHouse, post a sample of events
-    /// through the API and show what was stored.
+    /// Everything end to end on the embedded ClickHouse: replay the March
+    /// 2020 surge through the API, run the jobs, show the daily figures and
+    /// records, and keep serving.
     Demo(DemoArgs),
     /// Batch jobs that compute the figures.
     #[command(subcommand)]
@@ -42,6 +43,9 @@ pub enum Command {
     /// Print computed figures.
     #[command(subcommand)]
     Metrics(MetricsCommand),
+    /// Generate realistic presence and session events from a scenario, into
+    /// an NDJSON file or posted to a highwater server.
+    Simulate(SimulateArgs),
     /// Benchmarks that print highwater's figures beside a baseline.
     #[command(subcommand)]
     Bench(BenchCommand),
@@ -102,9 +106,61 @@ pub struct DemoArgs {
     /// Data directory of the embedded ClickHouse.
     #[arg(long, default_value = "./highwater-data")]
     pub data_dir: PathBuf,
+    /// Scenario to replay (default: the built-in March 2020 surge,
+    /// fixtures/scenarios/march-2020.toml).
+    #[arg(long)]
+    pub scenario: Option<PathBuf>,
+    /// Population scale: 0.001 turns the 12.5M peak into 12,500.
+    #[arg(long, default_value_t = 0.001)]
+    pub scale: f64,
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
     /// Stop when the demo is done instead of leaving the server running.
     #[arg(long)]
     pub exit: bool,
+}
+
+#[derive(Debug, Args)]
+#[command(
+    group(clap::ArgGroup::new("output").required(true).args(["out", "post"])),
+    after_help = "Examples:\n  \
+    highwater simulate --scenario fixtures/scenarios/march-2020.toml --scale 0.001 --out march.ndjson.gz\n  \
+    highwater simulate --scenario fixtures/scenarios/march-2020.toml --scale 0.001 \\\n      \
+    --post http://127.0.0.1:8080 --key $INGEST_KEY\n\n\
+    The receiving project needs the scenario's time zone and session timeout, and\n\
+    backfill = true (the events are dated on the scenario's days)."
+)]
+pub struct SimulateArgs {
+    /// Scenario file (see fixtures/scenarios/README.md).
+    #[arg(long)]
+    pub scenario: PathBuf,
+    /// Multiplies the population: 0.001 turns a 12.5M peak into 12,500.
+    #[arg(long)]
+    pub scale: f64,
+    /// Same seed, same events, byte for byte.
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// First day to simulate (default: the scenario's first).
+    #[arg(long)]
+    pub from: Option<NaiveDate>,
+    /// Last day to simulate (default: the scenario's last).
+    #[arg(long)]
+    pub to: Option<NaiveDate>,
+    /// Write NDJSON to this file (gzip-compressed when it ends in .gz).
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Post to this highwater server (base URL or its /v1/events URL).
+    #[arg(long, requires = "key")]
+    pub post: Option<String>,
+    /// Ingest key of the receiving project.
+    #[arg(long, env = "HIGHWATER_INGEST_KEY", hide_env_values = true)]
+    pub key: Option<String>,
+    /// Concurrent connections when posting.
+    #[arg(long, default_value_t = 4)]
+    pub connections: usize,
+    /// Events per request when posting.
+    #[arg(long, default_value_t = crate::simulate::DEFAULT_BATCH_EVENTS)]
+    pub batch: usize,
 }
 
 #[derive(Debug, Subcommand)]

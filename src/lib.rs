@@ -14,6 +14,8 @@
 //!   session lengths, per day; the schedule `serve` runs.
 //! - [`store`]: ClickHouse: client, migrations, RowBinary encoding, rows,
 //!   figures tables, the embedded server.
+//! - [`simulate`]: scenarios → realistic events, calibrated to exact peaks;
+//!   [`client`] posts batches the way a good client does.
 //! - [`startup`]: wires the parts into a running server.
 //! - [`cli`], [`cmd`]: the command line, one file per command.
 //! - [`bench`]: event generation and measurement for the benchmarks.
@@ -21,12 +23,14 @@
 
 pub mod bench;
 pub mod cli;
+pub mod client;
 pub mod clock;
 pub mod cmd;
 pub mod config;
 pub mod domain;
 pub mod ingest;
 pub mod jobs;
+pub mod simulate;
 pub mod startup;
 pub mod store;
 pub mod telemetry;

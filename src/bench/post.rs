@@ -4,16 +4,11 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use anyhow::{Context, bail};
-use bytes::Bytes;
 use hdrhistogram::Histogram;
 use indicatif::{ProgressBar, ProgressStyle};
 
-/// One request body and how many events it holds.
-pub struct Batch {
-    pub body: Bytes,
-    pub events: usize,
-}
+pub use crate::client::Batch;
+use crate::client::send_batch;
 
 #[derive(Debug, Clone)]
 pub struct PostStats {
@@ -39,7 +34,7 @@ impl PostStats {
 }
 
 /// Posts every batch to `url` (each with `headers`), `connections` at a
-/// time; retries 429/503 after their `Retry-After`; fails on anything else.
+/// time, retrying as [`send_batch`] does.
 pub async fn post_all(
     url: &str,
     headers: &[(&str, String)],
@@ -81,26 +76,9 @@ pub async fn post_all(
                 let Some(batch) = batches.get(index) else {
                     break;
                 };
-                loop {
-                    let mut request = http.post(&url).body(batch.body.clone());
-                    for (name, value) in &headers {
-                        request = request.header(name, value);
-                    }
-                    let sent = Instant::now();
-                    let response = request.send().await.context("request failed")?;
-                    let status = response.status();
-                    let text = response.text().await.unwrap_or_default();
-                    latency_us.record(sent.elapsed().as_micros() as u64).ok();
-                    if status.is_success() {
-                        break;
-                    }
-                    if status == 429 || status == 503 {
-                        retries += 1;
-                        tokio::time::sleep(Duration::from_millis(500)).await;
-                        continue;
-                    }
-                    bail!("{url} answered {status}: {text}");
-                }
+                let sent = send_batch(&http, &url, &headers, &batch.body).await?;
+                latency_us.record(sent.latency.as_micros() as u64).ok();
+                retries += sent.retries;
                 progress.inc(batch.events as u64);
             }
             anyhow::Ok((latency_us, retries))

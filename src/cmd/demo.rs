@@ -1,58 +1,57 @@
-//! `highwater demo`: the embedded ClickHouse, the API, a sample of events
-//! posted through HTTP, and what ClickHouse stored.
+//! `highwater demo`: the embedded ClickHouse, the API, the March 2020
+//! scenario posted through HTTP, the jobs, and the daily figures with their
+//! records — then it keeps serving.
 
-use anyhow::{Context, ensure};
-use clickhouse::Row;
-use serde::Deserialize;
+use std::sync::Arc;
+use std::time::Instant;
+
+use anyhow::Context;
+use chrono::NaiveDate;
+use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::cli::DemoArgs;
 use crate::clock;
-use crate::config::{ProjectSettings, Settings};
-use crate::domain::event::EventType;
-use crate::domain::figures::{DailyResponse, DayMetrics};
+use crate::config::Settings;
+use crate::domain::figures::records;
 use crate::jobs::runner::run_range;
+use crate::simulate::Simulation;
+use crate::simulate::deliver::{PostTarget, progress_bar, to_server};
+use crate::simulate::scenario::Scenario;
 use crate::startup::{Server, Storage, shutdown_signal};
+use crate::store::figures::{DailyFiguresRow, date_of};
 
-const DEMO_EVENTS: &str = include_str!("../../fixtures/demo/events.ndjson");
-const DEMO_PROJECT: &str = "demo";
+/// The built-in scenario, so the demo runs from anywhere.
+const MARCH_2020: &str = include_str!("../../fixtures/scenarios/march-2020.toml");
 const DEMO_DATABASE: &str = "highwater_demo";
 
 pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
+    let scenario = match &args.scenario {
+        Some(path) => Scenario::load(path)?,
+        None => Scenario::from_toml(MARCH_2020).context("the built-in scenario")?,
+    };
     let ingest_key = format!("hw_ingest_{}", random_token());
     let read_key = format!("hw_read_{}", random_token());
-    let mut project = ProjectSettings::new(DEMO_PROJECT, &ingest_key, &read_key);
-    // The sample is from March 2020: accept history.
-    project.backfill = true;
+    let project = scenario.project_settings(&ingest_key, &read_key);
     let mut settings = Settings {
         listen: args.listen,
         data_dir: args.data_dir.clone(),
-        projects: vec![project],
+        projects: vec![project.clone()],
         ..Settings::default()
     };
     settings.clickhouse.database = DEMO_DATABASE.into();
+    // The demo runs the jobs itself, once the month is in.
+    settings.jobs.enabled = false;
     settings.validate()?;
+    let simulation = Arc::new(Simulation::new(scenario, args.scale, args.seed)?);
+    let days = simulation.days(None, None)?;
+    let started = Instant::now();
 
     println!(
         "Starting the embedded ClickHouse in {} ...",
         args.data_dir.display()
     );
     let storage = Storage::open(&settings).await?;
-    // Every demo starts from an empty database.
-    for table in [
-        "events",
-        "session_days",
-        "daily_figures",
-        "concurrency_minutes",
-        "daily_active_sets",
-    ] {
-        storage
-            .client
-            .query("TRUNCATE TABLE ?")
-            .bind(clickhouse::sql::Identifier(table))
-            .execute()
-            .await
-            .context("could not clear the demo database")?;
-    }
+    clear_demo_tables(&storage.client).await?;
     let server = Server::bind(
         &settings,
         settings.listen,
@@ -66,10 +65,55 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
         tokio::select! { _ = stop_rx => {}, _ = shutdown_signal() => {} }
     }));
 
-    let accepted = post_sample(&base_url, &ingest_key).await?;
-    println!("POST {base_url}/v1/events: {accepted} events accepted");
-    print_stored(&storage.client).await?;
-    print_figures(&storage.client, &settings.projects[0]).await?;
+    let scenario = &simulation.scenario;
+    println!(
+        "Replaying {:?} ({}) at scale {}: {} .. {}, posted to {base_url}/v1/events",
+        scenario.name,
+        scenario.description,
+        simulation.scale,
+        days[0],
+        days[days.len() - 1]
+    );
+    let target = PostTarget {
+        url: base_url.clone(),
+        ingest_key: ingest_key.clone(),
+        connections: 4,
+        batch_events: crate::simulate::DEFAULT_BATCH_EVENTS,
+    };
+    let (summaries, posted) =
+        to_server(simulation.clone(), days.clone(), &target, progress_bar()).await?;
+    println!(
+        "  {} events accepted in {:.1} s ({:.0} events/s, {} retries)",
+        posted.events,
+        posted.elapsed.as_secs_f64(),
+        posted.events as f64 / posted.elapsed.as_secs_f64(),
+        posted.retries
+    );
+
+    println!("Running the jobs (highwater jobs run) ...");
+    let jobs_started = Instant::now();
+    let bar = ProgressBar::new(days.len() as u64);
+    bar.set_style(ProgressStyle::with_template(
+        "  [{bar:31}] {pos}/{len} days {msg}",
+    )?);
+    let now = || chrono::Utc::now().timestamp_millis();
+    let (first, last) = (days[0], days[days.len() - 1]);
+    let rows = run_range(&storage.client, &project, first, last, now, |row| {
+        bar.set_message(date_of(row.day).to_string());
+        bar.inc(1);
+    })
+    .await?;
+    bar.finish_and_clear();
+    println!(
+        "  {} days in {:.1} s",
+        rows.len(),
+        jobs_started.elapsed().as_secs_f64()
+    );
+
+    print_story(&simulation, &rows);
+    let simulated_peaks: Vec<_> = summaries.iter().map(|s| (s.day, s.peak)).collect();
+    check_against_simulation(&rows, &simulated_peaks);
+    println!("\nThe demo took {:.0} s.", started.elapsed().as_secs_f64());
 
     if args.exit {
         let _ = stop_tx.send(());
@@ -78,17 +122,15 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
             "\nhighwater is serving at {base_url} (ClickHouse at {})",
             storage.url
         );
-        println!("  project:    {DEMO_PROJECT}");
+        println!("  project:    {}", project.name);
         println!("  ingest key: {ingest_key}");
         println!("  read key:   {read_key}");
         println!(
-            "Read the figures:\n  curl -H 'Authorization: Bearer {read_key}' '{base_url}/v1/metrics/daily?from=2020-03-25&to=2020-03-25'"
+            "Read the figures:\n  curl -H 'Authorization: Bearer {read_key}' '{base_url}/v1/metrics/daily?from={first}&to={last}'"
         );
+        println!("  curl -H 'Authorization: Bearer {read_key}' '{base_url}/v1/records'");
         println!(
-            "Try:\n  curl -H 'Authorization: Bearer {ingest_key}' -H 'Content-Type: application/json' \\"
-        );
-        println!(
-            "    -d '[{{\"type\":\"session_start\",\"user_id\":\"U1\",\"session_id\":\"S1\",\"ts\":\"2020-03-25T09:00:00Z\"}}]' {base_url}/v1/events"
+            "  curl -H 'Authorization: Bearer {read_key}' '{base_url}/v1/metrics/concurrency?day=2020-03-25&step=600'"
         );
         println!("Press Ctrl-C to stop.");
     }
@@ -97,64 +139,133 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
     served
 }
 
-async fn post_sample(base_url: &str, ingest_key: &str) -> anyhow::Result<usize> {
-    let response = reqwest::Client::new()
-        .post(format!("{base_url}/v1/events"))
-        .bearer_auth(ingest_key)
-        .header("content-type", "application/x-ndjson")
-        .body(DEMO_EVENTS)
-        .send()
-        .await
-        .context("could not reach the demo server")?;
-    let status = response.status();
-    let body: serde_json::Value = response.json().await?;
-    ensure!(status.is_success(), "ingest answered {status}: {body}");
-    Ok(body["accepted"].as_u64().unwrap_or(0) as usize)
-}
-
-#[derive(Debug, Row, Deserialize)]
-struct TypeSummaryRow {
-    kind: EventType,
-    events: u64,
-    users: u64,
-    sessions: u64,
-    first_ms: i64,
-    last_ms: i64,
-}
-
-async fn print_stored(client: &clickhouse::Client) -> anyhow::Result<()> {
-    let rows: Vec<TypeSummaryRow> = client
-        .query(
-            "SELECT `type` AS kind, count() AS events, uniqExact(user_id) AS users,
-                    uniqExact(session_id) AS sessions, min(ts_ms) AS first_ms, max(ts_ms) AS last_ms
-             FROM events WHERE project = ? GROUP BY kind ORDER BY kind",
-        )
-        .bind(DEMO_PROJECT)
-        .fetch_all()
-        .await?;
-    println!("\nStored in ClickHouse (table events, project {DEMO_PROJECT}):");
-    println!(
-        "{:<14} {:>7} {:>6} {:>9}  {:<20}  {:<20}",
-        "type", "events", "users", "sessions", "first ts (UTC)", "last ts (UTC)"
-    );
-    for row in rows {
-        println!(
-            "{:<14} {:>7} {:>6} {:>9}  {:<20}  {:<20}",
-            row.kind.as_str(),
-            row.events,
-            row.users,
-            row.sessions,
-            format_ms(row.first_ms),
-            format_ms(row.last_ms)
-        );
+/// Every demo starts from an empty database.
+async fn clear_demo_tables(client: &clickhouse::Client) -> anyhow::Result<()> {
+    for table in [
+        "events",
+        "session_days",
+        "daily_figures",
+        "concurrency_minutes",
+        "daily_active_sets",
+    ] {
+        client
+            .query("TRUNCATE TABLE ?")
+            .bind(clickhouse::sql::Identifier(table))
+            .execute()
+            .await
+            .context("could not clear the demo database")?;
     }
     Ok(())
 }
 
-fn format_ms(ms: i64) -> String {
-    chrono::DateTime::from_timestamp_millis(ms)
-        .map(|t| t.format("%Y-%m-%d %H:%M:%S").to_string())
-        .unwrap_or_default()
+/// The daily table, records marked, and the scenario's story days.
+fn print_story(simulation: &Simulation, rows: &[DailyFiguresRow]) {
+    let record_days: Vec<String> = records(rows).into_iter().map(|r| r.day).collect();
+    let scale = simulation.scale;
+    println!(
+        "\n{:<14} {:>7} {:>7} {:>7} {:>10} {:>13} {:>10} {:>8}  {:<8} as at scale 1.0",
+        "day", "DAU", "WAU", "MAU", "peak_users", "at (UTC)", "peak conns", "ACU", "record"
+    );
+    for row in rows {
+        let day = date_of(row.day);
+        let at = chrono::DateTime::from_timestamp(row.peak_users_at.into(), 0)
+            .map(|t| t.format("%H:%M:%S").to_string())
+            .unwrap_or_default();
+        let is_record = record_days.contains(&day.to_string());
+        let note = story_note(simulation, day)
+            .map(|n| format!("  ← {n}"))
+            .unwrap_or_default();
+        println!(
+            "{:<14} {:>7} {:>7} {:>7} {:>10} {:>13} {:>10} {:>8.0}  {:<8} {:>6} {note}",
+            day.format("%Y-%m-%d %a"),
+            row.dau,
+            row.wau,
+            row.mau,
+            row.peak_users,
+            at,
+            row.peak_connections,
+            row.acu,
+            if is_record { "★ record" } else { "" },
+            millions(row.peak_users as f64 / scale),
+        );
+    }
+    let story: Vec<(NaiveDate, u32)> = rows
+        .iter()
+        .filter(|r| story_note(simulation, date_of(r.day)).is_some())
+        .map(|r| (date_of(r.day), r.peak_users))
+        .collect();
+    if let Some((_, first_peak)) = story.first() {
+        let base = simulation.scenario.target_peak(story[0].0) / 1e6;
+        let ratio: Vec<String> = story
+            .iter()
+            .map(|(_, p)| format!("{:.2}", base * *p as f64 / *first_peak as f64))
+            .collect();
+        let marks: Vec<String> = story
+            .iter()
+            .map(|(day, _)| {
+                let record = record_days.contains(&day.to_string());
+                format!("{day}{}", if record { " ★" } else { "" })
+            })
+            .collect();
+        println!(
+            "\nThe story days {}: peaks in the ratio {}.",
+            marks.join(", "),
+            ratio.join(" : ")
+        );
+    }
+    println!(
+        "★ = all-time record (a final day whose peak_users beats every earlier day). DAU/peak on weekdays: {}.",
+        weekday_dau_ratio(rows)
+    );
+}
+
+fn story_note(simulation: &Simulation, day: NaiveDate) -> Option<&str> {
+    let anchors = &simulation.scenario.peaks.anchors;
+    anchors
+        .iter()
+        .find(|a| a.day == day)
+        .and_then(|a| a.note.as_deref())
+}
+
+fn weekday_dau_ratio(rows: &[DailyFiguresRow]) -> String {
+    let ratios: Vec<f64> = rows
+        .iter()
+        .filter(|r| !crate::simulate::scenario::is_weekend(date_of(r.day)) && r.peak_users > 0)
+        .map(|r| r.dau as f64 / r.peak_users as f64)
+        .collect();
+    if ratios.is_empty() {
+        return "n/a".into();
+    }
+    format!("{:.2}", ratios.iter().sum::<f64>() / ratios.len() as f64)
+}
+
+/// The simulator knows the peak its events must give; say if they differ.
+fn check_against_simulation(rows: &[DailyFiguresRow], simulated: &[(NaiveDate, u64)]) {
+    let differing: Vec<String> = simulated
+        .iter()
+        .filter_map(|(day, peak)| {
+            let row = rows.iter().find(|r| date_of(r.day) == *day)?;
+            (row.peak_users as u64 != *peak)
+                .then(|| format!("{day}: simulated {peak}, measured {}", row.peak_users))
+        })
+        .collect();
+    if differing.is_empty() {
+        println!("Every day's measured peak equals the peak the simulator built into its events.");
+    } else {
+        println!(
+            "Measured peaks that differ from the simulator's (the next day's earliest users \
+             overlap this day's peak): {}",
+            differing.join("; ")
+        );
+    }
+}
+
+fn millions(users: f64) -> String {
+    if users >= 1e6 {
+        format!("{:.2}M", users / 1e6)
+    } else {
+        format!("{:.0}k", users / 1e3)
+    }
 }
 
 fn random_token() -> String {
@@ -165,20 +276,4 @@ fn random_token() -> String {
         .take(24)
         .map(char::from)
         .collect()
-}
-
-/// Runs the jobs for the sample's day and prints its figures.
-async fn print_figures(
-    client: &clickhouse::Client,
-    project: &ProjectSettings,
-) -> anyhow::Result<()> {
-    let day: chrono::NaiveDate = "2020-03-25".parse().expect("valid date");
-    let now = || chrono::Utc::now().timestamp_millis();
-    let rows = run_range(client, project, day, day, now, |_| {}).await?;
-    println!("\nFigures of {day} (highwater jobs run; GET /v1/metrics/daily returns the same):");
-    super::metrics_daily::print_table(&DailyResponse {
-        project: project.name.clone(),
-        days: rows.iter().map(DayMetrics::from).collect(),
-    });
-    Ok(())
 }

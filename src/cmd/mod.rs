@@ -6,6 +6,7 @@ mod demo;
 mod jobs_run;
 mod metrics_daily;
 mod serve;
+mod simulate;
 
 use crate::cli::{BenchCommand, Cli, Command, JobsCommand, MetricsCommand};
 
@@ -17,6 +18,7 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<()> {
         Command::Metrics(MetricsCommand::Daily(args)) => {
             metrics_daily::run(&cli.config, args).await
         }
+        Command::Simulate(args) => simulate::run(args).await,
         Command::Bench(BenchCommand::Ingest(args)) => bench_ingest::run(args).await,
         Command::Bench(BenchCommand::Jobs(args)) => bench_jobs::run(args).await,
     }

@@ -1,0 +1,196 @@
+//! Where simulated events go: an NDJSON file (gzip when the name ends in
+//! `.gz`), or a highwater server over N concurrent connections while the
+//! generator keeps going on a thread of its own.
+
+use std::io::Write;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, anyhow};
+use chrono::NaiveDate;
+use flate2::write::GzEncoder;
+use indicatif::{ProgressBar, ProgressStyle};
+use tokio::sync::{Mutex, mpsc};
+
+use super::{DaySummary, Simulation};
+use crate::client::{Batch, send_batch};
+
+/// A progress line: the day being generated, events so far and the rate.
+pub fn progress_bar() -> ProgressBar {
+    let bar = ProgressBar::no_length();
+    bar.set_style(
+        ProgressStyle::with_template("{spinner} {msg} {human_pos} events, {per_sec}, {elapsed}")
+            .expect("valid template"),
+    );
+    bar.enable_steady_tick(Duration::from_millis(200));
+    bar
+}
+
+/// Writes the days' events to `path`; returns the summaries and bytes written.
+pub fn to_file(
+    simulation: &Simulation,
+    days: &[NaiveDate],
+    path: &Path,
+    progress: &ProgressBar,
+) -> anyhow::Result<(Vec<DaySummary>, u64)> {
+    let file =
+        std::fs::File::create(path).with_context(|| format!("cannot create {}", path.display()))?;
+    let buffered = std::io::BufWriter::with_capacity(1 << 20, file);
+    let mut writer: Box<dyn Write> = if path.extension().is_some_and(|e| e == "gz") {
+        Box::new(GzEncoder::new(buffered, flate2::Compression::fast()))
+    } else {
+        Box::new(buffered)
+    };
+    let mut bytes = 0u64;
+    let summaries = simulation.run(days, super::DEFAULT_BATCH_EVENTS, progress, |batch| {
+        bytes += batch.body.len() as u64;
+        writer
+            .write_all(&batch.body)
+            .with_context(|| format!("cannot write {}", path.display()))
+    })?;
+    writer
+        .flush()
+        .with_context(|| format!("cannot write {}", path.display()))?;
+    // Dropping a GzEncoder writes its trailer; flush the file under it too.
+    drop(writer);
+    Ok((summaries, bytes))
+}
+
+/// Where and how to post.
+#[derive(Debug, Clone)]
+pub struct PostTarget {
+    /// The server's base URL or its `/v1/events` URL.
+    pub url: String,
+    pub ingest_key: String,
+    pub connections: usize,
+    pub batch_events: usize,
+}
+
+#[derive(Debug, Clone, Copy)]
+pub struct Posted {
+    pub events: u64,
+    pub bytes: u64,
+    pub retries: usize,
+    pub elapsed: Duration,
+}
+
+/// Generates the days' events and posts them; returns once every batch was
+/// accepted (or the first one that was refused stops everything).
+pub async fn to_server(
+    simulation: Arc<Simulation>,
+    days: Vec<NaiveDate>,
+    target: &PostTarget,
+    progress: ProgressBar,
+) -> anyhow::Result<(Vec<DaySummary>, Posted)> {
+    let url = events_url(&target.url)?;
+    let connections = target.connections.max(1);
+    let (sender, receiver) = mpsc::channel::<Batch>(connections * 2);
+    let receiver = Arc::new(Mutex::new(receiver));
+    let headers = vec![
+        (
+            "authorization".to_owned(),
+            format!("Bearer {}", target.ingest_key),
+        ),
+        ("content-type".to_owned(), "application/x-ndjson".to_owned()),
+    ];
+    let http = reqwest::Client::builder()
+        .pool_max_idle_per_host(connections)
+        .build()?;
+    let started = Instant::now();
+    let mut posters = Vec::new();
+    for _ in 0..connections {
+        let (http, url, headers, receiver) =
+            (http.clone(), url.clone(), headers.clone(), receiver.clone());
+        posters.push(tokio::spawn(async move {
+            let mut posted = (0u64, 0u64, 0usize);
+            loop {
+                let next = receiver.lock().await.recv().await;
+                let Some(batch) = next else { break };
+                match send_batch(&http, &url, &headers, &batch.body).await {
+                    Ok(sent) => {
+                        posted.0 += batch.events as u64;
+                        posted.1 += batch.body.len() as u64;
+                        posted.2 += sent.retries;
+                    }
+                    Err(e) => {
+                        // Stop the generator and the other connections.
+                        receiver.lock().await.close();
+                        return Err(e);
+                    }
+                }
+            }
+            anyhow::Ok(posted)
+        }));
+    }
+    let batch_events = target.batch_events;
+    let generator = tokio::task::spawn_blocking(move || {
+        simulation.run(&days, batch_events, &progress, |batch| {
+            sender
+                .blocking_send(batch)
+                .map_err(|_| anyhow!("posting stopped"))
+        })
+    });
+    let generated = generator.await.context("the generator panicked")?;
+    let mut posted = Posted {
+        events: 0,
+        bytes: 0,
+        retries: 0,
+        elapsed: Duration::ZERO,
+    };
+    let mut failure = None;
+    for poster in posters {
+        match poster.await.context("a poster panicked")? {
+            Ok((events, bytes, retries)) => {
+                posted.events += events;
+                posted.bytes += bytes;
+                posted.retries += retries;
+            }
+            Err(e) => failure = failure.or(Some(e)),
+        }
+    }
+    posted.elapsed = started.elapsed();
+    // A refused batch explains a stopped generator, not the other way round.
+    if let Some(e) = failure {
+        return Err(e.context("the server refused the simulated events"));
+    }
+    Ok((generated?, posted))
+}
+
+/// `http://host:port` or `http://host:port/v1/events` → the events URL.
+fn events_url(url: &str) -> anyhow::Result<String> {
+    let parsed =
+        reqwest::Url::parse(url).with_context(|| format!("--post {url:?} is not a URL"))?;
+    anyhow::ensure!(
+        matches!(parsed.scheme(), "http" | "https"),
+        "--post needs an http:// or https:// URL"
+    );
+    Ok(if parsed.path().trim_end_matches('/').is_empty() {
+        format!("{}/v1/events", url.trim_end_matches('/'))
+    } else {
+        url.to_owned()
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_events_url_is_completed_from_a_base_url() {
+        assert_eq!(
+            events_url("http://h:8080").unwrap(),
+            "http://h:8080/v1/events"
+        );
+        assert_eq!(
+            events_url("http://h:8080/").unwrap(),
+            "http://h:8080/v1/events"
+        );
+        assert_eq!(
+            events_url("http://h/v1/events").unwrap(),
+            "http://h/v1/events"
+        );
+        assert!(events_url("h:8080").is_err());
+        assert!(events_url("ftp://h").is_err());
+    }
+}

@@ -169,6 +169,49 @@ pub enum BenchCommand {
     Ingest(BenchIngestArgs),
     /// Jobs speed: `jobs run` for a busy day vs. the bare per-second aggregate.
     Jobs(BenchJobsArgs),
+    /// One scenario day at full scale end to end: simulate, post over HTTP
+    /// to a `highwater serve`, jobs; time and rate per stage, disk, peak.
+    Fullscale(BenchFullscaleArgs),
+    /// Generator speed: NDJSON events/s into a file vs. serde_json writing
+    /// the same events.
+    Simulate(BenchSimulateArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct BenchFullscaleArgs {
+    /// Scenario (default: the March 2020 surge).
+    #[arg(long, default_value = "fixtures/scenarios/march-2020.toml")]
+    pub scenario: PathBuf,
+    /// The day to replay.
+    #[arg(long, default_value = "2020-03-25")]
+    pub day: NaiveDate,
+    #[arg(long, default_value_t = 1.0)]
+    pub scale: f64,
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// Concurrent connections posting.
+    #[arg(long, default_value_t = 4)]
+    pub connections: usize,
+    /// Data directory of the benchmark's own ClickHouse (wiped first).
+    #[arg(long, default_value = "./highwater-bench-data")]
+    pub data_dir: PathBuf,
+}
+
+#[derive(Debug, Args)]
+pub struct BenchSimulateArgs {
+    #[arg(long, default_value = "fixtures/scenarios/march-2020.toml")]
+    pub scenario: PathBuf,
+    #[arg(long, default_value = "2020-03-25")]
+    pub day: NaiveDate,
+    /// 0.01 gives about 5M events for the March 2020 record day.
+    #[arg(long, default_value_t = 0.01)]
+    pub scale: f64,
+    /// Runs of each side; medians are reported.
+    #[arg(long, default_value_t = 3)]
+    pub runs: usize,
+    /// Where the files go (deleted after each run).
+    #[arg(long, default_value = "./highwater-bench-data")]
+    pub data_dir: PathBuf,
 }
 
 #[derive(Debug, Args)]

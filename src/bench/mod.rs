@@ -5,6 +5,7 @@ pub mod day_of_sessions;
 pub mod events;
 pub mod post;
 pub mod process;
+pub mod server_process;
 
 use clickhouse::sql::Identifier;
 

@@ -5,15 +5,15 @@
 //! server's peak RSS. Runs alternate so that drift hits both alike.
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
 
-use anyhow::{Context, ensure};
+use anyhow::ensure;
 use bytes::Bytes;
 
 use crate::bench::events::{BenchEvent, generate};
 use crate::bench::fresh_database;
 use crate::bench::post::{Batch, PostStats, post_all};
 use crate::bench::process::peak_rss_bytes;
+use crate::bench::server_process::{free_addr, spawn_server, stop_server};
 use crate::cli::BenchIngestArgs;
 use crate::store::local_server::LocalClickHouse;
 
@@ -181,49 +181,4 @@ fn server_config(listen: &str, ch_url: &str) -> String {
          [clickhouse]\nurl = \"{ch_url}\"\ndatabase = \"{API_DATABASE}\"\n\
          [[project]]\nname = \"{PROJECT}\"\ningest_keys = [\"{KEY}\"]\n"
     )
-}
-
-async fn spawn_server(
-    config: &std::path::Path,
-    listen: &str,
-) -> anyhow::Result<tokio::process::Child> {
-    let mut server = tokio::process::Command::new(std::env::current_exe()?)
-        .arg("serve")
-        .arg("--config")
-        .arg(config)
-        .env("RUST_LOG", "highwater=warn")
-        .kill_on_drop(true)
-        .spawn()
-        .context("cannot start highwater serve")?;
-    let http = reqwest::Client::new();
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        if let Ok(r) = http.get(format!("http://{listen}/readyz")).send().await
-            && r.status().is_success()
-        {
-            return Ok(server);
-        }
-        if let Some(status) = server.try_wait()? {
-            anyhow::bail!("highwater serve exited: {status}");
-        }
-        ensure!(
-            Instant::now() < deadline,
-            "highwater serve did not become ready"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
-
-async fn stop_server(server: &mut tokio::process::Child) {
-    if let Some(pid) = server.id() {
-        // SAFETY: plain syscall on our own child.
-        unsafe { libc::kill(pid as libc::pid_t, libc::SIGTERM) };
-    }
-    let _ = tokio::time::timeout(Duration::from_secs(30), server.wait()).await;
-}
-
-fn free_addr() -> anyhow::Result<String> {
-    Ok(std::net::TcpListener::bind("127.0.0.1:0")?
-        .local_addr()?
-        .to_string())
 }

@@ -1,7 +1,9 @@
 //! One file per command; each is thin and calls into the library.
 
+mod bench_fullscale;
 mod bench_ingest;
 mod bench_jobs;
+mod bench_simulate;
 mod demo;
 mod jobs_run;
 mod metrics_daily;
@@ -21,5 +23,7 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<()> {
         Command::Simulate(args) => simulate::run(args).await,
         Command::Bench(BenchCommand::Ingest(args)) => bench_ingest::run(args).await,
         Command::Bench(BenchCommand::Jobs(args)) => bench_jobs::run(args).await,
+        Command::Bench(BenchCommand::Fullscale(args)) => bench_fullscale::run(args).await,
+        Command::Bench(BenchCommand::Simulate(args)) => bench_simulate::run(args).await,
     }
 }

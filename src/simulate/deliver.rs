@@ -27,7 +27,9 @@ pub fn progress_bar() -> ProgressBar {
     bar
 }
 
-/// Writes the days' events to `path`; returns the summaries and bytes written.
+/// Writes the days' events to `path`; returns the summaries and bytes
+/// written. A thread of its own writes (and compresses) while the
+/// generator goes on: on two cores neither waits for the other.
 pub fn to_file(
     simulation: &Simulation,
     days: &[NaiveDate],
@@ -37,24 +39,35 @@ pub fn to_file(
     let file =
         std::fs::File::create(path).with_context(|| format!("cannot create {}", path.display()))?;
     let buffered = std::io::BufWriter::with_capacity(1 << 20, file);
-    let mut writer: Box<dyn Write> = if path.extension().is_some_and(|e| e == "gz") {
+    let mut writer: Box<dyn Write + Send> = if path.extension().is_some_and(|e| e == "gz") {
         Box::new(GzEncoder::new(buffered, flate2::Compression::fast()))
     } else {
         Box::new(buffered)
     };
-    let mut bytes = 0u64;
-    let summaries = simulation.run(days, super::DEFAULT_BATCH_EVENTS, progress, |batch| {
-        bytes += batch.body.len() as u64;
-        writer
-            .write_all(&batch.body)
-            .with_context(|| format!("cannot write {}", path.display()))
-    })?;
-    writer
-        .flush()
+    let (sender, receiver) = std::sync::mpsc::sync_channel::<Batch>(8);
+    let written = std::thread::scope(|scope| {
+        let writing = scope.spawn(move || -> std::io::Result<u64> {
+            let mut bytes = 0;
+            for batch in receiver {
+                writer.write_all(&batch.body)?;
+                bytes += batch.body.len() as u64;
+            }
+            // Dropping a GzEncoder writes its trailer; flush what is under it.
+            writer.flush()?;
+            drop(writer);
+            Ok(bytes)
+        });
+        let generated = simulation.run(days, super::DEFAULT_BATCH_EVENTS, progress, |batch| {
+            sender.send(batch).map_err(|_| anyhow!("writing stopped"))
+        });
+        drop(sender);
+        let bytes = writing.join().expect("the writer thread does not panic");
+        (generated, bytes)
+    });
+    let bytes = written
+        .1
         .with_context(|| format!("cannot write {}", path.display()))?;
-    // Dropping a GzEncoder writes its trailer; flush the file under it too.
-    drop(writer);
-    Ok((summaries, bytes))
+    Ok((written.0?, bytes))
 }
 
 /// Where and how to post.
@@ -73,6 +86,9 @@ pub struct Posted {
     pub bytes: u64,
     pub retries: usize,
     pub elapsed: Duration,
+    /// Time the generator spent generating rather than waiting for the
+    /// connections to take its batches.
+    pub generating: Duration,
 }
 
 /// Generates the days' events and posts them; returns once every batch was
@@ -125,18 +141,22 @@ pub async fn to_server(
     }
     let batch_events = target.batch_events;
     let generator = tokio::task::spawn_blocking(move || {
-        simulation.run(&days, batch_events, &progress, |batch| {
-            sender
-                .blocking_send(batch)
-                .map_err(|_| anyhow!("posting stopped"))
-        })
+        let mut waiting = Duration::ZERO;
+        let summaries = simulation.run(&days, batch_events, &progress, |batch| {
+            let waited = Instant::now();
+            let sent = sender.blocking_send(batch);
+            waiting += waited.elapsed();
+            sent.map_err(|_| anyhow!("posting stopped"))
+        });
+        (summaries, started.elapsed().saturating_sub(waiting))
     });
-    let generated = generator.await.context("the generator panicked")?;
+    let (generated, generating) = generator.await.context("the generator panicked")?;
     let mut posted = Posted {
         events: 0,
         bytes: 0,
         retries: 0,
         elapsed: Duration::ZERO,
+        generating,
     };
     let mut failure = None;
     for poster in posters {

@@ -12,6 +12,7 @@ mod migrations;
 mod outage;
 mod read_api;
 mod schedule;
+mod simulate;
 
 use std::path::PathBuf;
 use std::sync::OnceLock;

@@ -1,0 +1,163 @@
+//! `highwater bench fullscale`: one scenario day at full scale, end to end
+//! as a user would run it — `highwater serve` as its own process on the
+//! embedded ClickHouse, the simulator posting to it over HTTP, then
+//! `highwater jobs run` as its own process. Prints time and rate per stage,
+//! the events stored, ClickHouse's disk use and the day's `peak_users`.
+
+use std::sync::Arc;
+
+use anyhow::{Context, ensure};
+
+use crate::bench::fresh_database;
+use crate::bench::process::{measure, peak_rss_bytes};
+use crate::bench::server_process::{free_addr, spawn_server, stop_server};
+use crate::cli::BenchFullscaleArgs;
+use crate::simulate::Simulation;
+use crate::simulate::deliver::{PostTarget, progress_bar, to_server};
+use crate::simulate::scenario::Scenario;
+use crate::store::figures;
+use crate::store::local_server::LocalClickHouse;
+
+const DATABASE: &str = "bench_fullscale";
+const INGEST_KEY: &str = "fullscale-ingest-key-0000";
+const READ_KEY: &str = "fullscale-read-key-000000";
+
+pub async fn run(args: BenchFullscaleArgs) -> anyhow::Result<()> {
+    let scenario = Scenario::load(&args.scenario)?;
+    let project = scenario.project_settings(INGEST_KEY, READ_KEY);
+    let simulation = Arc::new(Simulation::new(scenario, args.scale, args.seed)?);
+    let days = simulation.days(Some(args.day), Some(args.day))?;
+    let _ = std::fs::remove_dir_all(&args.data_dir);
+    std::fs::create_dir_all(&args.data_dir)?;
+    eprintln!("starting ClickHouse in {} ...", args.data_dir.display());
+    let clickhouse = LocalClickHouse::start(&args.data_dir).await?;
+    let ch_url = clickhouse.url();
+    let db = fresh_database(&ch_url, DATABASE).await?;
+
+    let listen = free_addr()?;
+    let config_path = args.data_dir.join("fullscale.toml");
+    std::fs::write(&config_path, server_config(&listen, &ch_url, &project))?;
+    let mut server = spawn_server(&config_path, &listen).await?;
+    eprintln!(
+        "simulating {} of {:?} at scale {} and posting to http://{listen} ...",
+        args.day, simulation.scenario.name, args.scale
+    );
+    let target = PostTarget {
+        url: format!("http://{listen}"),
+        ingest_key: INGEST_KEY.into(),
+        connections: args.connections,
+        batch_events: crate::simulate::DEFAULT_BATCH_EVENTS,
+    };
+    let (summaries, posted) = to_server(simulation.clone(), days, &target, progress_bar()).await?;
+    let server_rss = server.id().and_then(peak_rss_bytes).unwrap_or(0);
+    stop_server(&mut server).await;
+    let summary = &summaries[0];
+    let stored: u64 = db.query("SELECT count() FROM events").fetch_one().await?;
+    ensure!(
+        stored == posted.events,
+        "ClickHouse holds {stored} events, {} were acknowledged",
+        posted.events
+    );
+
+    eprintln!("running highwater jobs run for {} ...", args.day);
+    let mut jobs = std::process::Command::new(std::env::current_exe()?);
+    jobs.args(["jobs", "run", "--project", &project.name])
+        .arg("--config")
+        .arg(&config_path)
+        .args([
+            "--from",
+            &args.day.to_string(),
+            "--to",
+            &args.day.to_string(),
+        ])
+        .stdout(std::process::Stdio::null());
+    let jobs_run = tokio::task::spawn_blocking(move || measure(jobs)).await??;
+    let day_figures = figures::daily(&db, &project.name, args.day, args.day)
+        .await?
+        .into_iter()
+        .next()
+        .context("the jobs stored no figures for the day")?;
+    let disk_bytes: u64 = db
+        .query("SELECT toUInt64(sum(bytes)) FROM system.parts WHERE database = ? AND active")
+        .bind(DATABASE)
+        .fetch_one()
+        .await?;
+    clickhouse.stop().await;
+
+    let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
+    let total = posted.elapsed + jobs_run.elapsed;
+    println!(
+        "\nhighwater bench fullscale: {} {} at scale {} (seed {}), {cores} cores, {} connections",
+        simulation.scenario.name, args.day, args.scale, args.seed, args.connections
+    );
+    println!("{:<34} {:>10} {:>14}", "stage", "seconds", "events/s");
+    let rate = |seconds: f64| posted.events as f64 / seconds;
+    let generating = posted.generating.as_secs_f64();
+    let posting = posted.elapsed.as_secs_f64();
+    let jobs_s = jobs_run.elapsed.as_secs_f64();
+    println!(
+        "{:<34} {generating:>10.1} {:>14.0}",
+        "simulate (generator busy)",
+        rate(generating)
+    );
+    println!(
+        "{:<34} {posting:>10.1} {:>14.0}",
+        "simulate + POST /v1/events (wall)",
+        rate(posting)
+    );
+    println!(
+        "{:<34} {jobs_s:>10.1} {:>14.0}",
+        "jobs run (own process)",
+        rate(jobs_s)
+    );
+    println!("{:<34} {:>10.1} {:>14}", "total", total.as_secs_f64(), "");
+    println!(
+        "events: {} ({:.1} GB of NDJSON, {} retries); users active: {}",
+        posted.events,
+        posted.bytes as f64 / 1e9,
+        posted.retries,
+        summary.active_users
+    );
+    println!(
+        "ClickHouse disk (database {DATABASE}): {:.2} GB ({:.1} bytes/event)",
+        disk_bytes as f64 / 1e9,
+        disk_bytes as f64 / posted.events.max(1) as f64
+    );
+    println!(
+        "peak_users {}: {} (target {}, {:+.2}%), at {}; DAU {}; peak connections {}",
+        args.day,
+        day_figures.peak_users,
+        summary.target,
+        (day_figures.peak_users as f64 / summary.target as f64 - 1.0) * 100.0,
+        crate::domain::figures::rfc3339(day_figures.peak_users_at.into()),
+        day_figures.dau,
+        day_figures.peak_connections
+    );
+    println!(
+        "peak RSS: highwater serve {:.0} MB, jobs run {:.0} MB",
+        server_rss as f64 / 1e6,
+        jobs_run.peak_rss_bytes as f64 / 1e6
+    );
+    println!(
+        "goal: the whole run in <= 600 s: {}",
+        if total.as_secs() <= 600 {
+            "met"
+        } else {
+            "not met"
+        }
+    );
+    Ok(())
+}
+
+fn server_config(listen: &str, ch_url: &str, project: &crate::config::ProjectSettings) -> String {
+    format!(
+        "listen = \"{listen}\"\n\
+         [clickhouse]\nurl = \"{ch_url}\"\ndatabase = \"{DATABASE}\"\n\
+         [jobs]\nenabled = false\n\
+         [[project]]\nname = \"{}\"\ntime_zone = \"{}\"\nsession_timeout_s = {}\nbackfill = true\n\
+         ingest_keys = [\"{INGEST_KEY}\"]\nread_keys = [\"{READ_KEY}\"]\n",
+        project.name,
+        project.time_zone.name(),
+        project.session_timeout_s
+    )
+}

@@ -1,0 +1,220 @@
+//! The simulator: the March 2020 calibration through the real ingest path
+//! and jobs, byte-identical output for a seed, and the game launch's
+//! reconnect storm.
+
+use std::path::Path;
+use std::process::Command;
+use std::sync::Arc;
+
+use chrono::NaiveDate;
+use highwater::config::IngestSettings;
+use highwater::simulate::deliver::{PostTarget, to_server};
+use highwater::simulate::scenario::Scenario;
+use highwater::simulate::{DaySummary, Simulation};
+use indicatif::ProgressBar;
+
+use crate::{TestApp, clickhouse_url, scratch_dir, spawn_app_with};
+
+const MARCH_2020: &str = "fixtures/scenarios/march-2020.toml";
+const GAME_LAUNCH: &str = "fixtures/scenarios/game-launch.toml";
+const INGEST_KEY: &str = "simulated-ingest-key-01";
+const READ_KEY: &str = "simulated-read-key-0001";
+
+fn scenario(path: &str) -> Scenario {
+    Scenario::load(&Path::new(env!("CARGO_MANIFEST_DIR")).join(path)).unwrap()
+}
+
+/// A server with the scenario's project and the shipped ingest limits; the
+/// clock is set after the scenario, so every day can be final.
+async fn app_for(test: &str, scenario: &Scenario) -> TestApp {
+    let project = scenario.project_settings(INGEST_KEY, READ_KEY);
+    let app = spawn_app_with(test, clickhouse_url(), |settings| {
+        settings.ingest = IngestSettings::default();
+        settings.projects = vec![project];
+    })
+    .await;
+    let after = scenario.all_days().last().unwrap().succ_opt().unwrap();
+    app.clock
+        .set(day_start_ms(after.succ_opt().unwrap().succ_opt().unwrap()));
+    app
+}
+
+fn day_start_ms(day: NaiveDate) -> i64 {
+    day.and_hms_opt(0, 0, 0)
+        .unwrap()
+        .and_utc()
+        .timestamp_millis()
+}
+
+/// Posts the simulation through the app's HTTP API, then runs the jobs.
+async fn replay(app: &TestApp, simulation: Simulation, days: &[NaiveDate]) -> Vec<DaySummary> {
+    let target = PostTarget {
+        url: app.base_url.clone(),
+        ingest_key: INGEST_KEY.into(),
+        connections: 4,
+        batch_events: 5_000,
+    };
+    let project = simulation.scenario.project.name.clone();
+    let (summaries, posted) = to_server(
+        Arc::new(simulation),
+        days.to_vec(),
+        &target,
+        ProgressBar::hidden(),
+    )
+    .await
+    .unwrap();
+    let events: u64 = summaries.iter().map(|s| s.events).sum();
+    assert_eq!(posted.events, events);
+    assert_eq!(app.stored_count().await, events, "every event is stored");
+    let (from, to) = (days[0].to_string(), days[days.len() - 1].to_string());
+    app.run_jobs(&project, &from, &to).await;
+    summaries
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn march_2020_at_scale_0_001_peaks_and_records_as_announced() {
+    let scenario = scenario(MARCH_2020);
+    let app = app_for("march_2020", &scenario).await;
+    let simulation = Simulation::new(scenario, 0.001, 1).unwrap();
+    let days = simulation.days(None, None).unwrap();
+    assert_eq!(days.len(), 31);
+    let summaries = replay(&app, simulation, &days).await;
+
+    let (status, daily) = app
+        .read(READ_KEY, "/v1/metrics/daily?from=2020-03-01&to=2020-03-31")
+        .await;
+    assert_eq!(status, 200, "{daily}");
+    let peak_of = |day: &str| {
+        daily["days"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|d| d["day"] == day)
+            .unwrap_or_else(|| panic!("no figures for {day}"))["peak_users"]
+            .as_f64()
+            .unwrap()
+    };
+    // Slack's announced figures, times 0.001.
+    for (day, announced) in [
+        ("2020-03-10", 10_000.0),
+        ("2020-03-16", 10_500.0),
+        ("2020-03-25", 12_500.0),
+    ] {
+        let measured = peak_of(day);
+        assert!(
+            (measured / announced - 1.0).abs() <= 0.02,
+            "{day}: peak_users {measured}, announced {announced} (±2%)"
+        );
+    }
+    // On working days the events hold exactly the peak the simulator built
+    // into them (a quiet Sunday's peak can come from Monday morning in Asia).
+    let working_days = summaries
+        .iter()
+        .filter(|s| !highwater::simulate::scenario::is_weekend(s.day));
+    for summary in working_days {
+        assert_eq!(
+            peak_of(&summary.day.to_string()),
+            summary.peak as f64,
+            "{}",
+            summary.day
+        );
+    }
+
+    let (status, records) = app.read(READ_KEY, "/v1/records").await;
+    assert_eq!(status, 200, "{records}");
+    let record_days: Vec<&str> = records["records"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["day"].as_str().unwrap())
+        .collect();
+    for day in ["2020-03-10", "2020-03-16", "2020-03-25"] {
+        assert!(record_days.contains(&day), "{day} not in {record_days:?}");
+    }
+    // The plateau after the 10th (people still in offices) sets no record.
+    for day in ["2020-03-11", "2020-03-12", "2020-03-13"] {
+        assert!(!record_days.contains(&day), "{day} in {record_days:?}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_game_launch_outage_storms_connections_but_not_users() {
+    let scenario = scenario(GAME_LAUNCH);
+    let outage = scenario.outages[0].at;
+    let day = outage.date_naive();
+    let app = app_for("game_launch", &scenario).await;
+    let simulation = Simulation::new(scenario, 0.005, 7).unwrap();
+    let days = simulation.days(day.pred_opt(), Some(day)).unwrap();
+    let summaries = replay(&app, simulation, &days).await;
+
+    let path = format!("/v1/metrics/concurrency?day={day}&step=60");
+    let (status, series) = app.read(READ_KEY, &path).await;
+    assert_eq!(status, 200, "{series}");
+    let minute = |at: chrono::DateTime<chrono::Utc>| {
+        let at = at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+        series["series"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["at"] == at.as_str())
+            .unwrap_or_else(|| panic!("no minute {at} in the series"))
+            .clone()
+    };
+    let before = minute(outage - chrono::Duration::minutes(2));
+    // Reconnected clients open new sessions while the dropped ones still
+    // count until their last heartbeat + T: connections pile up, users not.
+    let storm = minute(outage + chrono::Duration::minutes(4));
+    let (users_before, users_storm) = (
+        before["users"].as_f64().unwrap(),
+        storm["users"].as_f64().unwrap(),
+    );
+    let conns_before = before["connections"].as_f64().unwrap();
+    let conns_storm = storm["connections"].as_f64().unwrap();
+    assert!(
+        conns_storm > conns_before * 1.3,
+        "connections {conns_before} → {conns_storm}"
+    );
+    assert!(
+        (users_storm / users_before - 1.0).abs() < 0.1,
+        "users {users_before} → {users_storm}"
+    );
+    let (status, daily) = app
+        .read(READ_KEY, &format!("/v1/metrics/daily?from={day}&to={day}"))
+        .await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        daily["days"][0]["peak_users"].as_u64().unwrap(),
+        summaries.last().unwrap().peak
+    );
+}
+
+/// Runs `highwater simulate` and returns the file it wrote.
+fn simulate_to_file(seed: &str, name: &str) -> Vec<u8> {
+    let out = scratch_dir("simulate").join(name);
+    let status = Command::new(env!("CARGO_BIN_EXE_highwater"))
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .args(["simulate", "--scenario", MARCH_2020, "--scale", "0.0005"])
+        .args(["--from", "2020-03-24", "--to", "2020-03-25", "--seed", seed])
+        .arg("--out")
+        .arg(&out)
+        .stdout(std::process::Stdio::null())
+        .status()
+        .unwrap();
+    assert!(status.success());
+    std::fs::read(&out).unwrap()
+}
+
+#[test]
+fn the_same_seed_writes_byte_identical_files() {
+    let first = simulate_to_file("42", "first.ndjson");
+    let again = simulate_to_file("42", "again.ndjson");
+    let other = simulate_to_file("43", "other.ndjson");
+    assert!(first.len() > 100_000, "{} bytes", first.len());
+    assert!(first == again, "same seed, different bytes");
+    assert!(first != other, "another seed, same bytes");
+    // Compressed output holds the same lines.
+    let gz = simulate_to_file("42", "first.ndjson.gz");
+    let mut unpacked = Vec::new();
+    std::io::Read::read_to_end(&mut flate2::read::GzDecoder::new(&gz[..]), &mut unpacked).unwrap();
+    assert!(unpacked == first);
+}

@@ -3,7 +3,7 @@
 //! records — then it keeps serving.
 
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use chrono::NaiveDate;
@@ -14,6 +14,7 @@ use crate::clock;
 use crate::config::Settings;
 use crate::domain::figures::records;
 use crate::jobs::runner::run_range;
+use crate::jobs::schedule::Scheduler;
 use crate::simulate::Simulation;
 use crate::simulate::deliver::{PostTarget, progress_bar, to_server};
 use crate::simulate::scenario::Scenario;
@@ -39,7 +40,8 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
         ..Settings::default()
     };
     settings.clickhouse.database = DEMO_DATABASE.into();
-    // The demo runs the jobs itself, once the month is in.
+    // The demo runs the jobs itself once the month is in (a scheduler
+    // running meanwhile would recompute every day after each batch).
     settings.jobs.enabled = false;
     settings.validate()?;
     let simulation = Arc::new(Simulation::new(scenario, args.scale, args.seed)?);
@@ -118,6 +120,15 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
     if args.exit {
         let _ = stop_tx.send(());
     } else {
+        // From now on, events posted to the demo reach the figures as they
+        // would under `serve`: a round of the scheduled jobs every minute.
+        let scheduler = Scheduler::new(
+            storage.client.clone(),
+            Arc::new(vec![project.clone()]),
+            clock::system(),
+            Duration::from_secs(60),
+        );
+        tokio::spawn(scheduler.run(std::future::pending()));
         println!(
             "\nhighwater is serving at {base_url} (ClickHouse at {})",
             storage.url
@@ -132,7 +143,17 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
         println!(
             "  curl -H 'Authorization: Bearer {read_key}' '{base_url}/v1/metrics/concurrency?day=2020-03-25&step=600'"
         );
-        println!("Press Ctrl-C to stop.");
+        let story_day = scenario
+            .peaks
+            .anchors
+            .iter()
+            .rev()
+            .find(|a| a.note.is_some())
+            .map_or(last, |a| a.day);
+        println!(
+            "Post an event (one more user from 15:00 UTC on {story_day}, for T):\n  curl -H 'Authorization: Bearer {ingest_key}' -H 'Content-Type: application/json' \\\n    -d '[{{\"type\":\"session_start\",\"user_id\":\"U-you\",\"session_id\":\"S1\",\"ts\":\"{story_day}T15:00:00Z\"}}]' {base_url}/v1/events"
+        );
+        println!("Events posted now are in the figures within a minute. Press Ctrl-C to stop.");
     }
     let served = serving.await.context("server task panicked")?;
     storage.close().await;

@@ -85,3 +85,49 @@ pub fn calibrate(
         peak: tree.max() as u64,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::simulate::model::BehaviourModel;
+    use crate::simulate::scenario::Scenario;
+
+    /// The calibrated peak, recounted second by second from the sessions of
+    /// the users calibration chose, is the target.
+    #[test]
+    fn the_chosen_users_peak_at_the_target_exactly() {
+        let path = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/fixtures/scenarios/march-2020.toml"
+        );
+        let scenario = Scenario::load(std::path::Path::new(path)).unwrap();
+        let day: chrono::NaiveDate = "2020-03-25".parse().unwrap();
+        let behaviour = BehaviourModel::new(&scenario.weekday);
+        let plan = DayPlan::new(&scenario, &behaviour, day, 9);
+        let population = Population::new(&scenario, 9);
+        let window = DayWindow::new(day, scenario.project.time_zone);
+        for target in [1, 37, 400] {
+            let mut spill = Vec::new();
+            let calibration =
+                calibrate(&plan, &population, window, target, &[], &mut spill).unwrap();
+            assert_eq!(calibration.peak, target);
+            let mut seconds = vec![0u64; window.len()];
+            let mut active = 0;
+            for index in 0..calibration.population {
+                let Some(sessions) = plan.sessions(index, population.region(index)) else {
+                    continue;
+                };
+                active += 1;
+                for (from, to) in user_intervals(&sessions, plan.heartbeat_ms, plan.timeout_s) {
+                    for t in from.max(window.start)..to.min(window.end) {
+                        seconds[(t - window.start) as usize] += 1;
+                    }
+                }
+            }
+            assert_eq!(*seconds.iter().max().unwrap(), target);
+            assert_eq!(active, calibration.active_users);
+            // One user fewer would not have reached it.
+            assert!(calibration.population >= target);
+        }
+    }
+}

@@ -172,7 +172,10 @@ pub async fn to_server(
     posted.elapsed = started.elapsed();
     // A refused batch explains a stopped generator, not the other way round.
     if let Some(e) = failure {
-        return Err(e.context("the server refused the simulated events"));
+        return Err(e.context(
+            "the server refused the simulated events (the project needs backfill = true, \
+             and the scenario's time zone and session timeout)",
+        ));
     }
     Ok((generated?, posted))
 }

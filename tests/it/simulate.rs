@@ -218,3 +218,64 @@ fn the_same_seed_writes_byte_identical_files() {
     std::io::Read::read_to_end(&mut flate2::read::GzDecoder::new(&gz[..]), &mut unpacked).unwrap();
     assert!(unpacked == first);
 }
+
+#[test]
+fn bad_simulate_arguments_get_precise_errors_and_write_nothing() {
+    let out = scratch_dir("simulate-bad").join("never.ndjson");
+    let out = out.to_str().unwrap();
+    let cases: [(&[&str], &str); 5] = [
+        (
+            &["--scale", "0", "--out", out],
+            "--scale must be in (0, 10]",
+        ),
+        (
+            &["--scale", "0.001", "--from", "2019-01-01", "--out", out],
+            "within the scenario's 2020-03-01 .. 2020-03-31",
+        ),
+        (
+            &[
+                "--scale",
+                "0.001",
+                "--out",
+                out,
+                "--post",
+                "http://127.0.0.1:9",
+            ],
+            "cannot be used with",
+        ),
+        (
+            &["--scale", "0.001", "--post", "http://127.0.0.1:9"],
+            "--key",
+        ),
+        (
+            &["--scale", "0.001", "--post", "127.0.0.1:9", "--key", "k"],
+            "is not a URL",
+        ),
+    ];
+    for (args, expected) in cases {
+        let output = Command::new(env!("CARGO_BIN_EXE_highwater"))
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .args(["simulate", "--scenario", MARCH_2020])
+            .args(args)
+            .env_remove("HIGHWATER_INGEST_KEY")
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(!output.status.success(), "{args:?}");
+        assert!(stderr.contains(expected), "{args:?}: {stderr}");
+    }
+    assert!(!Path::new(out).exists());
+    let missing = Command::new(env!("CARGO_BIN_EXE_highwater"))
+        .args([
+            "simulate",
+            "--scenario",
+            "no/such.toml",
+            "--scale",
+            "1",
+            "--out",
+            out,
+        ])
+        .output()
+        .unwrap();
+    assert!(String::from_utf8_lossy(&missing.stderr).contains("cannot read scenario no/such.toml"));
+}

@@ -22,6 +22,7 @@
 //! - [`clock`], [`telemetry`]: the injected clock; logging set-up.
 
 pub mod bench;
+pub mod charts;
 pub mod cli;
 pub mod client;
 pub mod clock;

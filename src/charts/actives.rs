@@ -1,0 +1,94 @@
+//! Active users: DAU, WAU and MAU per day, and stickiness (DAU / MAU) on
+//! the right-hand axis. Provisional days sit on a grey band.
+
+use plotters::coord::Shift;
+use plotters::prelude::*;
+
+use super::data::{Daily, Day};
+use super::numbers::short;
+use super::peak::day_label;
+use super::style::{self, ACTIVE, CONNECTIONS, EARLIER, PROVISIONAL_BAND, USERS};
+
+pub fn draw<DB: DrawingBackend>(
+    area: &DrawingArea<DB, Shift>,
+    title: &str,
+    daily: &Daily,
+) -> Result<(), DrawingAreaErrorKind<DB::ErrorType>> {
+    let days = &daily.days;
+    if days.is_empty() {
+        return style::no_data(area, title, "No figures in this range");
+    }
+    let top = days
+        .iter()
+        .map(|d| d.mau.max(d.dau))
+        .max()
+        .unwrap_or(0)
+        .max(1) as f64
+        * 1.4;
+    let last = days.len() as f64 - 0.5;
+    let mut chart = ChartBuilder::on(area)
+        .caption(title, style::title_font())
+        .margin(12)
+        .x_label_area_size(36)
+        .y_label_area_size(60)
+        .right_y_label_area_size(50)
+        .build_cartesian_2d(-0.5..last, 0.0..top)?
+        .set_secondary_coord(-0.5..last, 0.0..1.0);
+    chart
+        .configure_mesh()
+        .light_line_style(style::GRID)
+        .x_labels(days.len().min(10))
+        .x_label_formatter(&|x| day_label(daily, *x))
+        .y_label_formatter(&|y| short(*y))
+        .label_style(style::label_font())
+        .draw()?;
+    chart
+        .configure_secondary_axes()
+        .y_label_formatter(&|y| format!("{:.0}%", y * 100.0))
+        .label_style(style::label_font())
+        .draw()?;
+    chart.draw_series(
+        days.iter()
+            .enumerate()
+            .filter(|(_, d)| !d.is_final)
+            .map(|(i, _)| {
+                let x = i as f64;
+                Rectangle::new([(x - 0.5, 0.0), (x + 0.5, top)], PROVISIONAL_BAND.filled())
+            }),
+    )?;
+    let series: [(&str, RGBColor, fn(&Day) -> u64); 3] = [
+        ("MAU", CONNECTIONS, |d| d.mau),
+        ("WAU", ACTIVE, |d| d.wau),
+        ("DAU", USERS, |d| d.dau),
+    ];
+    for (label, colour, value) in series {
+        chart
+            .draw_series(LineSeries::new(
+                days.iter()
+                    .enumerate()
+                    .map(|(i, d)| (i as f64, value(d) as f64)),
+                colour.stroke_width(2),
+            ))?
+            .label(label)
+            .legend(move |(x, y)| {
+                PathElement::new(vec![(x, y), (x + 16, y)], colour.stroke_width(2))
+            });
+    }
+    chart
+        .draw_secondary_series(LineSeries::new(
+            days.iter()
+                .enumerate()
+                .map(|(i, d)| (i as f64, d.stickiness())),
+            EARLIER.stroke_width(1),
+        ))?
+        .label("stickiness (DAU/MAU, right axis)")
+        .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 16, y)], EARLIER));
+    chart
+        .configure_series_labels()
+        .position(SeriesLabelPosition::UpperLeft)
+        .label_font(style::note_font())
+        .background_style(WHITE.mix(0.85))
+        .border_style(style::GRID)
+        .draw()?;
+    Ok(())
+}

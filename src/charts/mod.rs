@@ -1,0 +1,267 @@
+//! Charts drawn with plotters onto any `DrawingArea`: the same code makes
+//! PNG and SVG files and the SVG inlined in the live dashboard.
+//!
+//! Every chart: a title, readable numbers (`12.5M`, `850k`), the project's
+//! time zone on time axes, provisional days visibly marked, and a clear
+//! "no data" frame for an empty range.
+
+pub mod actives;
+pub mod data;
+pub mod fonts;
+pub mod growth;
+pub mod heatmap;
+pub mod intraday;
+pub mod numbers;
+pub mod peak;
+pub mod session_lengths;
+pub mod style;
+
+use anyhow::anyhow;
+use plotters::coord::Shift;
+use plotters::prelude::*;
+
+use data::{Daily, HourOfWeek, Intraday, SessionLengths};
+
+/// A chart with its data.
+#[derive(Debug, Clone)]
+pub enum Chart {
+    Peak(Daily),
+    Actives(Daily),
+    Intraday(Intraday),
+    SessionLengths(SessionLengths),
+    HourOfWeek(HourOfWeek),
+    Growth(Daily),
+}
+
+/// Draws `chart` titled `title` onto `area`.
+pub fn draw<DB: DrawingBackend>(
+    chart: &Chart,
+    title: &str,
+    area: &DrawingArea<DB, Shift>,
+) -> anyhow::Result<()>
+where
+    DB::ErrorType: 'static,
+{
+    fonts::register();
+    area.fill(&WHITE).map_err(|e| anyhow!("{e}"))?;
+    let drawn = match chart {
+        Chart::Peak(daily) => peak::draw(area, title, daily),
+        Chart::Actives(daily) => actives::draw(area, title, daily),
+        Chart::Intraday(intraday) => intraday::draw(area, title, intraday),
+        Chart::SessionLengths(lengths) => session_lengths::draw(area, title, lengths),
+        Chart::HourOfWeek(cells) => heatmap::draw(area, title, cells),
+        Chart::Growth(daily) => growth::draw(area, title, daily),
+    };
+    drawn.map_err(|e| anyhow!("drawing {title:?}: {e}"))?;
+    area.present().map_err(|e| anyhow!("{e}"))
+}
+
+/// The chart as an SVG document.
+pub fn svg(chart: &Chart, title: &str, size: (u32, u32)) -> anyhow::Result<String> {
+    let mut out = String::new();
+    {
+        let area = SVGBackend::with_string(&mut out, size).into_drawing_area();
+        draw(chart, title, &area)?;
+    }
+    Ok(out)
+}
+
+/// The chart as a PNG file's bytes.
+pub fn png(chart: &Chart, title: &str, size: (u32, u32)) -> anyhow::Result<Vec<u8>> {
+    let mut pixels = vec![0u8; size.0 as usize * size.1 as usize * 3];
+    {
+        let area = BitMapBackend::with_buffer(&mut pixels, size).into_drawing_area();
+        draw(chart, title, &area)?;
+    }
+    let mut out = Vec::new();
+    let mut encoder = png::Encoder::new(&mut out, size.0, size.1);
+    encoder.set_color(png::ColorType::Rgb);
+    encoder.set_depth(png::BitDepth::Eight);
+    encoder.write_header()?.write_image_data(&pixels)?;
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::data::{Day, Minute};
+    use super::*;
+    use chrono::NaiveDate;
+
+    fn date(s: &str) -> NaiveDate {
+        s.parse().unwrap()
+    }
+
+    /// Three weeks of March 2020 at full scale: the story's records.
+    pub fn march() -> Daily {
+        let peaks = [
+            9_500_000, 9_536_000, 9_571_000, 9_559_000, 9_354_000, 3_821_000, 1_606_000, 9_750_000,
+            10_000_000, 9_950_000, 9_980_000, 9_900_000, 2_387_000, 1_686_000, 10_500_000,
+            10_722_000, 10_944_000, 11_111_000, 11_047_000, 2_707_000, 1_945_000, 12_056_000,
+            12_278_000, 12_500_000,
+        ];
+        let mut best = 0;
+        let days = peaks
+            .iter()
+            .enumerate()
+            .map(|(i, peak)| {
+                let is_record = *peak > best;
+                best = best.max(*peak);
+                Day {
+                    day: date("2020-03-02") + chrono::Duration::days(i as i64),
+                    peak_users: *peak,
+                    peak_connections: peak * 104 / 100,
+                    dau: peak * 178 / 100,
+                    wau: peak * 2,
+                    mau: peak * 21 / 10,
+                    is_final: i < peaks.len() - 1,
+                    is_record,
+                }
+            })
+            .collect();
+        Daily { days }
+    }
+
+    fn intraday() -> Intraday {
+        let start = date("2020-03-25")
+            .and_hms_opt(0, 0, 0)
+            .unwrap()
+            .and_utc()
+            .timestamp();
+        let curve = |m: i64, top: f64| {
+            let hours = m as f64 / 60.0;
+            (top * (-(hours - 15.75).powi(2) / 18.0).exp()) as u64
+        };
+        let minutes = |day_start: i64, top: f64| {
+            (0..1440)
+                .map(|m| Minute {
+                    at: day_start + m * 60,
+                    users: curve(m, top),
+                    active_users: curve(m, top) * 8 / 10,
+                })
+                .collect()
+        };
+        Intraday {
+            day: date("2020-03-25"),
+            zone: chrono_tz::UTC,
+            minutes: minutes(start, 12_500.0),
+            week_before: minutes(start - 7 * 86_400, 10_944.0),
+            is_final: true,
+        }
+    }
+
+    fn lengths() -> SessionLengths {
+        let mut histogram = hdrhistogram::Histogram::<u64>::new(5).unwrap();
+        for (seconds, count) in [(40, 500), (300, 2_000), (2_400, 800), (30_000, 1_200)] {
+            histogram.record_n(seconds, count).unwrap();
+        }
+        SessionLengths { histogram }
+    }
+
+    fn every_kind() -> Vec<(Chart, &'static str, Vec<&'static str>)> {
+        let week = HourOfWeek::from_minutes(&intraday().minutes, chrono_tz::UTC);
+        vec![
+            (
+                Chart::Peak(march()),
+                "Peak concurrency",
+                vec!["12.5M Mar 25", "10M", "Mar 2", "provisional"],
+            ),
+            (
+                Chart::Actives(march()),
+                "Active users",
+                vec!["DAU", "MAU", "stickiness", "%"],
+            ),
+            (
+                Chart::Intraday(intraday()),
+                "Users online",
+                vec!["peak 12.5k at 15:45", "2020-03-18", "local time (UTC)"],
+            ),
+            (
+                Chart::SessionLengths(lengths()),
+                "Session lengths",
+                vec!["median 5m 00s", "&lt;1h", "4.5k sessions"],
+            ),
+            (
+                Chart::HourOfWeek(week),
+                "Hour of week",
+                vec!["Wed", "15h", "darkest"],
+            ),
+            (
+                Chart::Growth(march()),
+                "Week over week",
+                vec!["%", "Mar ", "same weekday"],
+            ),
+        ]
+    }
+
+    /// Width and height from a PNG's header.
+    fn png_size(bytes: &[u8]) -> (u32, u32) {
+        assert_eq!(&bytes[..8], b"\x89PNG\r\n\x1a\n");
+        let word = |at: usize| u32::from_be_bytes(bytes[at..at + 4].try_into().unwrap());
+        (word(16), word(20))
+    }
+
+    #[test]
+    fn every_chart_kind_renders_to_png_and_svg_with_its_labels() {
+        for (chart, title, texts) in every_kind() {
+            let svg = svg(&chart, title, (900, 420)).unwrap();
+            assert!(
+                svg.contains(r#"width="900""#) && svg.contains(r#"height="420""#),
+                "{title}"
+            );
+            assert!(svg.contains(title), "{title}: no title");
+            for text in texts {
+                assert!(svg.contains(text), "{title}: {text:?} missing");
+            }
+            let png = png(&chart, title, (640, 300)).unwrap();
+            assert_eq!(png_size(&png), (640, 300), "{title}");
+            // To look at them: HIGHWATER_CHART_DIR=/tmp/charts cargo test charts
+            if let Some(dir) = std::env::var_os("HIGHWATER_CHART_DIR") {
+                let big = super::png(&chart, title, (1000, 450)).unwrap();
+                std::fs::create_dir_all(&dir).unwrap();
+                std::fs::write(std::path::Path::new(&dir).join(format!("{title}.png")), big)
+                    .unwrap();
+            }
+            assert!(
+                png.len() > 3_000,
+                "{title}: {} bytes, nearly empty",
+                png.len()
+            );
+        }
+    }
+
+    #[test]
+    fn empty_ranges_give_a_no_data_chart() {
+        let empty_day = Intraday {
+            minutes: vec![],
+            week_before: vec![],
+            ..intraday()
+        };
+        let charts = [
+            Chart::Peak(Daily::default()),
+            Chart::Actives(Daily::default()),
+            Chart::Intraday(empty_day),
+            Chart::SessionLengths(SessionLengths {
+                histogram: hdrhistogram::Histogram::new(5).unwrap(),
+            }),
+            Chart::HourOfWeek(HourOfWeek::from_minutes(&[], chrono_tz::UTC)),
+            Chart::Growth(Daily::default()),
+        ];
+        for chart in charts {
+            let svg = svg(&chart, "Empty", (600, 300)).unwrap();
+            assert!(svg.contains("No ") || svg.contains("Needs "), "{svg}");
+            png(&chart, "Empty", (600, 300)).unwrap();
+        }
+    }
+
+    #[test]
+    fn record_labels_that_would_collide_are_thinned_but_the_latest_stays() {
+        let svg = svg(&Chart::Peak(march()), "Peak", (500, 300)).unwrap();
+        assert!(svg.contains("12.5M Mar 25"));
+        let labels = svg.matches(" Mar ").count();
+        let records = march().days.iter().filter(|d| d.is_record).count();
+        assert!(
+            labels < records + 12,
+            "{labels} labels for {records} records"
+        );
+    }
+}

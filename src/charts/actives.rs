@@ -56,7 +56,8 @@ pub fn draw<DB: DrawingBackend>(
                 Rectangle::new([(x - 0.5, 0.0), (x + 0.5, top)], PROVISIONAL_BAND.filled())
             }),
     )?;
-    let series: [(&str, RGBColor, fn(&Day) -> u64); 3] = [
+    type Series = (&'static str, RGBColor, fn(&Day) -> u64);
+    let series: [Series; 3] = [
         ("MAU", CONNECTIONS, |d| d.mau),
         ("WAU", ACTIVE, |d| d.wau),
         ("DAU", USERS, |d| d.dau),

@@ -29,7 +29,7 @@ pub enum Chart {
     Actives(Daily),
     Intraday(Intraday),
     SessionLengths(SessionLengths),
-    HourOfWeek(HourOfWeek),
+    HourOfWeek(Box<HourOfWeek>),
     Growth(Daily),
 }
 
@@ -181,7 +181,7 @@ mod tests {
                 vec!["median 5m 00s", "&lt;1h", "4.5k sessions"],
             ),
             (
-                Chart::HourOfWeek(week),
+                Chart::HourOfWeek(Box::new(week)),
                 "Hour of week",
                 vec!["Wed", "15h", "darkest"],
             ),
@@ -243,7 +243,7 @@ mod tests {
             Chart::SessionLengths(SessionLengths {
                 histogram: hdrhistogram::Histogram::new(5).unwrap(),
             }),
-            Chart::HourOfWeek(HourOfWeek::from_minutes(&[], chrono_tz::UTC)),
+            Chart::HourOfWeek(Box::new(HourOfWeek::from_minutes(&[], chrono_tz::UTC))),
             Chart::Growth(Daily::default()),
         ];
         for chart in charts {

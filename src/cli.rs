@@ -43,6 +43,8 @@ pub enum Command {
     /// Print computed figures.
     #[command(subcommand)]
     Metrics(MetricsCommand),
+    /// Render a dashboard's panels as PNG and SVG files plus an index.html.
+    Render(RenderArgs),
     /// Generate realistic presence and session events from a scenario, into
     /// an NDJSON file or posted to a highwater server.
     Simulate(SimulateArgs),
@@ -115,9 +117,36 @@ pub struct DemoArgs {
     pub scale: f64,
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
+    /// Where the demo writes its report (the overview dashboard as files).
+    #[arg(long, default_value = "./highwater-data/report")]
+    pub report: PathBuf,
     /// Stop when the demo is done instead of leaving the server running.
     #[arg(long)]
     pub exit: bool,
+}
+
+#[derive(Debug, Args)]
+#[command(
+    after_help = "Example:\n  highwater render --project chat --dashboard dashboards/overview.toml --out report/\n\n\
+    Panel ranges (last_30_days ...) count back from the latest day with figures;\n\
+    --from/--to name the days instead."
+)]
+pub struct RenderArgs {
+    /// Project name, as in the configuration file.
+    #[arg(long)]
+    pub project: String,
+    /// Dashboard file (see dashboards/README.md).
+    #[arg(long)]
+    pub dashboard: PathBuf,
+    /// Directory for the files (created if missing).
+    #[arg(long)]
+    pub out: PathBuf,
+    /// First day of every panel (with --to).
+    #[arg(long, requires = "to")]
+    pub from: Option<NaiveDate>,
+    /// Last day of every panel (with --from).
+    #[arg(long, requires = "from")]
+    pub to: Option<NaiveDate>,
 }
 
 #[derive(Debug, Args)]

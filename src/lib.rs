@@ -28,6 +28,7 @@ pub mod client;
 pub mod clock;
 pub mod cmd;
 pub mod config;
+pub mod dashboards;
 pub mod domain;
 pub mod ingest;
 pub mod jobs;

@@ -36,7 +36,8 @@ pub fn draw<DB: DrawingBackend>(
         .set_secondary_coord(-0.5..last, 0.0..1.0);
     chart
         .configure_mesh()
-        .light_line_style(style::GRID)
+        .light_line_style(TRANSPARENT)
+        .bold_line_style(style::GRID)
         .x_labels(days.len().min(10))
         .x_label_formatter(&|x| day_label(daily, *x))
         .y_label_formatter(&|y| short(*y))

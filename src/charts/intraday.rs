@@ -46,7 +46,8 @@ pub fn draw<DB: DrawingBackend>(
         .build_cartesian_2d(0.0..hours, 0.0..top)?;
     chart
         .configure_mesh()
-        .light_line_style(style::GRID)
+        .light_line_style(TRANSPARENT)
+        .bold_line_style(style::GRID)
         .x_labels(13)
         .x_label_formatter(&|x| {
             zone.timestamp_opt(window.start + (*x * 3600.0) as i64, 0)

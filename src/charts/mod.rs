@@ -77,6 +77,7 @@ pub fn png(chart: &Chart, title: &str, size: (u32, u32)) -> anyhow::Result<Vec<u
     let mut encoder = png::Encoder::new(&mut out, size.0, size.1);
     encoder.set_color(png::ColorType::Rgb);
     encoder.set_depth(png::BitDepth::Eight);
+    encoder.set_compression(png::Compression::Best);
     encoder.write_header()?.write_image_data(&pixels)?;
     Ok(out)
 }

@@ -66,7 +66,8 @@ pub fn draw<DB: DrawingBackend>(
         .build_cartesian_2d(-0.5..BUCKETS.len() as f64 - 0.5, 0.0..top)?;
     chart
         .configure_mesh()
-        .light_line_style(style::GRID)
+        .light_line_style(TRANSPARENT)
+        .bold_line_style(style::GRID)
         .x_labels(BUCKETS.len())
         .x_label_formatter(&|x| {
             let i = x.round();

@@ -12,6 +12,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use crate::cli::DemoArgs;
 use crate::clock;
 use crate::config::Settings;
+use crate::dashboards::{self, spec::Dashboard};
 use crate::domain::figures::records;
 use crate::jobs::runner::run_range;
 use crate::jobs::schedule::Scheduler;
@@ -24,6 +25,7 @@ use crate::store::figures::{DailyFiguresRow, date_of};
 /// The built-in scenario, so the demo runs from anywhere.
 const MARCH_2020: &str = include_str!("../../fixtures/scenarios/march-2020.toml");
 const DEMO_DATABASE: &str = "highwater_demo";
+const OVERVIEW: &str = include_str!("../../dashboards/overview.toml");
 
 pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
     let scenario = match &args.scenario {
@@ -113,6 +115,13 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
     );
 
     print_story(&simulation, &rows);
+    let overview = Dashboard::from_toml(OVERVIEW).context("the built-in overview dashboard")?;
+    let panels = dashboards::load::load(&storage.client, &project, &overview, None).await?;
+    let index = dashboards::report::write(&args.report, &overview.title, &project.name, &panels)?;
+    println!(
+        "\nCharts (the overview dashboard as PNG and SVG): {}",
+        index.display()
+    );
     let simulated_peaks: Vec<_> = summaries.iter().map(|s| (s.day, s.peak)).collect();
     check_against_simulation(&rows, &simulated_peaks);
     println!("\nThe demo took {:.0} s.", started.elapsed().as_secs_f64());

@@ -7,6 +7,7 @@ mod bench_simulate;
 mod demo;
 mod jobs_run;
 mod metrics_daily;
+mod render;
 mod serve;
 mod simulate;
 
@@ -20,6 +21,7 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<()> {
         Command::Metrics(MetricsCommand::Daily(args)) => {
             metrics_daily::run(&cli.config, args).await
         }
+        Command::Render(args) => render::run(&cli.config, args).await,
         Command::Simulate(args) => simulate::run(args).await,
         Command::Bench(BenchCommand::Ingest(args)) => bench_ingest::run(args).await,
         Command::Bench(BenchCommand::Jobs(args)) => bench_jobs::run(args).await,

@@ -140,14 +140,25 @@ pub async fn minutes(
     project: &str,
     day: NaiveDate,
 ) -> Result<Vec<ConcurrencyMinuteRow>, StoreError> {
+    minutes_between(client, project, day, day).await
+}
+
+/// The per-minute maxima of the days `from..=to`, in time order.
+pub async fn minutes_between(
+    client: &Client,
+    project: &str,
+    from: NaiveDate,
+    to: NaiveDate,
+) -> Result<Vec<ConcurrencyMinuteRow>, StoreError> {
     Ok(client
         .query(
             "SELECT project, day, minute_start, users, connections, active_users, computed_ms
              FROM concurrency_minutes FINAL
-             WHERE project = ? AND day = toDate(?) ORDER BY minute_start",
+             WHERE project = ? AND day >= toDate(?) AND day <= toDate(?) ORDER BY minute_start",
         )
         .bind(project)
-        .bind(day.to_string())
+        .bind(from.to_string())
+        .bind(to.to_string())
         .fetch_all()
         .await?)
 }

@@ -1,0 +1,30 @@
+//! `highwater render --project P --dashboard FILE --out DIR`
+
+use std::path::Path;
+
+use crate::cli::RenderArgs;
+use crate::config::Settings;
+use crate::dashboards::load::{Chosen, load};
+use crate::dashboards::report;
+use crate::dashboards::spec::Dashboard;
+use crate::jobs::runner::check_range;
+use crate::startup::Storage;
+
+pub async fn run(config: &Path, args: RenderArgs) -> anyhow::Result<()> {
+    let settings = Settings::load(config, true)?;
+    let project = settings.known_project(&args.project)?;
+    let dashboard = Dashboard::load(&args.dashboard)?;
+    let chosen = match (args.from, args.to) {
+        (Some(from), Some(to)) => {
+            check_range(from, to)?;
+            Some(Chosen { from, to })
+        }
+        _ => None,
+    };
+    let storage = Storage::open(&settings).await?;
+    let panels = load(&storage.client, project, &dashboard, chosen).await;
+    storage.close().await;
+    let index = report::write(&args.out, &dashboard.title, &project.name, &panels?)?;
+    println!("{}", index.display());
+    Ok(())
+}

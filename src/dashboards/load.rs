@@ -1,0 +1,117 @@
+//! A dashboard's panels with their data, read from the stored figures.
+
+use chrono::{Duration, NaiveDate};
+
+use super::spec::{ChartKind, Dashboard, Panel};
+use crate::charts::Chart;
+use crate::charts::data::{Daily, HourOfWeek, Intraday, Minute, SessionLengths};
+use crate::config::ProjectSettings;
+use crate::store::figures::{self, DailyFiguresRow, date_of};
+
+/// A panel ready to draw.
+#[derive(Debug, Clone)]
+pub struct LoadedPanel {
+    pub panel: Panel,
+    pub chart: Chart,
+    /// The days shown (for captions and links).
+    pub from: NaiveDate,
+    pub to: NaiveDate,
+}
+
+/// An explicit range chosen by the reader (the live dashboard's picker).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Chosen {
+    pub from: NaiveDate,
+    pub to: NaiveDate,
+}
+
+/// Loads every panel's data. Ranges count back from the latest day with
+/// figures, unless `chosen` names the days.
+pub async fn load(
+    client: &clickhouse::Client,
+    project: &ProjectSettings,
+    dashboard: &Dashboard,
+    chosen: Option<Chosen>,
+) -> anyhow::Result<Vec<LoadedPanel>> {
+    let history = figures::all_days(client, &project.name).await?;
+    let today = chrono::Utc::now().date_naive();
+    let latest = chosen
+        .map(|c| c.to)
+        .or_else(|| history.last().map(|r| date_of(r.day)))
+        .unwrap_or(today);
+    let earliest = history.first().map_or(latest, |r| date_of(r.day));
+    // Records are all-time: judged on the whole history up to `latest`.
+    let upto: Vec<DailyFiguresRow> = history
+        .into_iter()
+        .filter(|r| date_of(r.day) <= latest)
+        .collect();
+    let daily = Daily::from_rows(&upto);
+    let mut panels = Vec::new();
+    for panel in &dashboard.panels {
+        let from = match chosen {
+            Some(c) => c.from,
+            None => panel
+                .range
+                .unwrap_or(dashboard.range)
+                .first_day(latest, earliest.min(latest)),
+        };
+        let in_range: Vec<DailyFiguresRow> = upto
+            .iter()
+            .filter(|r| date_of(r.day) >= from)
+            .cloned()
+            .collect();
+        let chart = match panel.chart {
+            ChartKind::Peak => Chart::Peak(daily.since(from)),
+            ChartKind::Actives => Chart::Actives(daily.since(from)),
+            // Each day is compared with a week earlier, also before `from`.
+            ChartKind::Growth => Chart::Growth(daily.since(from - Duration::days(7))),
+            ChartKind::SessionLengths => {
+                Chart::SessionLengths(SessionLengths::from_rows(&in_range))
+            }
+            ChartKind::HourOfWeek => {
+                let minutes: Vec<Minute> =
+                    figures::minutes_between(client, &project.name, from, latest)
+                        .await?
+                        .iter()
+                        .map(Minute::from)
+                        .collect();
+                Chart::HourOfWeek(Box::new(HourOfWeek::from_minutes(
+                    &minutes,
+                    project.time_zone,
+                )))
+            }
+            ChartKind::Intraday => {
+                let day = match panel.day.as_deref() {
+                    Some(day) if day != "latest" => day.parse()?,
+                    _ => latest,
+                };
+                let minutes = |day| async move {
+                    anyhow::Ok(
+                        figures::minutes(client, &project.name, day)
+                            .await?
+                            .iter()
+                            .map(Minute::from)
+                            .collect::<Vec<_>>(),
+                    )
+                };
+                Chart::Intraday(Intraday {
+                    day,
+                    zone: project.time_zone,
+                    minutes: minutes(day).await?,
+                    week_before: minutes(day - Duration::days(7)).await?,
+                    is_final: upto
+                        .iter()
+                        .find(|r| date_of(r.day) == day)
+                        .is_some_and(|r| r.r#final == 1),
+                })
+            }
+        };
+        panels.push(LoadedPanel {
+            panel: panel.clone(),
+            chart,
+            from,
+            to: latest,
+        });
+    }
+    Ok(panels)
+}

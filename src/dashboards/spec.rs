@@ -1,0 +1,214 @@
+//! A dashboard file (`dashboards/*.toml`, format in `dashboards/README.md`):
+//! a title and panels, each a chart kind with a range and a size.
+
+use std::path::Path;
+
+use anyhow::{Context, bail, ensure};
+use chrono::{Duration, NaiveDate};
+use serde::Deserialize;
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Dashboard {
+    pub title: String,
+    /// Default range of the panels.
+    #[serde(default = "default_range")]
+    pub range: Range,
+    #[serde(rename = "panel")]
+    pub panels: Vec<Panel>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Panel {
+    pub chart: ChartKind,
+    pub title: String,
+    /// Overrides the dashboard's range.
+    #[serde(default)]
+    pub range: Option<Range>,
+    /// Intraday: `"latest"` (default) or a day, `YYYY-MM-DD`.
+    #[serde(default)]
+    pub day: Option<String>,
+    #[serde(default = "default_width")]
+    pub width: u32,
+    #[serde(default = "default_height")]
+    pub height: u32,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ChartKind {
+    /// Daily peak_users and peak_connections, records annotated.
+    Peak,
+    /// DAU, WAU, MAU and stickiness.
+    Actives,
+    /// Per-minute C_user and C_active of one day, a week earlier overlaid.
+    Intraday,
+    /// Session length distribution.
+    SessionLengths,
+    /// Average concurrency per weekday and hour.
+    HourOfWeek,
+    /// Week-over-week change of the daily peak.
+    Growth,
+}
+
+/// Which days a panel shows, counted back from the latest day with
+/// figures (so a report on last March's data shows last March).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Range {
+    LastDays(u32),
+    All,
+}
+
+impl<'de> Deserialize<'de> for Range {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        text.parse().map_err(serde::de::Error::custom)
+    }
+}
+
+impl std::str::FromStr for Range {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, String> {
+        if text == "all" {
+            return Ok(Range::All);
+        }
+        let days = text
+            .strip_prefix("last_")
+            .and_then(|rest| rest.strip_suffix("_days"))
+            .and_then(|n| n.parse::<u32>().ok())
+            .filter(|n| (1..=400).contains(n));
+        days.map(Range::LastDays).ok_or_else(|| {
+            format!("range {text:?}: use \"last_N_days\" (N from 1 to 400) or \"all\"")
+        })
+    }
+}
+
+impl Range {
+    /// The first day of the range ending on `last`.
+    pub fn first_day(self, last: NaiveDate, earliest: NaiveDate) -> NaiveDate {
+        match self {
+            Range::LastDays(n) => (last - Duration::days(i64::from(n) - 1)).max(earliest),
+            Range::All => earliest,
+        }
+    }
+}
+
+fn default_range() -> Range {
+    Range::LastDays(30)
+}
+fn default_width() -> u32 {
+    1000
+}
+fn default_height() -> u32 {
+    420
+}
+
+impl Dashboard {
+    pub fn load(path: &Path) -> anyhow::Result<Self> {
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("cannot read dashboard {}", path.display()))?;
+        Self::from_toml(&text).with_context(|| format!("dashboard {}", path.display()))
+    }
+
+    pub fn from_toml(text: &str) -> anyhow::Result<Self> {
+        let dashboard: Self = toml::from_str(text)?;
+        ensure!(
+            !dashboard.panels.is_empty(),
+            "a dashboard needs at least one [[panel]]"
+        );
+        for panel in &dashboard.panels {
+            ensure!(
+                (200..=4000).contains(&panel.width) && (150..=3000).contains(&panel.height),
+                "panel {:?}: width 200–4000 and height 150–3000 pixels",
+                panel.title
+            );
+            if let Some(day) = &panel.day {
+                if panel.chart != ChartKind::Intraday {
+                    bail!("panel {:?}: only intraday panels take a day", panel.title);
+                }
+                if day != "latest" && day.parse::<NaiveDate>().is_err() {
+                    bail!(
+                        "panel {:?}: day {day:?} is not \"latest\" or YYYY-MM-DD",
+                        panel.title
+                    );
+                }
+            }
+        }
+        Ok(dashboard)
+    }
+}
+
+impl Panel {
+    /// A file name for the panel: `01-peak-concurrency`.
+    pub fn file_stem(&self, index: usize) -> String {
+        let slug: String = self
+            .title
+            .to_lowercase()
+            .chars()
+            .map(|c| if c.is_ascii_alphanumeric() { c } else { '-' })
+            .collect();
+        let slug = slug
+            .split('-')
+            .filter(|s| !s.is_empty())
+            .collect::<Vec<_>>()
+            .join("-");
+        format!("{:02}-{slug}", index + 1)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_shipped_dashboards_load() {
+        for name in ["overview", "capacity"] {
+            let path = format!("{}/dashboards/{name}.toml", env!("CARGO_MANIFEST_DIR"));
+            let dashboard = Dashboard::load(Path::new(&path)).unwrap();
+            assert!(!dashboard.panels.is_empty());
+        }
+    }
+
+    #[test]
+    fn ranges_and_mistakes() {
+        assert_eq!("last_30_days".parse(), Ok(Range::LastDays(30)));
+        assert_eq!("all".parse(), Ok(Range::All));
+        assert!("last_0_days".parse::<Range>().is_err());
+        assert!("yesterday".parse::<Range>().is_err());
+        let last: NaiveDate = "2020-03-31".parse().unwrap();
+        let earliest: NaiveDate = "2020-03-01".parse().unwrap();
+        assert_eq!(
+            Range::LastDays(7).first_day(last, earliest).to_string(),
+            "2020-03-25"
+        );
+        assert_eq!(Range::LastDays(90).first_day(last, earliest), earliest);
+        let bad = [
+            ("title = \"t\"\npanel = []", "at least one"),
+            (
+                "title = \"t\"\n[[panel]]\nchart = \"pie\"\ntitle = \"x\"",
+                "unknown variant",
+            ),
+            (
+                "title = \"t\"\n[[panel]]\nchart = \"peak\"\ntitle = \"x\"\nday = \"latest\"",
+                "only intraday",
+            ),
+            (
+                "title = \"t\"\nrange = \"last_week\"\n[[panel]]\nchart = \"peak\"\ntitle = \"x\"",
+                "last_N_days",
+            ),
+        ];
+        for (text, expected) in bad {
+            let error = format!("{:#}", Dashboard::from_toml(text).unwrap_err());
+            assert!(error.contains(expected), "{text}: {error}");
+        }
+        let panel = Dashboard::from_toml(
+            "title = \"t\"\n[[panel]]\nchart = \"peak\"\ntitle = \"Peak: users (all)\"",
+        )
+        .unwrap()
+        .panels[0]
+            .clone();
+        assert_eq!(panel.file_stem(0), "01-peak-users-all");
+    }
+}

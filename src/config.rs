@@ -19,6 +19,10 @@ pub struct Settings {
     /// Where the embedded ClickHouse keeps its data, config and logs.
     #[serde(default = "default_data_dir")]
     pub data_dir: PathBuf,
+    /// Where `GET /dashboards/{name}` finds `{name}.toml` (the built-in
+    /// overview and capacity dashboards serve when the file is missing).
+    #[serde(default = "default_dashboards_dir")]
+    pub dashboards_dir: PathBuf,
     #[serde(default)]
     pub clickhouse: ClickHouseSettings,
     #[serde(default)]
@@ -175,6 +179,9 @@ fn default_listen() -> SocketAddr {
 fn default_data_dir() -> PathBuf {
     PathBuf::from("./highwater-data")
 }
+fn default_dashboards_dir() -> PathBuf {
+    PathBuf::from("./dashboards")
+}
 fn default_user() -> String {
     "default".into()
 }
@@ -205,6 +212,7 @@ impl Default for Settings {
         Self {
             listen: default_listen(),
             data_dir: default_data_dir(),
+            dashboards_dir: default_dashboards_dir(),
             clickhouse: ClickHouseSettings::default(),
             ingest: IngestSettings::default(),
             jobs: JobsSettings::default(),

@@ -102,6 +102,7 @@ impl Server {
             writer,
             db: client,
             clock,
+            dashboards_dir: Arc::new(settings.dashboards_dir.clone()),
         };
         Ok(Self {
             listener,

@@ -25,7 +25,6 @@ use crate::store::figures::{DailyFiguresRow, date_of};
 /// The built-in scenario, so the demo runs from anywhere.
 const MARCH_2020: &str = include_str!("../../fixtures/scenarios/march-2020.toml");
 const DEMO_DATABASE: &str = "highwater_demo";
-const OVERVIEW: &str = include_str!("../../dashboards/overview.toml");
 
 pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
     let scenario = match &args.scenario {
@@ -115,7 +114,7 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
     );
 
     print_story(&simulation, &rows);
-    let overview = Dashboard::from_toml(OVERVIEW).context("the built-in overview dashboard")?;
+    let overview = Dashboard::built_in("overview").expect("shipped");
     let panels = dashboards::load::load(&storage.client, &project, &overview, None).await?;
     let index = dashboards::report::write(&args.report, &overview.title, &project.name, &panels)?;
     println!(

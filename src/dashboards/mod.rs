@@ -3,5 +3,6 @@
 //! live page `serve` shows.
 
 pub mod load;
+pub mod page;
 pub mod report;
 pub mod spec;

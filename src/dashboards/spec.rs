@@ -105,7 +105,31 @@ fn default_height() -> u32 {
     420
 }
 
+/// The dashboards shipped in `dashboards/`, built into the binary.
+const BUILT_IN: [(&str, &str); 2] = [
+    ("overview", include_str!("../../dashboards/overview.toml")),
+    ("capacity", include_str!("../../dashboards/capacity.toml")),
+];
+
 impl Dashboard {
+    /// A shipped dashboard by name (`overview`, `capacity`).
+    pub fn built_in(name: &str) -> Option<Self> {
+        BUILT_IN
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, text)| Self::from_toml(text).expect("shipped dashboards are valid"))
+    }
+
+    /// `{dir}/{name}.toml`, else the built-in dashboard of that name.
+    /// `Ok(None)`: there is no such dashboard.
+    pub fn named(dir: &Path, name: &str) -> anyhow::Result<Option<Self>> {
+        let path = dir.join(format!("{name}.toml"));
+        if path.is_file() {
+            return Self::load(&path).map(Some);
+        }
+        Ok(Self::built_in(name))
+    }
+
     pub fn load(path: &Path) -> anyhow::Result<Self> {
         let text = std::fs::read_to_string(path)
             .with_context(|| format!("cannot read dashboard {}", path.display()))?;

@@ -3,6 +3,7 @@
 
 pub mod auth;
 pub mod body;
+pub mod dashboard_page;
 pub mod error;
 pub mod handlers;
 pub mod read_api;
@@ -29,6 +30,7 @@ pub struct AppState {
     pub writer: BatchWriter,
     pub db: clickhouse::Client,
     pub clock: Arc<dyn Clock>,
+    pub dashboards_dir: Arc<std::path::PathBuf>,
 }
 
 impl AppState {
@@ -50,6 +52,11 @@ pub fn app(state: AppState) -> Router {
         .route("/v1/metrics/daily", get(read_api::daily))
         .route("/v1/metrics/concurrency", get(read_api::concurrency))
         .route("/v1/records", get(read_api::records_list))
+        .route(
+            "/dashboards/login",
+            get(dashboard_page::login_page).post(dashboard_page::login),
+        )
+        .route("/dashboards/{name}", get(dashboard_page::show))
         // Bodies are read with our own limits, so that 413 says which one.
         .layer(DefaultBodyLimit::disable())
         .layer(TraceLayer::new_for_http())

@@ -6,6 +6,7 @@ mod bad_input;
 mod brute_force;
 mod cases;
 mod cli;
+mod dashboards;
 mod embedded;
 mod ingest;
 mod migrations;

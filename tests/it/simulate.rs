@@ -15,18 +15,18 @@ use indicatif::ProgressBar;
 
 use crate::{TestApp, clickhouse_url, scratch_dir, spawn_app_with};
 
-const MARCH_2020: &str = "fixtures/scenarios/march-2020.toml";
+pub const MARCH_2020: &str = "fixtures/scenarios/march-2020.toml";
 const GAME_LAUNCH: &str = "fixtures/scenarios/game-launch.toml";
-const INGEST_KEY: &str = "simulated-ingest-key-01";
-const READ_KEY: &str = "simulated-read-key-0001";
+pub const INGEST_KEY: &str = "simulated-ingest-key-01";
+pub const READ_KEY: &str = "simulated-read-key-0001";
 
-fn scenario(path: &str) -> Scenario {
+pub fn scenario(path: &str) -> Scenario {
     Scenario::load(&Path::new(env!("CARGO_MANIFEST_DIR")).join(path)).unwrap()
 }
 
 /// A server with the scenario's project and the shipped ingest limits; the
 /// clock is set after the scenario, so every day can be final.
-async fn app_for(test: &str, scenario: &Scenario) -> TestApp {
+pub async fn app_for(test: &str, scenario: &Scenario) -> TestApp {
     let project = scenario.project_settings(INGEST_KEY, READ_KEY);
     let app = spawn_app_with(test, clickhouse_url(), |settings| {
         settings.ingest = IngestSettings::default();
@@ -47,7 +47,7 @@ fn day_start_ms(day: NaiveDate) -> i64 {
 }
 
 /// Posts the simulation through the app's HTTP API, then runs the jobs.
-async fn replay(app: &TestApp, simulation: Simulation, days: &[NaiveDate]) -> Vec<DaySummary> {
+pub async fn replay(app: &TestApp, simulation: Simulation, days: &[NaiveDate]) -> Vec<DaySummary> {
     let target = PostTarget {
         url: app.base_url.clone(),
         ingest_key: INGEST_KEY.into(),

@@ -1,0 +1,109 @@
+//! The live dashboard as HTML: a form to pick the project and the days, and
+//! every panel as inline SVG. No JavaScript: the picker is a plain GET form
+//! and, while provisional days are shown, the page reloads itself.
+
+use std::fmt::Write as _;
+
+use chrono::NaiveDate;
+
+use super::load::LoadedPanel;
+use super::report::{STYLE, escape};
+use crate::charts;
+
+/// Seconds between reloads while provisional figures are on the page.
+pub const REFRESH_S: u32 = 60;
+
+pub struct PageContext<'a> {
+    pub name: &'a str,
+    pub title: &'a str,
+    /// Projects the reader holds a read key for; the first is shown by default.
+    pub projects: &'a [String],
+    pub project: &'a str,
+    pub from: NaiveDate,
+    pub to: NaiveDate,
+}
+
+pub fn dashboard(context: &PageContext<'_>, panels: &[LoadedPanel]) -> anyhow::Result<String> {
+    let provisional = panels.iter().any(|p| shows_provisional(&p.chart));
+    let mut body = String::new();
+    for loaded in panels {
+        let panel = &loaded.panel;
+        let svg = charts::svg(&loaded.chart, &panel.title, (panel.width, panel.height))?;
+        writeln!(
+            body,
+            "<figure class=\"panel\" data-chart=\"{:?}\">{svg}<figcaption>{} · {} – {}</figcaption></figure>",
+            panel.chart,
+            escape(&panel.title),
+            loaded.from,
+            loaded.to
+        )?;
+    }
+    let options: String = context
+        .projects
+        .iter()
+        .map(|p| {
+            let selected = if p == context.project {
+                " selected"
+            } else {
+                ""
+            };
+            format!("<option value=\"{0}\"{selected}>{0}</option>", escape(p))
+        })
+        .collect();
+    let refresh = if provisional {
+        format!("<meta http-equiv=\"refresh\" content=\"{REFRESH_S}\">")
+    } else {
+        String::new()
+    };
+    let status = if provisional {
+        format!("Provisional days on the page (grey): it reloads every {REFRESH_S} s.")
+    } else {
+        "All days on the page are final.".to_owned()
+    };
+    Ok(format!(
+        "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">{refresh}\
+         <title>{title} — {project}</title><style>{STYLE}{PAGE_STYLE}</style></head><body>\n\
+         <h1>{title} <small>{project}</small></h1>\n\
+         <form method=\"get\" action=\"/dashboards/{name}\">\
+         <label>Project <select name=\"project\">{options}</select></label> \
+         <label>From <input type=\"date\" name=\"from\" value=\"{from}\"></label> \
+         <label>To <input type=\"date\" name=\"to\" value=\"{to}\"></label> \
+         <button type=\"submit\">Show</button> \
+         <a href=\"/dashboards/login?next={name}\">add a project's read key</a></form>\n\
+         <p class=\"meta\">{status}</p>\n{body}</body></html>\n",
+        title = escape(context.title),
+        project = escape(context.project),
+        name = escape(context.name),
+        from = context.from,
+        to = context.to,
+    ))
+}
+
+/// The form that asks for a read key, with why it is shown.
+pub fn login(next: &str, message: &str) -> String {
+    format!(
+        "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
+         <title>highwater — read key</title><style>{STYLE}{PAGE_STYLE}</style></head><body>\n\
+         <h1>highwater <small>dashboards</small></h1>\n<p class=\"meta\">{message}</p>\n\
+         <form method=\"post\" action=\"/dashboards/login\">\
+         <input type=\"hidden\" name=\"next\" value=\"{next}\">\
+         <label>Read key <input type=\"password\" name=\"key\" autocomplete=\"off\" required></label> \
+         <button type=\"submit\">Open</button></form>\n\
+         <p class=\"meta\">The key is kept in an HttpOnly cookie for this browser; \
+         ingest keys cannot read.</p></body></html>\n",
+        message = escape(message),
+        next = escape(next),
+    )
+}
+
+fn shows_provisional(chart: &charts::Chart) -> bool {
+    use charts::Chart::*;
+    match chart {
+        Peak(daily) | Actives(daily) | Growth(daily) => daily.days.iter().any(|d| !d.is_final),
+        Intraday(day) => !day.is_final && !day.minutes.is_empty(),
+        SessionLengths(_) | HourOfWeek(_) => false,
+    }
+}
+
+const PAGE_STYLE: &str = "form{margin:12px 0}label{margin-right:12px}\
+input,select,button{font:inherit;padding:2px 6px}";

@@ -1,0 +1,189 @@
+//! Dashboards: the live page (read key in an HttpOnly cookie, project and
+//! day pickers, every panel as inline SVG, reloads while provisional) and
+//! the same panels rendered as files.
+
+use highwater::dashboards::load::load;
+use highwater::dashboards::report;
+use highwater::dashboards::spec::Dashboard;
+use highwater::simulate::Simulation;
+use reqwest::StatusCode;
+
+use crate::simulate::{INGEST_KEY, MARCH_2020, READ_KEY, app_for, replay, scenario};
+use crate::{TestApp, scratch_dir};
+
+/// A server holding ten simulated days of March 2020 (2020-03-16..25).
+pub async fn app_with_march(test: &str) -> TestApp {
+    let scenario = scenario(MARCH_2020);
+    let app = app_for(test, &scenario).await;
+    let simulation = Simulation::new(scenario, 0.0005, 3).unwrap();
+    let days = simulation
+        .days(
+            Some("2020-03-16".parse().unwrap()),
+            Some("2020-03-25".parse().unwrap()),
+        )
+        .unwrap();
+    replay(&app, simulation, &days).await;
+    app
+}
+
+/// Logs in with `key`; returns the answer (not following the redirect).
+async fn log_in(app: &TestApp, http: &reqwest::Client, key: &str) -> reqwest::Response {
+    http.post(format!("{}/dashboards/login", app.base_url))
+        .header("content-type", "application/x-www-form-urlencoded")
+        // Test keys are letters, digits and dashes: nothing to escape.
+        .body(format!("key={key}&next=overview"))
+        .send()
+        .await
+        .unwrap()
+}
+
+async fn page(
+    app: &TestApp,
+    http: &reqwest::Client,
+    cookie: &str,
+    path: &str,
+) -> (StatusCode, String) {
+    let response = http
+        .get(format!("{}{path}", app.base_url))
+        .header("cookie", cookie)
+        .send()
+        .await
+        .unwrap();
+    (response.status(), response.text().await.unwrap())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_live_dashboard_needs_a_read_key_and_shows_every_panel() {
+    let app = app_with_march("dashboard").await;
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+
+    let (status, body) = page(&app, &http, "", "/dashboards/overview").await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert!(
+        body.contains("name=\"key\"") && body.contains("Enter a read key"),
+        "{body}"
+    );
+    assert!(!body.contains("<svg"));
+
+    let refused = log_in(&app, &http, INGEST_KEY).await;
+    assert_eq!(refused.status(), StatusCode::UNAUTHORIZED);
+    assert!(refused.headers().get("set-cookie").is_none());
+    assert!(refused.text().await.unwrap().contains("not a read key"));
+
+    let accepted = log_in(&app, &http, READ_KEY).await;
+    assert_eq!(accepted.status(), StatusCode::SEE_OTHER);
+    assert_eq!(
+        accepted.headers()["location"],
+        "/dashboards/overview?project=chat"
+    );
+    let set_cookie = accepted.headers()["set-cookie"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert!(
+        set_cookie.contains("HttpOnly") && set_cookie.contains("SameSite=Strict"),
+        "{set_cookie}"
+    );
+    assert!(
+        !set_cookie.contains(READ_KEY),
+        "the key is encoded, not pasted: {set_cookie}"
+    );
+    let cookie = set_cookie.split(';').next().unwrap().to_owned();
+
+    let (status, body) = page(&app, &http, &cookie, "/dashboards/overview").await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let overview = Dashboard::built_in("overview").unwrap();
+    assert_eq!(body.matches("<svg").count(), overview.panels.len());
+    for panel in &overview.panels {
+        assert!(body.contains(&panel.title), "{} missing", panel.title);
+    }
+    // Ranges count back from the latest figures, and start no earlier than
+    // the first: 03-15, where Tokyo's Monday morning began (UTC).
+    assert!(body.contains("value=\"2020-03-15\"") && body.contains("value=\"2020-03-25\""));
+    assert!(body.contains("<option value=\"chat\" selected>chat</option>"));
+    assert!(body.contains("All days on the page are final"));
+    assert!(!body.contains("http-equiv=\"refresh\""));
+
+    let (status, body) = page(
+        &app,
+        &http,
+        &cookie,
+        "/dashboards/capacity?from=2020-03-20&to=2020-03-25",
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert!(body.contains("value=\"2020-03-20\""));
+
+    // The project picker only offers projects whose read key is held.
+    let (status, body) = page(&app, &http, &cookie, "/dashboards/overview?project=alpha").await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    assert!(body.contains("no read key for project"));
+    for (path, expected) in [
+        (
+            "/dashboards/overview?from=2020-13-01&to=2020-03-25",
+            StatusCode::BAD_REQUEST,
+        ),
+        (
+            "/dashboards/overview?from=2020-03-25",
+            StatusCode::BAD_REQUEST,
+        ),
+        (
+            "/dashboards/overview?from=2020-03-25&to=2020-03-01",
+            StatusCode::BAD_REQUEST,
+        ),
+        ("/dashboards/nope", StatusCode::NOT_FOUND),
+        ("/dashboards/..%2Fsecret", StatusCode::NOT_FOUND),
+    ] {
+        assert_eq!(page(&app, &http, &cookie, path).await.0, expected, "{path}");
+    }
+    // A forged cookie is no key.
+    let (status, _) = page(&app, &http, "hw_read_keys=Zm9yZ2Vk", "/dashboards/overview").await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+
+    // A provisional day on the page: it reloads itself.
+    app.clock.set(
+        "2020-03-25T18:00:00Z"
+            .parse::<chrono::DateTime<chrono::Utc>>()
+            .unwrap()
+            .timestamp_millis(),
+    );
+    app.run_jobs("chat", "2020-03-25", "2020-03-25").await;
+    let (status, body) = page(&app, &http, &cookie, "/dashboards/overview").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        body.contains("http-equiv=\"refresh\""),
+        "no reload with a provisional day"
+    );
+    assert!(body.contains("Provisional days on the page"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dashboard_renders_to_png_svg_and_an_offline_index() {
+    let app = app_with_march("render").await;
+    let project = app.settings.project("chat").unwrap();
+    for name in ["overview", "capacity"] {
+        let dashboard = Dashboard::built_in(name).unwrap();
+        let panels = load(&app.db, project, &dashboard, None).await.unwrap();
+        let dir = scratch_dir(&format!("render-{name}"));
+        let index = report::write(&dir, &dashboard.title, "chat", &panels).unwrap();
+        let html = std::fs::read_to_string(&index).unwrap();
+        assert!(
+            !html.contains("http://") && !html.contains("https://"),
+            "fetches nothing"
+        );
+        for (i, panel) in dashboard.panels.iter().enumerate() {
+            let stem = panel.file_stem(i);
+            assert!(
+                html.contains(&format!("src=\"{stem}.svg\"")),
+                "{stem} not in index"
+            );
+            let png = std::fs::read(dir.join(format!("{stem}.png"))).unwrap();
+            assert_eq!(&png[1..4], b"PNG");
+            let svg = std::fs::read_to_string(dir.join(format!("{stem}.svg"))).unwrap();
+            assert!(svg.contains(&panel.title));
+        }
+    }
+}

@@ -61,7 +61,7 @@ pub fn dashboard(context: &PageContext<'_>, panels: &[LoadedPanel]) -> anyhow::R
         "All days on the page are final.".to_owned()
     };
     Ok(format!(
-        "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">{refresh}\
+        "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><link rel=\"icon\" href=\"data:,\">{refresh}\
          <title>{title} — {project}</title><style>{STYLE}{PAGE_STYLE}</style></head><body>\n\
          <h1>{title} <small>{project}</small></h1>\n\
          <form method=\"get\" action=\"/dashboards/{name}\">\
@@ -82,7 +82,7 @@ pub fn dashboard(context: &PageContext<'_>, panels: &[LoadedPanel]) -> anyhow::R
 /// The form that asks for a read key, with why it is shown.
 pub fn login(next: &str, message: &str) -> String {
     format!(
-        "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
+        "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><link rel=\"icon\" href=\"data:,\">\
          <title>highwater — read key</title><style>{STYLE}{PAGE_STYLE}</style></head><body>\n\
          <h1>highwater <small>dashboards</small></h1>\n<p class=\"meta\">{message}</p>\n\
          <form method=\"post\" action=\"/dashboards/login\">\

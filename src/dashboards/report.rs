@@ -43,7 +43,7 @@ pub fn write(
     }
     let index = dir.join("index.html");
     let html = format!(
-        "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
+        "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><link rel=\"icon\" href=\"data:,\">\
          <title>{title} — {project}</title>\n<style>{STYLE}</style></head><body>\n\
          <h1>{title} <small>{project}</small></h1>\n\
          <p class=\"meta\">Rendered by highwater at {now} UTC. Grey bands: provisional days \

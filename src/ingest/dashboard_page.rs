@@ -201,7 +201,7 @@ fn is_dashboard_name(name: &str) -> bool {
 
 fn text_page(status: StatusCode, message: &str) -> Response {
     let html = format!(
-        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>highwater</title></head>\
+        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><link rel=\"icon\" href=\"data:,\"><title>highwater</title></head>\
          <body><p>{}</p></body></html>",
         crate::dashboards::report::escape(message)
     );

@@ -3,6 +3,7 @@
 //! its own, named after it.
 
 mod bad_input;
+mod browser;
 mod brute_force;
 mod cases;
 mod cli;

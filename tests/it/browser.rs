@@ -1,0 +1,127 @@
+//! The live dashboard in a real browser: headless Chromium (Debian's
+//! `chromium`, installed by `scripts/install-deps --browser`; another binary
+//! via HIGHWATER_CHROMIUM) opens the login form, types the read key,
+//! follows the redirect and renders every panel. No console errors, every
+//! panel drawn with a size, and a screenshot under the test output.
+
+use std::ffi::OsStr;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use headless_chrome::protocol::cdp::Page::CaptureScreenshotFormatOption;
+use headless_chrome::protocol::cdp::types::Event;
+use headless_chrome::{Browser, LaunchOptions};
+
+use crate::dashboards::app_with_march;
+use crate::scratch_dir;
+use crate::simulate::READ_KEY;
+
+fn chromium() -> PathBuf {
+    std::env::var_os("HIGHWATER_CHROMIUM")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("/usr/bin/chromium"))
+}
+
+struct Visit {
+    /// Width and height of each panel's SVG, in CSS pixels.
+    panels: Vec<(f64, f64)>,
+    errors: Vec<String>,
+    screenshot: PathBuf,
+}
+
+fn visit(base_url: &str, out: &Path) -> anyhow::Result<Visit> {
+    let options = LaunchOptions::default_builder()
+        .path(Some(chromium()))
+        .headless(true)
+        .sandbox(false)
+        .window_size(Some((1280, 1000)))
+        .idle_browser_timeout(Duration::from_secs(120))
+        .args(vec![
+            OsStr::new("--disable-gpu"),
+            OsStr::new("--disable-background-networking"),
+        ])
+        .build()?;
+    let browser = Browser::new(options)?;
+    let tab = browser.new_tab()?;
+    let errors = Arc::new(Mutex::new(Vec::new()));
+    let seen = errors.clone();
+    tab.enable_log()?;
+    tab.enable_runtime()?;
+    tab.add_event_listener(Arc::new(move |event: &Event| {
+        let error = match event {
+            Event::LogEntryAdded(e) if format!("{:?}", e.params.entry.level) == "Error" => {
+                Some(format!("log: {}", e.params.entry.text))
+            }
+            Event::RuntimeExceptionThrown(e) => Some(format!("exception: {:?}", e.params)),
+            Event::RuntimeConsoleAPICalled(e) if format!("{:?}", e.params.Type) == "Error" => {
+                Some(format!("console.error: {:?}", e.params.args))
+            }
+            _ => None,
+        };
+        if let Some(error) = error {
+            seen.lock().unwrap().push(error);
+        }
+    }))?;
+    tab.navigate_to(&format!("{base_url}/dashboards/login?next=overview"))?
+        .wait_until_navigated()?;
+    tab.wait_for_element("input[name=key]")?.click()?;
+    tab.type_str(READ_KEY)?.press_key("Enter")?;
+    tab.wait_for_element_with_custom_timeout("figure.panel svg", Duration::from_secs(60))?;
+    let sizes = tab
+        .evaluate(
+            "JSON.stringify(Array.from(document.querySelectorAll('figure.panel svg'))\
+             .map(svg => { const r = svg.getBoundingClientRect(); return [r.width, r.height]; }))",
+            false,
+        )?
+        .value
+        .and_then(|v| v.as_str().map(str::to_owned))
+        .unwrap_or_default();
+    let panels: Vec<(f64, f64)> = serde_json::from_str(&sizes)?;
+    let png = tab.capture_screenshot(CaptureScreenshotFormatOption::Png, None, None, true)?;
+    let screenshot = out.join("dashboard.png");
+    std::fs::write(&screenshot, png)?;
+    let errors = errors.lock().unwrap().clone();
+    Ok(Visit {
+        panels,
+        errors,
+        screenshot,
+    })
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_dashboard_renders_in_headless_chromium_without_errors() {
+    assert!(
+        chromium().exists(),
+        "{} not found: run scripts/install-deps --browser (or set HIGHWATER_CHROMIUM)",
+        chromium().display()
+    );
+    let app = app_with_march("browser").await;
+    let base_url = app.base_url.clone();
+    let out = scratch_dir("browser");
+    let visit = tokio::task::spawn_blocking(move || visit(&base_url, &out))
+        .await
+        .unwrap()
+        .unwrap();
+    let overview = highwater::dashboards::spec::Dashboard::built_in("overview").unwrap();
+    assert_eq!(
+        visit.panels.len(),
+        overview.panels.len(),
+        "{:?}",
+        visit.panels
+    );
+    for (width, height) in &visit.panels {
+        assert!(
+            *width > 100.0 && *height > 100.0,
+            "a panel of {width}×{height}"
+        );
+    }
+    assert!(
+        visit.errors.is_empty(),
+        "console errors: {:?}",
+        visit.errors
+    );
+    let screenshot = std::fs::read(&visit.screenshot).unwrap();
+    assert_eq!(&screenshot[1..4], b"PNG");
+    println!("screenshot: {}", visit.screenshot.display());
+}

@@ -201,9 +201,22 @@ pub enum BenchCommand {
     /// One scenario day at full scale end to end: simulate, post over HTTP
     /// to a `highwater serve`, jobs; time and rate per stage, disk, peak.
     Fullscale(BenchFullscaleArgs),
-    /// Generator speed: NDJSON events/s into a file vs. serde_json writing
-    /// the same events.
+    /// Generator speed: NDJSON events/s into a file vs. writing the same
+    /// bytes from memory.
     Simulate(BenchSimulateArgs),
+    /// Chart speed: a year of daily figures as PNG and SVG vs. a bare
+    /// plotters line chart of the same points.
+    Charts(BenchChartsArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct BenchChartsArgs {
+    /// Days of figures in the chart.
+    #[arg(long, default_value_t = 365)]
+    pub days: usize,
+    /// Renders of each kind; medians are reported.
+    #[arg(long, default_value_t = 21)]
+    pub runs: usize,
 }
 
 #[derive(Debug, Args)]

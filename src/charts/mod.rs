@@ -73,12 +73,17 @@ pub fn png(chart: &Chart, title: &str, size: (u32, u32)) -> anyhow::Result<Vec<u
         let area = BitMapBackend::with_buffer(&mut pixels, size).into_drawing_area();
         draw(chart, title, &area)?;
     }
+    encode_png(&pixels, size)
+}
+
+/// RGB pixels as a PNG file (small: charts are mostly flat colour).
+pub fn encode_png(pixels: &[u8], size: (u32, u32)) -> anyhow::Result<Vec<u8>> {
     let mut out = Vec::new();
     let mut encoder = png::Encoder::new(&mut out, size.0, size.1);
     encoder.set_color(png::ColorType::Rgb);
     encoder.set_depth(png::BitDepth::Eight);
     encoder.set_compression(png::Compression::Best);
-    encoder.write_header()?.write_image_data(&pixels)?;
+    encoder.write_header()?.write_image_data(pixels)?;
     Ok(out)
 }
 

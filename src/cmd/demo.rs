@@ -145,6 +145,9 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
         println!("  ingest key: {ingest_key}");
         println!("  read key:   {read_key}");
         println!(
+            "Dashboards (enter the read key once): {base_url}/dashboards/overview  {base_url}/dashboards/capacity"
+        );
+        println!(
             "Read the figures:\n  curl -H 'Authorization: Bearer {read_key}' '{base_url}/v1/metrics/daily?from={first}&to={last}'"
         );
         println!("  curl -H 'Authorization: Bearer {read_key}' '{base_url}/v1/records'");

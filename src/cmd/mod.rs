@@ -1,5 +1,6 @@
 //! One file per command; each is thin and calls into the library.
 
+mod bench_charts;
 mod bench_fullscale;
 mod bench_ingest;
 mod bench_jobs;
@@ -27,5 +28,6 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<()> {
         Command::Bench(BenchCommand::Jobs(args)) => bench_jobs::run(args).await,
         Command::Bench(BenchCommand::Fullscale(args)) => bench_fullscale::run(args).await,
         Command::Bench(BenchCommand::Simulate(args)) => bench_simulate::run(args).await,
+        Command::Bench(BenchCommand::Charts(args)) => bench_charts::run(args),
     }
 }

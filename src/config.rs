@@ -149,6 +149,12 @@ pub struct ProjectSettings {
     /// A day is final once `D1 + T + lateness_s` has passed.
     #[serde(default = "default_lateness_s")]
     pub lateness_s: u32,
+    /// Concurrent users the fleet holds (capacity reports; none: no headroom).
+    #[serde(default)]
+    pub capacity_users: Option<u64>,
+    /// Share of the capacity to plan up to.
+    #[serde(default = "default_target_utilisation")]
+    pub target_utilisation: f64,
     #[serde(default)]
     pub ingest_keys: Vec<String>,
     #[serde(default)]
@@ -167,6 +173,8 @@ impl ProjectSettings {
             max_ts_age_s: default_max_ts_age_s(),
             backfill: false,
             lateness_s: default_lateness_s(),
+            capacity_users: None,
+            target_utilisation: default_target_utilisation(),
             ingest_keys: vec![ingest_key.to_owned()],
             read_keys: vec![read_key.to_owned()],
         }
@@ -178,6 +186,9 @@ fn default_listen() -> SocketAddr {
 }
 fn default_data_dir() -> PathBuf {
     PathBuf::from("./highwater-data")
+}
+fn default_target_utilisation() -> f64 {
+    0.8
 }
 fn default_dashboards_dir() -> PathBuf {
     PathBuf::from("./dashboards")
@@ -296,6 +307,18 @@ impl Settings {
             if project.max_session_length_s == 0 {
                 bail!(
                     "project {:?}: max_session_length_s must be positive",
+                    project.name
+                );
+            }
+            if !(project.target_utilisation > 0.0 && project.target_utilisation <= 1.0) {
+                bail!(
+                    "project {:?}: target_utilisation must be in (0, 1]",
+                    project.name
+                );
+            }
+            if project.capacity_users == Some(0) {
+                bail!(
+                    "project {:?}: capacity_users must be positive",
                     project.name
                 );
             }

@@ -14,6 +14,8 @@
 //!   session lengths, per day; the schedule `serve` runs.
 //! - [`store`]: ClickHouse: client, migrations, RowBinary encoding, rows,
 //!   figures tables, the embedded server.
+//! - [`charts`]: the chart kinds, drawn onto any plotters area (PNG, SVG);
+//!   [`dashboards`]: dashboard files, their data, report files, live page.
 //! - [`simulate`]: scenarios → realistic events, calibrated to exact peaks;
 //!   [`client`] posts batches the way a good client does.
 //! - [`startup`]: wires the parts into a running server.
@@ -22,6 +24,7 @@
 //! - [`clock`], [`telemetry`]: the injected clock; logging set-up.
 
 pub mod bench;
+pub mod capacity;
 pub mod charts;
 pub mod cli;
 pub mod client;

@@ -1,0 +1,8 @@
+//! Capacity planning and growth: growth rates of the daily figures, a
+//! forecast of the daily peak with its weekly rhythm, and the headroom of a
+//! configured capacity (DESIGN §2 figures in, decisions out).
+
+pub mod forecast;
+pub mod growth;
+pub mod headroom;
+pub mod report;

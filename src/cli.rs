@@ -43,6 +43,11 @@ pub enum Command {
     /// Print computed figures.
     #[command(subcommand)]
     Metrics(MetricsCommand),
+    /// Growth of the daily figures (WoW, MoM, doubling time) and the records.
+    Growth(ReportArgs),
+    /// Forecast of the daily peak, its backtest error, and the headroom of
+    /// the project's configured capacity.
+    Capacity(CapacityArgs),
     /// Render a dashboard's panels as PNG and SVG files plus an index.html.
     Render(RenderArgs),
     /// Generate realistic presence and session events from a scenario, into
@@ -123,6 +128,24 @@ pub struct DemoArgs {
     /// Stop when the demo is done instead of leaving the server running.
     #[arg(long)]
     pub exit: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ReportArgs {
+    /// Project name, as in the configuration file.
+    #[arg(long)]
+    pub project: String,
+    #[arg(long, value_enum, default_value_t = Format::Table)]
+    pub format: Format,
+}
+
+#[derive(Debug, Args)]
+pub struct CapacityArgs {
+    #[command(flatten)]
+    pub report: ReportArgs,
+    /// Days to forecast (1 to 92).
+    #[arg(long, default_value_t = 28)]
+    pub horizon: u32,
 }
 
 #[derive(Debug, Args)]

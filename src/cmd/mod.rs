@@ -5,6 +5,7 @@ mod bench_fullscale;
 mod bench_ingest;
 mod bench_jobs;
 mod bench_simulate;
+mod capacity;
 mod demo;
 mod jobs_run;
 mod metrics_daily;
@@ -22,6 +23,8 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<()> {
         Command::Metrics(MetricsCommand::Daily(args)) => {
             metrics_daily::run(&cli.config, args).await
         }
+        Command::Growth(args) => capacity::growth(&cli.config, args).await,
+        Command::Capacity(args) => capacity::capacity(&cli.config, args).await,
         Command::Render(args) => render::run(&cli.config, args).await,
         Command::Simulate(args) => simulate::run(args).await,
         Command::Bench(BenchCommand::Ingest(args)) => bench_ingest::run(args).await,

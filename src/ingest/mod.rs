@@ -3,6 +3,7 @@
 
 pub mod auth;
 pub mod body;
+pub mod capacity_api;
 pub mod dashboard_page;
 pub mod error;
 pub mod handlers;
@@ -52,6 +53,8 @@ pub fn app(state: AppState) -> Router {
         .route("/v1/metrics/daily", get(read_api::daily))
         .route("/v1/metrics/concurrency", get(read_api::concurrency))
         .route("/v1/records", get(read_api::records_list))
+        .route("/v1/growth", get(capacity_api::growth))
+        .route("/v1/capacity", get(capacity_api::capacity))
         .route(
             "/dashboards/login",
             get(dashboard_page::login_page).post(dashboard_page::login),

@@ -135,6 +135,57 @@ async fn march_2020_at_scale_0_001_peaks_and_records_as_announced() {
     for day in ["2020-03-11", "2020-03-12", "2020-03-13"] {
         assert!(!record_days.contains(&day), "{day} in {record_days:?}");
     }
+    surge_growth_and_capacity(&app).await;
+}
+
+/// The growth and capacity reports on the replayed surge. The peaks are
+/// the calibrated targets, so the rates can be worked out by hand from the
+/// scenario: 03-31 (anchor 12,800) against Tue 03-24 (12,278) and Tue 03-03
+/// (9,536).
+async fn surge_growth_and_capacity(app: &TestApp) {
+    let (status, growth) = app.read(READ_KEY, "/v1/growth").await;
+    assert_eq!(status, 200, "{growth}");
+    assert_eq!(growth["day"], "2020-03-31");
+    let wow = growth["week_over_week"]["peak_users"].as_f64().unwrap();
+    let mom = growth["month_over_month"]["peak_users"].as_f64().unwrap();
+    assert!((wow - (12_800.0 / 12_278.0 - 1.0)).abs() < 1e-9, "{wow}");
+    assert!((mom - (12_800.0 / 9_536.0 - 1.0)).abs() < 1e-9, "{mom}");
+    assert!(growth["days_to_double"].as_f64().unwrap() > 0.0);
+    let gaps: Vec<Option<i64>> = growth["records"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["days_since_previous"].as_i64())
+        .collect();
+    assert_eq!(gaps[0], None);
+
+    // Without a configured capacity: the forecast and its backtest only.
+    let (status, capacity) = app.read(READ_KEY, "/v1/capacity?horizon=42").await;
+    assert_eq!(status, 200, "{capacity}");
+    assert_eq!(capacity["forecast"].as_array().unwrap().len(), 42);
+    assert!(capacity["headroom"].is_null());
+    assert!(capacity["holt_winters_mape"].as_f64().unwrap() > 0.0);
+    assert_eq!(app.read(READ_KEY, "/v1/capacity?horizon=0").await.0, 400);
+
+    // A fleet for 18,000 users planned at 80%: the surge's forecast crosses.
+    let mut project = app.settings.project("chat").unwrap().clone();
+    project.capacity_users = Some(18_000);
+    let rows = highwater::store::figures::all_days(&app.db, "chat")
+        .await
+        .unwrap();
+    let report = highwater::capacity::report::capacity_report(&project, &rows, 92).unwrap();
+    let headroom = report.headroom.unwrap();
+    assert_eq!(headroom.usable, 14_400.0);
+    assert_eq!(headroom.recent_peak, 12_800.0);
+    let crossing = headroom
+        .upper_crosses_on
+        .expect("the surge reaches capacity");
+    assert!(crossing > report.as_of, "{crossing}");
+    // +25% in 15 days from 12,800 reaches 14,400 on day ⌈15·ln(1.125)/ln(1.25)⌉ = 8.
+    assert_eq!(
+        headroom.surges[0].crosses_on,
+        Some(report.as_of + chrono::Duration::days(8))
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -8,6 +8,7 @@
 pub mod actives;
 pub mod data;
 pub mod fonts;
+pub mod forecast;
 pub mod growth;
 pub mod heatmap;
 pub mod intraday;
@@ -31,6 +32,7 @@ pub enum Chart {
     SessionLengths(SessionLengths),
     HourOfWeek(Box<HourOfWeek>),
     Growth(Daily),
+    Forecast(Box<forecast::ForecastChart>),
 }
 
 /// Draws `chart` titled `title` onto `area`.
@@ -51,6 +53,7 @@ where
         Chart::SessionLengths(lengths) => session_lengths::draw(area, title, lengths),
         Chart::HourOfWeek(cells) => heatmap::draw(area, title, cells),
         Chart::Growth(daily) => growth::draw(area, title, daily),
+        Chart::Forecast(chart) => forecast::draw(area, title, chart),
     };
     drawn.map_err(|e| anyhow!("drawing {title:?}: {e}"))?;
     area.present().map_err(|e| anyhow!("{e}"))
@@ -155,6 +158,25 @@ mod tests {
         }
     }
 
+    fn forecast_fixture() -> forecast::ForecastChart {
+        let first = date("2020-03-01");
+        let day = |i: i64| first + chrono::Duration::days(i);
+        forecast::ForecastChart {
+            actual: (0..31)
+                .map(|i| (day(i), 9_000.0 + 120.0 * i as f64))
+                .collect(),
+            forecast: (31..59)
+                .map(|i| {
+                    let v = 9_000.0 + 120.0 * i as f64;
+                    (day(i), v, v - 400.0, v + 400.0)
+                })
+                .collect(),
+            usable: Some(14_400.0),
+            crossing: Some(date("2020-04-20")),
+            mape: Some(2.5),
+        }
+    }
+
     fn lengths() -> SessionLengths {
         let mut histogram = hdrhistogram::Histogram::<u64>::new(5).unwrap();
         for (seconds, count) in [(40, 500), (300, 2_000), (2_400, 800), (30_000, 1_200)] {
@@ -195,6 +217,11 @@ mod tests {
                 Chart::Growth(march()),
                 "Week over week",
                 vec!["%", "Mar ", "same weekday"],
+            ),
+            (
+                Chart::Forecast(Box::new(forecast_fixture())),
+                "Forecast",
+                vec!["reaches capacity Apr 20", "usable capacity 14.4k", "backtest error 2.5%"],
             ),
         ]
     }
@@ -251,10 +278,20 @@ mod tests {
             }),
             Chart::HourOfWeek(Box::new(HourOfWeek::from_minutes(&[], chrono_tz::UTC))),
             Chart::Growth(Daily::default()),
+            Chart::Forecast(Box::new(forecast::ForecastChart {
+                actual: vec![],
+                forecast: vec![],
+                usable: None,
+                crossing: None,
+                mape: None,
+            })),
         ];
         for chart in charts {
             let svg = svg(&chart, "Empty", (600, 300)).unwrap();
-            assert!(svg.contains("No ") || svg.contains("Needs "), "{svg}");
+            assert!(
+                svg.contains("No ") || svg.contains("Needs ") || svg.contains("needs two weeks"),
+                "{svg}"
+            );
             png(&chart, "Empty", (600, 300)).unwrap();
         }
     }

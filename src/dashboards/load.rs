@@ -3,8 +3,11 @@
 use chrono::{Duration, NaiveDate};
 
 use super::spec::{ChartKind, Dashboard, Panel};
+use crate::capacity::forecast::Method;
+use crate::capacity::report::capacity_report;
 use crate::charts::Chart;
 use crate::charts::data::{Daily, HourOfWeek, Intraday, Minute, SessionLengths};
+use crate::charts::forecast::ForecastChart;
 use crate::config::ProjectSettings;
 use crate::store::figures::{self, DailyFiguresRow, date_of};
 
@@ -65,6 +68,7 @@ pub async fn load(
             ChartKind::Actives => Chart::Actives(daily.since(from)),
             // Each day is compared with a week earlier, also before `from`.
             ChartKind::Growth => Chart::Growth(daily.since(from - Duration::days(7))),
+            ChartKind::Forecast => Chart::Forecast(Box::new(forecast_chart(project, &upto, from))),
             ChartKind::SessionLengths => {
                 Chart::SessionLengths(SessionLengths::from_rows(&in_range))
             }
@@ -114,4 +118,43 @@ pub async fn load(
         });
     }
     Ok(panels)
+}
+
+/// Days a forecast panel looks ahead.
+const FORECAST_DAYS: u32 = 28;
+
+/// The final days from `from` on, the forecast after them, and the
+/// capacity line (empty when there are too few final days).
+fn forecast_chart(
+    project: &ProjectSettings,
+    rows: &[DailyFiguresRow],
+    from: NaiveDate,
+) -> ForecastChart {
+    let Ok(report) = capacity_report(project, rows, FORECAST_DAYS) else {
+        return ForecastChart {
+            actual: vec![],
+            forecast: vec![],
+            usable: None,
+            crossing: None,
+            mape: None,
+        };
+    };
+    ForecastChart {
+        actual: rows
+            .iter()
+            .filter(|r| r.r#final == 1 && date_of(r.day) >= from)
+            .map(|r| (date_of(r.day), f64::from(r.peak_users)))
+            .collect(),
+        forecast: report
+            .forecast
+            .iter()
+            .map(|d| (d.day, d.peak_users, d.lower, d.upper))
+            .collect(),
+        usable: report.headroom.as_ref().map(|h| h.usable),
+        crossing: report.headroom.as_ref().and_then(|h| h.upper_crosses_on),
+        mape: match report.method {
+            Method::HoltWinters => report.holt_winters_mape,
+            Method::SeasonalNaive => report.seasonal_naive_mape,
+        },
+    }
 }

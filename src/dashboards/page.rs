@@ -101,7 +101,7 @@ fn shows_provisional(chart: &charts::Chart) -> bool {
     match chart {
         Peak(daily) | Actives(daily) | Growth(daily) => daily.days.iter().any(|d| !d.is_final),
         Intraday(day) => !day.is_final && !day.minutes.is_empty(),
-        SessionLengths(_) | HourOfWeek(_) => false,
+        SessionLengths(_) | HourOfWeek(_) | Forecast(_) => false,
     }
 }
 

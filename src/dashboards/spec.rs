@@ -50,6 +50,9 @@ pub enum ChartKind {
     HourOfWeek,
     /// Week-over-week change of the daily peak.
     Growth,
+    /// The daily peak, its 28-day forecast band, the usable capacity and
+    /// the day the band crosses it.
+    Forecast,
 }
 
 /// Which days a panel shows, counted back from the latest day with

@@ -14,6 +14,8 @@
 //!   session lengths, per day; the schedule `serve` runs.
 //! - [`store`]: ClickHouse: client, migrations, RowBinary encoding, rows,
 //!   figures tables, the embedded server.
+//! - [`capacity`]: growth rates, the forecast of the daily peak and the
+//!   headroom of a configured capacity.
 //! - [`charts`]: the chart kinds, drawn onto any plotters area (PNG, SVG);
 //!   [`dashboards`]: dashboard files, their data, report files, live page.
 //! - [`simulate`]: scenarios → realistic events, calibrated to exact peaks;

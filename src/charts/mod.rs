@@ -221,7 +221,11 @@ mod tests {
             (
                 Chart::Forecast(Box::new(forecast_fixture())),
                 "Forecast",
-                vec!["reaches capacity Apr 20", "usable capacity 14.4k", "backtest error 2.5%"],
+                vec![
+                    "reaches capacity Apr 20",
+                    "usable capacity 14.4k",
+                    "backtest error 2.5%",
+                ],
             ),
         ]
     }

@@ -113,12 +113,14 @@ fn fit(series: &[f64], params: Params) -> Option<Fitted> {
     let second = mean(&series[PERIOD..2 * PERIOD]);
     let mut level = first;
     let mut trend = (second - first) / PERIOD as f64;
+    // The first week, detrended around its middle, sets the season; the
+    // level is carried to the week's last day, where fitting starts.
+    let middle = (PERIOD as f64 - 1.0) / 2.0;
     let mut season = [0.0; PERIOD];
     for (i, s) in season.iter_mut().enumerate() {
-        *s = series[i] - first;
+        *s = series[i] - (first + (i as f64 - middle) * trend);
     }
-    // The first week set the season; fitting starts where it was centred.
-    level += trend * (PERIOD as f64 - 1.0) / 2.0;
+    level += trend * middle;
     let mut squared = 0.0;
     for (t, &y) in series.iter().enumerate().skip(PERIOD) {
         let s = season[t % PERIOD];

@@ -142,4 +142,18 @@ mod tests {
         let flat = headroom(2_000, 0.8, 1_000.0, day, &linear(1_000.0, 0.0, 28), 28);
         assert_eq!(flat.upper_crosses_on, None);
     }
+
+    #[test]
+    fn a_linearly_growing_peak_is_forecast_to_cross_on_the_right_day() {
+        // 42 days of 1,000 + 10 per day: day 41 (2020-04-11) holds 1,410.
+        // Usable 2,000 × 0.8025 = 1,605: 19 days later the line is at 1,600,
+        // 20 days later at 1,610 — the crossing.
+        let series: Vec<f64> = (0..42).map(|t| 1_000.0 + 10.0 * t as f64).collect();
+        let forecast = crate::capacity::forecast::forecast(&series, 60).unwrap();
+        let day: NaiveDate = "2020-04-11".parse().unwrap();
+        let h = headroom(2_000, 0.8025, 1_410.0, day, &forecast, 60);
+        assert_eq!(h.forecast_crosses_on, Some(day + Duration::days(20)));
+        // An exact line leaves no error: the band is the line.
+        assert_eq!(h.upper_crosses_on, h.forecast_crosses_on);
+    }
 }

@@ -53,6 +53,21 @@ fn percent(change: Option<f64>) -> String {
 }
 
 fn print_growth(report: &GrowthReport) {
+    print_growth_summary(report);
+    println!("\nRecords (day, peak_users, days since the previous record):");
+    for r in &report.records {
+        println!(
+            "  {}  {:>10}  {}",
+            r.day,
+            r.peak_users,
+            r.days_since_previous
+                .map_or("first".into(), |d| format!("+{d} days"))
+        );
+    }
+}
+
+/// The rates, without the record list.
+pub(super) fn print_growth_summary(report: &GrowthReport) {
     let g = &report.growth;
     println!("Growth of {} as of {} (final days)", report.project, g.day);
     println!("{:<12} {:>10} {:>10}", "", "WoW", "MoM");
@@ -86,6 +101,24 @@ fn print_growth(report: &GrowthReport) {
 }
 
 fn print_capacity(report: &CapacityReport) {
+    print_capacity_summary(report);
+    println!(
+        "\n{:<10} {:>10} {:>10} {:>10}",
+        "day", "forecast", "lower", "upper"
+    );
+    for d in &report.forecast {
+        println!(
+            "{:<10} {:>10} {:>10} {:>10}",
+            d.day,
+            short(d.peak_users),
+            short(d.lower),
+            short(d.upper)
+        );
+    }
+}
+
+/// Headroom, crossings and backtest errors, without the forecast table.
+pub(super) fn print_capacity_summary(report: &CapacityReport) {
     println!(
         "Capacity of {} as of {}: peak_users {} (peak / average concurrency {})",
         report.project,

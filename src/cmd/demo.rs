@@ -9,6 +9,7 @@ use anyhow::Context;
 use chrono::NaiveDate;
 use indicatif::{ProgressBar, ProgressStyle};
 
+use crate::capacity::report::{capacity_report, growth_report};
 use crate::cli::DemoArgs;
 use crate::clock;
 use crate::config::Settings;
@@ -114,6 +115,7 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
     );
 
     print_story(&simulation, &rows);
+    print_growth_and_capacity(&storage.client, &project, simulation.scale).await?;
     let overview = Dashboard::built_in("overview").expect("shipped");
     let panels = dashboards::load::load(&storage.client, &project, &overview, None).await?;
     let index = dashboards::report::write(&args.report, &overview.title, &project.name, &panels)?;
@@ -169,6 +171,27 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
     let served = serving.await.context("server task panicked")?;
     storage.close().await;
     served
+}
+
+/// The growth and capacity reports of the replay, for a fleet sized for
+/// 18M users at scale 1.0 and planned at 80%.
+async fn print_growth_and_capacity(
+    client: &clickhouse::Client,
+    project: &crate::config::ProjectSettings,
+    scale: f64,
+) -> anyhow::Result<()> {
+    let rows = crate::store::figures::all_days(client, &project.name).await?;
+    println!();
+    if let Some(growth) = growth_report(&project.name, &rows) {
+        super::capacity::print_growth_summary(&growth);
+    }
+    let mut planned = project.clone();
+    planned.capacity_users = Some(((18e6 * scale).round() as u64).max(1));
+    match capacity_report(&planned, &rows, 28) {
+        Ok(report) => super::capacity::print_capacity_summary(&report),
+        Err(why) => println!("No capacity report: {why}"),
+    }
+    Ok(())
 }
 
 /// Every demo starts from an empty database.

@@ -88,16 +88,6 @@ pub(super) fn print_growth_summary(report: &GrowthReport) {
         g.days_to_double
             .map_or("not growing".into(), |d| format!("{d:.0}"))
     );
-    println!("\nRecords (day, peak_users, days since the previous record):");
-    for r in &report.records {
-        println!(
-            "  {}  {:>10}  {}",
-            r.day,
-            r.peak_users,
-            r.days_since_previous
-                .map_or("first".into(), |d| format!("+{d} days"))
-        );
-    }
 }
 
 fn print_capacity(report: &CapacityReport) {
@@ -168,18 +158,5 @@ pub(super) fn print_capacity_summary(report: &CapacityReport) {
                 println!("What if {}: {}", s.label, date(s.crosses_on));
             }
         }
-    }
-    println!(
-        "\n{:<10} {:>10} {:>10} {:>10}",
-        "day", "forecast", "lower", "upper"
-    );
-    for d in &report.forecast {
-        println!(
-            "{:<10} {:>10} {:>10} {:>10}",
-            d.day,
-            short(d.peak_users),
-            short(d.lower),
-            short(d.upper)
-        );
     }
 }

@@ -7,7 +7,7 @@ use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
 use super::numbers::short;
-use super::style::{self, CONNECTIONS, RECORD, USERS};
+use super::style::{self, CONNECTIONS, EARLIER, RECORD, USERS};
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct ForecastChart {
@@ -20,6 +20,8 @@ pub struct ForecastChart {
     pub crossing: Option<NaiveDate>,
     /// Backtest error of the method used, for the caption.
     pub mape: Option<f64>,
+    /// What-if surges: a label and the peak they would give, day by day.
+    pub surges: Vec<(String, Vec<(NaiveDate, f64)>)>,
 }
 
 pub fn draw<DB: DrawingBackend>(
@@ -37,6 +39,12 @@ pub fn draw<DB: DrawingBackend>(
         .map(|a| a.1)
         .chain(chart.forecast.iter().map(|f| f.3))
         .chain(chart.usable)
+        .chain(
+            chart
+                .surges
+                .iter()
+                .flat_map(|(_, p)| p.iter().map(|(_, v)| *v)),
+        )
         .fold(1.0, f64::max)
         * 1.15;
     let caption = match chart.mape {
@@ -77,6 +85,15 @@ pub fn draw<DB: DrawingBackend>(
     ))?
     .label("peak users")
     .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 16, y)], USERS.stroke_width(2)));
+    for (label, points) in &chart.surges {
+        let colour = EARLIER;
+        plot.draw_series(LineSeries::new(
+            points.iter().map(|(day, v)| (x(*day), *v)),
+            colour.stroke_width(1),
+        ))?
+        .label(format!("what if {label}"))
+        .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 16, y)], colour));
+    }
     if let Some(usable) = chart.usable {
         plot.draw_series(LineSeries::new(
             [(-0.5, usable), (x(last.0) + 0.5, usable)],

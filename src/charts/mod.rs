@@ -6,6 +6,7 @@
 //! "no data" frame for an empty range.
 
 pub mod actives;
+pub mod compare;
 pub mod data;
 pub mod fonts;
 pub mod forecast;
@@ -33,6 +34,8 @@ pub enum Chart {
     HourOfWeek(Box<HourOfWeek>),
     Growth(Daily),
     Forecast(Box<forecast::ForecastChart>),
+    /// Several projects' daily peaks, by project name.
+    Compare(Vec<(String, Daily)>),
 }
 
 /// Draws `chart` titled `title` onto `area`.
@@ -54,6 +57,7 @@ where
         Chart::HourOfWeek(cells) => heatmap::draw(area, title, cells),
         Chart::Growth(daily) => growth::draw(area, title, daily),
         Chart::Forecast(chart) => forecast::draw(area, title, chart),
+        Chart::Compare(projects) => compare::draw(area, title, projects),
     };
     drawn.map_err(|e| anyhow!("drawing {title:?}: {e}"))?;
     area.present().map_err(|e| anyhow!("{e}"))
@@ -174,6 +178,12 @@ mod tests {
             usable: Some(14_400.0),
             crossing: Some(date("2020-04-20")),
             mape: Some(2.5),
+            surges: vec![(
+                "+25% in 15 days".into(),
+                (0..29)
+                    .map(|d| (day(30 + d), 12_600.0 * 1.25f64.powf(d as f64 / 15.0)))
+                    .collect(),
+            )],
         }
     }
 
@@ -217,6 +227,14 @@ mod tests {
                 Chart::Growth(march()),
                 "Week over week",
                 vec!["%", "Mar ", "same weekday"],
+            ),
+            (
+                Chart::Compare(vec![
+                    ("slack".into(), march()),
+                    ("teams".into(), march().since(date("2020-03-16"))),
+                ]),
+                "Side by side",
+                vec!["slack: peak users", "teams: peak users", "Mar "],
             ),
             (
                 Chart::Forecast(Box::new(forecast_fixture())),
@@ -288,7 +306,9 @@ mod tests {
                 usable: None,
                 crossing: None,
                 mape: None,
+                surges: vec![],
             })),
+            Chart::Compare(vec![("a".into(), Daily::default())]),
         ];
         for chart in charts {
             let svg = svg(&chart, "Empty", (600, 300)).unwrap();

@@ -117,7 +117,9 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
     print_story(&simulation, &rows);
     print_growth_and_capacity(&storage.client, &project, simulation.scale).await?;
     let overview = Dashboard::built_in("overview").expect("shipped");
-    let panels = dashboards::load::load(&storage.client, &project, &overview, None).await?;
+    let readable = [project.name.clone()];
+    let panels =
+        dashboards::load::load(&storage.client, &project, &overview, None, &readable).await?;
     let index = dashboards::report::write(&args.report, &overview.title, &project.name, &panels)?;
     println!(
         "\nCharts (the overview dashboard as PNG and SVG): {}",

@@ -22,7 +22,9 @@ pub async fn run(config: &Path, args: RenderArgs) -> anyhow::Result<()> {
         _ => None,
     };
     let storage = Storage::open(&settings).await?;
-    let panels = load(&storage.client, project, &dashboard, chosen).await;
+    // The command line reads every configured project.
+    let readable: Vec<String> = settings.projects.iter().map(|p| p.name.clone()).collect();
+    let panels = load(&storage.client, project, &dashboard, chosen, &readable).await;
     storage.close().await;
     let index = report::write(&args.out, &dashboard.title, &project.name, &panels?)?;
     println!("{}", index.display());

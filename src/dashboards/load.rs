@@ -4,6 +4,7 @@ use chrono::{Duration, NaiveDate};
 
 use super::spec::{ChartKind, Dashboard, Panel};
 use crate::capacity::forecast::Method;
+use crate::capacity::headroom::SURGES;
 use crate::capacity::report::capacity_report;
 use crate::charts::Chart;
 use crate::charts::data::{Daily, HourOfWeek, Intraday, Minute, SessionLengths};
@@ -29,12 +30,14 @@ pub struct Chosen {
 }
 
 /// Loads every panel's data. Ranges count back from the latest day with
-/// figures, unless `chosen` names the days.
+/// figures, unless `chosen` names the days. `readable`: the projects a
+/// compare panel may show (others it names are left out).
 pub async fn load(
     client: &clickhouse::Client,
     project: &ProjectSettings,
     dashboard: &Dashboard,
     chosen: Option<Chosen>,
+    readable: &[String],
 ) -> anyhow::Result<Vec<LoadedPanel>> {
     let history = figures::all_days(client, &project.name).await?;
     let today = chrono::Utc::now().date_naive();
@@ -69,6 +72,23 @@ pub async fn load(
             // Each day is compared with a week earlier, also before `from`.
             ChartKind::Growth => Chart::Growth(daily.since(from - Duration::days(7))),
             ChartKind::Forecast => Chart::Forecast(Box::new(forecast_chart(project, &upto, from))),
+            ChartKind::Compare => {
+                let mut projects = Vec::new();
+                let names = if panel.projects.is_empty() {
+                    std::slice::from_ref(&project.name)
+                } else {
+                    panel.projects.as_slice()
+                };
+                for name in names.iter().filter(|n| readable.contains(n)) {
+                    let rows: Vec<DailyFiguresRow> = figures::all_days(client, name)
+                        .await?
+                        .into_iter()
+                        .filter(|r| date_of(r.day) <= latest)
+                        .collect();
+                    projects.push((name.clone(), Daily::from_rows(&rows).since(from)));
+                }
+                Chart::Compare(projects)
+            }
             ChartKind::SessionLengths => {
                 Chart::SessionLengths(SessionLengths::from_rows(&in_range))
             }
@@ -137,8 +157,33 @@ fn forecast_chart(
             usable: None,
             crossing: None,
             mape: None,
+            surges: vec![],
         };
     };
+    let recent_peak = rows
+        .iter()
+        .filter(|r| r.r#final == 1)
+        .rev()
+        .take(7)
+        .map(|r| f64::from(r.peak_users))
+        .fold(0.0, f64::max);
+    let usable = report.headroom.as_ref().map(|h| h.usable);
+    // Each what-if runs until it reaches the usable capacity.
+    let surges = SURGES
+        .iter()
+        .map(|surge| {
+            let daily = (1.0 + surge.growth).powf(1.0 / f64::from(surge.days));
+            let mut points = Vec::new();
+            for d in 0..=FORECAST_DAYS {
+                let value = recent_peak * daily.powi(d as i32);
+                points.push((report.as_of + Duration::days(i64::from(d)), value));
+                if usable.is_some_and(|u| value >= u) {
+                    break;
+                }
+            }
+            (surge.label.to_owned(), points)
+        })
+        .collect();
     ForecastChart {
         actual: rows
             .iter()
@@ -150,7 +195,8 @@ fn forecast_chart(
             .iter()
             .map(|d| (d.day, d.peak_users, d.lower, d.upper))
             .collect(),
-        usable: report.headroom.as_ref().map(|h| h.usable),
+        usable,
+        surges,
         crossing: report.headroom.as_ref().and_then(|h| h.upper_crosses_on),
         mape: match report.method {
             Method::HoltWinters => report.holt_winters_mape,

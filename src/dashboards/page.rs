@@ -100,6 +100,9 @@ fn shows_provisional(chart: &charts::Chart) -> bool {
     use charts::Chart::*;
     match chart {
         Peak(daily) | Actives(daily) | Growth(daily) => daily.days.iter().any(|d| !d.is_final),
+        Compare(projects) => projects
+            .iter()
+            .any(|(_, d)| d.days.iter().any(|d| !d.is_final)),
         Intraday(day) => !day.is_final && !day.minutes.is_empty(),
         SessionLengths(_) | HourOfWeek(_) | Forecast(_) => false,
     }

@@ -29,6 +29,9 @@ pub struct Panel {
     /// Intraday: `"latest"` (default) or a day, `YYYY-MM-DD`.
     #[serde(default)]
     pub day: Option<String>,
+    /// Compare: the projects to show (default: the dashboard's project).
+    #[serde(default)]
+    pub projects: Vec<String>,
     #[serde(default = "default_width")]
     pub width: u32,
     #[serde(default = "default_height")]
@@ -50,9 +53,11 @@ pub enum ChartKind {
     HourOfWeek,
     /// Week-over-week change of the daily peak.
     Growth,
-    /// The daily peak, its 28-day forecast band, the usable capacity and
-    /// the day the band crosses it.
+    /// The daily peak, its 28-day forecast band, the usable capacity, the
+    /// day the band crosses it, and what-if surges.
     Forecast,
+    /// Several projects' daily peaks side by side (`projects = [...]`).
+    Compare,
 }
 
 /// Which days a panel shows, counted back from the latest day with
@@ -151,6 +156,9 @@ impl Dashboard {
                 "panel {:?}: width 200–4000 and height 150–3000 pixels",
                 panel.title
             );
+            if !panel.projects.is_empty() && panel.chart != ChartKind::Compare {
+                bail!("panel {:?}: only compare panels take projects", panel.title);
+            }
             if let Some(day) = &panel.day {
                 if panel.chart != ChartKind::Intraday {
                     bail!("panel {:?}: only intraday panels take a day", panel.title);

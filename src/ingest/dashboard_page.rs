@@ -70,7 +70,7 @@ pub async fn show(
         Ok(chosen) => chosen,
         Err(message) => return text_page(StatusCode::BAD_REQUEST, &message),
     };
-    let panels = match load(&state.db, project, &dashboard, chosen).await {
+    let panels = match load(&state.db, project, &dashboard, chosen, &names).await {
         Ok(panels) => panels,
         Err(e) => {
             tracing::warn!("dashboard {name}: {e:#}");

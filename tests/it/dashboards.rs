@@ -166,7 +166,9 @@ async fn a_dashboard_renders_to_png_svg_and_an_offline_index() {
     let project = app.settings.project("chat").unwrap();
     for name in ["overview", "capacity"] {
         let dashboard = Dashboard::built_in(name).unwrap();
-        let panels = load(&app.db, project, &dashboard, None).await.unwrap();
+        let panels = load(&app.db, project, &dashboard, None, &["chat".to_owned()])
+            .await
+            .unwrap();
         let dir = scratch_dir(&format!("render-{name}"));
         let index = report::write(&dir, &dashboard.title, "chat", &panels).unwrap();
         let html = std::fs::read_to_string(&index).unwrap();
@@ -175,6 +177,17 @@ async fn a_dashboard_renders_to_png_svg_and_an_offline_index() {
             "fetches nothing"
         );
         for (i, panel) in dashboard.panels.iter().enumerate() {
+            if panel.chart == highwater::dashboards::spec::ChartKind::Forecast {
+                let highwater::charts::Chart::Forecast(chart) = &panels[i].chart else {
+                    panic!("a forecast panel draws a forecast");
+                };
+                // 11 final days (03-15..25): fewer than the 14 a forecast
+                // needs, so the panel says so instead of guessing.
+                assert!(chart.forecast.is_empty() && chart.surges.is_empty());
+                let svg = std::fs::read_to_string(dir.join(format!("{}.svg", panel.file_stem(i))))
+                    .unwrap();
+                assert!(svg.contains("needs two weeks of final days"));
+            }
             let stem = panel.file_stem(i);
             assert!(
                 html.contains(&format!("src=\"{stem}.svg\"")),
@@ -186,4 +199,24 @@ async fn a_dashboard_renders_to_png_svg_and_an_offline_index() {
             assert!(svg.contains(&panel.title));
         }
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn compare_panels_show_only_projects_the_reader_may_read() {
+    let app = app_with_march("compare").await;
+    let project = app.settings.project("chat").unwrap();
+    let dashboard = Dashboard::from_toml(
+        "title = \"Side by side\"\n[[panel]]\nchart = \"compare\"\ntitle = \"Chat vs others\"\n\
+         projects = [\"chat\", \"secret\"]",
+    )
+    .unwrap();
+    let panels = load(&app.db, project, &dashboard, None, &["chat".to_owned()])
+        .await
+        .unwrap();
+    let highwater::charts::Chart::Compare(projects) = &panels[0].chart else {
+        panic!("a compare panel draws a comparison");
+    };
+    let names: Vec<&str> = projects.iter().map(|(n, _)| n.as_str()).collect();
+    assert_eq!(names, ["chat"]);
+    assert_eq!(projects[0].1.days.last().unwrap().peak_users, 6_250);
 }

@@ -11,11 +11,12 @@ use reqwest::StatusCode;
 use crate::simulate::{INGEST_KEY, MARCH_2020, READ_KEY, app_for, replay, scenario};
 use crate::{TestApp, scratch_dir};
 
-/// A server holding ten simulated days of March 2020 (2020-03-16..25).
+/// A server holding ten simulated days of March 2020 (2020-03-16..25) at
+/// scale 0.0002 (a 2,500 peak on the 25th).
 pub async fn app_with_march(test: &str) -> TestApp {
     let scenario = scenario(MARCH_2020);
     let app = app_for(test, &scenario).await;
-    let simulation = Simulation::new(scenario, 0.0005, 3).unwrap();
+    let simulation = Simulation::new(scenario, 0.0002, 3).unwrap();
     let days = simulation
         .days(
             Some("2020-03-16".parse().unwrap()),
@@ -218,5 +219,5 @@ async fn compare_panels_show_only_projects_the_reader_may_read() {
     };
     let names: Vec<&str> = projects.iter().map(|(n, _)| n.as_str()).collect();
     assert_eq!(names, ["chat"]);
-    assert_eq!(projects[0].1.days.last().unwrap().peak_users, 6_250);
+    assert_eq!(projects[0].1.days.last().unwrap().peak_users, 2_500);
 }

@@ -85,12 +85,6 @@ pub fn draw<DB: DrawingBackend>(
         ))?
         .label("stickiness (DAU/MAU, right axis)")
         .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 16, y)], EARLIER));
-    chart
-        .configure_series_labels()
-        .position(SeriesLabelPosition::UpperLeft)
-        .label_font(style::note_font())
-        .background_style(WHITE.mix(0.85))
-        .border_style(style::GRID)
-        .draw()?;
+    style::legend(chart.configure_series_labels())?;
     Ok(())
 }

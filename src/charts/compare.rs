@@ -62,12 +62,6 @@ pub fn draw<DB: DrawingBackend>(
                 .map(|d| Circle::new((x(d.day), d.peak_users as f64), 4, RECORD.filled())),
         )?;
     }
-    chart
-        .configure_series_labels()
-        .position(SeriesLabelPosition::UpperLeft)
-        .label_font(style::note_font())
-        .background_style(WHITE.mix(0.85))
-        .border_style(style::GRID)
-        .draw()?;
+    style::legend(chart.configure_series_labels())?;
     Ok(())
 }

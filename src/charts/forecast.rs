@@ -115,11 +115,6 @@ pub fn draw<DB: DrawingBackend>(
                 )),
         )?;
     }
-    plot.configure_series_labels()
-        .position(SeriesLabelPosition::UpperLeft)
-        .label_font(style::note_font())
-        .background_style(WHITE.mix(0.85))
-        .border_style(style::GRID)
-        .draw()?;
+    style::legend(plot.configure_series_labels())?;
     Ok(())
 }

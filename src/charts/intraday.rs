@@ -110,12 +110,6 @@ pub fn draw<DB: DrawingBackend>(
                     .pos(Pos::new(HPos::Center, VPos::Bottom)),
             )),
     )?;
-    chart
-        .configure_series_labels()
-        .position(SeriesLabelPosition::UpperLeft)
-        .label_font(style::note_font())
-        .background_style(WHITE.mix(0.85))
-        .border_style(style::GRID)
-        .draw()?;
+    style::legend(chart.configure_series_labels())?;
     Ok(())
 }

@@ -116,13 +116,7 @@ pub fn draw<DB: DrawingBackend>(
                 + Text::new(text, (0, -8), style::label_font().color(&RECORD).pos(above))),
         )?;
     }
-    chart
-        .configure_series_labels()
-        .position(SeriesLabelPosition::UpperLeft)
-        .label_font(style::note_font())
-        .background_style(WHITE.mix(0.85))
-        .border_style(style::GRID)
-        .draw()?;
+    style::legend(chart.configure_series_labels())?;
     Ok(())
 }
 

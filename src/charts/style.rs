@@ -1,6 +1,7 @@
 //! Colours, type sizes and the pieces every chart shares.
 
-use plotters::coord::Shift;
+use plotters::chart::SeriesLabelStyle;
+use plotters::coord::{CoordTranslate, Shift};
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
@@ -46,4 +47,16 @@ pub fn no_data<DB: DrawingBackend>(
         (FAMILY, 18).into_font().color(&EARLIER).pos(centre),
     ))?;
     Ok(())
+}
+
+/// Every chart's legend: top left, on a light box.
+pub fn legend<'a, 'b, DB: DrawingBackend + 'a, CT: CoordTranslate>(
+    mut labels: SeriesLabelStyle<'a, 'b, DB, CT>,
+) -> Result<(), DrawingAreaErrorKind<DB::ErrorType>> {
+    labels
+        .position(SeriesLabelPosition::UpperLeft)
+        .label_font(note_font())
+        .background_style(WHITE.mix(0.85))
+        .border_style(GRID)
+        .draw()
 }

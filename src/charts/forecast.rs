@@ -9,7 +9,8 @@ use plotters::style::text_anchor::{HPos, Pos, VPos};
 use super::numbers::short;
 use super::style::{self, CONNECTIONS, EARLIER, RECORD, USERS};
 
-#[derive(Debug, Clone, PartialEq)]
+/// `Default`: nothing to draw (the "no data" frame).
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct ForecastChart {
     /// Actual daily peaks, in day order.
     pub actual: Vec<(NaiveDate, f64)>,

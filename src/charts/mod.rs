@@ -300,14 +300,7 @@ mod tests {
             }),
             Chart::HourOfWeek(Box::new(HourOfWeek::from_minutes(&[], chrono_tz::UTC))),
             Chart::Growth(Daily::default()),
-            Chart::Forecast(Box::new(forecast::ForecastChart {
-                actual: vec![],
-                forecast: vec![],
-                usable: None,
-                crossing: None,
-                mape: None,
-                surges: vec![],
-            })),
+            Chart::Forecast(Box::default()),
             Chart::Compare(vec![("a".into(), Daily::default())]),
         ];
         for chart in charts {

@@ -80,6 +80,11 @@ pub async fn load(
                     panel.projects.as_slice()
                 };
                 for name in names.iter().filter(|n| readable.contains(n)) {
+                    // The dashboard's own project is already read.
+                    if *name == project.name {
+                        projects.push((name.clone(), daily.since(from)));
+                        continue;
+                    }
                     let rows: Vec<DailyFiguresRow> = figures::all_days(client, name)
                         .await?
                         .into_iter()
@@ -151,14 +156,7 @@ fn forecast_chart(
     from: NaiveDate,
 ) -> ForecastChart {
     let Ok(report) = capacity_report(project, rows, FORECAST_DAYS) else {
-        return ForecastChart {
-            actual: vec![],
-            forecast: vec![],
-            usable: None,
-            crossing: None,
-            mape: None,
-            surges: vec![],
-        };
+        return ForecastChart::default();
     };
     let recent_peak = rows
         .iter()

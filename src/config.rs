@@ -16,7 +16,8 @@ pub struct Settings {
     /// Address the HTTP server listens on.
     #[serde(default = "default_listen")]
     pub listen: SocketAddr,
-    /// Where the embedded ClickHouse keeps its data, config and logs.
+    /// Where the embedded ClickHouse keeps its data, config and logs, and the
+    /// write-ahead log its segments (unless `wal.dir` says otherwise).
     #[serde(default = "default_data_dir")]
     pub data_dir: PathBuf,
     /// Where `GET /dashboards/{name}` finds `{name}.toml` (the built-in
@@ -27,6 +28,8 @@ pub struct Settings {
     pub clickhouse: ClickHouseSettings,
     #[serde(default)]
     pub ingest: IngestSettings,
+    #[serde(default)]
+    pub wal: WalSettings,
     #[serde(default)]
     pub jobs: JobsSettings,
     #[serde(default, rename = "project")]
@@ -71,7 +74,7 @@ impl Default for ClickHouseSettings {
     }
 }
 
-/// Limits and batching of `POST /v1/events`.
+/// Limits of `POST /v1/events` and of requests in general.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct IngestSettings {
@@ -80,14 +83,14 @@ pub struct IngestSettings {
     /// Largest body after gzip decompression (guards against gzip bombs).
     pub max_decompressed_bytes: usize,
     pub max_events_per_batch: usize,
-    /// Group commit: flush once this many rows are waiting...
-    pub flush_rows: usize,
-    /// ...or once the oldest waiting row is this old.
-    pub flush_interval_ms: u64,
-    /// Rows accepted but not yet stored; beyond this ingest answers 429.
-    pub max_pending_rows: usize,
-    /// An insert that takes longer counts as ClickHouse being unavailable.
-    pub insert_timeout_ms: u64,
+    /// Ingest requests being read, parsed or logged at once; beyond, 503.
+    pub max_in_flight_requests: usize,
+    /// Bytes those requests may hold in memory together; beyond, 503.
+    pub max_in_flight_bytes: usize,
+    /// A client must send its request headers within this...
+    pub header_timeout_ms: u64,
+    /// ...and its whole body within this, or get 408.
+    pub body_timeout_ms: u64,
 }
 
 impl Default for IngestSettings {
@@ -96,10 +99,72 @@ impl Default for IngestSettings {
             max_body_bytes: 8 * 1024 * 1024,
             max_decompressed_bytes: 32 * 1024 * 1024,
             max_events_per_batch: 100_000,
-            flush_rows: 100_000,
-            flush_interval_ms: 200,
-            max_pending_rows: 1_000_000,
-            insert_timeout_ms: 30_000,
+            max_in_flight_requests: 1024,
+            max_in_flight_bytes: 512 * 1024 * 1024,
+            header_timeout_ms: 10_000,
+            body_timeout_ms: 30_000,
+        }
+    }
+}
+
+/// The write-ahead log every accepted batch goes through (see `src/wal`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct WalSettings {
+    /// Where the log lives; default `<data_dir>/wal`.
+    pub dir: Option<PathBuf>,
+    /// Disk the log may use; when full, ingest answers 503 until it ships.
+    pub max_bytes: u64,
+    /// A new segment file is started past this size.
+    pub segment_bytes: u64,
+    /// Largest ClickHouse insert the shipper sends.
+    pub ship_bytes: u64,
+    /// A small backlog waits this long for more before it is shipped.
+    pub ship_linger_ms: u64,
+    /// An insert that takes longer counts as ClickHouse being unavailable.
+    pub insert_timeout_ms: u64,
+    /// Retries back off exponentially up to this delay.
+    pub retry_max_ms: u64,
+    /// At shutdown, keep shipping for at most this long.
+    pub shutdown_drain_s: u64,
+}
+
+impl Default for WalSettings {
+    fn default() -> Self {
+        Self {
+            dir: None,
+            max_bytes: 10 << 30,
+            segment_bytes: 64 << 20,
+            ship_bytes: 16 << 20,
+            ship_linger_ms: 200,
+            insert_timeout_ms: 60_000,
+            retry_max_ms: 10_000,
+            shutdown_drain_s: 10,
+        }
+    }
+}
+
+/// Per-key token buckets of one project.
+#[derive(Debug, Clone, Copy, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RateLimits {
+    /// Events each ingest key may send per second, sustained...
+    pub ingest_events_per_s: u32,
+    /// ...and at once (a batch larger than this is refused with 429).
+    pub ingest_burst_events: u32,
+    /// Requests each read key may make per second, sustained...
+    pub read_requests_per_s: u32,
+    /// ...and at once.
+    pub read_burst_requests: u32,
+}
+
+impl Default for RateLimits {
+    fn default() -> Self {
+        Self {
+            ingest_events_per_s: 1_000_000,
+            ingest_burst_events: 2_000_000,
+            read_requests_per_s: 50,
+            read_burst_requests: 100,
         }
     }
 }
@@ -155,6 +220,9 @@ pub struct ProjectSettings {
     /// Share of the capacity to plan up to.
     #[serde(default = "default_target_utilisation")]
     pub target_utilisation: f64,
+    /// Token buckets per key of this project.
+    #[serde(default)]
+    pub rate_limits: RateLimits,
     #[serde(default)]
     pub ingest_keys: Vec<String>,
     #[serde(default)]
@@ -175,6 +243,7 @@ impl ProjectSettings {
             lateness_s: default_lateness_s(),
             capacity_users: None,
             target_utilisation: default_target_utilisation(),
+            rate_limits: RateLimits::default(),
             ingest_keys: vec![ingest_key.to_owned()],
             read_keys: vec![read_key.to_owned()],
         }
@@ -226,6 +295,7 @@ impl Default for Settings {
             dashboards_dir: default_dashboards_dir(),
             clickhouse: ClickHouseSettings::default(),
             ingest: IngestSettings::default(),
+            wal: WalSettings::default(),
             jobs: JobsSettings::default(),
             projects: Vec::new(),
         }
@@ -283,11 +353,14 @@ impl Settings {
 
     pub fn validate(&self) -> anyhow::Result<()> {
         let ingest = &self.ingest;
-        if ingest.max_events_per_batch == 0 || ingest.flush_rows == 0 {
-            bail!("ingest.max_events_per_batch and ingest.flush_rows must be positive");
+        if ingest.max_events_per_batch == 0 || ingest.max_in_flight_requests == 0 {
+            bail!("ingest.max_events_per_batch and ingest.max_in_flight_requests must be positive");
         }
-        if ingest.max_pending_rows < ingest.max_events_per_batch {
-            bail!("ingest.max_pending_rows must be at least ingest.max_events_per_batch");
+        if ingest.max_in_flight_bytes < ingest.max_body_bytes {
+            bail!("ingest.max_in_flight_bytes must be at least ingest.max_body_bytes");
+        }
+        if self.wal.max_bytes < self.wal.segment_bytes || self.wal.segment_bytes == 0 {
+            bail!("wal.max_bytes must be at least wal.segment_bytes, which must be positive");
         }
         if !is_identifier(&self.clickhouse.database) {
             bail!(
@@ -322,6 +395,17 @@ impl Settings {
                     project.name
                 );
             }
+            let limits = &project.rate_limits;
+            if limits.ingest_events_per_s == 0
+                || limits.ingest_burst_events == 0
+                || limits.read_requests_per_s == 0
+                || limits.read_burst_requests == 0
+            {
+                bail!(
+                    "project {:?}: rate_limits must be positive",
+                    project.name
+                );
+            }
             if project.session_timeout_s == 0 {
                 bail!(
                     "project {:?}: session_timeout_s must be positive",
@@ -341,6 +425,14 @@ impl Settings {
             }
         }
         Ok(())
+    }
+
+    /// Where the write-ahead log lives.
+    pub fn wal_dir(&self) -> PathBuf {
+        self.wal
+            .dir
+            .clone()
+            .unwrap_or_else(|| self.data_dir.join("wal"))
     }
 
     pub fn project(&self, name: &str) -> Option<&ProjectSettings> {
@@ -372,7 +464,7 @@ mod tests {
         [clickhouse]
         database = "hw"
         [ingest]
-        flush_rows = 10
+        max_events_per_batch = 10
         [[project]]
         name = "chat"
         time_zone = "America/New_York"
@@ -385,8 +477,8 @@ mod tests {
         let settings = Settings::from_toml(EXAMPLE).unwrap();
         settings.validate().unwrap();
         assert_eq!(settings.listen.port(), 9000);
-        assert_eq!(settings.ingest.flush_rows, 10);
-        assert_eq!(settings.ingest.max_events_per_batch, 100_000);
+        assert_eq!(settings.ingest.max_events_per_batch, 10);
+        assert_eq!(settings.wal.max_bytes, 10 << 30);
         let chat = settings.project("chat").unwrap();
         assert_eq!(chat.time_zone, chrono_tz::America::New_York);
         assert_eq!(chat.session_timeout_s, 600);

@@ -8,8 +8,10 @@
 //! - [`config`]: the one `Settings` struct, from `highwater.toml` + env.
 //! - [`domain`]: events as clients send them, and their validation; figures
 //!   as the API shows them; records.
-//! - [`ingest`]: the HTTP API: router, ingest and read handlers, auth, body
-//!   limits, group-commit writer.
+//! - [`ingest`]: the HTTP API: router, accept loop, ingest and read
+//!   handlers, auth and rate limits, admission, body limits.
+//! - [`wal`]: the write-ahead log: fsync before the 200, then shipped to
+//!   ClickHouse; dead letters.
 //! - [`jobs`]: events → sessions → per-second concurrency, DAU/WAU/MAU and
 //!   session lengths, per day; the schedule `serve` runs.
 //! - [`store`]: ClickHouse: client, migrations, RowBinary encoding, rows,
@@ -41,3 +43,4 @@ pub mod simulate;
 pub mod startup;
 pub mod store;
 pub mod telemetry;
+pub mod wal;

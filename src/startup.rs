@@ -8,15 +8,15 @@ use std::time::Duration;
 
 use anyhow::Context;
 use tokio::net::TcpListener;
-use tokio::task::JoinHandle;
 
 use crate::clock::Clock;
 use crate::config::Settings;
+use crate::ingest::admission::Admission;
 use crate::ingest::auth::KeyRing;
-use crate::ingest::writer::BatchWriter;
 use crate::ingest::{AppState, app};
 use crate::jobs::schedule::Scheduler;
 use crate::store::local_server::LocalClickHouse;
+use crate::wal::{Wal, WalMonitor, WalTasks};
 
 /// ClickHouse as highwater uses it: a migrated client, and the local server
 /// when highwater runs its own.
@@ -75,8 +75,10 @@ async fn running_embedded(data_dir: &std::path::Path) -> Option<String> {
 pub struct Server {
     listener: TcpListener,
     state: AppState,
-    writer_task: JoinHandle<()>,
+    wal_tasks: WalTasks,
     jobs: Option<Scheduler>,
+    header_timeout: Duration,
+    shutdown_drain: Duration,
 }
 
 impl Server {
@@ -89,17 +91,19 @@ impl Server {
         let listener = TcpListener::bind(addr)
             .await
             .with_context(|| format!("cannot listen on {addr}"))?;
-        let (writer, writer_task) = BatchWriter::spawn(client.clone(), &settings.ingest);
+        let (wal, wal_tasks) = Wal::open(&settings.wal_dir(), &settings.wal, client.clone())?;
         let projects = Arc::new(settings.projects.clone());
         let jobs = settings.jobs.enabled.then(|| {
             let interval = Duration::from_secs(settings.jobs.interval_s.max(1));
             Scheduler::new(client.clone(), projects.clone(), clock.clone(), interval)
+                .with_log(wal.monitor())
         });
         let state = AppState {
             projects,
             keys: Arc::new(KeyRing::new(&settings.projects)),
             limits: Arc::new(settings.ingest.clone()),
-            writer,
+            admission: Admission::new(&settings.ingest),
+            wal,
             db: client,
             clock,
             dashboards_dir: Arc::new(settings.dashboards_dir.clone()),
@@ -107,8 +111,10 @@ impl Server {
         Ok(Self {
             listener,
             state,
-            writer_task,
+            wal_tasks,
             jobs,
+            header_timeout: Duration::from_millis(settings.ingest.header_timeout_ms),
+            shutdown_drain: Duration::from_secs(settings.wal.shutdown_drain_s),
         })
     }
 
@@ -118,8 +124,13 @@ impl Server {
             .expect("bound listener has an address")
     }
 
+    /// The write-ahead log's status (backlog, dead letters).
+    pub fn log_monitor(&self) -> WalMonitor {
+        self.state.wal.monitor()
+    }
+
     /// Serves until `shutdown` completes, then lets requests in progress
-    /// finish and the writer store everything it was given.
+    /// finish and ships what the log holds (for at most `wal.shutdown_drain_s`).
     pub async fn run(
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
@@ -132,19 +143,17 @@ impl Server {
                 let _ = stopped.wait_for(|stop| *stop).await;
             }))
         });
-        axum::serve(self.listener, router)
-            .with_graceful_shutdown(shutdown)
-            .await
-            .context("HTTP server failed")?;
+        crate::ingest::http_server::serve(self.listener, router, self.header_timeout, shutdown)
+            .await;
         let _ = stop_jobs.send(true);
         if let Some(jobs) = jobs {
             // A round in progress is abandoned: rounds are idempotent.
             jobs.abort();
             let _ = jobs.await;
         }
-        // The router (and with it every writer handle) is gone: the writer
-        // drains its queue and ends.
-        self.writer_task.await.context("writer task panicked")?;
+        // The router (and with it every log handle) is gone: the appender
+        // finishes, the shipper ships what it can in the time allowed.
+        self.wal_tasks.finish(self.shutdown_drain).await;
         Ok(())
     }
 }

@@ -64,6 +64,7 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
     )
     .await?;
     let base_url = format!("http://{}", server.local_addr());
+    let log = server.log_monitor();
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
     let serving = tokio::spawn(server.run(async move {
         tokio::select! { _ = stop_rx => {}, _ = shutdown_signal() => {} }
@@ -94,6 +95,10 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
         posted.retries
     );
 
+    // Acknowledged means in the write-ahead log; the jobs read ClickHouse.
+    if !log.wait_drained(Duration::from_secs(600)).await {
+        anyhow::bail!("the log did not reach ClickHouse within 10 minutes");
+    }
     println!("Running the jobs (highwater jobs run) ...");
     let jobs_started = Instant::now();
     let bar = ProgressBar::new(days.len() as u64);

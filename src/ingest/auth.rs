@@ -1,9 +1,14 @@
-//! API keys: which project a bearer token names, and whether it may write or
-//! read. Keys are compared in constant time so that timing reveals nothing
-//! about how close a guess was.
+//! API keys: which project a bearer token names, whether it may write or
+//! read, and its token bucket (the rate limits of its project). Keys are
+//! compared in constant time so that timing reveals nothing about how close
+//! a guess was.
+
+use std::num::NonZeroU32;
 
 use axum::http::HeaderMap;
 use axum::http::header::AUTHORIZATION;
+use governor::clock::{Clock, DefaultClock};
+use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 use subtle::ConstantTimeEq;
 
 use super::error::ApiError;
@@ -20,6 +25,20 @@ struct KeyEntry {
     key: Vec<u8>,
     project: usize,
     role: KeyRole,
+    /// Ingest keys count events, read keys requests.
+    bucket: DefaultDirectRateLimiter,
+}
+
+/// A key that passed [`KeyRing::authorize`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Authorized {
+    pub project: usize,
+    entry: usize,
+}
+
+fn bucket(per_s: u32, burst: u32) -> DefaultDirectRateLimiter {
+    let at_least_one = |n: u32| NonZeroU32::new(n.max(1)).expect("positive");
+    RateLimiter::direct(Quota::per_second(at_least_one(per_s)).allow_burst(at_least_one(burst)))
 }
 
 /// Every key of every project.
@@ -32,15 +51,25 @@ impl KeyRing {
     pub fn new(projects: &[ProjectSettings]) -> Self {
         let mut entries = Vec::new();
         for (project, settings) in projects.iter().enumerate() {
+            let limits = settings.rate_limits;
             let roles = [
-                (&settings.ingest_keys, KeyRole::Ingest),
-                (&settings.read_keys, KeyRole::Read),
+                (
+                    &settings.ingest_keys,
+                    KeyRole::Ingest,
+                    (limits.ingest_events_per_s, limits.ingest_burst_events),
+                ),
+                (
+                    &settings.read_keys,
+                    KeyRole::Read,
+                    (limits.read_requests_per_s, limits.read_burst_requests),
+                ),
             ];
-            for (keys, role) in roles {
+            for (keys, role, (per_s, burst)) in roles {
                 entries.extend(keys.iter().map(|k| KeyEntry {
                     key: k.as_bytes().to_vec(),
                     project,
                     role,
+                    bucket: bucket(per_s, burst),
                 }));
             }
         }
@@ -50,31 +79,59 @@ impl KeyRing {
     /// The project index and role of `token`. Every entry is compared, so the
     /// time taken does not depend on where (or whether) the key matches.
     pub fn lookup(&self, token: &[u8]) -> Option<(usize, KeyRole)> {
+        self.find(token)
+            .map(|i| (self.entries[i].project, self.entries[i].role))
+    }
+
+    fn find(&self, token: &[u8]) -> Option<usize> {
         let mut found = None;
-        for entry in &self.entries {
+        for (i, entry) in self.entries.iter().enumerate() {
             if bool::from(entry.key.as_slice().ct_eq(token)) {
-                found = Some((entry.project, entry.role));
+                found = Some(i);
             }
         }
         found
     }
 
-    /// The project a request may act on with `role`, from its
-    /// `Authorization: Bearer` header.
-    pub fn authorize(&self, headers: &HeaderMap, role: KeyRole) -> Result<usize, ApiError> {
+    /// Takes `cost` tokens (events or requests) from the key's bucket, or
+    /// says how long to wait for them.
+    pub fn throttle(&self, key: Authorized, cost: usize) -> Result<(), ApiError> {
+        let bucket = &self.entries[key.entry].bucket;
+        let n = NonZeroU32::new(u32::try_from(cost.max(1)).unwrap_or(u32::MAX)).expect("positive");
+        match bucket.check_n(n) {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(not_until)) => {
+                let wait = not_until.wait_time_from(DefaultClock::default().now());
+                Err(ApiError::RateLimited {
+                    retry_after_s: wait.as_secs_f64().ceil().max(1.0) as u64,
+                })
+            }
+            Err(capacity) => Err(ApiError::OverBurst {
+                cost,
+                burst: capacity.0,
+            }),
+        }
+    }
+
+    /// The key of a request and the project it may act on with `role`, from
+    /// its `Authorization: Bearer` header.
+    pub fn authorize(&self, headers: &HeaderMap, role: KeyRole) -> Result<Authorized, ApiError> {
         let token = headers
             .get(AUTHORIZATION)
             .and_then(|v| v.as_bytes().strip_prefix(b"Bearer "))
             .map(|t| t.trim_ascii())
             .filter(|t| !t.is_empty())
             .ok_or(ApiError::MissingKey)?;
-        match self.lookup(token) {
-            None => Err(ApiError::UnknownKey),
-            Some((project, found)) if found == role => Ok(project),
-            Some((_, KeyRole::Read)) => Err(ApiError::WrongKeyRole(
+        let entry = self.find(token).ok_or(ApiError::UnknownKey)?;
+        match self.entries[entry].role {
+            found if found == role => Ok(Authorized {
+                project: self.entries[entry].project,
+                entry,
+            }),
+            KeyRole::Read => Err(ApiError::WrongKeyRole(
                 "this is a read key; sending events needs an ingest key",
             )),
-            Some((_, KeyRole::Ingest)) => Err(ApiError::WrongKeyRole(
+            KeyRole::Ingest => Err(ApiError::WrongKeyRole(
                 "this is an ingest key; reading needs a read key",
             )),
         }
@@ -117,7 +174,7 @@ mod tests {
     fn authorize_distinguishes_missing_unknown_and_wrong_role() {
         let ring = ring();
         let ok = ring.authorize(&headers("Bearer ingest-a-0123456789"), KeyRole::Ingest);
-        assert_eq!(ok.unwrap(), 0);
+        assert_eq!(ok.unwrap().project, 0);
         assert!(matches!(
             ring.authorize(&HeaderMap::new(), KeyRole::Ingest),
             Err(ApiError::MissingKey)
@@ -134,5 +191,34 @@ mod tests {
             ring.authorize(&headers("Bearer read-a-0123456789ab"), KeyRole::Ingest),
             Err(ApiError::WrongKeyRole(_))
         ));
+    }
+
+    #[test]
+    fn each_key_has_its_own_bucket_sized_by_its_project() {
+        let mut small = ProjectSettings::new("a", "ingest-a-0123456789", "read-a-0123456789ab");
+        small.rate_limits.ingest_events_per_s = 1;
+        small.rate_limits.ingest_burst_events = 100;
+        small.rate_limits.read_requests_per_s = 1;
+        small.rate_limits.read_burst_requests = 2;
+        let other = ProjectSettings::new("b", "ingest-b-0123456789", "read-b-0123456789ab");
+        let ring = KeyRing::new(&[small, other]);
+        let key = |k: &str, role| ring.authorize(&headers(&format!("Bearer {k}")), role).unwrap();
+        let a_ingest = key("ingest-a-0123456789", KeyRole::Ingest);
+        ring.throttle(a_ingest, 60).unwrap();
+        assert!(matches!(
+            ring.throttle(a_ingest, 60),
+            Err(ApiError::RateLimited { retry_after_s }) if retry_after_s >= 1
+        ));
+        assert!(matches!(
+            ring.throttle(a_ingest, 101),
+            Err(ApiError::OverBurst { cost: 101, burst: 100 })
+        ));
+        // The other project's key is untouched by a's exhaustion.
+        ring.throttle(key("ingest-b-0123456789", KeyRole::Ingest), 100_000)
+            .unwrap();
+        let a_read = key("read-a-0123456789ab", KeyRole::Read);
+        ring.throttle(a_read, 1).unwrap();
+        ring.throttle(a_read, 1).unwrap();
+        assert!(ring.throttle(a_read, 1).is_err());
     }
 }

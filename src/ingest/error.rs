@@ -9,8 +9,8 @@ use serde_json::json;
 use crate::domain::batch::BatchError;
 
 /// Seconds a client should wait after 429 / 503.
-const RETRY_AFTER_OVERLOADED_S: &str = "1";
-const RETRY_AFTER_UNAVAILABLE_S: &str = "5";
+const RETRY_AFTER_BUSY_S: u64 = 1;
+const RETRY_AFTER_UNAVAILABLE_S: u64 = 5;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
@@ -36,10 +36,18 @@ pub enum ApiError {
     BodyRead(String),
     #[error(transparent)]
     Batch(#[from] BatchError),
-    #[error("too many events are waiting to be stored; retry later")]
-    Overloaded,
-    #[error("storage is unavailable; nothing of this batch was acknowledged, retry later")]
-    Unavailable,
+    #[error("the body did not arrive within {0} ms")]
+    BodyTimeout(u64),
+    #[error("this key's rate limit is reached; retry in {retry_after_s} s")]
+    RateLimited { retry_after_s: u64 },
+    #[error(
+        "the batch holds {cost} events, more than this key's burst of {burst}: send smaller batches"
+    )]
+    OverBurst { cost: usize, burst: u32 },
+    #[error("the server is at its limit of requests in progress; retry later")]
+    Busy,
+    #[error("{0}; nothing of this batch was acknowledged, retry later")]
+    Unavailable(String),
     #[error("{0}")]
     BadQuery(String),
     #[error("storage is unavailable; retry later")]
@@ -56,12 +64,16 @@ impl ApiError {
             }
             Self::BodyTooLarge { .. }
             | Self::DecompressedTooLarge { .. }
+            | Self::OverBurst { .. }
             | Self::Batch(BatchError::TooManyEvents { .. }) => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::BodyTimeout(_) => StatusCode::REQUEST_TIMEOUT,
             Self::BadGzip(_) | Self::BodyRead(_) | Self::Batch(_) | Self::BadQuery(_) => {
                 StatusCode::BAD_REQUEST
             }
-            Self::Overloaded => StatusCode::TOO_MANY_REQUESTS,
-            Self::Unavailable | Self::ReadUnavailable => StatusCode::SERVICE_UNAVAILABLE,
+            Self::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
+            Self::Busy | Self::Unavailable(_) | Self::ReadUnavailable => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
         }
     }
 
@@ -81,8 +93,11 @@ impl ApiError {
             Self::Batch(BatchError::Empty) => "empty_batch",
             Self::Batch(BatchError::TooManyEvents { .. }) => "too_many_events",
             Self::Batch(BatchError::Invalid { .. }) => "invalid_events",
-            Self::Overloaded => "overloaded",
-            Self::Unavailable | Self::ReadUnavailable => "storage_unavailable",
+            Self::BodyTimeout(_) => "body_timeout",
+            Self::RateLimited { .. } => "rate_limited",
+            Self::OverBurst { .. } => "batch_over_rate_burst",
+            Self::Busy => "busy",
+            Self::Unavailable(_) | Self::ReadUnavailable => "storage_unavailable",
             Self::BadQuery(_) => "bad_query",
         }
     }
@@ -98,14 +113,15 @@ impl IntoResponse for ApiError {
         }
         let mut response = (status, Json(body)).into_response();
         let retry_after = match self {
-            Self::Overloaded => Some(RETRY_AFTER_OVERLOADED_S),
-            Self::Unavailable | Self::ReadUnavailable => Some(RETRY_AFTER_UNAVAILABLE_S),
+            Self::RateLimited { retry_after_s } => Some(retry_after_s),
+            Self::Busy => Some(RETRY_AFTER_BUSY_S),
+            Self::Unavailable(_) | Self::ReadUnavailable => Some(RETRY_AFTER_UNAVAILABLE_S),
             _ => None,
         };
         if let Some(seconds) = retry_after {
             response
                 .headers_mut()
-                .insert(RETRY_AFTER, HeaderValue::from_static(seconds));
+                .insert(RETRY_AFTER, HeaderValue::from(seconds));
         }
         response
     }

@@ -10,15 +10,14 @@ use serde::Serialize;
 use serde_json::json;
 
 use super::AppState;
-use super::auth::KeyRole;
 use super::body::{body_format, gunzip, is_gzip, read_limited};
 use super::error::ApiError;
-use super::writer::{EncodedRows, WriteError};
 use crate::config::ProjectSettings;
 use crate::domain::batch::parse_batch;
 use crate::domain::validate::AcceptWindow;
 use crate::store::connect::ping;
 use crate::store::row_binary::encode_event;
+use crate::wal::AppendError;
 
 #[derive(Debug, Serialize)]
 pub struct Accepted {
@@ -31,15 +30,25 @@ pub async fn ingest_events(
     headers: HeaderMap,
     body: Body,
 ) -> Result<Json<Accepted>, ApiError> {
-    let project = state.project_for(&headers, KeyRole::Ingest)?;
+    let (key, project) = state.ingest_key(&headers)?;
     tracing::Span::current().record("project", project.name.as_str());
-    let _in_progress = state.writer.track_request();
+    let limits = &state.limits;
+    let mut admitted = state
+        .admission
+        .admit(declared_length(&headers).unwrap_or(limits.max_body_bytes))?;
     let format = body_format(&headers)?;
     let gzip = is_gzip(&headers)?;
-    let limits = &state.limits;
-    let body = read_limited(&headers, body, limits.max_body_bytes).await?;
+    let body_timeout = Duration::from_millis(limits.body_timeout_ms);
+    let body = tokio::time::timeout(
+        body_timeout,
+        read_limited(&headers, body, limits.max_body_bytes),
+    )
+    .await
+    .map_err(|_| ApiError::BodyTimeout(limits.body_timeout_ms))??;
     let body = if gzip {
-        gunzip(&body, limits.max_decompressed_bytes)?.into()
+        let plain = gunzip(&body, limits.max_decompressed_bytes)?;
+        admitted.grow(plain.len())?;
+        plain.into()
     } else {
         body
     };
@@ -52,19 +61,31 @@ pub async fn ingest_events(
     )?;
     let accepted = events.len();
     tracing::Span::current().record("events", accepted);
+    state.keys.throttle(key, accepted)?;
     let mut encoded = Vec::with_capacity(body.len());
     for event in &events {
         encode_event(&mut encoded, &project.name, now_ms, event);
     }
-    let rows = EncodedRows {
-        bytes: encoded.into(),
-        count: accepted,
-    };
-    state.writer.write(rows).await.map_err(|e| match e {
-        WriteError::Overloaded => ApiError::Overloaded,
-        WriteError::Unavailable(_) | WriteError::Closed => ApiError::Unavailable,
-    })?;
+    let rows = u32::try_from(accepted).expect("batches are capped far below 2^32 events");
+    state
+        .wal
+        .append(encoded.into(), rows, now_ms)
+        .await
+        .map_err(|e| match e {
+            AppendError::Full { .. } | AppendError::Io(_) | AppendError::Closed => {
+                ApiError::Unavailable(e.to_string())
+            }
+        })?;
     Ok(Json(Accepted { accepted }))
+}
+
+fn declared_length(headers: &HeaderMap) -> Option<usize> {
+    headers
+        .get(axum::http::header::CONTENT_LENGTH)?
+        .to_str()
+        .ok()?
+        .parse()
+        .ok()
 }
 
 fn accept_window(project: &ProjectSettings, now_ms: i64) -> AcceptWindow {
@@ -80,21 +101,33 @@ pub async fn healthz() -> &'static str {
     "ok\n"
 }
 
-/// The process can do its work: ClickHouse answers.
+/// The process can do its work: ClickHouse answers (reads and shipping
+/// need it) and the log has room (ingest needs it). The body always tells
+/// the backlog: acknowledged bytes not yet in ClickHouse, and their age.
 pub async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<serde_json::Value>) {
-    match tokio::time::timeout(Duration::from_secs(2), ping(&state.db)).await {
-        Ok(Ok(())) => (
-            StatusCode::OK,
-            Json(json!({"ready": true, "clickhouse": "ok"})),
-        ),
-        Ok(Err(e)) => not_ready(e.to_string()),
-        Err(_) => not_ready("no answer within 2 s".into()),
-    }
-}
-
-fn not_ready(reason: String) -> (StatusCode, Json<serde_json::Value>) {
-    (
-        StatusCode::SERVICE_UNAVAILABLE,
-        Json(json!({"ready": false, "clickhouse": reason})),
-    )
+    let clickhouse = match tokio::time::timeout(Duration::from_secs(2), ping(&state.db)).await {
+        Ok(Ok(())) => Ok(()),
+        Ok(Err(e)) => Err(e.to_string()),
+        Err(_) => Err("no answer within 2 s".to_owned()),
+    };
+    let log = state.wal.monitor().status(state.clock.now_ms());
+    let log_has_room = log.disk_bytes < log.max_bytes;
+    let ready = clickhouse.is_ok() && log_has_room;
+    let status = if ready {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    let ingest = if log_has_room {
+        "accepting"
+    } else {
+        "refusing: the log is full"
+    };
+    let body = json!({
+        "ready": ready,
+        "clickhouse": clickhouse.err().unwrap_or_else(|| "ok".into()),
+        "ingest": ingest,
+        "log": log,
+    });
+    (status, Json(body))
 }

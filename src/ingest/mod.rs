@@ -1,14 +1,15 @@
-//! The HTTP side: router, handlers, auth, body limits, and the group-commit
-//! writer that stores accepted batches.
+//! The HTTP side: router, handlers, auth and rate limits, admission and body
+//! limits. Accepted batches go to the write-ahead log (`crate::wal`).
 
+pub mod admission;
 pub mod auth;
 pub mod body;
 pub mod capacity_api;
 pub mod dashboard_page;
 pub mod error;
 pub mod handlers;
+pub mod http_server;
 pub mod read_api;
-pub mod writer;
 
 use std::sync::Arc;
 
@@ -19,8 +20,10 @@ use tower_http::trace::TraceLayer;
 
 use crate::clock::Clock;
 use crate::config::{IngestSettings, ProjectSettings};
-use auth::KeyRing;
-use writer::BatchWriter;
+use admission::Admission;
+use auth::{Authorized, KeyRing, KeyRole};
+
+use crate::wal::Wal;
 
 /// What every handler may use; cheap to clone.
 #[derive(Clone, Debug)]
@@ -28,20 +31,36 @@ pub struct AppState {
     pub projects: Arc<Vec<ProjectSettings>>,
     pub keys: Arc<KeyRing>,
     pub limits: Arc<IngestSettings>,
-    pub writer: BatchWriter,
+    pub admission: Admission,
+    pub wal: Wal,
     pub db: clickhouse::Client,
     pub clock: Arc<dyn Clock>,
     pub dashboards_dir: Arc<std::path::PathBuf>,
 }
 
 impl AppState {
-    /// The project the request's bearer key may act on with `role`.
+    /// The project the request's read key may read; each call is one
+    /// request against the key's rate limit.
     pub fn project_for(
         &self,
         headers: &axum::http::HeaderMap,
-        role: auth::KeyRole,
+        role: KeyRole,
     ) -> Result<&ProjectSettings, error::ApiError> {
-        Ok(&self.projects[self.keys.authorize(headers, role)?])
+        let key = self.keys.authorize(headers, role)?;
+        if role == KeyRole::Read {
+            self.keys.throttle(key, 1)?;
+        }
+        Ok(&self.projects[key.project])
+    }
+
+    /// The request's ingest key and its project (rate-limited per event by
+    /// the handler, once it knows how many there are).
+    pub fn ingest_key(
+        &self,
+        headers: &axum::http::HeaderMap,
+    ) -> Result<(Authorized, &ProjectSettings), error::ApiError> {
+        let key = self.keys.authorize(headers, KeyRole::Ingest)?;
+        Ok((key, &self.projects[key.project]))
     }
 }
 

@@ -20,9 +20,10 @@ use crate::clock::Clock;
 use crate::config::ProjectSettings;
 use crate::store::StoreError;
 use crate::store::figures;
+use crate::wal::WalMonitor;
 
-/// Events still in flight in the writer when a tick starts are caught by
-/// overlapping the windows by this much.
+/// Events stamped just before a tick starts but stored just after it are
+/// caught by overlapping the windows by this much.
 const WATERMARK_OVERLAP_MS: i64 = 60_000;
 
 pub struct Scheduler {
@@ -32,6 +33,9 @@ pub struct Scheduler {
     interval: Duration,
     /// Per project: events received after this (ms) are not yet accounted for.
     watermarks: Vec<Option<i64>>,
+    /// Batches still in the log reach ClickHouse later than they were
+    /// received: the watermark must not pass the oldest of them.
+    log: Option<WalMonitor>,
 }
 
 impl Scheduler {
@@ -48,7 +52,13 @@ impl Scheduler {
             clock,
             interval,
             watermarks,
+            log: None,
         }
+    }
+
+    pub fn with_log(mut self, log: WalMonitor) -> Self {
+        self.log = Some(log);
+        self
     }
 
     /// Ticks until `shutdown` resolves. A failed tick is logged and retried
@@ -72,6 +82,7 @@ impl Scheduler {
     pub async fn tick(&mut self, index: usize) -> Result<Vec<NaiveDate>, RunError> {
         let project = &self.projects[index];
         let started_ms = self.clock.now_ms();
+        let unshipped = self.log.as_ref().and_then(WalMonitor::oldest_unshipped_ms);
         let today = local_day(project, started_ms);
         let stored = figures::day_statuses(&self.client, &project.name).await?;
         let watermark = match self.watermarks[index] {
@@ -113,7 +124,7 @@ impl Scheduler {
         for (from, to) in consecutive_runs(&days) {
             run_range(&self.client, project, from, to, || clock.now_ms(), |_| {}).await?;
         }
-        self.watermarks[index] = Some(started_ms);
+        self.watermarks[index] = Some(unshipped.map_or(started_ms, |u| u.min(started_ms)));
         tracing::info!(project = %project.name, days = days.len(), "scheduled jobs done");
         Ok(days)
     }

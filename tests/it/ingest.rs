@@ -151,6 +151,7 @@ async fn many_concurrent_clients_lose_nothing_and_duplicate_nothing() {
     for task in tasks {
         task.await.unwrap();
     }
+    app.drained().await;
     let (rows, distinct): (u64, u64) = app
         .db
         .query("SELECT count(), uniqExact(event_id) FROM events")

@@ -26,6 +26,8 @@ use highwater::startup::Server;
 use highwater::store::local_server::LocalClickHouse;
 use highwater::store::row_binary::EVENT_COLUMNS;
 use highwater::store::rows::EventRow;
+use highwater::wal::WalMonitor;
+use std::time::Duration;
 
 /// The tests' "now": 2020-03-25T12:00:00Z, so fixtures can use fixed dates.
 pub const NOW_MS: i64 = 1_585_137_600_000;
@@ -92,8 +94,11 @@ pub fn test_settings(database: &str, url: &str) -> Settings {
     settings.ingest.max_body_bytes = 256 * 1024;
     settings.ingest.max_decompressed_bytes = 1024 * 1024;
     settings.ingest.max_events_per_batch = 2_000;
-    settings.ingest.max_pending_rows = 100_000;
-    settings.ingest.insert_timeout_ms = 5_000;
+    settings.wal.dir = Some(scratch_dir(database).join("wal"));
+    settings.wal.insert_timeout_ms = 5_000;
+    // Outage tests should see the log drain soon after ClickHouse is back.
+    settings.wal.retry_max_ms = 1_000;
+    settings.wal.ship_linger_ms = 20;
     // Tests run the jobs themselves, at the times they choose.
     settings.jobs.enabled = false;
     settings
@@ -107,6 +112,9 @@ pub struct TestApp {
     pub clock: std::sync::Arc<ManualClock>,
     pub settings: Settings,
     pub http: reqwest::Client,
+    /// The write-ahead log: a 200 means "in the log", so tests that read
+    /// ClickHouse wait for it to drain first.
+    pub log: WalMonitor,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     serving: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
 }
@@ -146,6 +154,7 @@ pub async fn spawn_app_with(test: &str, url: &str, adjust: impl FnOnce(&mut Sett
     .await
     .unwrap();
     let base_url = format!("http://{}", server.local_addr());
+    let log = server.log_monitor();
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let serving = tokio::spawn(server.run(async {
         let _ = stopped.await;
@@ -156,6 +165,7 @@ pub async fn spawn_app_with(test: &str, url: &str, adjust: impl FnOnce(&mut Sett
         clock,
         settings,
         http: reqwest::Client::new(),
+        log,
         stop: Some(stop),
         serving: Some(serving),
     }
@@ -200,8 +210,18 @@ impl TestApp {
             .unwrap()
     }
 
+    /// Waits until everything acknowledged is in ClickHouse.
+    pub async fn drained(&self) {
+        assert!(
+            self.log.wait_drained(Duration::from_secs(120)).await,
+            "the log did not drain: {:?}",
+            self.log.status(self.clock.now_ms())
+        );
+    }
+
     /// Runs the jobs for `from..=to` of `project` at the app's current time.
     pub async fn run_jobs(&self, project: &str, from: &str, to: &str) {
+        self.drained().await;
         let project = self.settings.project(project).unwrap();
         let clock = self.clock.clone();
         highwater::jobs::runner::run_range(
@@ -218,6 +238,7 @@ impl TestApp {
 
     /// Every stored event, in a stable order.
     pub async fn stored(&self) -> Vec<EventRow> {
+        self.drained().await;
         self.db
             .query(&format!(
                 "SELECT {EVENT_COLUMNS} FROM events ORDER BY project, user_id, session_id, ts_ms, event_id"
@@ -228,6 +249,7 @@ impl TestApp {
     }
 
     pub async fn stored_count(&self) -> u64 {
+        self.drained().await;
         self.db
             .query("SELECT count() FROM events")
             .fetch_one()

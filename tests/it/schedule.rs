@@ -31,6 +31,7 @@ async fn post_session(app: &TestApp, user: &str, start: &str, end: &str) {
         {"type": "session_end", "user_id": user, "session_id": "S", "ts": end},
     ]);
     assert_eq!(app.post_json(batch.to_string()).await.status(), 200);
+    app.drained().await;
 }
 
 #[tokio::test]
@@ -42,7 +43,8 @@ async fn provisional_days_finalise_and_late_events_reopen_them() {
         projects,
         app.clock.clone(),
         Duration::from_secs(300),
-    );
+    )
+    .with_log(app.log.clone());
 
     app.clock.set(ms("2020-03-25T12:00:00Z"));
     post_session(&app, "U1", "2020-03-25T09:00:00Z", "2020-03-25T10:00:00Z").await;

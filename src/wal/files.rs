@@ -1,0 +1,183 @@
+//! The log's directory: numbered segment files, the checkpoint that says how
+//! far they have been shipped, and the lock that keeps a second highwater
+//! from writing into the same log.
+
+use std::fs::{File, OpenOptions};
+use std::io::{self, Write};
+use std::os::unix::io::AsRawFd;
+use std::path::{Path, PathBuf};
+
+use super::record::SEGMENT_MAGIC;
+
+/// Where shipping stands: everything before `offset` in segment `segment`
+/// (and every earlier segment) is in ClickHouse.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Position {
+    pub segment: u64,
+    pub offset: u64,
+}
+
+/// Size of the segment header; the first record starts here.
+pub const FIRST_OFFSET: u64 = SEGMENT_MAGIC.len() as u64;
+
+const CHECKPOINT: &str = "shipped";
+const LOCK: &str = "lock";
+
+pub fn segment_path(dir: &Path, id: u64) -> PathBuf {
+    dir.join(format!("{id:020}.wal"))
+}
+
+/// The ids of the segment files in `dir`, ascending.
+pub fn list_segments(dir: &Path) -> io::Result<Vec<u64>> {
+    let mut ids = Vec::new();
+    for entry in std::fs::read_dir(dir)? {
+        let name = entry?.file_name();
+        let name = name.to_string_lossy();
+        if let Some(id) = name
+            .strip_suffix(".wal")
+            .and_then(|stem| stem.parse::<u64>().ok())
+        {
+            ids.push(id);
+        }
+    }
+    ids.sort_unstable();
+    Ok(ids)
+}
+
+/// Creates segment `id` with its header, durably (file and directory entry).
+pub fn create_segment(dir: &Path, id: u64) -> io::Result<File> {
+    let path = segment_path(dir, id);
+    let mut file = OpenOptions::new()
+        .create_new(true)
+        .append(true)
+        .read(true)
+        .open(&path)?;
+    file.write_all(SEGMENT_MAGIC)?;
+    file.sync_all()?;
+    sync_dir(dir)?;
+    Ok(file)
+}
+
+/// Checks the header of an existing segment; returns its length.
+pub fn check_segment(dir: &Path, id: u64) -> io::Result<u64> {
+    let path = segment_path(dir, id);
+    let mut head = [0u8; SEGMENT_MAGIC.len()];
+    let file = File::open(&path)?;
+    let len = file.metadata()?.len();
+    if len < FIRST_OFFSET {
+        // Created but its header never reached the disk: holds nothing.
+        return Ok(0);
+    }
+    std::os::unix::fs::FileExt::read_exact_at(&file, &mut head, 0)?;
+    if &head != SEGMENT_MAGIC {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidData,
+            format!(
+                "{} is not a highwater log segment of this version",
+                path.display()
+            ),
+        ));
+    }
+    Ok(len)
+}
+
+/// Makes renames and new files in `dir` survive a power loss.
+pub fn sync_dir(dir: &Path) -> io::Result<()> {
+    File::open(dir)?.sync_all()
+}
+
+/// The last saved shipping position, if any.
+pub fn read_checkpoint(dir: &Path) -> io::Result<Option<Position>> {
+    let text = match std::fs::read_to_string(dir.join(CHECKPOINT)) {
+        Ok(text) => text,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(e),
+    };
+    let mut parts = text.split_whitespace().map(str::parse::<u64>);
+    match (parts.next(), parts.next()) {
+        (Some(Ok(segment)), Some(Ok(offset))) => Ok(Some(Position { segment, offset })),
+        _ => Err(io::Error::new(
+            io::ErrorKind::InvalidData,
+            format!(
+                "{} is damaged: {text:?}",
+                dir.join(CHECKPOINT).display()
+            ),
+        )),
+    }
+}
+
+/// Saves the shipping position (write, then rename: never half a file). Not
+/// fsynced: losing it to a power cut only ships some rows twice, which the
+/// figures do not notice (DESIGN §2).
+pub fn write_checkpoint(dir: &Path, at: Position) -> io::Result<()> {
+    let tmp = dir.join(format!("{CHECKPOINT}.tmp"));
+    std::fs::write(&tmp, format!("{} {}\n", at.segment, at.offset))?;
+    std::fs::rename(tmp, dir.join(CHECKPOINT))
+}
+
+/// An exclusive lock on the directory for as long as the value lives (the
+/// kernel drops it when the process dies, even by `kill -9`).
+#[derive(Debug)]
+pub struct DirLock(#[allow(dead_code)] File);
+
+pub fn lock_dir(dir: &Path) -> io::Result<DirLock> {
+    let file = OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(dir.join(LOCK))?;
+    // SAFETY: flock on a descriptor we own.
+    let locked = unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) };
+    if locked != 0 {
+        return Err(io::Error::new(
+            io::ErrorKind::WouldBlock,
+            format!(
+                "another highwater is using the log in {}",
+                dir.display()
+            ),
+        ));
+    }
+    Ok(DirLock(file))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn segments_list_in_order_and_the_checkpoint_round_trips() {
+        let dir = tempfile::tempdir().unwrap();
+        for id in [10, 2, 7] {
+            create_segment(dir.path(), id).unwrap();
+        }
+        std::fs::write(dir.path().join("notes.txt"), "").unwrap();
+        assert_eq!(list_segments(dir.path()).unwrap(), [2, 7, 10]);
+        assert_eq!(check_segment(dir.path(), 7).unwrap(), FIRST_OFFSET);
+
+        assert_eq!(read_checkpoint(dir.path()).unwrap(), None);
+        let at = Position {
+            segment: 7,
+            offset: 1234,
+        };
+        write_checkpoint(dir.path(), at).unwrap();
+        assert_eq!(read_checkpoint(dir.path()).unwrap(), Some(at));
+    }
+
+    #[test]
+    fn a_foreign_file_is_not_taken_for_a_segment() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(segment_path(dir.path(), 1), b"something else").unwrap();
+        let e = check_segment(dir.path(), 1).unwrap_err();
+        assert!(e.to_string().contains("not a highwater log segment"), "{e}");
+    }
+
+    #[test]
+    fn a_second_lock_on_the_same_directory_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let first = lock_dir(dir.path()).unwrap();
+        let e = lock_dir(dir.path()).unwrap_err();
+        assert!(e.to_string().contains("another highwater"), "{e}");
+        drop(first);
+        lock_dir(dir.path()).unwrap();
+    }
+}

@@ -1,0 +1,302 @@
+//! The write-ahead log between the HTTP handlers and ClickHouse.
+//!
+//! An accepted batch is appended to a segment file and fsynced (many
+//! requests share one fsync: group commit) before the 200 goes out; a
+//! background shipper then moves the log into ClickHouse in large inserts,
+//! retrying with capped, jittered backoff while ClickHouse is away, and
+//! removes segments once they are shipped. On start-up whatever was not yet
+//! shipped is shipped first. The guarantee is at-least-once: a crash between
+//! an insert and its checkpoint ships those rows again, and every figure is
+//! invariant under duplicates (DESIGN §2).
+//!
+//! Files: `appender` (the fsync thread), `shipper` (log → ClickHouse),
+//! `record` (framing, checksums), `files` (segments, checkpoint, lock),
+//! `dead_letter` (rows ClickHouse refuses).
+
+mod appender;
+pub mod dead_letter;
+pub mod files;
+pub mod record;
+mod shipper;
+
+use std::collections::VecDeque;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use bytes::Bytes;
+use serde::Serialize;
+use tokio::sync::{Notify, mpsc, oneshot};
+
+use crate::config::WalSettings;
+use files::{FIRST_OFFSET, Position};
+
+#[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
+pub enum AppendError {
+    #[error("the log holds {max_bytes} bytes not yet shipped to ClickHouse; retry later")]
+    Full { max_bytes: u64 },
+    #[error("the log could not be written: {0}")]
+    Io(String),
+    #[error("the log has shut down")]
+    Closed,
+}
+
+/// One batch waiting for the appender.
+struct Append {
+    rows: u32,
+    received_ms: i64,
+    payload: Bytes,
+    done: oneshot::Sender<Result<(), AppendError>>,
+}
+
+/// A segment as the appender and the shipper see it.
+#[derive(Debug, Clone, Copy)]
+struct Segment {
+    id: u64,
+    /// Bytes durably written (fsynced); records end exactly here.
+    len: u64,
+    /// No more appends: the appender moved on to a newer segment.
+    sealed: bool,
+    /// Written by an earlier run, whose last record may be torn.
+    inherited: bool,
+}
+
+/// State the appender, the shipper and the status readers share.
+#[derive(Debug)]
+struct Shared {
+    dir: PathBuf,
+    max_bytes: u64,
+    log: Mutex<Log>,
+    /// The appender made more records durable.
+    appended: Notify,
+    /// The shipper moved on (or gave up a round).
+    shipped: Notify,
+    shipped_rows: AtomicU64,
+    dead_letter_records: AtomicU64,
+}
+
+#[derive(Debug)]
+struct Log {
+    segments: VecDeque<Segment>,
+    cursor: Position,
+    /// Bytes of every segment file on disk.
+    disk_bytes: u64,
+    /// Why the last insert failed, while ClickHouse is failing.
+    ship_error: Option<String>,
+    /// Receive time of the oldest record not yet shipped (a lower bound).
+    oldest_unshipped_ms: Option<i64>,
+}
+
+impl Log {
+    fn backlog_bytes(&self) -> u64 {
+        self.segments
+            .iter()
+            .map(|s| match s.id.cmp(&self.cursor.segment) {
+                std::cmp::Ordering::Less => 0,
+                std::cmp::Ordering::Equal => s.len.saturating_sub(self.cursor.offset),
+                std::cmp::Ordering::Greater => s.len.saturating_sub(FIRST_OFFSET),
+            })
+            .sum()
+    }
+}
+
+/// What `/readyz` and the tests learn about the log.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct WalStatus {
+    /// Bytes acknowledged to clients but not yet in ClickHouse.
+    pub backlog_bytes: u64,
+    /// Age of the oldest of them, in seconds (0 when there is none).
+    pub backlog_age_s: f64,
+    pub disk_bytes: u64,
+    pub max_bytes: u64,
+    pub shipped_rows: u64,
+    pub dead_letter_records: u64,
+    /// The last insert error, while shipping fails.
+    pub clickhouse_error: Option<String>,
+}
+
+/// The handle handlers append through; cheap to clone. The appender stops
+/// once every handle is gone.
+#[derive(Clone, Debug)]
+pub struct Wal {
+    tx: mpsc::UnboundedSender<Append>,
+    monitor: WalMonitor,
+}
+
+/// Reads the log's status without keeping the appender alive.
+#[derive(Clone, Debug)]
+pub struct WalMonitor(Arc<Shared>);
+
+/// The log's background work, to be awaited at shutdown.
+pub struct WalTasks {
+    appender: std::thread::JoinHandle<()>,
+    shipper: tokio::task::JoinHandle<()>,
+    stop_shipping: tokio::sync::watch::Sender<Option<Duration>>,
+    _lock: files::DirLock,
+}
+
+impl Wal {
+    /// Opens (or creates) the log in `settings.dir`, starts appending to a
+    /// new segment, and starts shipping whatever earlier runs left.
+    pub fn open(
+        dir: &Path,
+        settings: &WalSettings,
+        client: clickhouse::Client,
+    ) -> anyhow::Result<(Self, WalTasks)> {
+        use anyhow::Context;
+        std::fs::create_dir_all(dir)
+            .with_context(|| format!("cannot create the log directory {}", dir.display()))?;
+        let lock = files::lock_dir(dir)?;
+        let mut segments = VecDeque::new();
+        let mut disk_bytes = 0;
+        for id in files::list_segments(dir)? {
+            let len = files::check_segment(dir, id)?;
+            disk_bytes += len;
+            segments.push_back(Segment {
+                id,
+                len,
+                sealed: true,
+                inherited: true,
+            });
+        }
+        let cursor = match files::read_checkpoint(dir)? {
+            Some(at) if segments.iter().any(|s| s.id == at.segment) => at,
+            _ => Position {
+                segment: segments.front().map_or(0, |s| s.id),
+                offset: FIRST_OFFSET,
+            },
+        };
+        // Shipped before the last stop, but not yet deleted.
+        while segments.front().is_some_and(|s| s.id < cursor.segment) {
+            let shipped = segments.pop_front().expect("front");
+            std::fs::remove_file(files::segment_path(dir, shipped.id))?;
+            disk_bytes -= shipped.len;
+        }
+        let next_id = segments.back().map_or(1, |s| s.id + 1);
+        let inherited = Log {
+            segments,
+            cursor,
+            disk_bytes,
+            ship_error: None,
+            oldest_unshipped_ms: first_received_ms(dir, cursor),
+        };
+        let backlog = inherited.backlog_bytes();
+        if backlog > 0 {
+            tracing::info!(
+                bytes = backlog,
+                "the log holds batches an earlier run did not ship; shipping them first"
+            );
+        }
+        let shared = Arc::new(Shared {
+            dir: dir.to_owned(),
+            max_bytes: settings.max_bytes,
+            log: Mutex::new(inherited),
+            appended: Notify::new(),
+            shipped: Notify::new(),
+            shipped_rows: AtomicU64::new(0),
+            dead_letter_records: AtomicU64::new(0),
+        });
+        let (tx, rx) = mpsc::unbounded_channel();
+        let appender = appender::Appender::start(shared.clone(), next_id, settings, rx)?;
+        let (stop_shipping, stop_rx) = tokio::sync::watch::channel(None);
+        let shipper = tokio::spawn(
+            shipper::Shipper::new(shared.clone(), client, settings, stop_rx).run(),
+        );
+        let wal = Self {
+            tx,
+            monitor: WalMonitor(shared),
+        };
+        let tasks = WalTasks {
+            appender,
+            shipper,
+            stop_shipping,
+            _lock: lock,
+        };
+        Ok((wal, tasks))
+    }
+
+    /// Appends one batch of encoded rows; returns once it is on disk.
+    pub async fn append(
+        &self,
+        payload: Bytes,
+        rows: u32,
+        received_ms: i64,
+    ) -> Result<(), AppendError> {
+        let (done, answer) = oneshot::channel();
+        self.tx
+            .send(Append {
+                rows,
+                received_ms,
+                payload,
+                done,
+            })
+            .map_err(|_| AppendError::Closed)?;
+        answer.await.unwrap_or(Err(AppendError::Closed))
+    }
+
+    pub fn monitor(&self) -> WalMonitor {
+        self.monitor.clone()
+    }
+}
+
+/// Receive time of the record at `at`, if one is there (read at start-up, so
+/// that the scheduler knows how old the inherited backlog is).
+fn first_received_ms(dir: &Path, at: Position) -> Option<i64> {
+    use std::os::unix::fs::FileExt;
+    let file = std::fs::File::open(files::segment_path(dir, at.segment)).ok()?;
+    let mut header = [0u8; record::HEADER_BYTES];
+    file.read_exact_at(&mut header, at.offset).ok()?;
+    Some(i64::from_le_bytes(header[12..20].try_into().expect("8 bytes")))
+}
+
+impl WalMonitor {
+    pub fn status(&self, now_ms: i64) -> WalStatus {
+        let shared = &self.0;
+        let log = shared.log.lock().expect("log lock");
+        WalStatus {
+            backlog_bytes: log.backlog_bytes(),
+            backlog_age_s: log
+                .oldest_unshipped_ms
+                .map_or(0.0, |oldest| (now_ms - oldest).max(0) as f64 / 1000.0),
+            disk_bytes: log.disk_bytes,
+            max_bytes: shared.max_bytes,
+            shipped_rows: shared.shipped_rows.load(Ordering::Relaxed),
+            dead_letter_records: shared.dead_letter_records.load(Ordering::Relaxed),
+            clickhouse_error: log.ship_error.clone(),
+        }
+    }
+
+    /// Receive time of the oldest batch not yet in ClickHouse, if any: the
+    /// scheduler must not consider anything received after it accounted for.
+    pub fn oldest_unshipped_ms(&self) -> Option<i64> {
+        self.0.log.lock().expect("log lock").oldest_unshipped_ms
+    }
+
+    /// Waits until everything appended so far is in ClickHouse; false if
+    /// `timeout` passed first.
+    pub async fn wait_drained(&self, timeout: Duration) -> bool {
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            let shipped = self.0.shipped.notified();
+            if self.0.log.lock().expect("log lock").backlog_bytes() == 0 {
+                return true;
+            }
+            if tokio::time::timeout_at(deadline, shipped).await.is_err() {
+                return false;
+            }
+        }
+    }
+}
+
+impl WalTasks {
+    /// Call once every [`Wal`] handle is dropped: waits for the appender to
+    /// finish, then gives the shipper `drain` to ship the rest (what it
+    /// cannot ship stays in the log for the next start).
+    pub async fn finish(self, drain: Duration) {
+        let appender = self.appender;
+        let _ = tokio::task::spawn_blocking(move || appender.join()).await;
+        let _ = self.stop_shipping.send(Some(drain));
+        let _ = self.shipper.await;
+    }
+}

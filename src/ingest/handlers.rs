@@ -111,7 +111,7 @@ pub async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<serde_js
         Err(_) => Err("no answer within 2 s".to_owned()),
     };
     let log = state.wal.monitor().status(state.clock.now_ms());
-    let log_has_room = log.disk_bytes < log.max_bytes;
+    let log_has_room = !log.full;
     let ready = clickhouse.is_ok() && log_has_room;
     let status = if ready {
         StatusCode::OK

@@ -89,7 +89,9 @@ impl ServerBinary {
 #[derive(Debug)]
 pub struct LocalClickHouse {
     child: Child,
+    binary: ServerBinary,
     http_port: u16,
+    tcp_port: u16,
     dir: PathBuf,
 }
 
@@ -116,7 +118,8 @@ impl LocalClickHouse {
         let mut attempt = 0;
         loop {
             attempt += 1;
-            match Self::start_once(binary, &dir).await {
+            let ports = (free_port(&dir)?, free_port(&dir)?);
+            match Self::start_once(binary, &dir, ports).await {
                 // Another process may grab a port between our probe and the bind.
                 Err(LocalServerError::Exited { log_tail, .. })
                     if attempt < START_ATTEMPTS && log_tail.contains("Address already in use") =>
@@ -128,9 +131,11 @@ impl LocalClickHouse {
         }
     }
 
-    async fn start_once(binary: &ServerBinary, dir: &Path) -> Result<Self, LocalServerError> {
-        let http_port = free_port(dir)?;
-        let tcp_port = free_port(dir)?;
+    async fn start_once(
+        binary: &ServerBinary,
+        dir: &Path,
+        (http_port, tcp_port): (u16, u16),
+    ) -> Result<Self, LocalServerError> {
         let config = dir.join("config.xml");
         write_file(&config, &server_config(dir, http_port, tcp_port))?;
         write_file(&dir.join("users.xml"), USERS_XML)?;
@@ -166,7 +171,9 @@ impl LocalClickHouse {
         })?;
         let mut server = Self {
             child,
+            binary: binary.clone(),
             http_port,
+            tcp_port,
             dir: dir.to_owned(),
         };
         tracing::info!(binary = %binary.path.display(), http_port, dir = %dir.display(), "starting ClickHouse");
@@ -242,6 +249,22 @@ impl LocalClickHouse {
             tracing::warn!("ClickHouse ignored SIGTERM; killing it");
             let _ = self.child.kill().await;
         }
+    }
+
+    /// Kills the server at once (fault injection: an outage).
+    pub async fn kill(&mut self) {
+        let _ = self.child.kill().await;
+    }
+
+    /// Starts the server again on the same directory and ports (after
+    /// [`LocalClickHouse::kill`]): clients configured with its URL reconnect.
+    pub async fn restart(&mut self) -> Result<(), LocalServerError> {
+        self.kill().await;
+        let ports = (self.http_port, self.tcp_port);
+        let restarted = Self::start_once(&self.binary, &self.dir, ports).await?;
+        // The old value's child has exited: dropping it does nothing.
+        *self = restarted;
+        Ok(())
     }
 
     /// Sends `signal` to the server process (used by fault-injection tests).

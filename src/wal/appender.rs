@@ -72,6 +72,7 @@ impl Appender {
         let mut buf = Vec::with_capacity(group.iter().map(|a| a.payload.len() + 32).sum());
         let disk_bytes = self.shared.log.lock().expect("log lock").disk_bytes;
         let mut accepted = Vec::with_capacity(group.len());
+        let mut refused = false;
         let mut oldest = i64::MAX;
         for append in group {
             let record = Record {
@@ -83,11 +84,15 @@ impl Appender {
                 let _ = append.done.send(Err(AppendError::Full {
                     max_bytes: self.shared.max_bytes,
                 }));
+                refused = true;
                 continue;
             }
             record.encode_into(&mut buf);
             oldest = oldest.min(append.received_ms);
             accepted.push(append.done);
+        }
+        if refused {
+            self.shared.log.lock().expect("log lock").full = true;
         }
         if accepted.is_empty() {
             return;

@@ -86,6 +86,8 @@ struct Log {
     ship_error: Option<String>,
     /// Receive time of the oldest record not yet shipped (a lower bound).
     oldest_unshipped_ms: Option<i64>,
+    /// The last batch was refused for want of room, and none shipped since.
+    full: bool,
 }
 
 impl Log {
@@ -110,6 +112,8 @@ pub struct WalStatus {
     pub backlog_age_s: f64,
     pub disk_bytes: u64,
     pub max_bytes: u64,
+    /// Batches are being refused (503) until the shipper frees room.
+    pub full: bool,
     pub shipped_rows: u64,
     pub dead_letter_records: u64,
     /// The last insert error, while shipping fails.
@@ -180,6 +184,7 @@ impl Wal {
             disk_bytes,
             ship_error: None,
             oldest_unshipped_ms: first_received_ms(dir, cursor),
+            full: false,
         };
         let backlog = inherited.backlog_bytes();
         if backlog > 0 {
@@ -261,6 +266,7 @@ impl WalMonitor {
                 .map_or(0.0, |oldest| (now_ms - oldest).max(0) as f64 / 1000.0),
             disk_bytes: log.disk_bytes,
             max_bytes: shared.max_bytes,
+            full: log.full,
             shipped_rows: shared.shipped_rows.load(Ordering::Relaxed),
             dead_letter_records: shared.dead_letter_records.load(Ordering::Relaxed),
             clickhouse_error: log.ship_error.clone(),

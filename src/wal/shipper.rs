@@ -373,6 +373,7 @@ impl Shipper {
         let mut log = self.shared.log.lock().expect("log lock");
         log.segments.pop_front();
         log.disk_bytes = log.disk_bytes.saturating_sub(segment.len);
+        log.full = false;
         if let Some(next) = log.segments.front() {
             log.cursor = Position {
                 segment: next.id,

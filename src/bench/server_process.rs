@@ -11,7 +11,16 @@ pub async fn spawn_server(
     config: &std::path::Path,
     listen: &str,
 ) -> anyhow::Result<tokio::process::Child> {
-    let mut server = tokio::process::Command::new(std::env::current_exe()?)
+    spawn_server_from(&std::env::current_exe()?, config, listen).await
+}
+
+/// [`spawn_server`] with the `highwater` binary at `exe` (tests).
+pub async fn spawn_server_from(
+    exe: &std::path::Path,
+    config: &std::path::Path,
+    listen: &str,
+) -> anyhow::Result<tokio::process::Child> {
+    let mut server = tokio::process::Command::new(exe)
         .arg("serve")
         .arg("--config")
         .arg(config)

@@ -173,8 +173,6 @@ impl Shipper {
             },
             Some(last.3),
         );
-        let rows: u64 = chunk.records.iter().map(|r| u64::from(r.2)).sum();
-        self.shared.shipped_rows.fetch_add(rows, Ordering::Relaxed);
     }
 
     /// Reads whole records from `cursor`, up to `ship_bytes` (at least one).
@@ -228,6 +226,8 @@ impl Shipper {
         loop {
             match self.insert(chunk, from, to).await {
                 Outcome::Stored => {
+                    let rows: u64 = chunk.records[from..to].iter().map(|r| u64::from(r.2)).sum();
+                    self.shared.shipped_rows.fetch_add(rows, Ordering::Relaxed);
                     if failures > 0 {
                         tracing::info!(failures, "ClickHouse is back; shipping the log");
                     }

@@ -11,7 +11,7 @@ use highwater::store::local_server::LocalClickHouse;
 use serde_json::{Value, json};
 use tokio::sync::Mutex;
 
-use crate::{ALPHA_INGEST, TestApp, event_json, scratch_dir, spawn_app_with};
+use crate::{TestApp, event_json, scratch_dir, spawn_app_with};
 
 /// A batch of `n` heartbeats with event ids `{tag}-{i}`.
 fn batch(tag: &str, n: usize) -> (Value, Vec<String>) {

@@ -1,0 +1,228 @@
+//! `kill -9` at random moments, with several clients posting: every
+//! acknowledged event reaches ClickHouse, and the figures equal those of a
+//! run without crashes. 20 kills by default; the soak run sets
+//! `HIGHWATER_KILLS=100` (see README).
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::time::Duration;
+
+use highwater::bench::server_process::{free_addr, spawn_server_from, stop_server};
+use highwater::config::{ClickHouseSettings, ProjectSettings};
+use highwater::store::figures::{DailyFiguresRow, all_days};
+use rand::{RngExt, SeedableRng};
+use serde_json::{Value, json};
+
+use crate::{ALPHA_INGEST, ALPHA_READ, clickhouse_url, scratch_dir, spawn_app_with};
+
+const EVENTS_PER_BATCH: usize = 10;
+/// 2020-03-25T00:00:00Z
+const DAY_START_MS: i64 = 1_585_094_400_000;
+
+fn kills() -> usize {
+    std::env::var("HIGHWATER_KILLS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(20)
+}
+
+fn splitmix(mut x: u64) -> u64 {
+    x = x.wrapping_add(0x9E37_79B9_7F4A_7C15);
+    x = (x ^ (x >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    x = (x ^ (x >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    x ^ (x >> 31)
+}
+
+/// Batch `b`: one whole session of one of 97 users on 2020-03-25, start,
+/// eight heartbeats and end, each event with its own id.
+fn batch(b: usize) -> Value {
+    let start = DAY_START_MS / 1000 + (splitmix(b as u64) % 80_000) as i64;
+    let length = 30 + (splitmix(b as u64 + 1_000_000) % 7_200) as i64;
+    let events: Vec<Value> = (0..EVENTS_PER_BATCH)
+        .map(|k| {
+            let kind = match k {
+                0 => "session_start",
+                k if k == EVENTS_PER_BATCH - 1 => "session_end",
+                _ => "heartbeat",
+            };
+            let at = start + length * k as i64 / (EVENTS_PER_BATCH as i64 - 1);
+            json!({
+                "type": kind,
+                "user_id": format!("U{}", b % 97),
+                "session_id": format!("S{b}"),
+                "ts": at * 1000,
+                "event_id": format!("b{b}-e{k}"),
+            })
+        })
+        .collect();
+    json!(events)
+}
+
+fn all_ids(batches: usize) -> BTreeSet<String> {
+    (0..batches)
+        .flat_map(|b| (0..EVENTS_PER_BATCH).map(move |k| format!("b{b}-e{k}")))
+        .collect()
+}
+
+fn alpha() -> ProjectSettings {
+    let mut alpha = ProjectSettings::new("alpha", ALPHA_INGEST, ALPHA_READ);
+    alpha.backfill = true;
+    alpha
+}
+
+/// Figures of 03-24..03-26 computed on `db`, without the time they were computed.
+async fn figures(db: &clickhouse::Client) -> Vec<DailyFiguresRow> {
+    let project = alpha();
+    let later = || DAY_START_MS + 30 * 86_400_000;
+    highwater::jobs::runner::run_range(
+        db,
+        &project,
+        "2020-03-24".parse().unwrap(),
+        "2020-03-26".parse().unwrap(),
+        later,
+        |_| {},
+    )
+    .await
+    .unwrap();
+    let mut rows = all_days(db, "alpha").await.unwrap();
+    for row in &mut rows {
+        row.computed_ms = 0;
+    }
+    rows
+}
+
+/// Posts batches from `next` until `stop`; each batch is retried until a
+/// 200 (connection errors and 503 are what a crash looks like from here).
+async fn client(url: String, next: Arc<AtomicUsize>, stop: Arc<AtomicBool>) -> usize {
+    let http = reqwest::Client::builder()
+        .timeout(Duration::from_secs(10))
+        .build()
+        .unwrap();
+    let mut sent = 0;
+    while !stop.load(Ordering::SeqCst) {
+        let b = next.fetch_add(1, Ordering::SeqCst);
+        let body = batch(b).to_string();
+        loop {
+            let response = http
+                .post(&url)
+                .bearer_auth(ALPHA_INGEST)
+                .header("content-type", "application/json")
+                .body(body.clone())
+                .send()
+                .await;
+            match response {
+                Ok(r) if r.status() == 200 => break,
+                Ok(r) if r.status() == 503 => {}
+                Ok(r) => panic!("batch {b}: {} {}", r.status(), r.text().await.unwrap()),
+                Err(_) => {}
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        sent += 1;
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    sent
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn kill_9_at_random_moments_loses_nothing_acknowledged() {
+    let kills = kills();
+    let seed: u64 = std::env::var("HIGHWATER_KILL_SEED")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or_else(rand::random);
+    println!("kill -9 test: {kills} kills, HIGHWATER_KILL_SEED={seed}");
+    let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
+
+    let dir = scratch_dir("kill9");
+    let database = "it_kill9";
+    let url = clickhouse_url();
+    let admin = clickhouse::Client::default().with_url(url);
+    admin
+        .query("DROP DATABASE IF EXISTS ?")
+        .bind(clickhouse::sql::Identifier(database))
+        .execute()
+        .await
+        .unwrap();
+    let settings = ClickHouseSettings {
+        url: Some(url.to_owned()),
+        database: database.to_owned(),
+        ..ClickHouseSettings::default()
+    };
+    let db = highwater::store::connect(&settings, url).await.unwrap();
+    let listen = free_addr().unwrap();
+    let config = dir.join("highwater.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "listen = \"{listen}\"\n\
+             [clickhouse]\nurl = \"{url}\"\ndatabase = \"{database}\"\n\
+             [wal]\ndir = \"{}\"\nretry_max_ms = 1000\nship_linger_ms = 20\nsegment_bytes = 65536\n\
+             [jobs]\nenabled = false\n\
+             [[project]]\nname = \"alpha\"\nbackfill = true\n\
+             ingest_keys = [\"{ALPHA_INGEST}\"]\nread_keys = [\"{ALPHA_READ}\"]\n",
+            dir.join("wal").display()
+        ),
+    )
+    .unwrap();
+    let exe = std::path::Path::new(env!("CARGO_BIN_EXE_highwater"));
+    let mut server = spawn_server_from(exe, &config, &listen).await.unwrap();
+
+    let next = Arc::new(AtomicUsize::new(0));
+    let stop = Arc::new(AtomicBool::new(false));
+    let clients: Vec<_> = (0..4)
+        .map(|_| {
+            tokio::spawn(client(
+                format!("http://{listen}/v1/events"),
+                next.clone(),
+                stop.clone(),
+            ))
+        })
+        .collect();
+    for kill in 0..kills {
+        tokio::time::sleep(Duration::from_millis(rng.random_range(100..600))).await;
+        server.start_kill().unwrap();
+        server.wait().await.unwrap();
+        server = spawn_server_from(exe, &config, &listen)
+            .await
+            .unwrap_or_else(|e| panic!("restart after kill {kill}: {e:#}"));
+    }
+    stop.store(true, Ordering::SeqCst);
+    let mut sent = 0;
+    for client in clients {
+        sent += client.await.unwrap();
+    }
+    // Graceful stop: the log drains into ClickHouse.
+    stop_server(&mut server).await;
+    let batches = next.load(Ordering::SeqCst);
+    assert_eq!(sent, batches, "every batch taken was acknowledged");
+
+    let stored: Vec<String> = db
+        .query("SELECT event_id FROM events")
+        .fetch_all()
+        .await
+        .unwrap();
+    let distinct: BTreeSet<String> = stored.iter().cloned().collect();
+    println!(
+        "{batches} batches acknowledged across {kills} kills; {} rows stored, {} distinct, {} duplicates",
+        stored.len(),
+        distinct.len(),
+        stored.len() - distinct.len()
+    );
+    assert!(batches > kills * 5, "too little traffic to mean anything");
+    assert_eq!(distinct, all_ids(batches), "acknowledged events are missing");
+
+    // The same batches into a server that never crashed.
+    let clean = spawn_app_with("kill9_clean", url, |s| s.projects = vec![alpha()]).await;
+    clean.clock.set(DAY_START_MS + 3 * 86_400_000);
+    for b in 0..batches {
+        let response = clean.post_json(batch(b).to_string()).await;
+        assert_eq!(response.status(), 200);
+    }
+    clean.drained().await;
+    let crashed = figures(&db).await;
+    assert!(crashed.iter().any(|d| d.peak_users > 10), "{crashed:?}");
+    assert_eq!(crashed, figures(&clean.db).await);
+    clean.stop().await.unwrap();
+}

@@ -401,10 +401,7 @@ impl Settings {
                 || limits.read_requests_per_s == 0
                 || limits.read_burst_requests == 0
             {
-                bail!(
-                    "project {:?}: rate_limits must be positive",
-                    project.name
-                );
+                bail!("project {:?}: rate_limits must be positive", project.name);
             }
             if project.session_timeout_s == 0 {
                 bail!(

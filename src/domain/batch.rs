@@ -1,6 +1,12 @@
 //! A request body → the events of one batch, all valid, or the reasons why
 //! not. A batch is all or nothing (DESIGN §1).
 
+use std::fmt;
+
+use serde::de::{DeserializeSeed, Deserializer, SeqAccess, Visitor};
+
+use super::skip::Skip;
+
 use super::event::Event;
 use super::raw_event::RawEvent;
 use super::validate::{AcceptWindow, FieldError, validate_event};
@@ -39,15 +45,9 @@ pub fn parse_batch<'a>(
     window: &AcceptWindow,
     max_events: usize,
 ) -> Result<Vec<Event<'a>>, BatchError> {
-    let items = parse_items(body, format)?;
+    let items = parse_items(body, format, max_events)?;
     if items.is_empty() {
         return Err(BatchError::Empty);
-    }
-    if items.len() > max_events {
-        return Err(BatchError::TooManyEvents {
-            count: items.len(),
-            limit: max_events,
-        });
     }
     let mut events = Vec::with_capacity(items.len());
     let mut errors = Vec::new();
@@ -77,21 +77,89 @@ pub fn parse_batch<'a>(
 
 /// One pass over the body. A JSON array that does not parse is refused
 /// whole; in NDJSON a line that does not parse is that event's problem.
+/// More than `max_events` events are counted, never held: a body of tiny
+/// elements must not cost memory in proportion to its element count.
 type Item<'a> = Result<RawEvent<'a>, String>;
 
-fn parse_items(body: &[u8], format: BodyFormat) -> Result<Vec<Item<'_>>, BatchError> {
+fn parse_items(
+    body: &[u8],
+    format: BodyFormat,
+    max_events: usize,
+) -> Result<Vec<Item<'_>>, BatchError> {
+    let too_many = |count| BatchError::TooManyEvents {
+        count,
+        limit: max_events,
+    };
     match format {
         BodyFormat::JsonArray => {
-            let events: Vec<RawEvent> = serde_json::from_slice(body).map_err(|e| {
+            let malformed = |e: serde_json::Error| {
                 BatchError::Malformed(format!("expected a JSON array of event objects: {e}"))
-            })?;
-            Ok(events.into_iter().map(Ok).collect())
+            };
+            let mut deserializer = serde_json::Deserializer::from_slice(body);
+            let bounded = BoundedEvents { limit: max_events }
+                .deserialize(&mut deserializer)
+                .map_err(malformed)?;
+            deserializer.end().map_err(malformed)?;
+            match bounded {
+                Bounded::Events(events) => Ok(events.into_iter().map(Ok).collect()),
+                Bounded::TooMany(count) => Err(too_many(count)),
+            }
         }
-        BodyFormat::Ndjson => Ok(body
-            .split(|&b| b == b'\n')
-            .filter(|line| !line.iter().all(u8::is_ascii_whitespace))
-            .map(|line| serde_json::from_slice(line).map_err(|e| format!("invalid JSON: {e}")))
-            .collect()),
+        BodyFormat::Ndjson => {
+            let lines = || {
+                body.split(|&b| b == b'\n')
+                    .filter(|line| !line.iter().all(u8::is_ascii_whitespace))
+            };
+            let count = lines().count();
+            if count > max_events {
+                return Err(too_many(count));
+            }
+            Ok(lines()
+                .map(|line| serde_json::from_slice(line).map_err(|e| format!("invalid JSON: {e}")))
+                .collect())
+        }
+    }
+}
+
+/// Deserializes a JSON array of at most `limit` events.
+struct BoundedEvents {
+    limit: usize,
+}
+
+enum Bounded<'a> {
+    Events(Vec<RawEvent<'a>>),
+    /// More than the limit: how many there were.
+    TooMany(usize),
+}
+
+impl<'de> DeserializeSeed<'de> for BoundedEvents {
+    type Value = Bounded<'de>;
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Self::Value, D::Error> {
+        deserializer.deserialize_seq(self)
+    }
+}
+
+impl<'de> Visitor<'de> for BoundedEvents {
+    type Value = Bounded<'de>;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a JSON array")
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+        let mut events = Vec::new();
+        while let Some(event) = seq.next_element::<RawEvent<'de>>()? {
+            if events.len() == self.limit {
+                let mut count = self.limit + 1;
+                while seq.next_element::<Skip>()?.is_some() {
+                    count += 1;
+                }
+                return Ok(Bounded::TooMany(count));
+            }
+            events.push(event);
+        }
+        Ok(Bounded::Events(events))
     }
 }
 
@@ -297,5 +365,33 @@ mod tests {
             }
             other => panic!("{other:?}"),
         }
+    }
+
+    #[test]
+    fn events_beyond_the_limit_are_counted_not_kept() {
+        let tiny = format!("[{}1]", "1,".repeat(99_999));
+        let error = parse_batch(tiny.as_bytes(), BodyFormat::JsonArray, &window(), 10);
+        assert_eq!(
+            error.unwrap_err(),
+            BatchError::TooManyEvents {
+                count: 100_000,
+                limit: 10
+            }
+        );
+        let lines = "1\n".repeat(11);
+        let error = parse_batch(lines.as_bytes(), BodyFormat::Ndjson, &window(), 10);
+        assert_eq!(
+            error.unwrap_err(),
+            BatchError::TooManyEvents {
+                count: 11,
+                limit: 10
+            }
+        );
+        // Trailing garbage after the array is still malformed.
+        let body = "[] x";
+        assert!(matches!(
+            parse_batch(body.as_bytes(), BodyFormat::JsonArray, &window(), 10),
+            Err(BatchError::Malformed(_))
+        ));
     }
 }

@@ -5,4 +5,5 @@ pub mod event;
 pub mod figures;
 pub mod json_value;
 pub mod raw_event;
+pub mod skip;
 pub mod validate;

@@ -5,7 +5,9 @@
 
 use std::fmt;
 
-use serde::de::{Deserialize, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
+use serde::de::{Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
+
+use super::skip::Skip;
 
 use super::json_value::JsonValue;
 
@@ -66,7 +68,7 @@ impl<'de: 'a, 'a> Visitor<'de> for RawEventVisitor<'a> {
         let mut event = RawEvent::default();
         while let Some(key) = map.next_key::<JsonValue<'a>>()? {
             let JsonValue::Str(key) = key else {
-                map.next_value::<IgnoredAny>()?;
+                map.next_value::<Skip>()?;
                 continue;
             };
             match FIELD_NAMES.iter().position(|name| *name == key) {
@@ -78,7 +80,7 @@ impl<'de: 'a, 'a> Visitor<'de> for RawEventVisitor<'a> {
                     event.fields[i] = value;
                 }
                 None => {
-                    map.next_value::<IgnoredAny>()?;
+                    map.next_value::<Skip>()?;
                 }
             }
         }
@@ -86,7 +88,7 @@ impl<'de: 'a, 'a> Visitor<'de> for RawEventVisitor<'a> {
     }
 
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
-        while seq.next_element::<IgnoredAny>()?.is_some() {}
+        while seq.next_element::<Skip>()?.is_some() {}
         Ok(RawEvent::other("an array"))
     }
     fn visit_bool<E>(self, _: bool) -> Result<Self::Value, E> {

@@ -167,6 +167,18 @@ pub fn validate_event<'a>(
     })
 }
 
+/// `text` quoted for an error message, cut short: a client's megabyte of
+/// garbage should not come back a hundred times in the answer.
+fn quoted_prefix(text: &str) -> String {
+    const MAX_CHARS: usize = 40;
+    if text.chars().count() <= MAX_CHARS {
+        format!("{text:?}")
+    } else {
+        let prefix: String = text.chars().take(MAX_CHARS).collect();
+        format!("{prefix:?}… ({} bytes)", text.len())
+    }
+}
+
 fn parse_ts(value: Option<JsonValue<'_>>, window: &AcceptWindow, p: &mut Problems) -> Option<i64> {
     let ts_ms = match value {
         None => {
@@ -174,18 +186,19 @@ fn parse_ts(value: Option<JsonValue<'_>>, window: &AcceptWindow, p: &mut Problem
             return None;
         }
         Some(JsonValue::Int(ms)) => ms,
-        Some(JsonValue::Str(text)) => {
-            match chrono::DateTime::parse_from_rfc3339(&text) {
-                Ok(t) => t.timestamp_millis(),
-                Err(e) => {
-                    p.add(
+        Some(JsonValue::Str(text)) => match chrono::DateTime::parse_from_rfc3339(&text) {
+            Ok(t) => t.timestamp_millis(),
+            Err(e) => {
+                p.add(
                     "ts",
-                    format!("{text:?} is not an RFC 3339 timestamp such as 2020-03-25T14:03:00Z ({e})"),
+                    format!(
+                        "{} is not an RFC 3339 timestamp such as 2020-03-25T14:03:00Z ({e})",
+                        quoted_prefix(&text)
+                    ),
                 );
-                    return None;
-                }
+                return None;
             }
-        }
+        },
         Some(JsonValue::BigUint(_)) => {
             p.add("ts", "is out of range for epoch milliseconds");
             return None;

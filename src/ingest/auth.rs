@@ -202,7 +202,10 @@ mod tests {
         small.rate_limits.read_burst_requests = 2;
         let other = ProjectSettings::new("b", "ingest-b-0123456789", "read-b-0123456789ab");
         let ring = KeyRing::new(&[small, other]);
-        let key = |k: &str, role| ring.authorize(&headers(&format!("Bearer {k}")), role).unwrap();
+        let key = |k: &str, role| {
+            ring.authorize(&headers(&format!("Bearer {k}")), role)
+                .unwrap()
+        };
         let a_ingest = key("ingest-a-0123456789", KeyRole::Ingest);
         ring.throttle(a_ingest, 60).unwrap();
         assert!(matches!(
@@ -211,7 +214,10 @@ mod tests {
         ));
         assert!(matches!(
             ring.throttle(a_ingest, 101),
-            Err(ApiError::OverBurst { cost: 101, burst: 100 })
+            Err(ApiError::OverBurst {
+                cost: 101,
+                burst: 100
+            })
         ));
         // The other project's key is untouched by a's exhaustion.
         ring.throttle(key("ingest-b-0123456789", KeyRole::Ingest), 100_000)

@@ -14,6 +14,7 @@ use super::body::{body_format, gunzip, is_gzip, read_limited};
 use super::error::ApiError;
 use crate::config::ProjectSettings;
 use crate::domain::batch::parse_batch;
+use crate::domain::raw_event::RawEvent;
 use crate::domain::validate::AcceptWindow;
 use crate::store::connect::ping;
 use crate::store::row_binary::encode_event;
@@ -52,6 +53,7 @@ pub async fn ingest_events(
     } else {
         body
     };
+    admitted.grow(parsing_bytes(body.len(), limits.max_events_per_batch))?;
     let now_ms = state.clock.now_ms();
     let events = parse_batch(
         &body,
@@ -77,6 +79,14 @@ pub async fn ingest_events(
             }
         })?;
     Ok(Json(Accepted { accepted }))
+}
+
+/// An upper bound of the memory parsing and encoding `body_len` bytes take:
+/// an event costs at least two bytes of JSON (`1,`) and a parsed
+/// [`RawEvent`] of its own, and the encoded rows are no larger than the JSON.
+fn parsing_bytes(body_len: usize, max_events: usize) -> usize {
+    let events = (body_len / 2 + 1).min(max_events);
+    events * std::mem::size_of::<RawEvent>() + body_len
 }
 
 fn declared_length(headers: &HeaderMap) -> Option<usize> {

@@ -105,7 +105,8 @@ impl Appender {
             if let Some(segment) = log.segments.back_mut() {
                 segment.len = self.segment_len;
             }
-            log.oldest_unshipped_ms = Some(log.oldest_unshipped_ms.map_or(oldest, |o| o.min(oldest)));
+            log.oldest_unshipped_ms =
+                Some(log.oldest_unshipped_ms.map_or(oldest, |o| o.min(oldest)));
             drop(log);
             self.shared.appended.notify_one();
         }

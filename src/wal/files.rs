@@ -98,10 +98,7 @@ pub fn read_checkpoint(dir: &Path) -> io::Result<Option<Position>> {
         (Some(Ok(segment)), Some(Ok(offset))) => Ok(Some(Position { segment, offset })),
         _ => Err(io::Error::new(
             io::ErrorKind::InvalidData,
-            format!(
-                "{} is damaged: {text:?}",
-                dir.join(CHECKPOINT).display()
-            ),
+            format!("{} is damaged: {text:?}", dir.join(CHECKPOINT).display()),
         )),
     }
 }
@@ -131,10 +128,7 @@ pub fn lock_dir(dir: &Path) -> io::Result<DirLock> {
     if locked != 0 {
         return Err(io::Error::new(
             io::ErrorKind::WouldBlock,
-            format!(
-                "another highwater is using the log in {}",
-                dir.display()
-            ),
+            format!("another highwater is using the log in {}", dir.display()),
         ));
     }
     Ok(DirLock(file))

@@ -205,9 +205,8 @@ impl Wal {
         let (tx, rx) = mpsc::unbounded_channel();
         let appender = appender::Appender::start(shared.clone(), next_id, settings, rx)?;
         let (stop_shipping, stop_rx) = tokio::sync::watch::channel(None);
-        let shipper = tokio::spawn(
-            shipper::Shipper::new(shared.clone(), client, settings, stop_rx).run(),
-        );
+        let shipper =
+            tokio::spawn(shipper::Shipper::new(shared.clone(), client, settings, stop_rx).run());
         let wal = Self {
             tx,
             monitor: WalMonitor(shared),
@@ -252,7 +251,9 @@ fn first_received_ms(dir: &Path, at: Position) -> Option<i64> {
     let file = std::fs::File::open(files::segment_path(dir, at.segment)).ok()?;
     let mut header = [0u8; record::HEADER_BYTES];
     file.read_exact_at(&mut header, at.offset).ok()?;
-    Some(i64::from_le_bytes(header[12..20].try_into().expect("8 bytes")))
+    Some(i64::from_le_bytes(
+        header[12..20].try_into().expect("8 bytes"),
+    ))
 }
 
 impl WalMonitor {

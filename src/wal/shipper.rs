@@ -90,7 +90,9 @@ impl Shipper {
                 deadline = Some(tokio::time::Instant::now() + drain);
             }
             if deadline.is_some_and(|d| tokio::time::Instant::now() >= d) {
-                tracing::warn!("stopping with part of the log unshipped; it ships at the next start");
+                tracing::warn!(
+                    "stopping with part of the log unshipped; it ships at the next start"
+                );
                 return;
             }
             match self.next_segment() {
@@ -290,7 +292,11 @@ impl Shipper {
         let (start, end, rows, received_ms) = chunk.records[index];
         let bytes = &chunk.bytes[(start - chunk.start) as usize..(end - chunk.start) as usize];
         let payload = &bytes[HEADER_BYTES..];
-        tracing::error!(rows, reason, "ClickHouse refused a batch; it goes to the dead-letter file");
+        tracing::error!(
+            rows,
+            reason,
+            "ClickHouse refused a batch; it goes to the dead-letter file"
+        );
         self.dead_letters
             .write(reason, rows, received_ms, payload)
             .unwrap_or_else(|e| tracing::error!(error = %e, "cannot write the dead-letter file"));
@@ -311,7 +317,11 @@ impl Shipper {
             .map(|(_, f)| f.read_exact_at(&mut bytes, cursor.offset));
         let torn = segment.inherited && matches!(decode(&bytes), Decoded::Incomplete);
         if torn {
-            tracing::warn!(segment = segment.id, bytes = lost, "dropping a record torn by a crash (it was never acknowledged)");
+            tracing::warn!(
+                segment = segment.id,
+                bytes = lost,
+                "dropping a record torn by a crash (it was never acknowledged)"
+            );
         } else {
             let reason = match decode(&bytes) {
                 Decoded::Corrupt(why) => why,
@@ -409,9 +419,7 @@ fn exception_code(message: &str) -> Option<u32> {
 /// Delay before retry `failures` (1-based): full jitter over an exponential
 /// bound, so that many servers coming back do not retry in step.
 fn backoff(failures: u32, cap: Duration) -> Duration {
-    let bound = FIRST_RETRY
-        .saturating_mul(1 << failures.min(16))
-        .min(cap);
+    let bound = FIRST_RETRY.saturating_mul(1 << failures.min(16)).min(cap);
     bound.mul_f64(rand::random_range(0.5..=1.0))
 }
 
@@ -440,7 +448,10 @@ mod tests {
         for failures in 1..40 {
             let delay = backoff(failures, cap);
             let bound = FIRST_RETRY.saturating_mul(1 << failures.min(16)).min(cap);
-            assert!(delay <= bound && delay >= bound / 2, "{failures}: {delay:?}");
+            assert!(
+                delay <= bound && delay >= bound / 2,
+                "{failures}: {delay:?}"
+            );
         }
         assert!(backoff(30, cap) >= cap / 2);
     }

@@ -211,7 +211,11 @@ async fn kill_9_at_random_moments_loses_nothing_acknowledged() {
         stored.len() - distinct.len()
     );
     assert!(batches > kills * 5, "too little traffic to mean anything");
-    assert_eq!(distinct, all_ids(batches), "acknowledged events are missing");
+    assert_eq!(
+        distinct,
+        all_ids(batches),
+        "acknowledged events are missing"
+    );
 
     // The same batches into a server that never crashed.
     let clean = spawn_app_with("kill9_clean", url, |s| s.projects = vec![alpha()]).await;

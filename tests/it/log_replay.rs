@@ -77,7 +77,10 @@ async fn an_inherited_log_ships_dead_letters_refused_rows_and_drops_a_torn_tail(
     write_segment(
         &dir,
         2,
-        &[framed(1, &rows("second", 1)), torn[..torn.len() / 2].to_vec()],
+        &[
+            framed(1, &rows("second", 1)),
+            torn[..torn.len() / 2].to_vec(),
+        ],
     );
 
     let app = spawn_app_with("inherited_log", clickhouse_url(), |settings| {
@@ -93,7 +96,9 @@ async fn an_inherited_log_ships_dead_letters_refused_rows_and_drops_a_torn_tail(
         .unwrap();
     assert_eq!(
         ids,
-        ["after-0", "after-1", "good-0", "good-1", "good-2", "second-0"]
+        [
+            "after-0", "after-1", "good-0", "good-1", "good-2", "second-0"
+        ]
     );
 
     let dead: Vec<Value> = std::fs::read_to_string(dir.join("dead-letter.ndjson"))
@@ -136,6 +141,9 @@ async fn a_second_server_on_the_same_log_is_refused() {
         highwater::startup::Server::bind(&settings, "127.0.0.1:0".parse().unwrap(), db, clock)
             .await;
     let message = format!("{:#}", second.err().expect("a second server started"));
-    assert!(message.contains("another highwater is using the log"), "{message}");
+    assert!(
+        message.contains("another highwater is using the log"),
+        "{message}"
+    );
     first.stop().await.unwrap();
 }

@@ -10,6 +10,7 @@ mod cli;
 mod crash;
 mod dashboards;
 mod embedded;
+mod hostile;
 mod ingest;
 mod log_replay;
 mod migrations;

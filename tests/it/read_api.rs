@@ -61,10 +61,16 @@ async fn a_read_key_sees_only_its_project_and_ingest_keys_cannot_read() {
     assert_eq!((status, beta["project"].as_str()), (200, Some("beta")));
     assert_eq!(beta["days"][0]["dau"], 0);
 
+    // Naming the other project does not reach it: the key decides.
+    let (_, sneaky) = get(&app, ALPHA_READ, &format!("{path}&project=beta")).await;
+    assert_eq!(sneaky["project"], "alpha");
+
     for path in [
         path,
         "/v1/records",
         "/v1/metrics/concurrency?day=2020-03-25",
+        "/v1/growth",
+        "/v1/capacity",
     ] {
         let (status, body) = get(&app, ALPHA_INGEST, path).await;
         assert_eq!(
@@ -72,8 +78,11 @@ async fn a_read_key_sees_only_its_project_and_ingest_keys_cannot_read() {
             (403, Some("wrong_key_role")),
             "{path}"
         );
-        let (status, _) = get(&app, "not-a-key-at-all-000", path).await;
+        // An unknown key learns nothing about which projects exist.
+        let (status, body) = get(&app, "not-a-key-at-all-000", path).await;
         assert_eq!(status, 401, "{path}");
+        let said = body.to_string();
+        assert!(!said.contains("alpha") && !said.contains("beta"), "{said}");
     }
     app.stop().await.unwrap();
 }

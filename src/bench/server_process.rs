@@ -47,6 +47,30 @@ pub async fn spawn_server_from(
     }
 }
 
+/// Waits until the server's write-ahead log has shipped everything it
+/// acknowledged to ClickHouse (its `/readyz` backlog is zero).
+pub async fn wait_shipped(listen: &str, timeout: Duration) -> anyhow::Result<()> {
+    let http = reqwest::Client::new();
+    let deadline = Instant::now() + timeout;
+    loop {
+        let ready: serde_json::Value = http
+            .get(format!("http://{listen}/readyz"))
+            .send()
+            .await?
+            .json()
+            .await?;
+        if ready["log"]["backlog_bytes"] == 0 {
+            return Ok(());
+        }
+        ensure!(
+            Instant::now() < deadline,
+            "the log still holds {} unshipped bytes after {timeout:?}",
+            ready["log"]["backlog_bytes"]
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
 /// SIGTERM, then wait for the graceful drain (at most 30 s).
 pub async fn stop_server(server: &mut tokio::process::Child) {
     if let Some(pid) = server.id() {

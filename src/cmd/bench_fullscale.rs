@@ -10,7 +10,7 @@ use anyhow::{Context, ensure};
 
 use crate::bench::fresh_database;
 use crate::bench::process::{measure, peak_rss_bytes};
-use crate::bench::server_process::{free_addr, spawn_server, stop_server};
+use crate::bench::server_process::{free_addr, spawn_server, stop_server, wait_shipped};
 use crate::cli::BenchFullscaleArgs;
 use crate::simulate::Simulation;
 use crate::simulate::deliver::{PostTarget, progress_bar, to_server};
@@ -36,7 +36,11 @@ pub async fn run(args: BenchFullscaleArgs) -> anyhow::Result<()> {
 
     let listen = free_addr()?;
     let config_path = args.data_dir.join("fullscale.toml");
-    std::fs::write(&config_path, server_config(&listen, &ch_url, &project))?;
+    let wal_dir = args.data_dir.join("wal");
+    std::fs::write(
+        &config_path,
+        server_config(&listen, &ch_url, &wal_dir, &project),
+    )?;
     let mut server = spawn_server(&config_path, &listen).await?;
     eprintln!(
         "simulating {} of {:?} at scale {} and posting to http://{listen} ...",
@@ -48,7 +52,12 @@ pub async fn run(args: BenchFullscaleArgs) -> anyhow::Result<()> {
         connections: args.connections,
         batch_events: crate::simulate::DEFAULT_BATCH_EVENTS,
     };
-    let (summaries, posted) = to_server(simulation.clone(), days, &target, progress_bar()).await?;
+    let (summaries, mut posted) =
+        to_server(simulation.clone(), days, &target, progress_bar()).await?;
+    // Acknowledged = in the log; the stage ends once all of it is stored.
+    let posting_started = std::time::Instant::now() - posted.elapsed;
+    wait_shipped(&listen, std::time::Duration::from_secs(3600)).await?;
+    posted.elapsed = posting_started.elapsed();
     let server_rss = server.id().and_then(peak_rss_bytes).unwrap_or(0);
     stop_server(&mut server).await;
     let summary = &summaries[0];
@@ -102,7 +111,7 @@ pub async fn run(args: BenchFullscaleArgs) -> anyhow::Result<()> {
     );
     println!(
         "{:<34} {posting:>10.1} {:>14.0}",
-        "simulate + POST /v1/events (wall)",
+        "simulate + POST + ship (wall)",
         rate(posting)
     );
     println!(
@@ -149,13 +158,20 @@ pub async fn run(args: BenchFullscaleArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn server_config(listen: &str, ch_url: &str, project: &crate::config::ProjectSettings) -> String {
+fn server_config(
+    listen: &str,
+    ch_url: &str,
+    wal_dir: &std::path::Path,
+    project: &crate::config::ProjectSettings,
+) -> String {
     format!(
         "listen = \"{listen}\"\n\
          [clickhouse]\nurl = \"{ch_url}\"\ndatabase = \"{DATABASE}\"\n\
+         [wal]\ndir = \"{}\"\n\
          [jobs]\nenabled = false\n\
          [[project]]\nname = \"{}\"\ntime_zone = \"{}\"\nsession_timeout_s = {}\nbackfill = true\n\
          ingest_keys = [\"{INGEST_KEY}\"]\nread_keys = [\"{READ_KEY}\"]\n",
+        wal_dir.display(),
         project.name,
         project.time_zone.name(),
         project.session_timeout_s

@@ -144,7 +144,8 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
             Arc::new(vec![project.clone()]),
             clock::system(),
             Duration::from_secs(60),
-        );
+        )
+        .with_log(log);
         tokio::spawn(scheduler.run(std::future::pending()));
         println!(
             "\nhighwater is serving at {base_url} (ClickHouse at {})",

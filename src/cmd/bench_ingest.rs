@@ -174,7 +174,10 @@ fn print_row(label: &str, runs: &[PostStats], latencies: bool) -> f64 {
     let events_per_s = median(runs.iter().map(PostStats::events_per_s).collect());
     let latency = |q: f64| {
         if latencies {
-            format!("{:.1}", median(runs.iter().map(|r| r.latency_ms(q)).collect()))
+            format!(
+                "{:.1}",
+                median(runs.iter().map(|r| r.latency_ms(q)).collect())
+            )
         } else {
             "-".to_owned()
         }

@@ -42,13 +42,28 @@ pub struct Shipper {
     open: Option<(u64, File)>,
 }
 
+/// Where one record lies in its segment.
+#[derive(Clone, Copy)]
+struct Span {
+    start: u64,
+    end: u64,
+    rows: u32,
+    received_ms: i64,
+}
+
 /// Records read from one segment, ready to insert.
 struct Chunk {
-    /// `(start offset, end offset, rows, received_ms)` of each record.
-    records: Vec<(u64, u64, u32, i64)>,
-    bytes: Vec<u8>,
+    records: Vec<Span>,
+    bytes: bytes::Bytes,
     /// Where the bytes start in the segment.
     start: u64,
+}
+
+impl Chunk {
+    /// Where the RowBinary rows of `span` lie in `bytes`.
+    fn payload(&self, span: &Span) -> std::ops::Range<usize> {
+        (span.start - self.start) as usize + HEADER_BYTES..(span.end - self.start) as usize
+    }
 }
 
 /// How one insert ended.
@@ -171,9 +186,9 @@ impl Shipper {
         self.advance(
             Position {
                 segment: segment.id,
-                offset: last.1,
+                offset: last.end,
             },
-            Some(last.3),
+            Some(last.received_ms),
         );
     }
 
@@ -195,12 +210,12 @@ impl Shipper {
                 match decode(&bytes[at..]) {
                     Decoded::Record(record) => {
                         let end = at + record.framed_len();
-                        records.push((
-                            cursor.offset + at as u64,
-                            cursor.offset + end as u64,
-                            record.rows,
-                            record.received_ms,
-                        ));
+                        records.push(Span {
+                            start: cursor.offset + at as u64,
+                            end: cursor.offset + end as u64,
+                            rows: record.rows,
+                            received_ms: record.received_ms,
+                        });
                         at = end;
                     }
                     Decoded::Incomplete if records.is_empty() && want < available => {
@@ -213,7 +228,7 @@ impl Shipper {
                         bytes.truncate(at);
                         return Ok(Chunk {
                             records,
-                            bytes,
+                            bytes: bytes.into(),
                             start: cursor.offset,
                         });
                     }
@@ -228,7 +243,10 @@ impl Shipper {
         loop {
             match self.insert(chunk, from, to).await {
                 Outcome::Stored => {
-                    let rows: u64 = chunk.records[from..to].iter().map(|r| u64::from(r.2)).sum();
+                    let rows: u64 = chunk.records[from..to]
+                        .iter()
+                        .map(|r| u64::from(r.rows))
+                        .sum();
                     self.shared.shipped_rows.fetch_add(rows, Ordering::Relaxed);
                     if failures > 0 {
                         tracing::info!(failures, "ClickHouse is back; shipping the log");
@@ -260,21 +278,13 @@ impl Shipper {
     }
 
     async fn insert(&self, chunk: &Chunk, from: usize, to: usize) -> Outcome {
-        let start = (chunk.records[from].0 - chunk.start) as usize;
-        let end = (chunk.records[to - 1].1 - chunk.start) as usize;
         let work = async {
             let mut insert = self.client.insert_formatted_with(format!(
                 "INSERT INTO events ({EVENT_COLUMNS}) FORMAT RowBinary"
             ));
-            let mut at = start;
-            while at < end {
-                let Decoded::Record(record) = decode(&chunk.bytes[at..end]) else {
-                    unreachable!("records were decoded when read")
-                };
-                insert
-                    .send(bytes::Bytes::copy_from_slice(record.payload))
-                    .await?;
-                at += record.framed_len();
+            for span in &chunk.records[from..to] {
+                // A view into the chunk, not a copy.
+                insert.send(chunk.bytes.slice(chunk.payload(span))).await?;
             }
             insert.end().await
         };
@@ -289,16 +299,15 @@ impl Shipper {
     }
 
     fn dead_letter(&self, chunk: &Chunk, index: usize, reason: &str) {
-        let (start, end, rows, received_ms) = chunk.records[index];
-        let bytes = &chunk.bytes[(start - chunk.start) as usize..(end - chunk.start) as usize];
-        let payload = &bytes[HEADER_BYTES..];
+        let span = chunk.records[index];
+        let payload = &chunk.bytes[chunk.payload(&span)];
         tracing::error!(
-            rows,
+            rows = span.rows,
             reason,
             "ClickHouse refused a batch; it goes to the dead-letter file"
         );
         self.dead_letters
-            .write(reason, rows, received_ms, payload)
+            .write(reason, span.rows, span.received_ms, payload)
             .unwrap_or_else(|e| tracing::error!(error = %e, "cannot write the dead-letter file"));
         self.shared
             .dead_letter_records

@@ -1,6 +1,7 @@
 //! A log left by an earlier run is shipped at start-up: whole records reach
 //! ClickHouse, a record ClickHouse refuses goes to the dead-letter file with
-//! its reason (and is counted), a record torn by a crash is dropped.
+//! its reason (and is counted), a record torn by a crash is dropped, a
+//! damaged record and what follows it are kept as a dead letter.
 
 use std::io::Write;
 use std::path::Path;
@@ -83,6 +84,13 @@ async fn an_inherited_log_ships_dead_letters_refused_rows_and_drops_a_torn_tail(
         ],
     );
 
+    // A flipped bit in segment 3: the checksum catches it, and the rest of
+    // that segment, unreadable from there on, is kept as a dead letter.
+    let mut damaged = framed(1, &rows("damaged", 1));
+    let last = damaged.len() - 1;
+    damaged[last] ^= 0x10;
+    write_segment(&dir, 3, &[damaged, framed(1, &rows("behind", 1))]);
+
     let app = spawn_app_with("inherited_log", clickhouse_url(), |settings| {
         settings.wal.dir = Some(dir.clone());
     })
@@ -106,7 +114,12 @@ async fn an_inherited_log_ships_dead_letters_refused_rows_and_drops_a_torn_tail(
         .lines()
         .map(|l| serde_json::from_str(l).unwrap())
         .collect();
-    assert_eq!(dead.len(), 1, "{dead:?}");
+    assert_eq!(dead.len(), 2, "{dead:?}");
+    let damage = dead[1]["reason"].as_str().unwrap();
+    assert!(
+        damage.contains("checksum mismatch") && damage.contains("segment 3"),
+        "{damage}"
+    );
     assert_eq!(dead[0]["rows"], 1);
     let reason = dead[0]["reason"].as_str().unwrap();
     assert!(reason.contains("Code: 33"), "{reason}");
@@ -116,7 +129,7 @@ async fn an_inherited_log_ships_dead_letters_refused_rows_and_drops_a_torn_tail(
     assert_eq!(kept, cut);
 
     let (_, ready) = app.get("/readyz").await;
-    assert_eq!(ready["log"]["dead_letter_records"], 1);
+    assert_eq!(ready["log"]["dead_letter_records"], 2);
     assert_eq!(ready["log"]["shipped_rows"], 6);
     assert_eq!(ready["log"]["backlog_bytes"], 0);
     // Shipped segments are gone; only the one this run appends to is left.

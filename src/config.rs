@@ -356,9 +356,6 @@ impl Settings {
         if ingest.max_events_per_batch == 0 || ingest.max_in_flight_requests == 0 {
             bail!("ingest.max_events_per_batch and ingest.max_in_flight_requests must be positive");
         }
-        if ingest.max_in_flight_bytes < ingest.max_body_bytes {
-            bail!("ingest.max_in_flight_bytes must be at least ingest.max_body_bytes");
-        }
         if self.wal.max_bytes < self.wal.segment_bytes || self.wal.segment_bytes == 0 {
             bail!("wal.max_bytes must be at least wal.segment_bytes, which must be positive");
         }

@@ -91,6 +91,7 @@ impl Server {
         let listener = TcpListener::bind(addr)
             .await
             .with_context(|| format!("cannot listen on {addr}"))?;
+        let admission = Admission::new(&settings.ingest)?;
         let (wal, wal_tasks) = Wal::open(&settings.wal_dir(), &settings.wal, client.clone())?;
         let projects = Arc::new(settings.projects.clone());
         let jobs = settings.jobs.enabled.then(|| {
@@ -102,7 +103,7 @@ impl Server {
             projects,
             keys: Arc::new(KeyRing::new(&settings.projects)),
             limits: Arc::new(settings.ingest.clone()),
-            admission: Admission::new(&settings.ingest),
+            admission,
             wal,
             db: client,
             clock,

@@ -9,6 +9,30 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use super::error::ApiError;
 use crate::config::IngestSettings;
+use crate::domain::event::Event;
+use crate::domain::raw_event::RawEvent;
+
+/// An upper bound of the memory parsing and encoding `body_len` bytes take:
+/// an event costs at least two bytes of JSON (`1,`); each holds a parsed
+/// [`RawEvent`], then an [`Event`], then a row: its strings (no longer than
+/// in the JSON) plus the project name (≤ 64 bytes) and fixed columns.
+pub fn parsing_bytes(body_len: usize, max_events: usize) -> usize {
+    const ROW_OVERHEAD: usize = 64 + 32;
+    let events = (body_len / 2 + 1).min(max_events);
+    let per_event = std::mem::size_of::<RawEvent>() + std::mem::size_of::<Event>() + ROW_OVERHEAD;
+    events * per_event + body_len
+}
+
+/// What the largest request the limits allow may hold at once: its body,
+/// decompressed, and parsed.
+pub fn largest_request_bytes(settings: &IngestSettings) -> usize {
+    settings.max_body_bytes
+        + settings.max_decompressed_bytes
+        + parsing_bytes(
+            settings.max_decompressed_bytes,
+            settings.max_events_per_batch,
+        )
+}
 
 #[derive(Debug, Clone)]
 pub struct Admission {
@@ -24,13 +48,22 @@ pub struct Admitted {
 }
 
 impl Admission {
-    pub fn new(settings: &IngestSettings) -> Self {
-        Self {
+    /// Refuses limits under which the largest allowed request could never
+    /// be admitted (it would get 503 forever).
+    pub fn new(settings: &IngestSettings) -> anyhow::Result<Self> {
+        let largest = largest_request_bytes(settings);
+        anyhow::ensure!(
+            settings.max_in_flight_bytes >= largest,
+            "ingest.max_in_flight_bytes = {} is below the {largest} bytes the largest request \
+             allowed by max_body_bytes, max_decompressed_bytes and max_events_per_batch may hold",
+            settings.max_in_flight_bytes
+        );
+        Ok(Self {
             requests: Arc::new(Semaphore::new(settings.max_in_flight_requests)),
             bytes: Arc::new(Semaphore::new(
                 settings.max_in_flight_bytes.min(Semaphore::MAX_PERMITS),
             )),
-        }
+        })
     }
 
     /// Admits a request that will hold `bytes` bytes.
@@ -72,9 +105,13 @@ mod tests {
         let settings = IngestSettings {
             max_in_flight_requests: 2,
             max_in_flight_bytes: 1000,
+            max_body_bytes: 100,
+            max_decompressed_bytes: 100,
+            max_events_per_batch: 1,
             ..IngestSettings::default()
         };
-        let admission = Admission::new(&settings);
+        assert!(largest_request_bytes(&settings) <= 1000);
+        let admission = Admission::new(&settings).unwrap();
         let first = admission.admit(600).unwrap();
         assert!(matches!(admission.admit(500), Err(ApiError::Busy)));
         let mut second = admission.admit(300).unwrap();
@@ -84,5 +121,17 @@ mod tests {
         drop(first);
         let _third = admission.admit(10).unwrap();
         assert!(matches!(admission.admit(0), Err(ApiError::Busy)));
+    }
+
+    #[test]
+    fn limits_that_could_never_admit_the_largest_request_are_refused() {
+        let settings = IngestSettings {
+            max_in_flight_bytes: 1 << 20,
+            ..IngestSettings::default()
+        };
+        let error = Admission::new(&settings).unwrap_err().to_string();
+        assert!(error.contains("max_in_flight_bytes = 1048576"), "{error}");
+        // The shipped defaults fit.
+        Admission::new(&IngestSettings::default()).unwrap();
     }
 }

@@ -7,7 +7,7 @@ use std::num::NonZeroU32;
 
 use axum::http::HeaderMap;
 use axum::http::header::AUTHORIZATION;
-use governor::clock::{Clock, DefaultClock};
+use governor::clock::Clock;
 use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 use subtle::ConstantTimeEq;
 
@@ -101,7 +101,7 @@ impl KeyRing {
         match bucket.check_n(n) {
             Ok(Ok(())) => Ok(()),
             Ok(Err(not_until)) => {
-                let wait = not_until.wait_time_from(DefaultClock::default().now());
+                let wait = not_until.wait_time_from(bucket.clock().now());
                 Err(ApiError::RateLimited {
                     retry_after_s: wait.as_secs_f64().ceil().max(1.0) as u64,
                 })

@@ -6,7 +6,6 @@ use axum::http::HeaderMap;
 use serde::Deserialize;
 
 use super::AppState;
-use super::auth::KeyRole;
 use super::error::ApiError;
 use crate::capacity::report::{CapacityReport, GrowthReport, capacity_report, growth_report};
 use crate::store::figures;
@@ -18,7 +17,7 @@ pub async fn growth(
     State(state): State<AppState>,
     headers: HeaderMap,
 ) -> Result<Json<GrowthReport>, ApiError> {
-    let project = state.project_for(&headers, KeyRole::Read)?;
+    let project = state.readable_project(&headers)?;
     let rows = figures::all_days(&state.db, &project.name).await?;
     growth_report(&project.name, &rows)
         .map(Json)
@@ -35,7 +34,7 @@ pub async fn capacity(
     headers: HeaderMap,
     Query(query): Query<CapacityQuery>,
 ) -> Result<Json<CapacityReport>, ApiError> {
-    let project = state.project_for(&headers, KeyRole::Read)?;
+    let project = state.readable_project(&headers)?;
     let horizon = parse_horizon(query.horizon.as_deref()).map_err(ApiError::BadQuery)?;
     let rows = figures::all_days(&state.db, &project.name).await?;
     capacity_report(project, &rows, horizon)

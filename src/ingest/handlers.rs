@@ -10,11 +10,11 @@ use serde::Serialize;
 use serde_json::json;
 
 use super::AppState;
+use super::admission::parsing_bytes;
 use super::body::{body_format, gunzip, is_gzip, read_limited};
 use super::error::ApiError;
 use crate::config::ProjectSettings;
 use crate::domain::batch::parse_batch;
-use crate::domain::raw_event::RawEvent;
 use crate::domain::validate::AcceptWindow;
 use crate::store::connect::ping;
 use crate::store::row_binary::encode_event;
@@ -34,9 +34,12 @@ pub async fn ingest_events(
     let (key, project) = state.ingest_key(&headers)?;
     tracing::Span::current().record("project", project.name.as_str());
     let limits = &state.limits;
-    let mut admitted = state
-        .admission
-        .admit(declared_length(&headers).unwrap_or(limits.max_body_bytes))?;
+    // A body declared larger than the limit is refused by `read_limited`
+    // (413); it must not look like a busy server (503) here.
+    let wire_bytes = declared_length(&headers)
+        .unwrap_or(limits.max_body_bytes)
+        .min(limits.max_body_bytes);
+    let mut admitted = state.admission.admit(wire_bytes)?;
     let format = body_format(&headers)?;
     let gzip = is_gzip(&headers)?;
     let body_timeout = Duration::from_millis(limits.body_timeout_ms);
@@ -73,20 +76,8 @@ pub async fn ingest_events(
         .wal
         .append(encoded.into(), rows, now_ms)
         .await
-        .map_err(|e| match e {
-            AppendError::Full { .. } | AppendError::Io(_) | AppendError::Closed => {
-                ApiError::Unavailable(e.to_string())
-            }
-        })?;
+        .map_err(|e: AppendError| ApiError::Unavailable(e.to_string()))?;
     Ok(Json(Accepted { accepted }))
-}
-
-/// An upper bound of the memory parsing and encoding `body_len` bytes take:
-/// an event costs at least two bytes of JSON (`1,`) and a parsed
-/// [`RawEvent`] of its own, and the encoded rows are no larger than the JSON.
-fn parsing_bytes(body_len: usize, max_events: usize) -> usize {
-    let events = (body_len / 2 + 1).min(max_events);
-    events * std::mem::size_of::<RawEvent>() + body_len
 }
 
 fn declared_length(headers: &HeaderMap) -> Option<usize> {

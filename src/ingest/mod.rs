@@ -41,15 +41,12 @@ pub struct AppState {
 impl AppState {
     /// The project the request's read key may read; each call is one
     /// request against the key's rate limit.
-    pub fn project_for(
+    pub fn readable_project(
         &self,
         headers: &axum::http::HeaderMap,
-        role: KeyRole,
     ) -> Result<&ProjectSettings, error::ApiError> {
-        let key = self.keys.authorize(headers, role)?;
-        if role == KeyRole::Read {
-            self.keys.throttle(key, 1)?;
-        }
+        let key = self.keys.authorize(headers, KeyRole::Read)?;
+        self.keys.throttle(key, 1)?;
         Ok(&self.projects[key.project])
     }
 

@@ -9,7 +9,6 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::AppState;
-use super::auth::KeyRole;
 use super::error::ApiError;
 use crate::domain::figures::{DailyResponse, DayMetrics, concurrency_steps, records};
 use crate::jobs::runner::check_range;
@@ -43,7 +42,7 @@ pub async fn daily(
     headers: HeaderMap,
     Query(query): Query<DailyQuery>,
 ) -> Result<Json<DailyResponse>, ApiError> {
-    let project = state.project_for(&headers, KeyRole::Read)?;
+    let project = state.readable_project(&headers)?;
     let from = parse_day("from", query.from.as_deref())?;
     let to = parse_day("to", query.to.as_deref())?;
     check_range(from, to).map_err(|e| ApiError::BadQuery(e.to_string()))?;
@@ -59,7 +58,7 @@ pub async fn concurrency(
     headers: HeaderMap,
     Query(query): Query<ConcurrencyQuery>,
 ) -> Result<Json<Value>, ApiError> {
-    let project = state.project_for(&headers, KeyRole::Read)?;
+    let project = state.readable_project(&headers)?;
     let day = parse_day("day", query.day.as_deref())?;
     let step: u32 = match query.step.as_deref() {
         None => 60,
@@ -86,7 +85,7 @@ pub async fn records_list(
     State(state): State<AppState>,
     headers: HeaderMap,
 ) -> Result<Json<Value>, ApiError> {
-    let project = state.project_for(&headers, KeyRole::Read)?;
+    let project = state.readable_project(&headers)?;
     let days = figures::all_days(&state.db, &project.name).await?;
     Ok(Json(json!({
         "project": project.name,

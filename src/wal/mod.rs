@@ -141,8 +141,8 @@ pub struct WalTasks {
 }
 
 impl Wal {
-    /// Opens (or creates) the log in `settings.dir`, starts appending to a
-    /// new segment, and starts shipping whatever earlier runs left.
+    /// Opens (or creates) the log in `dir`, starts appending to a new
+    /// segment, and starts shipping whatever earlier runs left.
     pub fn open(
         dir: &Path,
         settings: &WalSettings,
@@ -297,12 +297,16 @@ impl WalMonitor {
 }
 
 impl WalTasks {
-    /// Call once every [`Wal`] handle is dropped: waits for the appender to
-    /// finish, then gives the shipper `drain` to ship the rest (what it
-    /// cannot ship stays in the log for the next start).
+    /// Call once every [`Wal`] handle is dropped: waits (at most `drain`)
+    /// for the appender to finish, then gives the shipper `drain` to ship
+    /// the rest. What it cannot ship stays in the log for the next start; a
+    /// straggling connection that still holds a handle cannot stall the exit.
     pub async fn finish(self, drain: Duration) {
         let appender = self.appender;
-        let _ = tokio::task::spawn_blocking(move || appender.join()).await;
+        let joined = tokio::task::spawn_blocking(move || appender.join());
+        if tokio::time::timeout(drain, joined).await.is_err() {
+            tracing::warn!("a request still holds the log at shutdown; not waiting for it");
+        }
         let _ = self.stop_shipping.send(Some(drain));
         let _ = self.shipper.await;
     }

@@ -269,7 +269,6 @@ impl Shipper {
                         tracing::warn!(error = %reason, "ClickHouse is unavailable; the log keeps every batch and retries");
                     }
                     self.shared.log.lock().expect("log lock").ship_error = Some(reason);
-                    self.shared.shipped.notify_waiters();
                     failures += 1;
                     tokio::time::sleep(backoff(failures, self.retry_max)).await;
                 }

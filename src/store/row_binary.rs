@@ -4,8 +4,8 @@
 //! The `clickhouse` crate encodes RowBinary only inside its own `Insert`,
 //! row by row, on the task that owns the insert. Encoding here instead lets
 //! every request encode its own events on its own task (in parallel, with
-//! no per-event allocation), and the group-commit writer only concatenates
-//! bytes. The format is tiny and fixed: `String` = LEB128 length + bytes,
+//! no per-event allocation); the write-ahead log stores and ships those
+//! bytes as they are. The format is tiny and fixed: `String` = LEB128 length + bytes,
 //! `Int64` = 8 bytes little-endian, `Enum8` = 1 byte, `Array` = LEB128
 //! count + elements. Tests read the rows back
 //! through the crate's own decoder ([`super::rows::EventRow`]).

@@ -4,16 +4,11 @@
 #![no_main]
 
 use highwater::domain::batch::{BodyFormat, parse_batch};
-use highwater::domain::validate::AcceptWindow;
 use highwater::store::row_binary::encode_event;
 use libfuzzer_sys::fuzz_target;
 
-const MAX_EVENTS: usize = 64;
-const WINDOW: AcceptWindow = AcceptWindow {
-    now_ms: 1_585_137_600_000,
-    max_ahead_ms: 300_000,
-    max_age_ms: Some(30 * 86_400_000),
-};
+mod common;
+use common::{MAX_EVENTS, WINDOW};
 
 fuzz_target!(|body: &[u8]| {
     if let Ok(events) = parse_batch(body, BodyFormat::JsonArray, &WINDOW, MAX_EVENTS) {

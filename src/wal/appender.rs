@@ -143,13 +143,10 @@ impl Appender {
         let id = self.segment_id + 1;
         let file = files::create_segment(&self.shared.dir, id)?;
         let mut log = self.shared.log.lock().expect("log lock");
-        if let Some(current) = log.segments.back_mut() {
-            current.sealed = true;
-        }
+        // Pushing the new segment seals the one before it.
         log.segments.push_back(Segment {
             id,
             len: FIRST_OFFSET,
-            sealed: false,
             inherited: false,
         });
         log.disk_bytes += FIRST_OFFSET;

@@ -45,6 +45,8 @@ pub fn list_segments(dir: &Path) -> io::Result<Vec<u64>> {
 }
 
 /// Creates segment `id` with its header, durably (file and directory entry).
+/// On failure (a full disk, say) the file is removed again: left behind, it
+/// would make every later attempt at this id fail with "file exists".
 pub fn create_segment(dir: &Path, id: u64) -> io::Result<File> {
     let path = segment_path(dir, id);
     let mut file = OpenOptions::new()
@@ -52,9 +54,14 @@ pub fn create_segment(dir: &Path, id: u64) -> io::Result<File> {
         .append(true)
         .read(true)
         .open(&path)?;
-    file.write_all(SEGMENT_MAGIC)?;
-    file.sync_all()?;
-    sync_dir(dir)?;
+    let written = file
+        .write_all(SEGMENT_MAGIC)
+        .and_then(|()| file.sync_all())
+        .and_then(|()| sync_dir(dir));
+    if let Err(e) = written {
+        let _ = std::fs::remove_file(&path);
+        return Err(e);
+    }
     Ok(file)
 }
 
@@ -115,7 +122,9 @@ pub fn write_checkpoint(dir: &Path, at: Position) -> io::Result<()> {
 /// An exclusive lock on the directory for as long as the value lives (the
 /// kernel drops it when the process dies, even by `kill -9`).
 #[derive(Debug)]
-pub struct DirLock(#[allow(dead_code)] File);
+pub struct DirLock {
+    _file: File,
+}
 
 pub fn lock_dir(dir: &Path) -> io::Result<DirLock> {
     let file = OpenOptions::new()
@@ -131,7 +140,7 @@ pub fn lock_dir(dir: &Path) -> io::Result<DirLock> {
             format!("another highwater is using the log in {}", dir.display()),
         ));
     }
-    Ok(DirLock(file))
+    Ok(DirLock { _file: file })
 }
 
 #[cfg(test)]

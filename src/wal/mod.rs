@@ -50,14 +50,13 @@ struct Append {
     done: oneshot::Sender<Result<(), AppendError>>,
 }
 
-/// A segment as the appender and the shipper see it.
+/// A segment as the appender and the shipper see it. Every segment but the
+/// newest is sealed: the appender has moved on from it.
 #[derive(Debug, Clone, Copy)]
 struct Segment {
     id: u64,
     /// Bytes durably written (fsynced); records end exactly here.
     len: u64,
-    /// No more appends: the appender moved on to a newer segment.
-    sealed: bool,
     /// Written by an earlier run, whose last record may be torn.
     inherited: bool,
 }
@@ -160,7 +159,6 @@ impl Wal {
             segments.push_back(Segment {
                 id,
                 len,
-                sealed: true,
                 inherited: true,
             });
         }

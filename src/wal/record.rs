@@ -55,13 +55,31 @@ pub enum Decoded<'a> {
     Corrupt(String),
 }
 
+fn u32_at(buf: &[u8], i: usize) -> u32 {
+    u32::from_le_bytes(buf[i..i + 4].try_into().expect("4 bytes"))
+}
+
+fn i64_at(buf: &[u8], i: usize) -> i64 {
+    i64::from_le_bytes(buf[i..i + 8].try_into().expect("8 bytes"))
+}
+
+/// The bytes the record starting `buf` takes, from its header alone (not
+/// checked: [`decode`] does that).
+pub fn peek_framed_len(buf: &[u8]) -> Option<usize> {
+    (buf.len() >= HEADER_BYTES).then(|| HEADER_BYTES + u32_at(buf, 0) as usize)
+}
+
+/// The receive time in the header starting `buf` (not checked).
+pub fn peek_received_ms(buf: &[u8]) -> Option<i64> {
+    (buf.len() >= HEADER_BYTES).then(|| i64_at(buf, 12))
+}
+
 /// Decodes the record at the start of `buf`.
 pub fn decode(buf: &[u8]) -> Decoded<'_> {
     if buf.len() < HEADER_BYTES {
         return Decoded::Incomplete;
     }
-    let u32_at = |i: usize| u32::from_le_bytes(buf[i..i + 4].try_into().expect("4 bytes"));
-    let len = u32_at(0) as usize;
+    let len = u32_at(buf, 0) as usize;
     if len > MAX_PAYLOAD_BYTES {
         return Decoded::Corrupt(format!("record length {len} is not plausible"));
     }
@@ -69,7 +87,7 @@ pub fn decode(buf: &[u8]) -> Decoded<'_> {
         return Decoded::Incomplete;
     }
     let body = &buf[8..HEADER_BYTES + len];
-    let expected = u32_at(4);
+    let expected = u32_at(buf, 4);
     let actual = crc32fast::hash(body);
     if expected != actual {
         return Decoded::Corrupt(format!(
@@ -77,8 +95,8 @@ pub fn decode(buf: &[u8]) -> Decoded<'_> {
         ));
     }
     Decoded::Record(Record {
-        rows: u32_at(8),
-        received_ms: i64::from_le_bytes(buf[12..20].try_into().expect("8 bytes")),
+        rows: u32_at(buf, 8),
+        received_ms: i64_at(buf, 12),
         payload: &buf[HEADER_BYTES..HEADER_BYTES + len],
     })
 }
@@ -103,6 +121,9 @@ mod tests {
     fn a_record_round_trips_and_knows_its_length() {
         let bytes = framed(RECORD);
         assert_eq!(bytes.len(), RECORD.framed_len());
+        assert_eq!(peek_framed_len(&bytes[..HEADER_BYTES]), Some(bytes.len()));
+        assert_eq!(peek_received_ms(&bytes), Some(RECORD.received_ms));
+        assert_eq!(peek_framed_len(&bytes[..HEADER_BYTES - 1]), None);
         assert_eq!(decode(&bytes), Decoded::Record(RECORD));
         // Trailing bytes belong to the next record.
         let mut two = bytes.clone();

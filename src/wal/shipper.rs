@@ -19,7 +19,7 @@ use tokio::sync::watch;
 
 use super::dead_letter::DeadLetters;
 use super::files::{self, FIRST_OFFSET, Position};
-use super::record::{Decoded, HEADER_BYTES, decode};
+use super::record::{Decoded, HEADER_BYTES, decode, peek_framed_len};
 use super::{Segment, Shared};
 use crate::config::WalSettings;
 use crate::store::row_binary::EVENT_COLUMNS;
@@ -111,11 +111,11 @@ impl Shipper {
                 return;
             }
             match self.next_segment() {
-                Some((segment, cursor)) if cursor.offset < segment.len => {
-                    if !segment.sealed && deadline.is_none() {
+                Some((segment, sealed, cursor)) if cursor.offset < segment.len => {
+                    if !sealed && deadline.is_none() {
                         self.linger_for_more(segment, cursor).await;
                     }
-                    let work = self.ship_from(cursor);
+                    let work = self.ship_from(segment, cursor);
                     match deadline {
                         Some(d) => {
                             if tokio::time::timeout_at(d, work).await.is_err() {
@@ -125,7 +125,7 @@ impl Shipper {
                         None => work.await,
                     }
                 }
-                Some((segment, _)) if segment.sealed => self.remove(segment),
+                Some((segment, true, _)) => self.remove(segment),
                 _ => {
                     if deadline.is_some() {
                         return;
@@ -141,8 +141,9 @@ impl Shipper {
         }
     }
 
-    /// The segment the cursor is in (moving the cursor past deleted ones).
-    fn next_segment(&self) -> Option<(Segment, Position)> {
+    /// The segment the cursor is in (moving the cursor past deleted ones),
+    /// whether it is sealed, and the cursor.
+    fn next_segment(&self) -> Option<(Segment, bool, Position)> {
         let mut log = self.shared.log.lock().expect("log lock");
         let first = *log.segments.front()?;
         if log.cursor.segment < first.id {
@@ -151,7 +152,7 @@ impl Shipper {
                 offset: FIRST_OFFSET,
             };
         }
-        Some((first, log.cursor))
+        Some((first, log.segments.len() > 1, log.cursor))
     }
 
     /// A young, small backlog waits a moment for more to join it: fewer,
@@ -164,11 +165,7 @@ impl Shipper {
 
     /// Ships one chunk from `cursor` (blocking the caller until it is in
     /// ClickHouse or dead-lettered).
-    async fn ship_from(&mut self, cursor: Position) {
-        let segment = {
-            let log = self.shared.log.lock().expect("log lock");
-            *log.segments.front().expect("segment present")
-        };
+    async fn ship_from(&mut self, segment: Segment, cursor: Position) {
         let chunk = match self.read_chunk(segment, cursor) {
             Ok(chunk) => chunk,
             Err(e) => {
@@ -220,8 +217,8 @@ impl Shipper {
                     }
                     Decoded::Incomplete if records.is_empty() && want < available => {
                         // One record larger than a chunk: read all of it.
-                        let needed = u32::from_le_bytes(bytes[..4].try_into().expect("4"));
-                        want = (u64::from(needed) + HEADER_BYTES as u64).min(available);
+                        let framed = peek_framed_len(&bytes).expect("a whole header was read");
+                        want = (framed as u64).min(available);
                         break;
                     }
                     Decoded::Incomplete | Decoded::Corrupt(_) => {

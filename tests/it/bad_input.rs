@@ -6,10 +6,10 @@ use std::io::Write;
 use flate2::{Compression, write::GzEncoder};
 use serde_json::{Value, json};
 
-use crate::{ALPHA_INGEST, ALPHA_READ, NOW_MS, TestApp, event_json, spawn_app};
+use crate::{ALPHA_INGEST, ALPHA_READ, NOW_MS, TestApp, assert_refused, event_json, spawn_app};
 
-/// Sends `request`, checks status, error code and that `needle` is in the
-/// message, then that nothing at all was stored. Returns the body.
+/// Sends `request`, checks it is refused with `status` and `code` (see
+/// [`assert_refused`]) and that `needle` is in the message. Returns the body.
 async fn assert_rejected(
     app: &TestApp,
     request: reqwest::RequestBuilder,
@@ -17,17 +17,9 @@ async fn assert_rejected(
     code: &str,
     needle: &str,
 ) -> Value {
-    let response = request.send().await.unwrap();
-    assert_eq!(response.status(), status);
-    let body: Value = response.json().await.unwrap();
-    assert_eq!(body["error"], code, "{body}");
+    let body = assert_refused(app, request, status, code).await;
     let message = body["message"].as_str().unwrap();
     assert!(message.contains(needle), "{message:?} lacks {needle:?}");
-    assert_eq!(
-        app.stored_count().await,
-        0,
-        "a rejected request stored rows"
-    );
     body
 }
 

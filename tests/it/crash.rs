@@ -37,8 +37,8 @@ fn splitmix(mut x: u64) -> u64 {
 /// Batch `b`: one whole session of one of 97 users on 2020-03-25, start,
 /// eight heartbeats and end, each event with its own id.
 fn batch(b: usize) -> Value {
-    let start = DAY_START_MS / 1000 + (splitmix(b as u64) % 80_000) as i64;
-    let length = 30 + (splitmix(b as u64 + 1_000_000) % 7_200) as i64;
+    let (start, end) = session(b);
+    let length = end - start;
     let events: Vec<Value> = (0..EVENTS_PER_BATCH)
         .map(|k| {
             let kind = match k {
@@ -57,6 +57,50 @@ fn batch(b: usize) -> Value {
         })
         .collect();
     json!(events)
+}
+
+/// `[start, end)` in epoch seconds of batch `b`'s session, as [`batch`] builds it.
+fn session(b: usize) -> (i64, i64) {
+    let start = DAY_START_MS / 1000 + (splitmix(b as u64) % 80_000) as i64;
+    let length = 30 + (splitmix(b as u64 + 1_000_000) % 7_200) as i64;
+    (start, start + length)
+}
+
+/// `peak_users` and DAU of 2020-03-25 for batches `0..batches`, by a plain
+/// second-by-second sweep over merged per-user intervals (DESIGN §2), not
+/// through highwater's jobs.
+fn expected_peak_and_dau(batches: usize) -> (u32, u64) {
+    let day = DAY_START_MS / 1000;
+    let mut by_user: std::collections::BTreeMap<usize, Vec<(i64, i64)>> = Default::default();
+    for b in 0..batches {
+        by_user.entry(b % 97).or_default().push(session(b));
+    }
+    let mut delta = vec![0i32; 86_401];
+    for intervals in by_user.values_mut() {
+        intervals.sort_unstable();
+        let mut merged: Vec<(i64, i64)> = Vec::new();
+        for &(start, end) in intervals.iter() {
+            match merged.last_mut() {
+                Some(last) if start <= last.1 => last.1 = last.1.max(end),
+                _ => merged.push((start, end)),
+            }
+        }
+        for (start, end) in merged {
+            let (from, to) = ((start - day).clamp(0, 86_400), (end - day).clamp(0, 86_400));
+            delta[from as usize] += 1;
+            delta[to as usize] -= 1;
+        }
+    }
+    let mut now = 0;
+    let peak = delta[..86_400]
+        .iter()
+        .map(|d| {
+            now += d;
+            now
+        })
+        .max()
+        .unwrap_or(0);
+    (peak as u32, by_user.len() as u64)
 }
 
 fn all_ids(batches: usize) -> BTreeSet<String> {
@@ -226,7 +270,16 @@ async fn kill_9_at_random_moments_loses_nothing_acknowledged() {
     }
     clean.drained().await;
     let crashed = figures(&db).await;
-    assert!(crashed.iter().any(|d| d.peak_users > 10), "{crashed:?}");
+    let march_25 = crashed
+        .iter()
+        .find(|d| d.day_start == (DAY_START_MS / 1000) as u32);
+    let march_25 = march_25.expect("figures for 2020-03-25");
+    assert!(march_25.peak_users > 10, "{crashed:?}");
+    assert_eq!(
+        (march_25.peak_users, march_25.dau),
+        expected_peak_and_dau(batches),
+        "against a sweep independent of the jobs"
+    );
     assert_eq!(crashed, figures(&clean.db).await);
     clean.stop().await.unwrap();
 }

@@ -268,6 +268,30 @@ impl TestApp {
     }
 }
 
+/// Sends a request that must be refused: checks the status and error code,
+/// that the answer is small (it does not echo the input), that nothing was
+/// stored, and that the server still answers. Returns the body.
+pub async fn assert_refused(
+    app: &TestApp,
+    request: reqwest::RequestBuilder,
+    status: u16,
+    code: &str,
+) -> serde_json::Value {
+    let response = request.send().await.unwrap();
+    assert_eq!(response.status(), status);
+    let text = response.text().await.unwrap();
+    assert!(
+        text.len() < 16_384,
+        "the answer echoes the input: {} bytes",
+        text.len()
+    );
+    let body: serde_json::Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(body["error"], code, "{body}");
+    assert_eq!(app.stored_count().await, 0, "a refused request stored rows");
+    assert_eq!(app.get("/healthz").await.0, 200);
+    body
+}
+
 /// One valid event as JSON, with `ts` = `NOW_MS - seconds_ago`.
 pub fn event_json(kind: &str, user: &str, session: &str, seconds_ago: i64) -> serde_json::Value {
     serde_json::json!({

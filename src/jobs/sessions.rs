@@ -14,13 +14,22 @@ use crate::store::StoreError;
 const MARGIN_S: i64 = 86_400;
 
 /// Borrows `user_id` from the response buffer: no allocation per session.
+/// The columns are aliased `s_*` because 18.16 refuses an aggregate aliased
+/// to the name of the column it reads (`minMerge(first_start) AS
+/// first_start`); the names must still match for current servers' row
+/// validation.
 #[derive(Debug, Row, Deserialize)]
 struct SessionRow<'a> {
     user_id: &'a str,
+    #[serde(rename = "s_first_start")]
     first_start: u32,
+    #[serde(rename = "s_first_event")]
     first_event: u32,
+    #[serde(rename = "s_first_end")]
     first_end: u32,
+    #[serde(rename = "s_last_alive")]
     last_alive: u32,
+    #[serde(rename = "s_presence")]
     presence: Vec<(u32, i8)>,
 }
 

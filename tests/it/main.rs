@@ -13,6 +13,7 @@ mod dashboards;
 mod embedded;
 mod hostile;
 mod ingest;
+mod lane;
 mod log_replay;
 mod migrations;
 mod outage;
@@ -27,7 +28,6 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use highwater::clock::{Clock, ManualClock};
 use highwater::config::{ClickHouseSettings, ProjectSettings, Settings};
 use highwater::startup::Server;
-use highwater::store::local_server::LocalClickHouse;
 use highwater::store::row_binary::EVENT_COLUMNS;
 use highwater::store::rows::EventRow;
 use highwater::wal::WalMonitor;
@@ -59,18 +59,16 @@ pub fn scratch_dir(name: &str) -> PathBuf {
     dir
 }
 
-/// URL of the ClickHouse shared by this run, started on first use. A thread
-/// of its own owns the process for the whole run; the server is told to
-/// die with the test process.
+/// URL of the ClickHouse shared by this run (of the lane's kind, see
+/// [`lane`]), started on first use. A thread of its own owns the process
+/// for the whole run; the server is told to die with the test process.
 pub fn clickhouse_url() -> &'static str {
     static URL: OnceLock<String> = OnceLock::new();
     URL.get_or_init(|| {
         let (tx, rx) = std::sync::mpsc::channel();
         std::thread::spawn(move || {
             let runtime = tokio::runtime::Runtime::new().unwrap();
-            let server = runtime
-                .block_on(LocalClickHouse::start(&scratch_dir("clickhouse")))
-                .unwrap_or_else(|e| panic!("cannot start the test ClickHouse: {e}"));
+            let server = runtime.block_on(lane::TestClickHouse::start(&scratch_dir("clickhouse")));
             tx.send(server.url()).unwrap();
             // Keep the server (and this thread, its parent) alive until exit.
             loop {

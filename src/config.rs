@@ -125,8 +125,13 @@ pub struct WalSettings {
     pub insert_timeout_ms: u64,
     /// Retries back off exponentially up to this delay.
     pub retry_max_ms: u64,
-    /// At shutdown, keep shipping for at most this long.
+    /// SIGTERM / Ctrl-C: requests in progress finish and the log ships for
+    /// at most this long in all; then highwater exits (the rest ships at the
+    /// next start).
     pub shutdown_drain_s: u64,
+    /// A backlog that ships nothing for this long makes `/readyz` answer
+    /// 503 ("shipping stalled"), even while ClickHouse answers queries.
+    pub stall_after_s: u64,
 }
 
 impl Default for WalSettings {
@@ -140,6 +145,7 @@ impl Default for WalSettings {
             insert_timeout_ms: 60_000,
             retry_max_ms: 10_000,
             shutdown_drain_s: 10,
+            stall_after_s: 60,
         }
     }
 }

@@ -130,8 +130,10 @@ impl Server {
         self.state.wal.monitor()
     }
 
-    /// Serves until `shutdown` completes, then lets requests in progress
-    /// finish and ships what the log holds (for at most `wal.shutdown_drain_s`).
+    /// Serves until `shutdown` completes; then, within `wal.shutdown_drain_s`
+    /// in all, lets requests in progress finish and ships what the log
+    /// holds. Whatever is left then (ClickHouse down, a straggling request)
+    /// stays in the log for the next start: the exit never waits longer.
     pub async fn run(
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
@@ -144,8 +146,23 @@ impl Server {
                 let _ = stopped.wait_for(|stop| *stop).await;
             }))
         });
-        crate::ingest::http_server::serve(self.listener, router, self.header_timeout, shutdown)
-            .await;
+        let (began, shutdown_began) = tokio::sync::oneshot::channel();
+        let shutdown = async move {
+            shutdown.await;
+            let _ = began.send(tokio::time::Instant::now());
+        };
+        crate::ingest::http_server::serve(
+            self.listener,
+            router,
+            self.header_timeout,
+            shutdown,
+            self.shutdown_drain,
+        )
+        .await;
+        let deadline = shutdown_began
+            .await
+            .unwrap_or_else(|_| tokio::time::Instant::now())
+            + self.shutdown_drain;
         let _ = stop_jobs.send(true);
         if let Some(jobs) = jobs {
             // A round in progress is abandoned: rounds are idempotent.
@@ -153,8 +170,8 @@ impl Server {
             let _ = jobs.await;
         }
         // The router (and with it every log handle) is gone: the appender
-        // finishes, the shipper ships what it can in the time allowed.
-        self.wal_tasks.finish(self.shutdown_drain).await;
+        // finishes, the shipper ships what it can until the deadline.
+        self.wal_tasks.finish(deadline).await;
         Ok(())
     }
 }

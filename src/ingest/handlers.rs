@@ -113,7 +113,7 @@ pub async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<serde_js
     };
     let log = state.wal.monitor().status(state.clock.now_ms());
     let log_has_room = !log.full;
-    let ready = clickhouse.is_ok() && log_has_room;
+    let ready = clickhouse.is_ok() && log_has_room && !log.stalled;
     let status = if ready {
         StatusCode::OK
     } else {
@@ -124,10 +124,25 @@ pub async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<serde_js
     } else {
         "refusing: the log is full"
     };
+    // ClickHouse may answer queries and still take no insert (a table gone,
+    // rights revoked, a refusal the shipper keeps retrying): say so.
+    let shipping = if log.stalled {
+        format!(
+            "stalled: {} bytes waiting, nothing shipped for {:.0} s ({})",
+            log.backlog_bytes,
+            log.no_progress_s,
+            log.clickhouse_error
+                .as_deref()
+                .unwrap_or("no error reported yet")
+        )
+    } else {
+        "ok".to_owned()
+    };
     let body = json!({
         "ready": ready,
         "clickhouse": clickhouse.err().unwrap_or_else(|| "ok".into()),
         "ingest": ingest,
+        "shipping": shipping,
         "log": log,
     });
     (status, Json(body))

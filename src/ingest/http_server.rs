@@ -14,16 +14,15 @@ use hyper_util::server::graceful::GracefulShutdown;
 use hyper_util::service::TowerToHyperService;
 use tokio::net::TcpListener;
 
-/// Connections still open this long after shutdown began are dropped.
-const SHUTDOWN_GRACE: Duration = Duration::from_secs(30);
-
 /// Serves `router` until `shutdown` completes, then waits for the requests
-/// in progress (up to [`SHUTDOWN_GRACE`]).
+/// in progress, for at most `grace` (connections still open then are left
+/// to be dropped with the runtime).
 pub async fn serve(
     listener: TcpListener,
     router: Router,
     header_timeout: Duration,
     shutdown: impl Future<Output = ()>,
+    grace: Duration,
 ) {
     let graceful = GracefulShutdown::new();
     let mut builder = http1::Builder::new();
@@ -55,7 +54,7 @@ pub async fn serve(
         });
     }
     drop(listener);
-    if tokio::time::timeout(SHUTDOWN_GRACE, graceful.shutdown())
+    if tokio::time::timeout(grace, graceful.shutdown())
         .await
         .is_err()
     {

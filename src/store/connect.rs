@@ -11,6 +11,17 @@ use crate::config::{ClickHouseSettings, Compression};
 /// validation sends (`describe_include_subcolumns`, DESIGN §4).
 const FIRST_VALIDATING_MAJOR: u32 = 23;
 
+/// Settings highwater sends with every query, where the server knows them
+/// (an older server refuses a setting it does not know, so each is sent only
+/// if `system.settings` lists it).
+///
+/// `max_partitions_per_insert_block`: current releases refuse an insert
+/// whose rows fall into more than 100 partitions (months, here) with code
+/// 252; a backfill batch can span years, and one refused insert would hold
+/// up the whole log. An insert is at most `wal.ship_bytes`, which bounds the
+/// parts it makes. 18.16 has no such limit.
+pub const SETTINGS_SENT: [(&str, &str); 1] = [("max_partitions_per_insert_block", "0")];
+
 /// Connects to `url` (the configured one or the embedded server's) and
 /// returns a client bound to the configured database, migrated.
 pub async fn connect(settings: &ClickHouseSettings, url: &str) -> Result<Client, StoreError> {
@@ -28,7 +39,10 @@ pub async fn connect(settings: &ClickHouseSettings, url: &str) -> Result<Client,
         .next()
         .and_then(|m| m.parse().ok())
         .unwrap_or(0);
-    let base = base.with_validation(major >= FIRST_VALIDATING_MAJOR);
+    let mut base = base.with_validation(major >= FIRST_VALIDATING_MAJOR);
+    for (name, value) in known_settings(&base, &SETTINGS_SENT).await? {
+        base = base.with_setting(name, value);
+    }
     base.query("CREATE DATABASE IF NOT EXISTS ?")
         .bind(Identifier(&settings.database))
         .execute()
@@ -48,6 +62,27 @@ pub async fn server_version(client: &Client) -> Result<String, StoreError> {
         .collect()
         .await?;
     Ok(String::from_utf8_lossy(&bytes).trim().to_owned())
+}
+
+/// The entries of `wanted` whose names the server's `system.settings` lists.
+async fn known_settings<'a>(
+    client: &Client,
+    wanted: &[(&'a str, &'a str)],
+) -> Result<Vec<(&'a str, &'a str)>, StoreError> {
+    let names: Vec<&str> = wanted.iter().map(|(name, _)| *name).collect();
+    let bytes = client
+        .query("SELECT name FROM system.settings WHERE has(?, name)")
+        .bind(names)
+        .fetch_bytes("TabSeparated")?
+        .collect()
+        .await?;
+    let known = String::from_utf8_lossy(&bytes);
+    let known: Vec<&str> = known.lines().collect();
+    Ok(wanted
+        .iter()
+        .filter(|(name, _)| known.contains(name))
+        .copied()
+        .collect())
 }
 
 /// True when the server answers a trivial query.

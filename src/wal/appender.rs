@@ -100,6 +100,10 @@ impl Appender {
         let result = self.write_durably(&buf);
         if result.is_ok() {
             let mut log = self.shared.log.lock().expect("log lock");
+            if log.backlog_bytes() == 0 {
+                // A new backlog: shipping has had no time to be stuck yet.
+                log.progress_at = std::time::Instant::now();
+            }
             self.segment_len += buf.len() as u64;
             log.disk_bytes += buf.len() as u64;
             if let Some(segment) = log.segments.back_mut() {

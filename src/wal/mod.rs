@@ -23,7 +23,7 @@ use std::collections::VecDeque;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use serde::Serialize;
@@ -66,6 +66,7 @@ struct Segment {
 struct Shared {
     dir: PathBuf,
     max_bytes: u64,
+    stall_after: Duration,
     log: Mutex<Log>,
     /// The appender made more records durable.
     appended: Notify,
@@ -87,6 +88,9 @@ struct Log {
     oldest_unshipped_ms: Option<i64>,
     /// The last batch was refused for want of room, and none shipped since.
     full: bool,
+    /// When shipping last moved on, or the backlog last started from empty:
+    /// a backlog that has not moved for long means shipping is stuck.
+    progress_at: Instant,
 }
 
 impl Log {
@@ -117,6 +121,11 @@ pub struct WalStatus {
     pub dead_letter_records: u64,
     /// The last insert error, while shipping fails.
     pub clickhouse_error: Option<String>,
+    /// Seconds the backlog has waited without shipping moving on (0 when
+    /// there is no backlog).
+    pub no_progress_s: f64,
+    /// `no_progress_s` passed `wal.stall_after_s`: shipping is stuck.
+    pub stalled: bool,
 }
 
 /// The handle handlers append through; cheap to clone. The appender stops
@@ -135,7 +144,7 @@ pub struct WalMonitor(Arc<Shared>);
 pub struct WalTasks {
     appender: std::thread::JoinHandle<()>,
     shipper: tokio::task::JoinHandle<()>,
-    stop_shipping: tokio::sync::watch::Sender<Option<Duration>>,
+    stop_shipping: tokio::sync::watch::Sender<Option<tokio::time::Instant>>,
     _lock: files::DirLock,
 }
 
@@ -183,6 +192,7 @@ impl Wal {
             ship_error: None,
             oldest_unshipped_ms: first_received_ms(dir, cursor),
             full: false,
+            progress_at: Instant::now(),
         };
         let backlog = inherited.backlog_bytes();
         if backlog > 0 {
@@ -194,6 +204,7 @@ impl Wal {
         let shared = Arc::new(Shared {
             dir: dir.to_owned(),
             max_bytes: settings.max_bytes,
+            stall_after: Duration::from_secs(settings.stall_after_s),
             log: Mutex::new(inherited),
             appended: Notify::new(),
             shipped: Notify::new(),
@@ -258,8 +269,14 @@ impl WalMonitor {
     pub fn status(&self, now_ms: i64) -> WalStatus {
         let shared = &self.0;
         let log = shared.log.lock().expect("log lock");
+        let backlog_bytes = log.backlog_bytes();
+        let no_progress = if backlog_bytes > 0 {
+            log.progress_at.elapsed()
+        } else {
+            Duration::ZERO
+        };
         WalStatus {
-            backlog_bytes: log.backlog_bytes(),
+            backlog_bytes,
             backlog_age_s: log
                 .oldest_unshipped_ms
                 .map_or(0.0, |oldest| (now_ms - oldest).max(0) as f64 / 1000.0),
@@ -269,6 +286,8 @@ impl WalMonitor {
             shipped_rows: shared.shipped_rows.load(Ordering::Relaxed),
             dead_letter_records: shared.dead_letter_records.load(Ordering::Relaxed),
             clickhouse_error: log.ship_error.clone(),
+            no_progress_s: no_progress.as_secs_f64(),
+            stalled: no_progress > shared.stall_after,
         }
     }
 
@@ -295,17 +314,18 @@ impl WalMonitor {
 }
 
 impl WalTasks {
-    /// Call once every [`Wal`] handle is dropped: waits (at most `drain`)
-    /// for the appender to finish, then gives the shipper `drain` to ship
-    /// the rest. What it cannot ship stays in the log for the next start; a
-    /// straggling connection that still holds a handle cannot stall the exit.
-    pub async fn finish(self, drain: Duration) {
+    /// Call once every [`Wal`] handle is dropped: waits for the appender to
+    /// finish, then lets the shipper ship the rest, both until `deadline` at
+    /// the latest. What is not shipped by then stays in the log for the next
+    /// start; a straggling connection that still holds a handle, or a
+    /// ClickHouse that is down, cannot stall the exit.
+    pub async fn finish(self, deadline: tokio::time::Instant) {
         let appender = self.appender;
         let joined = tokio::task::spawn_blocking(move || appender.join());
-        if tokio::time::timeout(drain, joined).await.is_err() {
+        if tokio::time::timeout_at(deadline, joined).await.is_err() {
             tracing::warn!("a request still holds the log at shutdown; not waiting for it");
         }
-        let _ = self.stop_shipping.send(Some(drain));
+        let _ = self.stop_shipping.send(Some(deadline));
         let _ = self.shipper.await;
     }
 }

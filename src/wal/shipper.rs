@@ -2,11 +2,16 @@
 //! sends them in large inserts, saves the position, deletes segments once
 //! they are wholly shipped.
 //!
-//! While ClickHouse is unreachable or overloaded it retries the same insert
-//! with exponential backoff (full jitter, capped), for as long as it takes.
-//! When ClickHouse refuses the rows themselves (a data error, not an outage)
-//! the insert is split until the refused records are found; they go to the
-//! dead-letter file and shipping moves on.
+//! While ClickHouse is unreachable, overloaded or misconfigured (see
+//! [`classify`]) it retries the same insert with capped exponential backoff,
+//! for as long as it takes. When ClickHouse refuses the rows themselves — a
+//! data error at once, any other error once it has kept failing
+//! [`ATTEMPTS_BEFORE_SPLIT`] times — the insert is split until the refused
+//! records are found; they go to the dead-letter file and shipping moves on,
+//! so no poison batch can hold up the log.
+//!
+//! Shutdown: once told the deadline, the shipper drains what it can and
+//! stops at the deadline, even in the middle of an insert or a backoff.
 
 use std::fs::File;
 use std::os::unix::fs::FileExt;
@@ -16,6 +21,7 @@ use std::time::Duration;
 
 use clickhouse::Client;
 use tokio::sync::watch;
+use tokio::time::Instant;
 
 use super::dead_letter::DeadLetters;
 use super::files::{self, FIRST_OFFSET, Position};
@@ -26,6 +32,10 @@ use crate::store::row_binary::EVENT_COLUMNS;
 
 /// First retry delay; doubled per failure up to the configured cap.
 const FIRST_RETRY: Duration = Duration::from_millis(100);
+/// An insert failing with an error that is neither a known outage nor a
+/// known data error is tried this often before it is split: a passing fault
+/// would let one of the tries through, a refusal of the rows will not.
+const ATTEMPTS_BEFORE_SPLIT: u32 = 5;
 
 pub struct Shipper {
     shared: Arc<Shared>,
@@ -35,9 +45,9 @@ pub struct Shipper {
     linger: Duration,
     insert_timeout: Duration,
     retry_max: Duration,
-    /// `Some(drain)` once the appender has finished: ship for at most
-    /// `drain` more, then stop.
-    stop: watch::Receiver<Option<Duration>>,
+    /// `Some(deadline)` once the appender has finished: ship what is left
+    /// until then, then stop.
+    stop: watch::Receiver<Option<Instant>>,
     /// The open file of the segment being shipped.
     open: Option<(u64, File)>,
 }
@@ -67,12 +77,17 @@ impl Chunk {
 }
 
 /// How one insert ended.
+#[derive(Debug)]
 enum Outcome {
     Stored,
     /// ClickHouse refused these rows as data (code and message).
     Refused(String),
-    /// ClickHouse is away or overloaded: try again later.
+    /// An error known to pass (outage, overload, configuration being
+    /// fixed): try again later, never split.
     Unavailable(String),
+    /// Any other error: may be about the rows, may pass; tried again a few
+    /// times before it counts as a refusal.
+    Failed(String),
 }
 
 impl Shipper {
@@ -80,7 +95,7 @@ impl Shipper {
         shared: Arc<Shared>,
         client: Client,
         settings: &WalSettings,
-        stop: watch::Receiver<Option<Duration>>,
+        stop: watch::Receiver<Option<Instant>>,
     ) -> Self {
         let dead_letters = DeadLetters::new(shared.dir.join("dead-letter.ndjson"));
         Self {
@@ -96,45 +111,48 @@ impl Shipper {
         }
     }
 
+    /// Ships until stopped: at once when the log is empty, else at the
+    /// deadline, whatever the shipper is doing then (an insert cut off is
+    /// sent again at the next start: at-least-once).
     pub async fn run(mut self) {
-        let mut deadline = None;
-        loop {
-            if deadline.is_none()
-                && let Some(drain) = *self.stop.borrow_and_update()
-            {
-                deadline = Some(tokio::time::Instant::now() + drain);
-            }
-            if deadline.is_some_and(|d| tokio::time::Instant::now() >= d) {
+        let mut stop = self.stop.clone();
+        tokio::select! {
+            () = self.ship_until_drained() => {}
+            () = deadline_passed(&mut stop) => {
                 tracing::warn!(
                     "stopping with part of the log unshipped; it ships at the next start"
                 );
-                return;
             }
+        }
+    }
+
+    /// Ships as records arrive; returns once stopping was asked for and the
+    /// log is empty.
+    async fn ship_until_drained(&mut self) {
+        loop {
+            let stopping = self.stop.borrow_and_update().is_some();
             match self.next_segment() {
                 Some((segment, sealed, cursor)) if cursor.offset < segment.len => {
-                    if !sealed && deadline.is_none() {
+                    if !sealed && !stopping {
                         self.linger_for_more(segment, cursor).await;
                     }
-                    let work = self.ship_from(segment, cursor);
-                    match deadline {
-                        Some(d) => {
-                            if tokio::time::timeout_at(d, work).await.is_err() {
-                                continue;
-                            }
-                        }
-                        None => work.await,
-                    }
+                    self.ship_from(segment, cursor).await;
                 }
                 Some((segment, true, _)) => self.remove(segment),
                 _ => {
-                    if deadline.is_some() {
+                    if stopping {
                         return;
                     }
                     self.shared.shipped.notify_waiters();
                     let appended = self.shared.appended.notified();
                     tokio::select! {
                         _ = appended => {}
-                        _ = self.stop.changed() => {}
+                        changed = self.stop.changed() => {
+                            if changed.is_err() {
+                                // The log's owner is gone: nobody to ship for.
+                                return;
+                            }
+                        }
                     }
                 }
             }
@@ -178,7 +196,7 @@ impl Shipper {
             self.unreadable_tail(segment, cursor);
             return;
         }
-        self.insert_all(&chunk, 0, chunk.records.len()).await;
+        self.insert_all(&chunk, 0, chunk.records.len(), false).await;
         let last = chunk.records.last().expect("records");
         self.advance(
             Position {
@@ -235,10 +253,12 @@ impl Shipper {
     }
 
     /// Inserts records `from..to` of `chunk`, splitting refused ranges.
-    async fn insert_all(&self, chunk: &Chunk, from: usize, to: usize) {
+    /// `proven`: a larger insert holding these records has already kept
+    /// failing, so a failure here counts as a refusal at once.
+    async fn insert_all(&self, chunk: &Chunk, from: usize, to: usize, proven: bool) {
         let mut failures = 0u32;
         loop {
-            match self.insert(chunk, from, to).await {
+            let refusal = match self.insert(chunk, from, to).await {
                 Outcome::Stored => {
                     let rows: u64 = chunk.records[from..to]
                         .iter()
@@ -246,30 +266,34 @@ impl Shipper {
                         .sum();
                     self.shared.shipped_rows.fetch_add(rows, Ordering::Relaxed);
                     if failures > 0 {
-                        tracing::info!(failures, "ClickHouse is back; shipping the log");
+                        tracing::info!(failures, "the insert went through; shipping the log");
                     }
                     self.shared.log.lock().expect("log lock").ship_error = None;
                     return;
                 }
-                Outcome::Refused(reason) if to - from == 1 => {
-                    self.dead_letter(chunk, from, &reason);
-                    return;
+                Outcome::Refused(reason) => reason,
+                Outcome::Failed(reason) if proven || failures + 1 >= ATTEMPTS_BEFORE_SPLIT => {
+                    reason
                 }
-                Outcome::Refused(_) => {
-                    let middle = from + (to - from) / 2;
-                    Box::pin(self.insert_all(chunk, from, middle)).await;
-                    Box::pin(self.insert_all(chunk, middle, to)).await;
-                    return;
-                }
-                Outcome::Unavailable(reason) => {
+                Outcome::Unavailable(reason) | Outcome::Failed(reason) => {
                     if failures == 0 {
-                        tracing::warn!(error = %reason, "ClickHouse is unavailable; the log keeps every batch and retries");
+                        tracing::warn!(error = %reason, "ClickHouse did not take the insert; the log keeps every batch and retries");
                     }
                     self.shared.log.lock().expect("log lock").ship_error = Some(reason);
                     failures += 1;
                     tokio::time::sleep(backoff(failures, self.retry_max)).await;
+                    continue;
                 }
+            };
+            if to - from == 1 {
+                self.dead_letter(chunk, from, &refusal);
+            } else {
+                tracing::warn!(error = %refusal, records = to - from, "ClickHouse refuses this insert; splitting it to find the refused batches");
+                let middle = from + (to - from) / 2;
+                Box::pin(self.insert_all(chunk, from, middle, true)).await;
+                Box::pin(self.insert_all(chunk, middle, to, true)).await;
             }
+            return;
         }
     }
 
@@ -361,6 +385,7 @@ impl Shipper {
     fn advance(&self, to: Position, last_received_ms: Option<i64>) {
         let mut log = self.shared.log.lock().expect("log lock");
         log.cursor = to;
+        log.progress_at = std::time::Instant::now();
         log.oldest_unshipped_ms = if log.backlog_bytes() == 0 {
             None
         } else {
@@ -398,20 +423,58 @@ impl Shipper {
     }
 }
 
-/// Data errors are ClickHouse's verdict on the rows and will not change on
-/// retry; anything else (network, timeouts, memory, too many parts, a table
-/// that is missing during a migration) may pass later.
+/// Sorts an insert error by what retrying can do about it.
+///
+/// - Outages, overload and configuration errors (no ClickHouse exception
+///   code at all — network, timeouts, a proxy — or a code in [`PASSING`])
+///   are [`Outcome::Unavailable`]: they affect every insert alike and pass
+///   once the server (or its operator) recovers; splitting would only
+///   dead-letter good rows.
+/// - Codes in [`DATA_ERRORS`] are ClickHouse's verdict on the rows:
+///   [`Outcome::Refused`].
+/// - Code 252 is both: "too many parts" (merges behind inserts: overload)
+///   and "too many partitions for a single INSERT block" (this insert's
+///   rows: split it). The message tells them apart.
+/// - Anything else is [`Outcome::Failed`]: retried a few times, then split.
 fn classify(error: &clickhouse::error::Error) -> Outcome {
-    // Exception codes of ClickHouse meaning "these bytes are not valid rows".
-    const DATA_ERRORS: [u32; 14] = [6, 26, 27, 32, 33, 36, 38, 41, 53, 69, 70, 72, 117, 131];
+    /// "These bytes are not valid rows" and "these rows break a rule".
+    const DATA_ERRORS: [u32; 19] = [
+        6, 26, 27, 32, 33, 36, 38, 41, 53, 69, 70, 72, 73, 117, 131, 190, 321, 349, 469,
+    ];
+    /// Outages, overload, shutdown, missing tables or rights, disks.
+    const PASSING: [u32; 37] = [
+        16, 60, 62, 74, 75, 76, 81, 159, 160, 164, 173, 192, 193, 194, 195, 202, 203, 209, 210,
+        236, 241, 242, 243, 274, 285, 286, 290, 319, 394, 425, 439, 497, 516, 733, 999, 1000, 1002,
+    ];
+    const TOO_MANY_PARTS: u32 = 252;
     let text = error.to_string();
-    if let clickhouse::error::Error::BadResponse(message) = error
-        && let Some(code) = exception_code(message)
-        && DATA_ERRORS.contains(&code)
-    {
-        return Outcome::Refused(text);
+    let clickhouse::error::Error::BadResponse(message) = error else {
+        return Outcome::Unavailable(text);
+    };
+    match exception_code(message) {
+        None => Outcome::Unavailable(text),
+        Some(TOO_MANY_PARTS) if message.to_ascii_lowercase().contains("partitions") => {
+            Outcome::Refused(text)
+        }
+        Some(code) if PASSING.contains(&code) || code == TOO_MANY_PARTS => {
+            Outcome::Unavailable(text)
+        }
+        Some(code) if DATA_ERRORS.contains(&code) => Outcome::Refused(text),
+        Some(_) => Outcome::Failed(text),
     }
-    Outcome::Unavailable(text)
+}
+
+/// Completes when a stop deadline has been given and has passed.
+async fn deadline_passed(stop: &mut watch::Receiver<Option<Instant>>) {
+    let Ok(deadline) = stop
+        .wait_for(Option::is_some)
+        .await
+        .map(|d| d.expect("some"))
+    else {
+        // The sender is gone without a deadline: never stop from here.
+        return std::future::pending().await;
+    };
+    tokio::time::sleep_until(deadline).await;
 }
 
 /// `N` of "Code: N" in a ClickHouse error message.
@@ -437,14 +500,37 @@ mod tests {
         let message = "Code: 33, e.displayText() = DB::Exception: Cannot read all data";
         assert_eq!(exception_code(message), Some(33));
         assert_eq!(exception_code("Connection refused"), None);
-        let refused = clickhouse::error::Error::BadResponse(message.into());
-        assert!(matches!(classify(&refused), Outcome::Refused(_)));
-        let memory = clickhouse::error::Error::BadResponse("Code: 241. Memory limit".into());
-        assert!(matches!(classify(&memory), Outcome::Unavailable(_)));
+    }
+
+    fn outcome(message: &str) -> Outcome {
+        classify(&clickhouse::error::Error::BadResponse(message.into()))
+    }
+
+    #[test]
+    fn errors_are_sorted_by_what_retrying_can_do() {
+        let refused = "Code: 33, e.displayText() = DB::Exception: Cannot read all data";
+        assert!(matches!(outcome(refused), Outcome::Refused(_)));
+        assert!(matches!(
+            outcome("Code: 241. Memory limit"),
+            Outcome::Unavailable(_)
+        ));
         assert!(matches!(
             classify(&clickhouse::error::Error::TimedOut),
             Outcome::Unavailable(_)
         ));
+        // A proxy's answer carries no ClickHouse code: an outage.
+        assert!(matches!(
+            outcome("502 Bad Gateway"),
+            Outcome::Unavailable(_)
+        ));
+        // Code 252 twice over: overload, or this insert's rows.
+        let parts = "Code: 252. DB::Exception: Too many parts (300). Merges are processing significantly slower than inserts. (TOO_MANY_PARTS)";
+        assert!(matches!(outcome(parts), Outcome::Unavailable(_)));
+        let partitions = "Code: 252. DB::Exception: Too many partitions for single INSERT block (more than 100). (TOO_MANY_PARTS)";
+        assert!(matches!(outcome(partitions), Outcome::Refused(_)));
+        // Unknown to us: tried again, split if it persists.
+        let thrown = "Code: 395. DB::Exception: Value passed to 'throwIf' function is non-zero";
+        assert!(matches!(outcome(thrown), Outcome::Failed(_)));
     }
 
     #[test]

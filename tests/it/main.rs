@@ -19,6 +19,9 @@ mod migrations;
 mod outage;
 mod read_api;
 mod schedule;
+
+mod shipping;
+mod shutdown;
 mod simulate;
 
 use std::path::PathBuf;

@@ -44,7 +44,12 @@ pub enum TestClickHouse {
 impl TestClickHouse {
     /// Starts a private server of the current lane's kind on `dir`.
     pub async fn start(dir: &Path) -> Self {
-        match Lane::from_env() {
+        Self::start_of(Lane::from_env(), dir).await
+    }
+
+    /// Starts a private server of `lane`'s kind on `dir`.
+    pub async fn start_of(lane: Lane, dir: &Path) -> Self {
+        match lane {
             Lane::Debian1816 => Self::Server(
                 LocalClickHouse::start(dir)
                     .await

@@ -14,6 +14,7 @@ mod embedded;
 mod hostile;
 mod ingest;
 mod lane;
+mod lanes_agree;
 mod log_replay;
 mod migrations;
 mod outage;
@@ -24,6 +25,7 @@ mod shipping;
 mod shutdown;
 mod simulate;
 
+use std::io::Write;
 use std::path::PathBuf;
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -72,6 +74,17 @@ pub fn clickhouse_url() -> &'static str {
         std::thread::spawn(move || {
             let runtime = tokio::runtime::Runtime::new().unwrap();
             let server = runtime.block_on(lane::TestClickHouse::start(&scratch_dir("clickhouse")));
+            let version = runtime.block_on(highwater::store::connect::server_version(
+                &clickhouse::Client::default().with_url(server.url()),
+            ));
+            // Straight to stderr (eprintln! would be captured with the
+            // test's output): scripts/test quotes it in its summary.
+            let _ = writeln!(
+                std::io::stderr(),
+                "integration tests on ClickHouse {} (lane {:?})",
+                version.unwrap_or_else(|e| format!("of unknown version ({e})")),
+                lane::Lane::from_env()
+            );
             tx.send(server.url()).unwrap();
             // Keep the server (and this thread, its parent) alive until exit.
             loop {

@@ -7,10 +7,10 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use highwater::store::local_server::LocalClickHouse;
 use serde_json::{Value, json};
 use tokio::sync::Mutex;
 
+use crate::lane::TestClickHouse;
 use crate::{TestApp, event_json, scratch_dir, spawn_app_with};
 
 /// A batch of `n` heartbeats with event ids `{tag}-{i}`.
@@ -50,9 +50,7 @@ struct Readiness {
 #[tokio::test]
 async fn thirty_seconds_without_clickhouse_under_load_lose_nothing() {
     const OUTAGE: Duration = Duration::from_secs(30);
-    let mut clickhouse = LocalClickHouse::start(&scratch_dir("outage-30s"))
-        .await
-        .unwrap();
+    let mut clickhouse = TestClickHouse::start(&scratch_dir("outage-30s")).await;
     let app = Arc::new(spawn_app_with("outage_30s", &clickhouse.url(), |_| {}).await);
     let started = Instant::now();
     let done = Arc::new(AtomicBool::new(false));
@@ -98,7 +96,7 @@ async fn thirty_seconds_without_clickhouse_under_load_lose_nothing() {
     clickhouse.kill().await;
     tokio::time::sleep(OUTAGE).await;
     let acknowledged_during_outage = acknowledged.lock().await.len();
-    clickhouse.restart().await.unwrap();
+    clickhouse.restart().await;
     let up_at = started.elapsed();
     tokio::time::sleep(Duration::from_secs(3)).await;
     done.store(true, Ordering::SeqCst);
@@ -134,9 +132,7 @@ async fn thirty_seconds_without_clickhouse_under_load_lose_nothing() {
 
 #[tokio::test]
 async fn a_full_log_answers_503_and_accepts_again_once_shipped() {
-    let mut clickhouse = LocalClickHouse::start(&scratch_dir("outage-full"))
-        .await
-        .unwrap();
+    let mut clickhouse = TestClickHouse::start(&scratch_dir("outage-full")).await;
     let app = spawn_app_with("outage_full", &clickhouse.url(), |settings| {
         settings.wal.segment_bytes = 16 * 1024;
         settings.wal.max_bytes = 64 * 1024;
@@ -167,7 +163,7 @@ async fn a_full_log_answers_503_and_accepts_again_once_shipped() {
     assert_eq!(status, 503);
     assert_eq!(body["ingest"], "refusing: the log is full");
 
-    clickhouse.restart().await.unwrap();
+    clickhouse.restart().await;
     assert_eq!(stored_ids(&app).await, acknowledged);
     let (events, ids) = batch("after", 20);
     assert_eq!(app.post_json(events.to_string()).await.status(), 200);

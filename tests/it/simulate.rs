@@ -27,8 +27,13 @@ pub fn scenario(path: &str) -> Scenario {
 /// A server with the scenario's project and the shipped ingest limits; the
 /// clock is set after the scenario, so every day can be final.
 pub async fn app_for(test: &str, scenario: &Scenario) -> TestApp {
+    app_for_on(test, scenario, clickhouse_url()).await
+}
+
+/// [`app_for`] on the ClickHouse at `url`.
+pub async fn app_for_on(test: &str, scenario: &Scenario, url: &str) -> TestApp {
     let project = scenario.project_settings(INGEST_KEY, READ_KEY);
-    let app = spawn_app_with(test, clickhouse_url(), |settings| {
+    let app = spawn_app_with(test, url, |settings| {
         settings.ingest = IngestSettings::default();
         settings.projects = vec![project];
     })

@@ -257,8 +257,15 @@ impl Shipper {
     /// failing, so a failure here counts as a refusal at once.
     async fn insert_all(&self, chunk: &Chunk, from: usize, to: usize, proven: bool) {
         let mut failures = 0u32;
+        // Failures with an error of unknown kind only: an outage before
+        // them must not count towards splitting.
+        let mut unknown_failures = 0u32;
         loop {
-            let refusal = match self.insert(chunk, from, to).await {
+            let outcome = self.insert(chunk, from, to).await;
+            if matches!(outcome, Outcome::Failed(_)) {
+                unknown_failures += 1;
+            }
+            let refusal = match outcome {
                 Outcome::Stored => {
                     let rows: u64 = chunk.records[from..to]
                         .iter()
@@ -272,7 +279,7 @@ impl Shipper {
                     return;
                 }
                 Outcome::Refused(reason) => reason,
-                Outcome::Failed(reason) if proven || failures + 1 >= ATTEMPTS_BEFORE_SPLIT => {
+                Outcome::Failed(reason) if proven || unknown_failures >= ATTEMPTS_BEFORE_SPLIT => {
                     reason
                 }
                 Outcome::Unavailable(reason) | Outcome::Failed(reason) => {

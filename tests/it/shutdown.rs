@@ -17,7 +17,7 @@ use crate::{ALPHA_INGEST, ALPHA_READ, NOW_MS, scratch_dir};
 /// is the same whatever the value.
 const DRAIN_S: u64 = 3;
 /// Slack for the process to exit once its drain is over.
-const EXIT_SLACK: Duration = Duration::from_millis(1500);
+const EXIT_SLACK: Duration = Duration::from_secs(2);
 
 fn write_config(path: &Path, listen: &str, url: &str, database: &str, wal: &Path) {
     std::fs::write(

@@ -56,6 +56,20 @@ pub enum Command {
     /// Benchmarks that print highwater's figures beside a baseline.
     #[command(subcommand)]
     Bench(BenchCommand),
+    /// API keys for the configuration file.
+    #[command(subcommand)]
+    Keys(KeysCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum KeysCommand {
+    /// Print fresh random keys (32 characters, about 190 bits each), one per
+    /// line, for `ingest_keys` / `read_keys`.
+    New {
+        /// How many keys to print.
+        #[arg(long, default_value_t = 1)]
+        count: usize,
+    },
 }
 
 #[derive(Debug, Subcommand)]

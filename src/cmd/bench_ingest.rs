@@ -21,7 +21,7 @@ use crate::cli::BenchIngestArgs;
 use crate::store::local_server::LocalClickHouse;
 
 const PROJECT: &str = "bench";
-const KEY: &str = "bench-ingest-key-000000";
+const KEY: &str = "bench-ingest-key-00000000";
 const API_DATABASE: &str = "bench_highwater";
 const DIRECT_DATABASE: &str = "bench_direct";
 

@@ -32,8 +32,8 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
         Some(path) => Scenario::load(path)?,
         None => Scenario::from_toml(MARCH_2020).context("the built-in scenario")?,
     };
-    let ingest_key = format!("hw_ingest_{}", random_token());
-    let read_key = format!("hw_read_{}", random_token());
+    let ingest_key = format!("hw_ingest_{}", crate::config::keys::new_key());
+    let read_key = format!("hw_read_{}", crate::config::keys::new_key());
     let project = scenario.project_settings(&ingest_key, &read_key);
     let mut settings = Settings {
         listen: args.listen,
@@ -334,14 +334,4 @@ fn millions(users: f64) -> String {
     } else {
         format!("{:.0}k", users / 1e3)
     }
-}
-
-fn random_token() -> String {
-    use rand::RngExt;
-    use rand::distr::Alphanumeric;
-    rand::rng()
-        .sample_iter(Alphanumeric)
-        .take(24)
-        .map(char::from)
-        .collect()
 }

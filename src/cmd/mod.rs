@@ -8,12 +8,13 @@ mod bench_simulate;
 mod capacity;
 mod demo;
 mod jobs_run;
+mod keys;
 mod metrics_daily;
 mod render;
 mod serve;
 mod simulate;
 
-use crate::cli::{BenchCommand, Cli, Command, JobsCommand, MetricsCommand};
+use crate::cli::{BenchCommand, Cli, Command, JobsCommand, KeysCommand, MetricsCommand};
 
 pub async fn dispatch(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
@@ -32,5 +33,9 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<()> {
         Command::Bench(BenchCommand::Fullscale(args)) => bench_fullscale::run(args).await,
         Command::Bench(BenchCommand::Simulate(args)) => bench_simulate::run(args).await,
         Command::Bench(BenchCommand::Charts(args)) => bench_charts::run(args),
+        Command::Keys(KeysCommand::New { count }) => {
+            keys::new(count);
+            Ok(())
+        }
     }
 }

@@ -16,8 +16,8 @@ use serde_json::{Value, json};
 
 use crate::{clickhouse_url, spawn_app_with};
 
-const INGEST: &str = "brute-ingest-key-000001";
-const READ: &str = "brute-read-key-0000001";
+const INGEST: &str = "brute-ingest-key-00000001";
+const READ: &str = "brute-read-key-0000000001";
 
 #[derive(Debug, Clone)]
 struct Event {

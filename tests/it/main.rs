@@ -40,9 +40,9 @@ use std::time::Duration;
 
 /// The tests' "now": 2020-03-25T12:00:00Z, so fixtures can use fixed dates.
 pub const NOW_MS: i64 = 1_585_137_600_000;
-pub const ALPHA_INGEST: &str = "alpha-ingest-key-0001";
-pub const ALPHA_READ: &str = "alpha-read-key-000001";
-pub const BETA_INGEST: &str = "beta-ingest-key-00001";
+pub const ALPHA_INGEST: &str = "alpha-ingest-key-0123456789";
+pub const ALPHA_READ: &str = "alpha-read-key-0123456789ab";
+pub const BETA_INGEST: &str = "beta-ingest-key-0123456789a";
 
 /// A private directory under cargo's target dir for this run; the
 /// directories of earlier runs are removed the first time.
@@ -105,7 +105,7 @@ pub fn test_settings(database: &str, url: &str) -> Settings {
         },
         projects: vec![
             ProjectSettings::new("alpha", ALPHA_INGEST, ALPHA_READ),
-            ProjectSettings::new("beta", BETA_INGEST, "beta-read-key-0000001"),
+            ProjectSettings::new("beta", BETA_INGEST, "beta-read-key-0123456789abc"),
         ],
         ..Settings::default()
     };

@@ -4,7 +4,7 @@ use serde_json::Value;
 
 use crate::{ALPHA_INGEST, ALPHA_READ, TestApp, event_json, spawn_app};
 
-const BETA_READ: &str = "beta-read-key-0000001";
+const BETA_READ: &str = "beta-read-key-0123456789abc";
 
 async fn get(app: &TestApp, key: &str, path: &str) -> (u16, Value) {
     app.read(key, path).await

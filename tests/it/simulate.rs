@@ -17,8 +17,8 @@ use crate::{TestApp, clickhouse_url, scratch_dir, spawn_app_with};
 
 pub const MARCH_2020: &str = "fixtures/scenarios/march-2020.toml";
 const GAME_LAUNCH: &str = "fixtures/scenarios/game-launch.toml";
-pub const INGEST_KEY: &str = "simulated-ingest-key-01";
-pub const READ_KEY: &str = "simulated-read-key-0001";
+pub const INGEST_KEY: &str = "simulated-ingest-key-0001";
+pub const READ_KEY: &str = "simulated-read-key-000001";
 
 pub fn scenario(path: &str) -> Scenario {
     Scenario::load(&Path::new(env!("CARGO_MANIFEST_DIR")).join(path)).unwrap()

@@ -2,6 +2,8 @@
 //! overridable) with environment overrides, validated so that a bad value fails
 //! fast with a message that names it.
 
+pub mod keys;
+
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
@@ -412,13 +414,19 @@ impl Settings {
                     project.name
                 );
             }
+            let roles = [
+                ("ingest", &project.ingest_keys),
+                ("read", &project.read_keys),
+            ];
+            let refused: Vec<String> = roles
+                .iter()
+                .flat_map(|(role, ks)| ks.iter().map(move |k| (role, k)))
+                .filter_map(|(role, key)| Some(format!("{role} key: {}", keys::refusal(key)?)))
+                .collect();
+            if !refused.is_empty() {
+                bail!("project {:?}: {}", project.name, refused.join("; "));
+            }
             for key in project.ingest_keys.iter().chain(&project.read_keys) {
-                if key.len() < 16 {
-                    bail!(
-                        "project {:?}: keys must be at least 16 characters",
-                        project.name
-                    );
-                }
                 if !keys.insert(key) {
                     bail!("project {:?}: a key is used more than once", project.name);
                 }
@@ -468,8 +476,8 @@ mod tests {
         [[project]]
         name = "chat"
         time_zone = "America/New_York"
-        ingest_keys = ["ingest-key-0123456789"]
-        read_keys = ["read-key-0123456789ab"]
+        ingest_keys = ["ingest-key-0123456789abcd"]
+        read_keys = ["read-key-0123456789abcdef"]
     "#;
 
     #[test]
@@ -500,12 +508,17 @@ mod tests {
     }
 
     #[test]
-    fn the_shipped_example_is_valid() {
-        let example = include_str!("../highwater.example.toml");
-        let settings = Settings::from_toml(example).unwrap();
-        settings.validate().unwrap();
+    fn the_shipped_example_parses_but_its_keys_must_be_replaced() {
+        let example = include_str!("../../highwater.example.toml");
+        let mut settings = Settings::from_toml(example).unwrap();
         assert_eq!(settings.projects.len(), 1);
         assert_eq!(settings.clickhouse.compression, Compression::None);
+        let refused = format!("{:#}", settings.validate().unwrap_err());
+        assert!(refused.contains("change-me-ingest-key-0001"), "{refused}");
+        let project = &mut settings.projects[0];
+        project.ingest_keys = vec![keys::new_key()];
+        project.read_keys = vec![keys::new_key()];
+        settings.validate().unwrap();
     }
 
     #[test]
@@ -518,12 +531,17 @@ mod tests {
     #[test]
     fn short_or_shared_keys_fail_validation() {
         let mut settings = Settings::default();
-        settings
-            .projects
-            .push(ProjectSettings::new("a", "short", "read-key-0123456789ab"));
+        settings.projects.push(ProjectSettings::new(
+            "a",
+            "short",
+            "read-key-0123456789abcdef",
+        ));
         assert!(settings.validate().is_err());
-        settings.projects[0] =
-            ProjectSettings::new("a", "same-key-0123456789", "same-key-0123456789");
+        settings.projects[0] = ProjectSettings::new(
+            "a",
+            "same-key-0123456789abcdef",
+            "same-key-0123456789abcdef",
+        );
         assert!(settings.validate().is_err());
     }
 

@@ -13,6 +13,10 @@ use crate::clock::Clock;
 use crate::config::Settings;
 use crate::ingest::admission::Admission;
 use crate::ingest::auth::KeyRing;
+use crate::ingest::client::WebSettings;
+use crate::ingest::guard::AuthGuard;
+use crate::ingest::reads_in_flight::ReadsInFlight;
+use crate::ingest::sessions::SessionStore;
 use crate::ingest::{AppState, app};
 use crate::jobs::schedule::Scheduler;
 use crate::store::local_server::LocalClickHouse;
@@ -99,15 +103,26 @@ impl Server {
             Scheduler::new(client.clone(), projects.clone(), clock.clone(), interval)
                 .with_log(wal.monitor())
         });
+        let limits = &settings.ingest;
         let state = AppState {
             projects,
             keys: Arc::new(KeyRing::new(&settings.projects)),
-            limits: Arc::new(settings.ingest.clone()),
+            limits: Arc::new(limits.clone()),
             admission,
             wal,
-            db: client,
+            db: read_client(client, limits.read_timeout_ms),
             clock,
             dashboards_dir: Arc::new(settings.dashboards_dir.clone()),
+            web: Arc::new(WebSettings::new(
+                settings.public_url.as_deref(),
+                &limits.trusted_proxies,
+            )),
+            guard: Arc::new(AuthGuard::new(
+                limits.auth_failure_burst,
+                limits.auth_failures_per_minute,
+            )),
+            sessions: Arc::new(SessionStore::default()),
+            reads: ReadsInFlight::new(limits.max_reads_in_flight),
         };
         Ok(Self {
             listener,
@@ -174,6 +189,14 @@ impl Server {
         self.wal_tasks.finish(deadline).await;
         Ok(())
     }
+}
+
+/// The client the read paths use: ClickHouse itself stops a read query that
+/// runs past the read timeout (`max_execution_time`, whole seconds, known to
+/// every version), so an abandoned read does not keep the server busy.
+pub fn read_client(client: clickhouse::Client, read_timeout_ms: u64) -> clickhouse::Client {
+    let seconds = read_timeout_ms.div_ceil(1000).max(1);
+    client.with_setting("max_execution_time", seconds.to_string())
 }
 
 /// Completes on Ctrl-C or SIGTERM.

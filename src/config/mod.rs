@@ -26,6 +26,12 @@ pub struct Settings {
     /// overview and capacity dashboards serve when the file is missing).
     #[serde(default = "default_dashboards_dir")]
     pub dashboards_dir: PathBuf,
+    /// The address users reach highwater at (`https://stats.example.com`),
+    /// when it differs from `listen` (a reverse proxy): the dashboard login
+    /// accepts forms from this origin only, and its cookie is `Secure` when
+    /// this is https.
+    #[serde(default)]
+    pub public_url: Option<String>,
     #[serde(default)]
     pub clickhouse: ClickHouseSettings,
     #[serde(default)]
@@ -93,6 +99,19 @@ pub struct IngestSettings {
     pub header_timeout_ms: u64,
     /// ...and its whole body within this, or get 408.
     pub body_timeout_ms: u64,
+    /// A read (API or dashboard page) taking longer is cut off: 503, and
+    /// ClickHouse stops it too (`max_execution_time`).
+    pub read_timeout_ms: u64,
+    /// Reads in progress at once; beyond, 503 `busy`.
+    pub max_reads_in_flight: usize,
+    /// Failed keys (unknown bearer keys, failed logins, unknown dashboard
+    /// sessions) one client address may send: this many at once...
+    pub auth_failure_burst: u32,
+    /// ...refilled at this rate; past it, 429 without even comparing.
+    pub auth_failures_per_minute: u32,
+    /// Reverse proxies whose `X-Forwarded-For` / `X-Forwarded-Proto` are
+    /// believed (the client address and whether it came over HTTPS).
+    pub trusted_proxies: Vec<std::net::IpAddr>,
 }
 
 impl Default for IngestSettings {
@@ -105,6 +124,11 @@ impl Default for IngestSettings {
             max_in_flight_bytes: 512 * 1024 * 1024,
             header_timeout_ms: 10_000,
             body_timeout_ms: 30_000,
+            read_timeout_ms: 30_000,
+            max_reads_in_flight: 32,
+            auth_failure_burst: 10,
+            auth_failures_per_minute: 10,
+            trusted_proxies: Vec::new(),
         }
     }
 }
@@ -301,6 +325,7 @@ impl Default for Settings {
             listen: default_listen(),
             data_dir: default_data_dir(),
             dashboards_dir: default_dashboards_dir(),
+            public_url: None,
             clickhouse: ClickHouseSettings::default(),
             ingest: IngestSettings::default(),
             wal: WalSettings::default(),
@@ -363,6 +388,14 @@ impl Settings {
         let ingest = &self.ingest;
         if ingest.max_events_per_batch == 0 || ingest.max_in_flight_requests == 0 {
             bail!("ingest.max_events_per_batch and ingest.max_in_flight_requests must be positive");
+        }
+        if ingest.max_reads_in_flight == 0 || ingest.auth_failure_burst == 0 {
+            bail!("ingest.max_reads_in_flight and ingest.auth_failure_burst must be positive");
+        }
+        if let Some(url) = &self.public_url
+            && !(url.starts_with("http://") || url.starts_with("https://"))
+        {
+            bail!("public_url {url:?} must start with http:// or https://");
         }
         if self.wal.max_bytes < self.wal.segment_bytes || self.wal.segment_bytes == 0 {
             bail!("wal.max_bytes must be at least wal.segment_bytes, which must be positive");

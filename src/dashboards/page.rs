@@ -70,6 +70,7 @@ pub fn dashboard(context: &PageContext<'_>, panels: &[LoadedPanel]) -> anyhow::R
          <label>To <input type=\"date\" name=\"to\" value=\"{to}\"></label> \
          <button type=\"submit\">Show</button> \
          <a href=\"/dashboards/login?next={name}\">add a project's read key</a></form>\n\
+         <form method=\"post\" action=\"/dashboards/logout\"><button type=\"submit\">Log out</button></form>\n\
          <p class=\"meta\">{status}</p>\n{body}</body></html>\n",
         title = escape(context.title),
         project = escape(context.project),
@@ -89,8 +90,8 @@ pub fn login(next: &str, message: &str) -> String {
          <input type=\"hidden\" name=\"next\" value=\"{next}\">\
          <label>Read key <input type=\"password\" name=\"key\" autocomplete=\"off\" required></label> \
          <button type=\"submit\">Open</button></form>\n\
-         <p class=\"meta\">The key is kept in an HttpOnly cookie for this browser; \
-         ingest keys cannot read.</p></body></html>\n",
+         <p class=\"meta\">The key stays on the server: this browser gets a session \
+         (an HttpOnly cookie, 7 days, ended by “Log out”); ingest keys cannot read.</p></body></html>\n",
         message = escape(message),
         next = escape(next),
     )

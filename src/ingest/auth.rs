@@ -1,7 +1,8 @@
 //! API keys: which project a bearer token names, whether it may write or
-//! read, and its token bucket (the rate limits of its project). Keys are
-//! compared in constant time so that timing reveals nothing about how close
-//! a guess was.
+//! read, and its token bucket (the rate limits of its project). A token is
+//! compared with every key as SHA-256 digests of fixed length, in constant
+//! time and without stopping at a match, so that timing reveals neither how
+//! close a guess was nor how long the keys are.
 
 use std::num::NonZeroU32;
 
@@ -9,6 +10,7 @@ use axum::http::HeaderMap;
 use axum::http::header::AUTHORIZATION;
 use governor::clock::Clock;
 use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
+use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
 use super::error::ApiError;
@@ -22,11 +24,12 @@ pub enum KeyRole {
 
 #[derive(Debug)]
 struct KeyEntry {
-    key: Vec<u8>,
+    digest: [u8; 32],
     project: usize,
     role: KeyRole,
     /// Ingest keys count events, read keys requests.
     bucket: DefaultDirectRateLimiter,
+    burst: u32,
 }
 
 /// A key that passed [`KeyRing::authorize`].
@@ -34,6 +37,17 @@ struct KeyEntry {
 pub struct Authorized {
     pub project: usize,
     entry: usize,
+}
+
+impl Authorized {
+    /// A stand-in for unit tests of code that only stores keys.
+    #[cfg(test)]
+    pub fn for_tests(project: usize) -> Self {
+        Self {
+            project,
+            entry: project,
+        }
+    }
 }
 
 fn bucket(per_s: u32, burst: u32) -> DefaultDirectRateLimiter {
@@ -66,10 +80,11 @@ impl KeyRing {
             ];
             for (keys, role, (per_s, burst)) in roles {
                 entries.extend(keys.iter().map(|k| KeyEntry {
-                    key: k.as_bytes().to_vec(),
+                    digest: Sha256::digest(k.as_bytes()).into(),
                     project,
                     role,
                     bucket: bucket(per_s, burst),
+                    burst: burst.max(1),
                 }));
             }
         }
@@ -83,10 +98,20 @@ impl KeyRing {
             .map(|i| (self.entries[i].project, self.entries[i].role))
     }
 
+    /// `token` as a read key, if it is one.
+    pub fn read_key(&self, token: &[u8]) -> Option<Authorized> {
+        let entry = self.find(token)?;
+        (self.entries[entry].role == KeyRole::Read).then_some(Authorized {
+            project: self.entries[entry].project,
+            entry,
+        })
+    }
+
     fn find(&self, token: &[u8]) -> Option<usize> {
+        let digest: [u8; 32] = Sha256::digest(token).into();
         let mut found = None;
         for (i, entry) in self.entries.iter().enumerate() {
-            if bool::from(entry.key.as_slice().ct_eq(token)) {
+            if bool::from(entry.digest.ct_eq(&digest)) {
                 found = Some(i);
             }
         }
@@ -110,6 +135,41 @@ impl KeyRing {
                 cost,
                 burst: capacity.0,
             }),
+        }
+    }
+
+    /// Takes the rest of a batch's `total` cost when `paid` tokens were
+    /// taken before it could be counted. A batch larger than the burst could
+    /// never pass: that is `OverBurst` (413), not a wait.
+    pub fn throttle_rest(
+        &self,
+        key: Authorized,
+        total: usize,
+        paid: usize,
+    ) -> Result<(), ApiError> {
+        let burst = self.entries[key.entry].burst;
+        if total > burst as usize {
+            return Err(ApiError::OverBurst { cost: total, burst });
+        }
+        match total.checked_sub(paid) {
+            Some(rest) if rest > 0 => self.throttle(key, rest),
+            _ => Ok(()),
+        }
+    }
+
+    /// Takes up to `cost` tokens from the key's bucket — about as many as
+    /// it holds, halving the ask until it fits; never refuses. For work
+    /// already done that must still cost its client.
+    pub fn charge(&self, key: Authorized, cost: usize) {
+        let bucket = &self.entries[key.entry].bucket;
+        let mut n = u32::try_from(cost).unwrap_or(u32::MAX);
+        while let Some(take) = NonZeroU32::new(n) {
+            match bucket.check_n(take) {
+                Ok(Ok(())) => return,
+                // Fewer tokens left than asked for: take what is there.
+                Ok(Err(_)) => n /= 2,
+                Err(capacity) => n = capacity.0,
+            }
         }
     }
 

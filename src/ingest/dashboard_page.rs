@@ -1,27 +1,33 @@
 //! `GET /dashboards/{name}`: the live dashboard. A read key, entered once on
-//! `/dashboards/login`, is kept in an HttpOnly cookie; several keys (one per
-//! project) make the project picker. Ingest keys cannot read.
+//! `/dashboards/login`, opens a server-side session (`super::sessions`):
+//! the browser's cookie holds only the session's random id. Several keys
+//! (one per project) make the project picker. Ingest keys cannot read.
 
 use axum::Form;
+use axum::extract::rejection::FormRejection;
 use axum::extract::{Path, Query, State};
-use axum::http::{StatusCode, header};
+use axum::http::{Extensions, HeaderMap, StatusCode, header};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum_extra::extract::cookie::{Cookie, CookieJar, SameSite};
-use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::NaiveDate;
 use serde::Deserialize;
 
 use super::AppState;
-use super::auth::KeyRole;
+use super::auth::Authorized;
+use super::error::ApiError;
+use super::guard::AuthFailed;
+use super::sessions::SESSION_TTL;
 use crate::dashboards::load::{Chosen, load};
 use crate::dashboards::page::{self, PageContext};
 use crate::dashboards::spec::Dashboard;
 use crate::jobs::runner::check_range;
 
-const COOKIE: &str = "hw_read_keys";
-/// Keys a browser may hold at once.
-const MAX_KEYS: usize = 16;
+/// The session cookie: an opaque id, nothing else.
+const COOKIE: &str = "hw_session";
+/// Where earlier versions kept the read keys themselves; cleared at login.
+const LEGACY_COOKIE: &str = "hw_read_keys";
+/// Largest login form accepted (a key and a dashboard name).
+pub const FORM_BODY_LIMIT: usize = 4096;
 
 #[derive(Debug, Deserialize)]
 pub struct PageQuery {
@@ -39,28 +45,42 @@ pub async fn show(
     if !is_dashboard_name(&name) {
         return text_page(StatusCode::NOT_FOUND, "No such dashboard.");
     }
-    let readable = readable_projects(&state, &jar);
-    if readable.is_empty() {
-        let message = "Enter a read key to see this dashboard.";
-        return (StatusCode::UNAUTHORIZED, Html(page::login(&name, message))).into_response();
-    }
-    let names: Vec<String> = readable
+    let keys = match session_keys(&state, &jar) {
+        Session::Open(keys) => keys,
+        Session::None => {
+            let message = "Enter a read key to see this dashboard.";
+            return (StatusCode::UNAUTHORIZED, Html(page::login(&name, message))).into_response();
+        }
+        Session::Unknown => {
+            let message = "Your session has ended: enter a read key again.";
+            let mut response =
+                (StatusCode::UNAUTHORIZED, Html(page::login(&name, message))).into_response();
+            response.extensions_mut().insert(AuthFailed);
+            return response;
+        }
+    };
+    let names: Vec<String> = keys
         .iter()
-        .map(|i| state.projects[*i].name.clone())
+        .map(|k| state.projects[k.project].name.clone())
         .collect();
-    let project = match &query.project {
-        None => &state.projects[readable[0]],
-        Some(wanted) => match readable
+    let key = match &query.project {
+        None => keys[0],
+        Some(wanted) => match keys
             .iter()
-            .find(|i| state.projects[**i].name == *wanted)
+            .find(|k| state.projects[k.project].name == *wanted)
         {
-            Some(i) => &state.projects[*i],
+            Some(key) => *key,
             None => {
                 let message = format!("This browser holds no read key for project {wanted:?}.");
                 return (StatusCode::FORBIDDEN, Html(page::login(&name, &message))).into_response();
             }
         },
     };
+    // A page costs its reader like any read: one request of the key's bucket.
+    if let Err(e) = state.keys.throttle(key, 1) {
+        return error_page(&e);
+    }
+    let project = &state.projects[key.project];
     let dashboard = match Dashboard::named(&state.dashboards_dir, &name) {
         Ok(Some(dashboard)) => dashboard,
         Ok(None) => return text_page(StatusCode::NOT_FOUND, &format!("No dashboard {name:?}.")),
@@ -123,57 +143,104 @@ pub struct LoginForm {
 
 pub async fn login(
     State(state): State<AppState>,
+    extensions: Extensions,
+    headers: HeaderMap,
     jar: CookieJar,
-    Form(form): Form<LoginForm>,
+    form: Result<Form<LoginForm>, FormRejection>,
 ) -> Response {
+    if !state.web.same_origin(&extensions, &headers) {
+        return foreign_form();
+    }
+    let form = match form {
+        Ok(Form(form)) => form,
+        Err(rejection) if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE => {
+            let message = format!("The form is larger than {FORM_BODY_LIMIT} bytes.");
+            return text_page(StatusCode::PAYLOAD_TOO_LARGE, &message);
+        }
+        Err(_) => {
+            let message = "The form could not be read: send a key and next.";
+            return (
+                StatusCode::BAD_REQUEST,
+                Html(page::login("overview", message)),
+            )
+                .into_response();
+        }
+    };
     let next = if is_dashboard_name(&form.next) {
         form.next
     } else {
         "overview".into()
     };
-    let Some((project, KeyRole::Read)) = state.keys.lookup(form.key.as_bytes()) else {
+    let Some(key) = state.keys.read_key(form.key.as_bytes()) else {
         let message = "That is not a read key of any project.";
-        return (StatusCode::UNAUTHORIZED, Html(page::login(&next, message))).into_response();
+        let mut response =
+            (StatusCode::UNAUTHORIZED, Html(page::login(&next, message))).into_response();
+        response.extensions_mut().insert(AuthFailed);
+        return response;
     };
-    let mut keys: Vec<String> = stored_keys(&jar)
-        .into_iter()
-        .filter(|k| *k != form.key)
-        .collect();
-    keys.insert(0, form.key);
-    keys.truncate(MAX_KEYS);
-    let value: Vec<String> = keys.iter().map(|k| URL_SAFE_NO_PAD.encode(k)).collect();
-    let cookie = Cookie::build((COOKIE, value.join(".")))
+    let old = jar.get(COOKIE).map(|c| c.value().to_owned());
+    let id = state.sessions.log_in(old.as_deref(), key);
+    let cookie = Cookie::build((COOKIE, id))
         .http_only(true)
         .same_site(SameSite::Strict)
+        .secure(state.web.is_https(&extensions, &headers))
         .path("/dashboards")
-        .max_age(cookie::time::Duration::days(30));
-    let project = &state.projects[project].name;
+        .max_age(cookie::time::Duration::seconds(SESSION_TTL.as_secs() as i64));
+    let project = &state.projects[key.project].name;
     let target = format!("/dashboards/{next}?project={}", urlencoding(project));
-    (jar.add(cookie), Redirect::to(&target)).into_response()
+    let jar = jar
+        .remove(Cookie::build(LEGACY_COOKIE).path("/dashboards"))
+        .add(cookie);
+    (jar, Redirect::to(&target)).into_response()
 }
 
-/// Projects whose read key the browser holds, in the order entered.
-fn readable_projects(state: &AppState, jar: &CookieJar) -> Vec<usize> {
-    let mut projects = Vec::new();
-    for key in stored_keys(jar) {
-        if let Some((project, KeyRole::Read)) = state.keys.lookup(key.as_bytes())
-            && !projects.contains(&project)
-        {
-            projects.push(project);
-        }
+/// `POST /dashboards/logout`: ends the session and forgets the cookie.
+pub async fn logout(
+    State(state): State<AppState>,
+    extensions: Extensions,
+    headers: HeaderMap,
+    jar: CookieJar,
+) -> Response {
+    if !state.web.same_origin(&extensions, &headers) {
+        return foreign_form();
     }
-    projects
+    if let Some(id) = jar.get(COOKIE) {
+        state.sessions.log_out(id.value());
+    }
+    let jar = jar.remove(Cookie::build(COOKIE).path("/dashboards"));
+    (jar, Redirect::to("/dashboards/login")).into_response()
 }
 
-fn stored_keys(jar: &CookieJar) -> Vec<String> {
-    jar.get(COOKIE)
-        .map(|c| {
-            c.value()
-                .split('.')
-                .filter_map(|k| String::from_utf8(URL_SAFE_NO_PAD.decode(k).ok()?).ok())
-                .collect()
-        })
-        .unwrap_or_default()
+/// An [`ApiError`] as a page: its status, message and headers.
+pub fn error_page(error: &ApiError) -> Response {
+    let mut response = text_page(error.status(), &error.to_string());
+    error.mark(&mut response);
+    response
+}
+
+fn foreign_form() -> Response {
+    text_page(
+        StatusCode::FORBIDDEN,
+        "This form must be sent from highwater's own page.",
+    )
+}
+
+enum Session {
+    Open(Vec<Authorized>),
+    /// No cookie: a first visit.
+    None,
+    /// A cookie naming no open session: expired, logged out, or forged.
+    Unknown,
+}
+
+fn session_keys(state: &AppState, jar: &CookieJar) -> Session {
+    let Some(cookie) = jar.get(COOKIE) else {
+        return Session::None;
+    };
+    match state.sessions.keys(cookie.value()) {
+        Some(keys) if !keys.is_empty() => Session::Open(keys),
+        _ => Session::Unknown,
+    }
 }
 
 fn chosen_days(query: &PageQuery) -> Result<Option<Chosen>, String> {

@@ -6,6 +6,7 @@ use axum::http::{HeaderValue, StatusCode, header::RETRY_AFTER};
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
+use super::guard::AuthFailed;
 use crate::domain::batch::BatchError;
 
 /// Seconds a client should wait after 429 / 503.
@@ -41,6 +42,10 @@ pub enum ApiError {
     #[error("this key's rate limit is reached; retry in {retry_after_s} s")]
     RateLimited { retry_after_s: u64 },
     #[error(
+        "too many unknown keys from this address; credentials are not checked for {retry_after_s} s"
+    )]
+    TooManyFailedKeys { retry_after_s: u64 },
+    #[error(
         "the batch holds {cost} events, more than this key's burst of {burst}: send smaller batches"
     )]
     OverBurst { cost: usize, burst: u32 },
@@ -55,7 +60,7 @@ pub enum ApiError {
 }
 
 impl ApiError {
-    fn status(&self) -> StatusCode {
+    pub fn status(&self) -> StatusCode {
         match self {
             Self::MissingKey | Self::UnknownKey => StatusCode::UNAUTHORIZED,
             Self::WrongKeyRole(_) => StatusCode::FORBIDDEN,
@@ -70,7 +75,9 @@ impl ApiError {
             Self::BadGzip(_) | Self::BodyRead(_) | Self::Batch(_) | Self::BadQuery(_) => {
                 StatusCode::BAD_REQUEST
             }
-            Self::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
+            Self::RateLimited { .. } | Self::TooManyFailedKeys { .. } => {
+                StatusCode::TOO_MANY_REQUESTS
+            }
             Self::Busy | Self::Unavailable(_) | Self::ReadUnavailable => {
                 StatusCode::SERVICE_UNAVAILABLE
             }
@@ -95,6 +102,7 @@ impl ApiError {
             Self::Batch(BatchError::Invalid { .. }) => "invalid_events",
             Self::BodyTimeout(_) => "body_timeout",
             Self::RateLimited { .. } => "rate_limited",
+            Self::TooManyFailedKeys { .. } => "too_many_failed_attempts",
             Self::OverBurst { .. } => "batch_over_rate_burst",
             Self::Busy => "busy",
             Self::Unavailable(_) | Self::ReadUnavailable => "storage_unavailable",
@@ -112,18 +120,35 @@ impl IntoResponse for ApiError {
             body["errors_total"] = json!(total);
         }
         let mut response = (status, Json(body)).into_response();
-        let retry_after = match self {
-            Self::RateLimited { retry_after_s } => Some(retry_after_s),
-            Self::Busy => Some(RETRY_AFTER_BUSY_S),
-            Self::Unavailable(_) | Self::ReadUnavailable => Some(RETRY_AFTER_UNAVAILABLE_S),
-            _ => None,
-        };
-        if let Some(seconds) = retry_after {
+        self.mark(&mut response);
+        response
+    }
+}
+
+impl ApiError {
+    /// What every answer to this error carries besides its body, JSON or
+    /// page: `Retry-After`, and the mark that counts an unknown key against
+    /// the client's address.
+    pub fn mark(&self, response: &mut Response) {
+        if let Some(seconds) = self.retry_after_s() {
             response
                 .headers_mut()
                 .insert(RETRY_AFTER, HeaderValue::from(seconds));
         }
-        response
+        if matches!(self, Self::UnknownKey) {
+            response.extensions_mut().insert(AuthFailed);
+        }
+    }
+
+    fn retry_after_s(&self) -> Option<u64> {
+        match self {
+            Self::RateLimited { retry_after_s } | Self::TooManyFailedKeys { retry_after_s } => {
+                Some(*retry_after_s)
+            }
+            Self::Busy => Some(RETRY_AFTER_BUSY_S),
+            Self::Unavailable(_) | Self::ReadUnavailable => Some(RETRY_AFTER_UNAVAILABLE_S),
+            _ => None,
+        }
     }
 }
 

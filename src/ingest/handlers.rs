@@ -14,7 +14,7 @@ use super::admission::parsing_bytes;
 use super::body::{body_format, gunzip, is_gzip, read_limited};
 use super::error::ApiError;
 use crate::config::ProjectSettings;
-use crate::domain::batch::parse_batch;
+use crate::domain::batch::{BatchError, parse_batch};
 use crate::domain::validate::AcceptWindow;
 use crate::store::connect::ping;
 use crate::store::row_binary::encode_event;
@@ -33,6 +33,9 @@ pub async fn ingest_events(
 ) -> Result<Json<Accepted>, ApiError> {
     let (key, project) = state.ingest_key(&headers)?;
     tracing::Span::current().record("project", project.name.as_str());
+    // Every attempt costs at least one event from the key's bucket before
+    // any work is done: an empty bucket refuses even invalid batches.
+    state.keys.throttle(key, 1)?;
     let limits = &state.limits;
     // A body declared larger than the limit is refused by `read_limited`
     // (413); it must not look like a busy server (503) here.
@@ -49,8 +52,9 @@ pub async fn ingest_events(
     )
     .await
     .map_err(|_| ApiError::BodyTimeout(limits.body_timeout_ms))??;
+    let max_decompressed = limits.max_decompressed_bytes;
     let body = if gzip {
-        let plain = gunzip(&body, limits.max_decompressed_bytes)?;
+        let plain = off_the_workers(move || gunzip(&body, max_decompressed)).await?;
         admitted.grow(plain.len())?;
         plain.into()
     } else {
@@ -58,19 +62,30 @@ pub async fn ingest_events(
     };
     admitted.grow(parsing_bytes(body.len(), limits.max_events_per_batch))?;
     let now_ms = state.clock.now_ms();
-    let events = parse_batch(
-        &body,
-        format,
-        &accept_window(project, now_ms),
+    let window = accept_window(project, now_ms);
+    let (max_events, name, size) = (
         limits.max_events_per_batch,
-    )?;
-    let accepted = events.len();
+        project.name.clone(),
+        body.len(),
+    );
+    let parsed = off_the_workers(move || {
+        let events = parse_batch(&body, format, &window, max_events)?;
+        let mut encoded = Vec::with_capacity(body.len());
+        for event in &events {
+            encode_event(&mut encoded, &name, now_ms, event);
+        }
+        Ok::<_, ApiError>((encoded, events.len()))
+    })
+    .await;
+    let (encoded, accepted) = match parsed {
+        Ok(parsed) => parsed,
+        Err(refused) => {
+            state.keys.charge(key, refused_cost(&refused, size));
+            return Err(refused);
+        }
+    };
     tracing::Span::current().record("events", accepted);
-    state.keys.throttle(key, accepted)?;
-    let mut encoded = Vec::with_capacity(body.len());
-    for event in &events {
-        encode_event(&mut encoded, &project.name, now_ms, event);
-    }
+    state.keys.throttle_rest(key, accepted, 1)?;
     let rows = u32::try_from(accepted).expect("batches are capped far below 2^32 events");
     state
         .wal
@@ -78,6 +93,33 @@ pub async fn ingest_events(
         .await
         .map_err(|e: AppendError| ApiError::Unavailable(e.to_string()))?;
     Ok(Json(Accepted { accepted }))
+}
+
+/// A typical event's size, to price a batch that could not be counted.
+const BYTES_PER_EVENT: usize = 256;
+
+/// What a refused batch costs its key, in events: what it made the server
+/// do — the events it counted, or for a body that could not be counted,
+/// as many events as its size would hold.
+fn refused_cost(refused: &ApiError, body_bytes: usize) -> usize {
+    let counted = match refused {
+        ApiError::Batch(BatchError::Invalid { total, .. }) => *total,
+        ApiError::Batch(BatchError::TooManyEvents { count, .. }) => *count,
+        _ => 0,
+    };
+    counted.max(body_bytes / BYTES_PER_EVENT)
+}
+
+/// Runs CPU-heavy work (gunzip, parsing a batch of up to tens of MiB) on
+/// tokio's blocking pool, so that a few large batches cannot stall the
+/// async workers that answer every other request. The in-flight bounds of
+/// [`super::admission`] bound how many run at once.
+async fn off_the_workers<T: Send + 'static>(
+    work: impl FnOnce() -> Result<T, ApiError> + Send + 'static,
+) -> Result<T, ApiError> {
+    tokio::task::spawn_blocking(work)
+        .await
+        .map_err(|e| ApiError::BodyRead(format!("the batch could not be processed: {e}")))?
 }
 
 fn declared_length(headers: &HeaderMap) -> Option<usize> {

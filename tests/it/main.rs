@@ -11,6 +11,7 @@ mod cli;
 mod crash;
 mod dashboards;
 mod embedded;
+mod gate;
 mod hostile;
 mod ingest;
 mod lane;
@@ -20,6 +21,7 @@ mod migrations;
 mod outage;
 mod read_api;
 mod schedule;
+mod security;
 
 mod shipping;
 mod shutdown;

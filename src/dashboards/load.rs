@@ -22,6 +22,11 @@ pub struct LoadedPanel {
     pub to: NaiveDate,
 }
 
+/// Days of per-minute rows a panel reads at most (the last five weeks of
+/// its range): 1,440 rows a day add up, and an hour-of-week pattern is
+/// clear in five weeks.
+pub const MAX_MINUTE_DAYS: i64 = 35;
+
 /// An explicit range chosen by the reader (the live dashboard's picker).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Chosen {
@@ -54,13 +59,16 @@ pub async fn load(
     let daily = Daily::from_rows(&upto);
     let mut panels = Vec::new();
     for panel in &dashboard.panels {
-        let from = match chosen {
+        let mut from = match chosen {
             Some(c) => c.from,
             None => panel
                 .range
                 .unwrap_or(dashboard.range)
                 .first_day(latest, earliest.min(latest)),
         };
+        if panel.chart == ChartKind::HourOfWeek {
+            from = from.max(latest - Duration::days(MAX_MINUTE_DAYS - 1));
+        }
         let in_range: Vec<DailyFiguresRow> = upto
             .iter()
             .filter(|r| date_of(r.day) >= from)

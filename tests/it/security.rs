@@ -451,3 +451,28 @@ async fn a_refusal_before_the_body_is_read_says_connection_close() {
     }
     app.stop().await.unwrap();
 }
+
+#[tokio::test]
+async fn minute_level_panels_read_at_most_five_weeks() {
+    use highwater::dashboards::load::{Chosen, MAX_MINUTE_DAYS, load};
+    use highwater::dashboards::spec::Dashboard;
+    let app = spawn_app("minute_cap").await;
+    let dashboard = Dashboard::from_toml(
+        "title = \"Year\"\n[[panel]]\nchart = \"hour_of_week\"\ntitle = \"Week\"\n\
+         [[panel]]\nchart = \"peak\"\ntitle = \"Peaks\"",
+    )
+    .unwrap();
+    let chosen = Chosen {
+        from: "2019-03-01".parse().unwrap(),
+        to: "2020-03-31".parse().unwrap(),
+    };
+    let project = app.settings.project("alpha").unwrap();
+    let panels = load(&app.db, project, &dashboard, Some(chosen), &[])
+        .await
+        .unwrap();
+    let five_weeks = chosen.to - chrono::Duration::days(MAX_MINUTE_DAYS - 1);
+    assert_eq!((panels[0].from, panels[0].to), (five_weeks, chosen.to));
+    // Daily panels keep the whole range.
+    assert_eq!(panels[1].from, chosen.from);
+    app.stop().await.unwrap();
+}

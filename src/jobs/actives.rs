@@ -19,6 +19,25 @@ struct ActiveSetRow<'a> {
     users: Vec<&'a str>,
 }
 
+/// The stored DAU set of `day` (empty if none).
+pub async fn stored_set(
+    client: &Client,
+    project: &str,
+    day: NaiveDate,
+) -> Result<Vec<CompactString>, StoreError> {
+    let sets: Vec<Vec<String>> = client
+        .query("SELECT users FROM daily_active_sets FINAL WHERE project = ? AND day = toDate(?)")
+        .bind(project)
+        .bind(day.to_string())
+        .fetch_all()
+        .await?;
+    Ok(sets
+        .into_iter()
+        .flatten()
+        .map(CompactString::from)
+        .collect())
+}
+
 /// (WAU, MAU) of `day`, whose own DAU set is `today`.
 pub async fn rolling(
     client: &Client,

@@ -20,7 +20,7 @@ use crate::store::figures::{
 
 /// Versions of stored figures: the clock in ms, but strictly increasing
 /// within the process so two recomputes in one millisecond still order.
-fn next_version(now_ms: i64) -> u64 {
+pub fn next_version(now_ms: i64) -> u64 {
     static LAST: AtomicU64 = AtomicU64::new(0);
     let wanted = now_ms.max(0) as u64;
     let mut last = LAST.load(Ordering::SeqCst);

@@ -1,13 +1,16 @@
 //! `jobs run`: (re)computes a range of days in order, first filling in any
 //! of the 29 days before the range that were never computed, because WAU and
-//! MAU are built from the daily active sets of the days before.
+//! MAU are built from the daily active sets of the days before; afterwards
+//! the WAU and MAU of the 29 days after the range, which read its sets, are
+//! brought up to date.
 
 use std::collections::HashSet;
 
 use chrono::{Duration, NaiveDate};
 use clickhouse::Client;
 
-use super::compute_day::compute_day;
+use super::actives;
+use super::compute_day::{compute_day, next_version};
 use super::day_window::{DayWindow, utc_date};
 use super::sessions;
 use crate::config::ProjectSettings;
@@ -85,5 +88,37 @@ pub async fn run_range(
         on_day(&row);
         rows.push(row);
     }
+    refresh_rolling(client, project, to, now_ms()).await?;
     Ok(rows)
+}
+
+/// Recounts WAU and MAU of the days after `last` that have figures (up to
+/// 29 days: the ones whose windows hold `last`), storing a day again only
+/// if they changed. The rest of such a day's figures stand.
+async fn refresh_rolling(
+    client: &Client,
+    project: &ProjectSettings,
+    last: NaiveDate,
+    now_ms: i64,
+) -> Result<(), StoreError> {
+    let after = figures::daily(
+        client,
+        &project.name,
+        last + Duration::days(1),
+        last + Duration::days(29),
+    )
+    .await?;
+    for mut row in after {
+        let day = figures::date_of(row.day);
+        let set = actives::stored_set(client, &project.name, day).await?;
+        let (wau, mau) = actives::rolling(client, &project.name, day, &set).await?;
+        if (wau, mau) != (row.wau, row.mau) {
+            tracing::debug!(%day, wau, mau, "WAU/MAU changed by an earlier day's recompute");
+            row.wau = wau;
+            row.mau = mau;
+            row.computed_ms = next_version(now_ms);
+            figures::insert_rows(client, "daily_figures", std::slice::from_ref(&row)).await?;
+        }
+    }
+    Ok(())
 }

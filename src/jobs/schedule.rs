@@ -4,9 +4,16 @@
 //!
 //! Late events: for every event received since the previous tick whose local
 //! day is already final, that day, the day before and the `⌈L / 1 day⌉` days
-//! after (sessions carry forward) are recomputed. A late event can in rare
-//! cases change a day further back (a heartbeat that fills a gap of more than
-//! a day); `highwater jobs run` over the range repairs those.
+//! after (sessions carry forward) are recomputed (and the rolling WAU/MAU of
+//! the 29 days after them, see `runner`). A late event can in rare cases
+//! change a day further back (a heartbeat that fills a gap of more than a
+//! day); `highwater jobs run` over the range repairs those.
+//!
+//! Order and progress: today and the provisional days go first, then the
+//! re-opened days, in runs of at most [`MAX_RANGE_DAYS`] consecutive days.
+//! Re-opened days wait in a pending set until their run is done, so a
+//! failure (or a backfill that re-opens years) never holds the watermark
+//! back, and work done stays done.
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
@@ -15,7 +22,7 @@ use std::time::Duration;
 use chrono::{DateTime, NaiveDate};
 use clickhouse::Client;
 
-use super::runner::{RunError, run_range};
+use super::runner::{MAX_RANGE_DAYS, RunError, run_range};
 use crate::clock::Clock;
 use crate::config::ProjectSettings;
 use crate::store::StoreError;
@@ -33,6 +40,8 @@ pub struct Scheduler {
     interval: Duration,
     /// Per project: events received after this (ms) are not yet accounted for.
     watermarks: Vec<Option<i64>>,
+    /// Per project: final days re-opened by late events, not yet recomputed.
+    pending: Vec<BTreeSet<NaiveDate>>,
     /// Batches still in the log reach ClickHouse later than they were
     /// received: the watermark must not pass the oldest of them.
     log: Option<WalMonitor>,
@@ -46,12 +55,14 @@ impl Scheduler {
         interval: Duration,
     ) -> Self {
         let watermarks = vec![None; projects.len()];
+        let pending = vec![BTreeSet::new(); projects.len()];
         Self {
             client,
             projects,
             clock,
             interval,
             watermarks,
+            pending,
             log: None,
         }
     }
@@ -87,20 +98,15 @@ impl Scheduler {
         let stored = figures::day_statuses(&self.client, &project.name).await?;
         let watermark = match self.watermarks[index] {
             Some(w) => w,
-            // First tick: everything received since the last computation.
-            None => stored
-                .iter()
-                .map(|d| d.computed_ms as i64)
-                .max()
-                .unwrap_or(0),
+            // First tick: everything received since the last computation,
+            // and whatever an earlier run left in the log (it reached
+            // ClickHouse after figures computed without it).
+            None => {
+                let computed = stored.iter().map(|d| d.computed_ms as i64).max();
+                let inherited = self.log.as_ref().and_then(WalMonitor::inherited_oldest_ms);
+                computed.unwrap_or(0).min(inherited.unwrap_or(i64::MAX))
+            }
         };
-        let mut days: BTreeSet<NaiveDate> = BTreeSet::from([today]);
-        days.extend(
-            stored
-                .iter()
-                .filter(|d| d.r#final == 0)
-                .map(|d| figures::date_of(d.day)),
-        );
         let final_days: BTreeSet<NaiveDate> = stored
             .iter()
             .filter(|d| d.r#final == 1)
@@ -110,24 +116,60 @@ impl Scheduler {
         for day in late_days(&self.client, project, watermark - WATERMARK_OVERLAP_MS).await? {
             if final_days.contains(&day) {
                 let first = day.pred_opt().unwrap_or(day);
-                days.extend(
+                self.pending[index].extend(
                     first
                         .iter_days()
-                        .take_while(|d| *d <= day + chrono::Duration::days(carry)),
+                        .take_while(|d| *d <= day + chrono::Duration::days(carry) && *d <= today),
                 );
             }
         }
-        let days: Vec<NaiveDate> = days.into_iter().filter(|d| *d <= today).collect();
-        let clock = self.clock.clone();
-        // One run per stretch of consecutive days: the history check of a
-        // run is then done once per stretch, not once per day.
-        for (from, to) in consecutive_runs(&days) {
-            run_range(&self.client, project, from, to, || clock.now_ms(), |_| {}).await?;
-        }
+        // The late days are remembered in `pending`: the watermark moves on
+        // now, whatever happens to the runs below.
         self.watermarks[index] = Some(unshipped.map_or(started_ms, |u| u.min(started_ms)));
-        tracing::info!(project = %project.name, days = days.len(), "scheduled jobs done");
-        Ok(days)
+
+        let mut urgent: BTreeSet<NaiveDate> = BTreeSet::from([today]);
+        urgent.extend(
+            stored
+                .iter()
+                .filter(|d| d.r#final == 0)
+                .map(|d| figures::date_of(d.day))
+                .filter(|d| *d <= today),
+        );
+        let clock = self.clock.clone();
+        let mut done = Vec::new();
+        for (from, to) in pieces(&urgent) {
+            run_range(&self.client, project, from, to, || clock.now_ms(), |_| {}).await?;
+            done.extend(from.iter_days().take_while(|d| *d <= to));
+        }
+        let pending = &mut self.pending[index];
+        pending.retain(|d| !urgent.contains(d));
+        for (from, to) in pieces(pending) {
+            run_range(&self.client, project, from, to, || clock.now_ms(), |_| {}).await?;
+            let piece: Vec<NaiveDate> = from.iter_days().take_while(|d| *d <= to).collect();
+            pending.retain(|d| !piece.contains(d));
+            done.extend(piece);
+        }
+        done.sort_unstable();
+        tracing::info!(project = %project.name, days = done.len(), "scheduled jobs done");
+        Ok(done)
     }
+}
+
+/// `days` as runs of consecutive days, none longer than one `jobs run`
+/// may be (the history check of a run is then done once per run, not once
+/// per day).
+fn pieces(days: &BTreeSet<NaiveDate>) -> Vec<(NaiveDate, NaiveDate)> {
+    let days: Vec<NaiveDate> = days.iter().copied().collect();
+    let mut pieces = Vec::new();
+    for (first, last) in consecutive_runs(&days) {
+        let mut from = first;
+        while from <= last {
+            let to = last.min(from + chrono::Duration::days(MAX_RANGE_DAYS - 1));
+            pieces.push((from, to));
+            from = to + chrono::Duration::days(1);
+        }
+    }
+    pieces
 }
 
 /// Sorted days as `(first, last)` stretches of consecutive days.
@@ -203,5 +245,19 @@ mod tests {
             ]
         );
         assert!(consecutive_runs(&[]).is_empty());
+    }
+
+    #[test]
+    fn long_stretches_are_cut_into_runs_a_job_accepts() {
+        let first = "2019-01-01".parse::<NaiveDate>().unwrap();
+        let days: BTreeSet<NaiveDate> = first.iter_days().take(950).collect();
+        let cut = pieces(&days);
+        assert_eq!(cut.len(), 3);
+        assert_eq!(cut[0], (first, first + chrono::Duration::days(399)));
+        assert_eq!(cut[1].0, first + chrono::Duration::days(400));
+        assert_eq!(cut[2].1, first + chrono::Duration::days(949));
+        for (from, to) in cut {
+            assert!(super::super::runner::check_range(from, to).is_ok());
+        }
     }
 }

@@ -74,6 +74,8 @@ struct Shared {
     shipped: Notify,
     shipped_rows: AtomicU64,
     dead_letter_records: AtomicU64,
+    /// Receive time of the oldest record an earlier run left unshipped.
+    inherited_oldest_ms: Option<i64>,
 }
 
 #[derive(Debug)]
@@ -194,6 +196,7 @@ impl Wal {
             full: false,
             progress_at: Instant::now(),
         };
+        let inherited_oldest_ms = inherited.oldest_unshipped_ms;
         let backlog = inherited.backlog_bytes();
         if backlog > 0 {
             tracing::info!(
@@ -210,6 +213,7 @@ impl Wal {
             shipped: Notify::new(),
             shipped_rows: AtomicU64::new(0),
             dead_letter_records: AtomicU64::new(0),
+            inherited_oldest_ms,
         });
         let (tx, rx) = mpsc::unbounded_channel();
         let appender = appender::Appender::start(shared.clone(), next_id, settings, rx)?;
@@ -295,6 +299,13 @@ impl WalMonitor {
     /// scheduler must not consider anything received after it accounted for.
     pub fn oldest_unshipped_ms(&self) -> Option<i64> {
         self.0.log.lock().expect("log lock").oldest_unshipped_ms
+    }
+
+    /// Receive time of the oldest batch an earlier run left in the log, as
+    /// found at start-up: those batches reach ClickHouse after figures that
+    /// may have been computed without them.
+    pub fn inherited_oldest_ms(&self) -> Option<i64> {
+        self.0.inherited_oldest_ms
     }
 
     /// Waits until everything appended so far is in ClickHouse; false if

@@ -135,3 +135,157 @@ async fn a_late_event_ten_days_back_updates_the_rolling_figures_after_it() {
     );
     app.stop().await.unwrap();
 }
+
+#[tokio::test]
+async fn provisional_days_spanning_over_400_days_are_computed_in_pieces() {
+    use highwater::store::figures::{DailyFiguresRow, day_number, insert_rows};
+    let app = crate::spawn_app_with("schedule_long", crate::clickhouse_url(), |settings| {
+        settings.projects[0].backfill = true;
+    })
+    .await;
+    app.clock.set(ms("2020-04-01T12:00:00Z"));
+    // 405 provisional days stored, 2019-01-01 .. 2020-02-09 (as a project
+    // with a long lateness would have them), and one user on the last.
+    let first = day("2019-01-01");
+    let days: Vec<NaiveDate> = first.iter_days().take(405).collect();
+    let stored: Vec<DailyFiguresRow> = days
+        .iter()
+        .map(|d| DailyFiguresRow {
+            project: "alpha".into(),
+            day: day_number(*d),
+            day_start: d.and_hms_opt(0, 0, 0).unwrap().and_utc().timestamp() as u32,
+            day_seconds: 86_400,
+            dau: 0,
+            wau: 0,
+            mau: 0,
+            peak_users: 0,
+            peak_users_at: 0,
+            peak_connections: 0,
+            peak_connections_at: 0,
+            peak_active_users: 0,
+            peak_active_users_at: 0,
+            acu: 0.0,
+            sessions: 0,
+            session_p50_s: 0,
+            session_p90_s: 0,
+            session_p99_s: 0,
+            session_max_s: 0,
+            session_histogram: Vec::new(),
+            r#final: 0,
+            computed_ms: 1,
+        })
+        .collect();
+    insert_rows(&app.db, "daily_figures", &stored)
+        .await
+        .unwrap();
+    post_session(&app, "U1", "2020-02-09T09:00:00Z", "2020-02-09T10:00:00Z").await;
+
+    let projects = Arc::new(vec![app.settings.project("alpha").unwrap().clone()]);
+    let mut scheduler = Scheduler::new(
+        app.db.clone(),
+        projects,
+        app.clock.clone(),
+        Duration::from_secs(300),
+    );
+    let recomputed = scheduler
+        .tick(0)
+        .await
+        .expect("a round over more than 400 days");
+    for d in days.iter().chain([&day("2020-04-01")]) {
+        assert!(recomputed.contains(d), "{d} missing");
+    }
+    let last =
+        highwater::store::figures::daily(&app.db, "alpha", day("2020-02-09"), day("2020-02-09"))
+            .await
+            .unwrap();
+    assert_eq!(
+        (last[0].dau, last[0].r#final),
+        (1, 1),
+        "recomputed, and final by now"
+    );
+    app.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn the_first_round_after_a_restart_accounts_for_the_inherited_log() {
+    use highwater::domain::batch::{BodyFormat, parse_batch};
+    use highwater::domain::validate::AcceptWindow;
+    use highwater::store::row_binary::encode_event;
+    use highwater::wal::files::create_segment;
+    use highwater::wal::record::Record;
+    use std::io::Write;
+
+    // A run computes 03-25 (final) with U1 at 12:00 on 03-26...
+    let app = spawn_app("schedule_restart").await;
+    app.clock.set(ms("2020-03-25T11:00:00Z"));
+    post_session(&app, "U1", "2020-03-25T09:00:00Z", "2020-03-25T10:00:00Z").await;
+    app.clock.set(ms("2020-03-26T12:00:00Z"));
+    app.run_jobs("alpha", "2020-03-25", "2020-03-25").await;
+    let settings = app.settings.clone();
+    app.stop().await.unwrap();
+
+    // ...while its log still held U2's session, received at 20:00 on 03-25
+    // (ClickHouse was away), when it stopped.
+    let received = ms("2020-03-25T20:00:00Z");
+    let body = json!([
+        {"type": "session_start", "user_id": "U2", "session_id": "S2", "ts": "2020-03-25T09:30:00Z"},
+        {"type": "session_end", "user_id": "U2", "session_id": "S2", "ts": "2020-03-25T09:45:00Z"},
+    ])
+    .to_string();
+    let window = AcceptWindow {
+        now_ms: received,
+        max_ahead_ms: 0,
+        max_age_ms: None,
+    };
+    let events = parse_batch(body.as_bytes(), BodyFormat::JsonArray, &window, 10).unwrap();
+    let mut rows = Vec::new();
+    for event in &events {
+        encode_event(&mut rows, "alpha", received, event);
+    }
+    let mut framed = Vec::new();
+    Record {
+        rows: 2,
+        received_ms: received,
+        payload: &rows,
+    }
+    .encode_into(&mut framed);
+    let wal = crate::scratch_dir("schedule-restart-log").join("wal");
+    std::fs::create_dir_all(&wal).unwrap();
+    create_segment(&wal, 1).unwrap().write_all(&framed).unwrap();
+
+    // The next run ships it at start-up; its first round re-opens 03-25.
+    let mut settings = settings;
+    settings.wal.dir = Some(wal);
+    let db = highwater::store::connect(&settings.clickhouse, crate::clickhouse_url())
+        .await
+        .unwrap();
+    let clock = Arc::new(highwater::clock::ManualClock::new(ms(
+        "2020-03-26T12:10:00Z",
+    )));
+    let server = highwater::startup::Server::bind(
+        &settings,
+        "127.0.0.1:0".parse().unwrap(),
+        db.clone(),
+        clock.clone(),
+    )
+    .await
+    .unwrap();
+    let log = server.log_monitor();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let serving = tokio::spawn(server.run(async {
+        let _ = stopped.await;
+    }));
+    assert!(log.wait_drained(Duration::from_secs(60)).await);
+    let projects = Arc::new(vec![settings.project("alpha").unwrap().clone()]);
+    let mut scheduler =
+        Scheduler::new(db.clone(), projects, clock, Duration::from_secs(300)).with_log(log);
+    let recomputed = scheduler.tick(0).await.unwrap();
+    assert!(recomputed.contains(&day("2020-03-25")), "{recomputed:?}");
+    let figures =
+        highwater::store::figures::daily(&db, "alpha", day("2020-03-25"), day("2020-03-25"))
+            .await
+            .unwrap();
+    assert_eq!((figures[0].dau, figures[0].peak_users), (2, 2));
+    let _ = stop.send(());
+    serving.await.unwrap().unwrap();
+}

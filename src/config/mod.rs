@@ -397,8 +397,14 @@ impl Settings {
         {
             bail!("public_url {url:?} must start with http:// or https://");
         }
-        if self.wal.max_bytes < self.wal.segment_bytes || self.wal.segment_bytes == 0 {
-            bail!("wal.max_bytes must be at least wal.segment_bytes, which must be positive");
+        // A segment is deleted only once it is sealed and shipped: the log
+        // needs room for the one being written and at least one more.
+        if self.wal.segment_bytes == 0 || self.wal.max_bytes < 2 * self.wal.segment_bytes {
+            bail!(
+                "wal.max_bytes ({}) must be at least twice wal.segment_bytes ({}), which must be positive",
+                self.wal.max_bytes,
+                self.wal.segment_bytes
+            );
         }
         if !is_identifier(&self.clickhouse.database) {
             bail!(
@@ -576,6 +582,20 @@ mod tests {
             "same-key-0123456789abcdef",
         );
         assert!(settings.validate().is_err());
+    }
+
+    #[test]
+    fn the_log_needs_room_for_two_segments() {
+        let mut settings = Settings::default();
+        settings.wal.segment_bytes = 1 << 20;
+        settings.wal.max_bytes = 1 << 20;
+        let refused = format!("{:#}", settings.validate().unwrap_err());
+        assert!(
+            refused.contains("at least twice wal.segment_bytes"),
+            "{refused}"
+        );
+        settings.wal.max_bytes = 2 << 20;
+        settings.validate().unwrap();
     }
 
     #[test]

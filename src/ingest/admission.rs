@@ -37,6 +37,7 @@ pub fn largest_request_bytes(settings: &IngestSettings) -> usize {
 #[derive(Debug, Clone)]
 pub struct Admission {
     requests: Arc<Semaphore>,
+    max_requests: usize,
     bytes: Arc<Semaphore>,
 }
 
@@ -60,10 +61,16 @@ impl Admission {
         );
         Ok(Self {
             requests: Arc::new(Semaphore::new(settings.max_in_flight_requests)),
+            max_requests: settings.max_in_flight_requests,
             bytes: Arc::new(Semaphore::new(
                 settings.max_in_flight_bytes.min(Semaphore::MAX_PERMITS),
             )),
         })
+    }
+
+    /// Ingest requests admitted and not yet finished (shown by `/readyz`).
+    pub fn requests_in_flight(&self) -> usize {
+        self.max_requests - self.requests.available_permits()
     }
 
     /// Admits a request that will hold `bytes` bytes.

@@ -70,7 +70,14 @@ pub async fn read_limited(
 
 /// Decompresses gzip (several members allowed), stopping past `limit` bytes.
 pub fn gunzip(compressed: &[u8], limit: usize) -> Result<Vec<u8>, ApiError> {
-    let mut out = Vec::with_capacity(compressed.len().saturating_mul(4).min(limit));
+    let capacity = compressed.len().saturating_mul(4).min(limit);
+    gunzip_from(compressed, capacity, limit)
+}
+
+/// [`gunzip`] from any reader: inflation stops one byte past `limit`, so a
+/// bomb costs `limit` bytes of memory and the little input that yields them.
+fn gunzip_from(compressed: impl Read, capacity: usize, limit: usize) -> Result<Vec<u8>, ApiError> {
+    let mut out = Vec::with_capacity(capacity);
     flate2::read::MultiGzDecoder::new(compressed)
         .take(limit as u64 + 1)
         .read_to_end(&mut out)
@@ -105,6 +112,34 @@ mod tests {
             gunzip(b"not gzip at all", 100),
             Err(ApiError::BadGzip(_))
         ));
+    }
+
+    #[test]
+    fn a_bomb_is_inflated_no_further_than_the_cap() {
+        // 512 MiB of zeros in about 512 KB (eight gzip members of 64 MiB).
+        // Inflating reads its input through a counter: stopping at the
+        // 1 MiB cap reads only a sliver of it.
+        let bomb = gzip(&vec![0u8; 64 << 20]).repeat(8);
+        let read = std::cell::Cell::new(0usize);
+        struct Counting<'a>(&'a [u8], &'a std::cell::Cell<usize>);
+        impl Read for Counting<'_> {
+            fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+                let n = self.0.read(buf)?;
+                self.1.set(self.1.get() + n);
+                Ok(n)
+            }
+        }
+        let refused = gunzip_from(Counting(&bomb, &read), 0, 1 << 20);
+        assert!(matches!(
+            refused,
+            Err(ApiError::DecompressedTooLarge { limit: 1_048_576 })
+        ));
+        assert!(
+            read.get() < bomb.len() / 8,
+            "read {} of {}",
+            read.get(),
+            bomb.len()
+        );
     }
 
     #[test]

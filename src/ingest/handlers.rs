@@ -184,6 +184,7 @@ pub async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<serde_js
         "ready": ready,
         "clickhouse": clickhouse.err().unwrap_or_else(|| "ok".into()),
         "ingest": ingest,
+        "ingest_requests_in_flight": state.admission.requests_in_flight(),
         "shipping": shipping,
         "log": log,
     });

@@ -6,6 +6,7 @@
 use std::fs::File;
 use std::io::Write;
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 
 use tokio::sync::mpsc;
 
@@ -70,7 +71,9 @@ impl Appender {
     /// Writes what fits under the disk bound, fsyncs, answers everyone.
     fn write_group(&mut self, group: Vec<Append>) {
         let mut buf = Vec::with_capacity(group.iter().map(|a| a.payload.len() + 32).sum());
-        let disk_bytes = self.shared.log.lock().expect("log lock").disk_bytes;
+        // Dead letters share the disk budget: they are never deleted here.
+        let disk_bytes = self.shared.log.lock().expect("log lock").disk_bytes
+            + self.shared.dead_letter_bytes.load(Ordering::Relaxed);
         let mut accepted = Vec::with_capacity(group.len());
         let mut refused = false;
         let mut oldest = i64::MAX;
@@ -91,10 +94,17 @@ impl Appender {
             oldest = oldest.min(append.received_ms);
             accepted.push(append.done);
         }
-        if refused {
-            self.shared.log.lock().expect("log lock").full = true;
-        }
+        // `full` says whether the latest batches were refused for want of
+        // room: it clears as soon as a group fits again.
+        self.shared.log.lock().expect("log lock").full = refused;
         if accepted.is_empty() {
+            // Sealing the segment lets the shipper delete it once shipped:
+            // a log whose only segment never fills would stay full forever.
+            if self.segment_len > FIRST_OFFSET
+                && let Err(e) = self.rotate()
+            {
+                tracing::error!(error = %e, "cannot start a new log segment");
+            }
             return;
         }
         let result = self.write_durably(&buf);

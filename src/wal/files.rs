@@ -93,20 +93,25 @@ pub fn sync_dir(dir: &Path) -> io::Result<()> {
     File::open(dir)?.sync_all()
 }
 
-/// The last saved shipping position, if any.
+/// The last saved shipping position, if any. A checkpoint that a power
+/// loss left empty or damaged counts as none: shipping starts again from the
+/// first segment, which sends some rows twice — harmless to every figure
+/// (DESIGN §2) — where refusing to start would stop ingest.
 pub fn read_checkpoint(dir: &Path) -> io::Result<Option<Position>> {
-    let text = match std::fs::read_to_string(dir.join(CHECKPOINT)) {
-        Ok(text) => text,
+    let path = dir.join(CHECKPOINT);
+    let bytes = match std::fs::read(&path) {
+        Ok(bytes) => bytes,
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
         Err(e) => return Err(e),
     };
+    let text = String::from_utf8_lossy(&bytes);
     let mut parts = text.split_whitespace().map(str::parse::<u64>);
-    match (parts.next(), parts.next()) {
-        (Some(Ok(segment)), Some(Ok(offset))) => Ok(Some(Position { segment, offset })),
-        _ => Err(io::Error::new(
-            io::ErrorKind::InvalidData,
-            format!("{} is damaged: {text:?}", dir.join(CHECKPOINT).display()),
-        )),
+    match (parts.next(), parts.next(), parts.next()) {
+        (Some(Ok(segment)), Some(Ok(offset)), None) => Ok(Some(Position { segment, offset })),
+        _ => {
+            tracing::warn!(path = %path.display(), content = ?text.chars().take(40).collect::<String>(), "the shipping checkpoint is damaged; shipping the log again from its first segment");
+            Ok(None)
+        }
     }
 }
 
@@ -164,6 +169,15 @@ mod tests {
         };
         write_checkpoint(dir.path(), at).unwrap();
         assert_eq!(read_checkpoint(dir.path()).unwrap(), Some(at));
+    }
+
+    #[test]
+    fn an_empty_or_damaged_checkpoint_counts_as_none() {
+        let dir = tempfile::tempdir().unwrap();
+        for damage in [&b""[..], b"7", b"7 x\n", b"\0\0\0\0", b"7 12 99\n"] {
+            std::fs::write(dir.path().join(CHECKPOINT), damage).unwrap();
+            assert_eq!(read_checkpoint(dir.path()).unwrap(), None, "{damage:?}");
+        }
     }
 
     #[test]

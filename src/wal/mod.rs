@@ -74,6 +74,8 @@ struct Shared {
     shipped: Notify,
     shipped_rows: AtomicU64,
     dead_letter_records: AtomicU64,
+    /// Bytes of the dead-letter files; they count against `max_bytes`.
+    dead_letter_bytes: AtomicU64,
     /// Receive time of the oldest record an earlier run left unshipped.
     inherited_oldest_ms: Option<i64>,
 }
@@ -120,7 +122,10 @@ pub struct WalStatus {
     /// Batches are being refused (503) until the shipper frees room.
     pub full: bool,
     pub shipped_rows: u64,
+    /// Batches set aside into the dead-letter files by this run.
     pub dead_letter_records: u64,
+    /// Bytes of every dead-letter file (counted against `max_bytes`).
+    pub dead_letter_bytes: u64,
     /// The last insert error, while shipping fails.
     pub clickhouse_error: Option<String>,
     /// Seconds the backlog has waited without shipping moving on (0 when
@@ -173,8 +178,15 @@ impl Wal {
                 inherited: true,
             });
         }
+        // A position outside its segment is as good as none.
         let cursor = match files::read_checkpoint(dir)? {
-            Some(at) if segments.iter().any(|s| s.id == at.segment) => at,
+            Some(at)
+                if segments
+                    .iter()
+                    .any(|s| s.id == at.segment && (FIRST_OFFSET..=s.len).contains(&at.offset)) =>
+            {
+                at
+            }
             _ => Position {
                 segment: segments.front().map_or(0, |s| s.id),
                 offset: FIRST_OFFSET,
@@ -213,6 +225,7 @@ impl Wal {
             shipped: Notify::new(),
             shipped_rows: AtomicU64::new(0),
             dead_letter_records: AtomicU64::new(0),
+            dead_letter_bytes: AtomicU64::new(dead_letter::DeadLetters::disk_bytes(dir)?),
             inherited_oldest_ms,
         });
         let (tx, rx) = mpsc::unbounded_channel();
@@ -289,6 +302,7 @@ impl WalMonitor {
             full: log.full,
             shipped_rows: shared.shipped_rows.load(Ordering::Relaxed),
             dead_letter_records: shared.dead_letter_records.load(Ordering::Relaxed),
+            dead_letter_bytes: shared.dead_letter_bytes.load(Ordering::Relaxed),
             clickhouse_error: log.ship_error.clone(),
             no_progress_s: no_progress.as_secs_f64(),
             stalled: no_progress > shared.stall_after,

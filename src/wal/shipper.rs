@@ -97,7 +97,7 @@ impl Shipper {
         settings: &WalSettings,
         stop: watch::Receiver<Option<Instant>>,
     ) -> Self {
-        let dead_letters = DeadLetters::new(shared.dir.join("dead-letter.ndjson"));
+        let dead_letters = DeadLetters::new(&shared.dir, settings.segment_bytes);
         Self {
             shared,
             client,
@@ -193,7 +193,7 @@ impl Shipper {
             }
         };
         if chunk.records.is_empty() {
-            self.unreadable_tail(segment, cursor);
+            self.unreadable_tail(segment, cursor).await;
             return;
         }
         self.insert_all(&chunk, 0, chunk.records.len(), false).await;
@@ -293,7 +293,7 @@ impl Shipper {
                 }
             };
             if to - from == 1 {
-                self.dead_letter(chunk, from, &refusal);
+                self.dead_letter(chunk, from, &refusal).await;
             } else {
                 tracing::warn!(error = %refusal, records = to - from, "ClickHouse refuses this insert; splitting it to find the refused batches");
                 let middle = from + (to - from) / 2;
@@ -325,7 +325,7 @@ impl Shipper {
         }
     }
 
-    fn dead_letter(&self, chunk: &Chunk, index: usize, reason: &str) {
+    async fn dead_letter(&self, chunk: &Chunk, index: usize, reason: &str) {
         let span = chunk.records[index];
         let payload = &chunk.bytes[chunk.payload(&span)];
         tracing::error!(
@@ -333,18 +333,45 @@ impl Shipper {
             reason,
             "ClickHouse refused a batch; it goes to the dead-letter file"
         );
-        self.dead_letters
-            .write(reason, span.rows, span.received_ms, payload)
-            .unwrap_or_else(|e| tracing::error!(error = %e, "cannot write the dead-letter file"));
-        self.shared
-            .dead_letter_records
-            .fetch_add(1, Ordering::Relaxed);
+        self.keep_dead_letter(reason, span.rows, span.received_ms, payload)
+            .await;
+    }
+
+    /// Writes a dead letter, retrying (with backoff) until it is durably
+    /// on disk: the shipper must not move past rows that are neither in
+    /// ClickHouse nor in the dead-letter file.
+    async fn keep_dead_letter(&self, reason: &str, rows: u32, received_ms: i64, bytes: &[u8]) {
+        let mut failures = 0;
+        loop {
+            match self.dead_letters.write(reason, rows, received_ms, bytes) {
+                Ok(written) => {
+                    let shared = &self.shared;
+                    shared
+                        .dead_letter_bytes
+                        .fetch_add(written, Ordering::Relaxed);
+                    shared.dead_letter_records.fetch_add(1, Ordering::Relaxed);
+                    shared.log.lock().expect("log lock").ship_error = None;
+                    return;
+                }
+                Err(e) => {
+                    let why = format!(
+                        "cannot write the dead-letter file ({e}); the refused batch stays in the log"
+                    );
+                    if failures == 0 {
+                        tracing::error!("{why}");
+                    }
+                    self.shared.log.lock().expect("log lock").ship_error = Some(why);
+                    failures += 1;
+                    tokio::time::sleep(backoff(failures, self.retry_max)).await;
+                }
+            }
+        }
     }
 
     /// No whole record at `cursor`, yet the segment holds more bytes: a
     /// write torn by a crash (never acknowledged: the 200 waits for fsync)
     /// or damage. Either way the rest of the segment cannot be read.
-    fn unreadable_tail(&mut self, segment: Segment, cursor: Position) {
+    async fn unreadable_tail(&mut self, segment: Segment, cursor: Position) {
         let lost = segment.len - cursor.offset;
         let mut bytes = vec![0; lost as usize];
         let read = self
@@ -358,26 +385,22 @@ impl Shipper {
                 bytes = lost,
                 "dropping a record torn by a crash (it was never acknowledged)"
             );
-        } else {
+        } else if matches!(read, Some(Ok(()))) {
             let reason = match decode(&bytes) {
                 Decoded::Corrupt(why) => why,
                 _ => "incomplete record".into(),
             };
             tracing::error!(segment = segment.id, offset = cursor.offset, bytes = lost, %reason, "damaged log segment; its unreadable rest goes to the dead-letter file");
-            if matches!(read, Some(Ok(()))) {
-                let _ = self.dead_letters.write(
-                    &format!(
-                        "unreadable log bytes at offset {} of segment {}: {reason}",
-                        cursor.offset, segment.id
-                    ),
-                    0,
-                    0,
-                    &bytes,
-                );
-            }
-            self.shared
-                .dead_letter_records
-                .fetch_add(1, Ordering::Relaxed);
+            let reason = format!(
+                "unreadable log bytes at offset {} of segment {}: {reason}",
+                cursor.offset, segment.id
+            );
+            self.keep_dead_letter(&reason, 0, 0, &bytes).await;
+        } else {
+            // The segment cannot even be read: leave it for the next round.
+            tracing::error!(segment = segment.id, "cannot read a log segment; retrying");
+            tokio::time::sleep(self.retry_max).await;
+            return;
         }
         self.advance(
             Position {

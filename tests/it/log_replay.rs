@@ -160,3 +160,89 @@ async fn a_second_server_on_the_same_log_is_refused() {
     );
     first.stop().await.unwrap();
 }
+
+/// Event ids stored so far, sorted.
+async fn stored_ids(app: &crate::TestApp) -> Vec<String> {
+    app.db
+        .query("SELECT DISTINCT event_id FROM events ORDER BY event_id")
+        .fetch_all()
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn a_dead_letter_that_cannot_be_written_keeps_its_rows_in_the_log() {
+    let dir = scratch_dir("dead-letter-blocked").join("wal");
+    std::fs::create_dir_all(&dir).unwrap();
+    let cut = &rows("cut", 1)[..20];
+    write_segment(
+        &dir,
+        1,
+        &[
+            framed(3, &rows("good", 3)),
+            framed(1, cut),
+            framed(2, &rows("after", 2)),
+        ],
+    );
+    // Where the dead-letter file should go stands a directory: every write fails.
+    let obstacle = dir.join("dead-letter.ndjson");
+    std::fs::create_dir(&obstacle).unwrap();
+    let app = spawn_app_with("dead_letter_blocked", clickhouse_url(), |settings| {
+        settings.wal.dir = Some(dir.clone());
+    })
+    .await;
+    let started = std::time::Instant::now();
+    let ready = loop {
+        let (_, ready) = app.get("/readyz").await;
+        if ready["log"]["clickhouse_error"]
+            .as_str()
+            .is_some_and(|e| e.contains("dead-letter"))
+        {
+            break ready;
+        }
+        assert!(started.elapsed().as_secs() < 30, "{ready}");
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    };
+    // The refused row is neither in ClickHouse nor on disk: the log keeps it.
+    assert!(
+        ready["log"]["backlog_bytes"].as_u64().unwrap() > 0,
+        "{ready}"
+    );
+    assert_eq!(ready["log"]["dead_letter_records"], 0);
+    assert!(
+        !stored_ids(&app)
+            .await
+            .iter()
+            .any(|id| id.starts_with("after"))
+    );
+
+    std::fs::remove_dir(&obstacle).unwrap();
+    app.drained().await;
+    assert_eq!(
+        stored_ids(&app).await,
+        ["after-0", "after-1", "good-0", "good-1", "good-2"]
+    );
+    let dead = std::fs::read_to_string(&obstacle).unwrap();
+    assert_eq!(dead.lines().count(), 1);
+    assert!(dead.contains("Code: 33"), "{dead}");
+    let (_, ready) = app.get("/readyz").await;
+    assert_eq!(ready["log"]["dead_letter_records"], 1);
+    assert_eq!(ready["log"]["dead_letter_bytes"], dead.len());
+    app.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn a_damaged_checkpoint_ships_the_log_again_instead_of_refusing_to_start() {
+    let dir = scratch_dir("damaged-checkpoint").join("wal");
+    std::fs::create_dir_all(&dir).unwrap();
+    write_segment(&dir, 1, &[framed(3, &rows("kept", 3))]);
+    // A power loss left the checkpoint half written.
+    std::fs::write(dir.join("shipped"), b"1 ").unwrap();
+    let app = spawn_app_with("damaged_checkpoint", clickhouse_url(), |settings| {
+        settings.wal.dir = Some(dir.clone());
+    })
+    .await;
+    app.drained().await;
+    assert_eq!(stored_ids(&app).await, ["kept-0", "kept-1", "kept-2"]);
+    app.stop().await.unwrap();
+}

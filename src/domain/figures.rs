@@ -132,24 +132,10 @@ mod tests {
             day,
             day_start: u32::from(day) * 86_400,
             day_seconds: 86_400,
-            dau: 0,
-            wau: 0,
-            mau: 0,
             peak_users,
             peak_users_at: u32::from(day) * 86_400,
-            peak_connections: 0,
-            peak_connections_at: 0,
-            peak_active_users: 0,
-            peak_active_users_at: 0,
-            acu: 0.0,
-            sessions: 0,
-            session_p50_s: 0,
-            session_p90_s: 0,
-            session_p99_s: 0,
-            session_max_s: 0,
-            session_histogram: Vec::new(),
             r#final: u8::from(is_final),
-            computed_ms: 0,
+            ..DailyFiguresRow::default()
         }
     }
 

@@ -10,7 +10,7 @@ use super::StoreError;
 use super::row_binary::{ACTIVE_SET_COLUMNS, encode_active_set};
 
 /// One row of `daily_figures`. `*_at` and `day_start` are epoch seconds.
-#[derive(Debug, Clone, PartialEq, Row, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Row, Serialize, Deserialize)]
 pub struct DailyFiguresRow {
     pub project: String,
     /// Days since 1970-01-01 (ClickHouse `Date`).

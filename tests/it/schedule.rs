@@ -20,6 +20,18 @@ fn day(s: &str) -> NaiveDate {
     s.parse().unwrap()
 }
 
+/// The scheduler `serve` would run for `app`'s project alpha, on its log.
+fn scheduler_of(app: &TestApp) -> Scheduler {
+    let projects = Arc::new(vec![app.settings.project("alpha").unwrap().clone()]);
+    Scheduler::new(
+        app.db.clone(),
+        projects,
+        app.clock.clone(),
+        Duration::from_secs(300),
+    )
+    .with_log(app.log.clone())
+}
+
 async fn march_25(app: &TestApp) -> Value {
     let path = "/v1/metrics/daily?from=2020-03-25&to=2020-03-25";
     app.read(ALPHA_READ, path).await.1["days"][0].clone()
@@ -38,14 +50,7 @@ async fn post_session(app: &TestApp, user: &str, start: &str, end: &str) {
 #[tokio::test]
 async fn provisional_days_finalise_and_late_events_reopen_them() {
     let app = spawn_app("schedule").await;
-    let projects = Arc::new(vec![app.settings.project("alpha").unwrap().clone()]);
-    let mut scheduler = Scheduler::new(
-        app.db.clone(),
-        projects,
-        app.clock.clone(),
-        Duration::from_secs(300),
-    )
-    .with_log(app.log.clone());
+    let mut scheduler = scheduler_of(&app);
 
     app.clock.set(ms("2020-03-25T12:00:00Z"));
     post_session(&app, "U1", "2020-03-25T09:00:00Z", "2020-03-25T10:00:00Z").await;
@@ -89,14 +94,7 @@ async fn provisional_days_finalise_and_late_events_reopen_them() {
 #[tokio::test]
 async fn a_late_event_ten_days_back_updates_the_rolling_figures_after_it() {
     let app = spawn_app("schedule_rolling").await;
-    let projects = Arc::new(vec![app.settings.project("alpha").unwrap().clone()]);
-    let mut scheduler = Scheduler::new(
-        app.db.clone(),
-        projects,
-        app.clock.clone(),
-        Duration::from_secs(300),
-    )
-    .with_log(app.log.clone());
+    let mut scheduler = scheduler_of(&app);
     app.clock.set(ms("2020-03-20T12:00:00Z"));
     // U1 every day from 03-01 to 03-20; every day but today final.
     for d in 1..=20 {
@@ -155,24 +153,9 @@ async fn provisional_days_spanning_over_400_days_are_computed_in_pieces() {
             day: day_number(*d),
             day_start: d.and_hms_opt(0, 0, 0).unwrap().and_utc().timestamp() as u32,
             day_seconds: 86_400,
-            dau: 0,
-            wau: 0,
-            mau: 0,
-            peak_users: 0,
-            peak_users_at: 0,
-            peak_connections: 0,
-            peak_connections_at: 0,
-            peak_active_users: 0,
-            peak_active_users_at: 0,
-            acu: 0.0,
-            sessions: 0,
-            session_p50_s: 0,
-            session_p90_s: 0,
-            session_p99_s: 0,
-            session_max_s: 0,
-            session_histogram: Vec::new(),
             r#final: 0,
             computed_ms: 1,
+            ..DailyFiguresRow::default()
         })
         .collect();
     insert_rows(&app.db, "daily_figures", &stored)
@@ -180,13 +163,7 @@ async fn provisional_days_spanning_over_400_days_are_computed_in_pieces() {
         .unwrap();
     post_session(&app, "U1", "2020-02-09T09:00:00Z", "2020-02-09T10:00:00Z").await;
 
-    let projects = Arc::new(vec![app.settings.project("alpha").unwrap().clone()]);
-    let mut scheduler = Scheduler::new(
-        app.db.clone(),
-        projects,
-        app.clock.clone(),
-        Duration::from_secs(300),
-    );
+    let mut scheduler = scheduler_of(&app);
     let recomputed = scheduler
         .tick(0)
         .await

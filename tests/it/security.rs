@@ -251,6 +251,18 @@ async fn the_dashboard_cookie_holds_a_session_id_and_no_key_material() {
     let forged = format!("hw_session={}", URL_SAFE_NO_PAD.encode([7u8; 32]));
     assert_eq!(page(&app, &http, &forged).await, StatusCode::UNAUTHORIZED);
 
+    // A form that is not the login form gets the page's own 400, not a
+    // plain-text 422.
+    let garbled = http
+        .post(format!("{}/dashboards/login", app.base_url))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body("foo=bar")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(garbled.status(), StatusCode::BAD_REQUEST);
+    assert!(garbled.text().await.unwrap().contains("name=\"key\""));
+
     // A form posted from another site is refused, key or not.
     let foreign = log_in(&app, &http, ALPHA_READ, Some("https://evil.example")).await;
     assert_eq!(foreign.status(), StatusCode::FORBIDDEN);

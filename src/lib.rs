@@ -6,10 +6,11 @@
 //!
 //! # Layout
 //! - [`config`]: the one `Settings` struct, from `highwater.toml` + env.
-//! - [`domain`]: events as clients send them, and their validation; figures
-//!   as the API shows them; records.
-//! - [`ingest`]: the HTTP API: router, accept loop, ingest and read
-//!   handlers, auth and rate limits, admission, body limits.
+//! - [`domain`]: events as clients send them, and their validation; the
+//!   calendar (days, zones, ranges).
+//! - [`api`]: the HTTP surface: ingest, the read API, the dashboard pages,
+//!   access control, the router and the accept loop.
+//! - [`figures`]: figures as the API and CLI show them; records.
 //! - [`wal`]: the write-ahead log: fsync before the 200, then shipped to
 //!   ClickHouse; dead letters.
 //! - [`jobs`]: events → sessions → per-second concurrency, DAU/WAU/MAU and
@@ -27,6 +28,7 @@
 //! - [`bench`]: event generation and measurement for the benchmarks.
 //! - [`clock`], [`telemetry`]: the injected clock; logging set-up.
 
+pub mod api;
 pub mod bench;
 pub mod capacity;
 pub mod charts;
@@ -37,7 +39,7 @@ pub mod cmd;
 pub mod config;
 pub mod dashboards;
 pub mod domain;
-pub mod ingest;
+pub mod figures;
 pub mod jobs;
 pub mod simulate;
 pub mod startup;

@@ -9,15 +9,15 @@ use std::time::Duration;
 use anyhow::Context;
 use tokio::net::TcpListener;
 
+use crate::api::access::client::WebSettings;
+use crate::api::access::guard::AuthGuard;
+use crate::api::access::keys::KeyRing;
+use crate::api::ingest::admission::Admission;
+use crate::api::pages::sessions::SessionStore;
+use crate::api::read::in_flight::ReadsInFlight;
+use crate::api::{AppState, app};
 use crate::clock::Clock;
 use crate::config::Settings;
-use crate::ingest::admission::Admission;
-use crate::ingest::auth::KeyRing;
-use crate::ingest::client::WebSettings;
-use crate::ingest::guard::AuthGuard;
-use crate::ingest::reads_in_flight::ReadsInFlight;
-use crate::ingest::sessions::SessionStore;
-use crate::ingest::{AppState, app};
 use crate::jobs::schedule::Scheduler;
 use crate::store::local_server::LocalClickHouse;
 use crate::wal::{Wal, WalMonitor, WalTasks};
@@ -81,6 +81,8 @@ pub struct Server {
     state: AppState,
     wal_tasks: WalTasks,
     jobs: Option<Scheduler>,
+    /// While set, the scheduled jobs wait for this before their first round.
+    jobs_held: Option<tokio::sync::oneshot::Receiver<()>>,
     header_timeout: Duration,
     shutdown_drain: Duration,
 }
@@ -129,6 +131,7 @@ impl Server {
             state,
             wal_tasks,
             jobs,
+            jobs_held: None,
             header_timeout: Duration::from_millis(settings.ingest.header_timeout_ms),
             shutdown_drain: Duration::from_secs(settings.wal.shutdown_drain_s),
         })
@@ -138,6 +141,16 @@ impl Server {
         self.listener
             .local_addr()
             .expect("bound listener has an address")
+    }
+
+    /// Holds the scheduled jobs back until the returned sender fires (for a
+    /// bulk load that computes its own figures first: rounds meanwhile
+    /// would recompute every day it touches). Dropped unfired, the jobs
+    /// never start.
+    pub fn hold_jobs(&mut self) -> tokio::sync::oneshot::Sender<()> {
+        let (release, held) = tokio::sync::oneshot::channel();
+        self.jobs_held = Some(held);
+        release
     }
 
     /// The write-ahead log's status (backlog, dead letters).
@@ -155,18 +168,28 @@ impl Server {
     ) -> anyhow::Result<()> {
         let router = app(self.state);
         let (stop_jobs, jobs_stopped) = tokio::sync::watch::channel(false);
+        let held = self.jobs_held;
         let jobs = self.jobs.map(|scheduler| {
             let mut stopped = jobs_stopped.clone();
-            tokio::spawn(scheduler.run(async move {
-                let _ = stopped.wait_for(|stop| *stop).await;
-            }))
+            tokio::spawn(async move {
+                if let Some(held) = held
+                    && held.await.is_err()
+                {
+                    return;
+                }
+                scheduler
+                    .run(async move {
+                        let _ = stopped.wait_for(|stop| *stop).await;
+                    })
+                    .await;
+            })
         });
         let (began, shutdown_began) = tokio::sync::oneshot::channel();
         let shutdown = async move {
             shutdown.await;
             let _ = began.send(tokio::time::Instant::now());
         };
-        crate::ingest::http_server::serve(
+        crate::api::http_server::serve(
             self.listener,
             router,
             self.header_timeout,

@@ -8,8 +8,9 @@ use super::forecast::{Method, forecast};
 use super::growth::{DayFigures, Growth, growth};
 use super::headroom::{Headroom, headroom};
 use crate::config::ProjectSettings;
-use crate::domain::figures::records;
-use crate::store::figures::{DailyFiguresRow, date_of};
+use crate::domain::calendar::date_of;
+use crate::figures::records;
+use crate::store::figures::DailyFiguresRow;
 
 /// Final days a forecast needs: two weeks.
 pub const MIN_DAYS: usize = 14;

@@ -5,8 +5,9 @@ use chrono::{Datelike, NaiveDate, TimeZone, Timelike};
 use chrono_tz::Tz;
 use hdrhistogram::Histogram;
 
-use crate::domain::figures::records;
-use crate::store::figures::{ConcurrencyMinuteRow, DailyFiguresRow, date_of};
+use crate::domain::calendar::date_of;
+use crate::figures::records;
+use crate::store::figures::{ConcurrencyMinuteRow, DailyFiguresRow};
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Day {

@@ -5,11 +5,11 @@ use std::path::Path;
 
 use anyhow::anyhow;
 
+use crate::api::read::capacity::parse_horizon;
 use crate::capacity::report::{CapacityReport, GrowthReport, capacity_report, growth_report};
 use crate::charts::numbers::short;
 use crate::cli::{CapacityArgs, Format, ReportArgs};
 use crate::config::Settings;
-use crate::ingest::capacity_api::parse_horizon;
 use crate::startup::Storage;
 use crate::store::figures::{self, DailyFiguresRow};
 

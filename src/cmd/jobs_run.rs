@@ -6,8 +6,9 @@ use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::cli::DayRangeArgs;
 use crate::config::Settings;
-use crate::domain::figures::DayMetrics;
-use crate::jobs::runner::{check_range, run_range};
+use crate::domain::calendar::check_range;
+use crate::figures::DayMetrics;
+use crate::jobs::runner::run_range;
 use crate::startup::Storage;
 
 pub async fn run(config: &Path, args: DayRangeArgs) -> anyhow::Result<()> {

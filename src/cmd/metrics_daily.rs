@@ -4,8 +4,8 @@ use std::path::Path;
 
 use crate::cli::{Format, MetricsDailyArgs};
 use crate::config::Settings;
-use crate::domain::figures::{DailyResponse, DayMetrics};
-use crate::jobs::runner::check_range;
+use crate::domain::calendar::check_range;
+use crate::figures::{DailyResponse, DayMetrics};
 use crate::startup::Storage;
 use crate::store::figures;
 

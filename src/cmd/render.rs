@@ -3,11 +3,12 @@
 use std::path::Path;
 
 use crate::cli::RenderArgs;
+use crate::clock;
 use crate::config::Settings;
 use crate::dashboards::load::{Chosen, load};
 use crate::dashboards::report;
 use crate::dashboards::spec::Dashboard;
-use crate::jobs::runner::check_range;
+use crate::domain::calendar::{check_range, utc_date};
 use crate::startup::Storage;
 
 pub async fn run(config: &Path, args: RenderArgs) -> anyhow::Result<()> {
@@ -24,7 +25,16 @@ pub async fn run(config: &Path, args: RenderArgs) -> anyhow::Result<()> {
     let storage = Storage::open(&settings).await?;
     // The command line reads every configured project.
     let readable: Vec<String> = settings.projects.iter().map(|p| p.name.clone()).collect();
-    let panels = load(&storage.client, project, &dashboard, chosen, &readable).await;
+    let today = utc_date(clock::system().now_ms() / 1000);
+    let panels = load(
+        &storage.client,
+        project,
+        &dashboard,
+        chosen,
+        &readable,
+        today,
+    )
+    .await;
     storage.close().await;
     let index = report::write(&args.out, &dashboard.title, &project.name, &panels?)?;
     println!("{}", index.display());

@@ -10,7 +10,8 @@ use crate::charts::Chart;
 use crate::charts::data::{Daily, HourOfWeek, Intraday, Minute, SessionLengths};
 use crate::charts::forecast::ForecastChart;
 use crate::config::ProjectSettings;
-use crate::store::figures::{self, DailyFiguresRow, date_of};
+use crate::domain::calendar::date_of;
+use crate::store::figures::{self, DailyFiguresRow};
 
 /// A panel ready to draw.
 #[derive(Debug, Clone)]
@@ -35,17 +36,18 @@ pub struct Chosen {
 }
 
 /// Loads every panel's data. Ranges count back from the latest day with
-/// figures, unless `chosen` names the days. `readable`: the projects a
-/// compare panel may show (others it names are left out).
+/// figures (`today` when there are none), unless `chosen` names the days.
+/// `readable`: the projects a compare panel may show (others it names are
+/// left out).
 pub async fn load(
     client: &clickhouse::Client,
     project: &ProjectSettings,
     dashboard: &Dashboard,
     chosen: Option<Chosen>,
     readable: &[String],
+    today: NaiveDate,
 ) -> anyhow::Result<Vec<LoadedPanel>> {
     let history = figures::all_days(client, &project.name).await?;
-    let today = chrono::Utc::now().date_naive();
     let latest = chosen
         .map(|c| c.to)
         .or_else(|| history.last().map(|r| date_of(r.day)))

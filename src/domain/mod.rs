@@ -1,8 +1,9 @@
-//! Events and their parsing: what a client may send and what it means.
+//! The bottom layer: events and their parsing (what a client may send and
+//! what it means), and the calendar every other layer counts days with.
 
 pub mod batch;
+pub mod calendar;
 pub mod event;
-pub mod figures;
 pub mod json_value;
 pub mod raw_event;
 pub mod skip;

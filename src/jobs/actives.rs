@@ -8,8 +8,8 @@ use compact_str::CompactString;
 use rustc_hash::FxHashSet;
 use serde::Deserialize;
 
+use crate::domain::calendar::day_number;
 use crate::store::StoreError;
-use crate::store::figures::day_number;
 
 /// A stored DAU set, borrowed from the response buffer.
 #[derive(Debug, Row, Deserialize)]

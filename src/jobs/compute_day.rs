@@ -13,9 +13,10 @@ use super::day_window::DayWindow;
 use super::session::SessionRules;
 use super::sessions;
 use crate::config::ProjectSettings;
+use crate::domain::calendar::day_number;
 use crate::store::StoreError;
 use crate::store::figures::{
-    ConcurrencyMinuteRow, DailyFiguresRow, day_number, insert_active_set, insert_rows,
+    ConcurrencyMinuteRow, DailyFiguresRow, insert_active_set, insert_rows,
 };
 
 /// Versions of stored figures: the clock in ms, but strictly increasing

@@ -32,13 +32,6 @@ impl DayWindow {
     }
 }
 
-/// The UTC calendar date of an epoch second.
-pub fn utc_date(epoch_s: i64) -> NaiveDate {
-    chrono::DateTime::from_timestamp(epoch_s, 0)
-        .expect("epoch seconds in range")
-        .date_naive()
-}
-
 /// The first instant of `day` in `zone`. Where midnight falls into a DST gap
 /// (a few zones change at 00:00), the day starts at the first valid minute.
 fn local_midnight(day: NaiveDate, zone: Tz) -> i64 {

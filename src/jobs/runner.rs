@@ -11,35 +11,19 @@ use clickhouse::Client;
 
 use super::actives;
 use super::compute_day::{compute_day, next_version};
-use super::day_window::{DayWindow, utc_date};
+use super::day_window::DayWindow;
 use super::sessions;
 use crate::config::ProjectSettings;
+use crate::domain::calendar::{RangeError, check_range, date_of, day_number, utc_date};
 use crate::store::StoreError;
 use crate::store::figures::{self, DailyFiguresRow};
 
-/// Longest range one run accepts (DESIGN / issue #3: over 400 days is refused).
-pub const MAX_RANGE_DAYS: i64 = 400;
-
 #[derive(Debug, thiserror::Error)]
 pub enum RunError {
-    #[error("`from` ({from}) is after `to` ({to})")]
-    Reversed { from: NaiveDate, to: NaiveDate },
-    #[error("the range holds {days} days; at most {MAX_RANGE_DAYS} allowed")]
-    TooLong { days: i64 },
+    #[error(transparent)]
+    Range(#[from] RangeError),
     #[error(transparent)]
     Store(#[from] StoreError),
-}
-
-/// Checks a `from..=to` range of days.
-pub fn check_range(from: NaiveDate, to: NaiveDate) -> Result<(), RunError> {
-    if from > to {
-        return Err(RunError::Reversed { from, to });
-    }
-    let days = (to - from).num_days() + 1;
-    if days > MAX_RANGE_DAYS {
-        return Err(RunError::TooLong { days });
-    }
-    Ok(())
 }
 
 /// Computes `from..=to`; `on_day` hears of each day as it is done.
@@ -78,7 +62,7 @@ pub async fn run_range(
     for day in history_from.iter_days().take_while(|d| *d < from) {
         let (first, last) = span(day);
         let has_data = days_with_data.range(first..=last).next().is_some();
-        if has_data && !known.contains(&figures::day_number(day)) {
+        if has_data && !known.contains(&day_number(day)) {
             compute_day(client, project, day, now_ms()).await?;
         }
     }
@@ -109,7 +93,7 @@ async fn refresh_rolling(
     )
     .await?;
     for mut row in after {
-        let day = figures::date_of(row.day);
+        let day = date_of(row.day);
         let set = actives::stored_set(client, &project.name, day).await?;
         let (wau, mau) = actives::rolling(client, &project.name, day, &set).await?;
         if (wau, mau) != (row.wau, row.mau) {

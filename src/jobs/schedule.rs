@@ -19,12 +19,13 @@ use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::time::Duration;
 
-use chrono::{DateTime, NaiveDate};
+use chrono::NaiveDate;
 use clickhouse::Client;
 
-use super::runner::{MAX_RANGE_DAYS, RunError, run_range};
+use super::runner::{RunError, run_range};
 use crate::clock::Clock;
 use crate::config::ProjectSettings;
+use crate::domain::calendar::{MAX_RANGE_DAYS, date_of, local_day};
 use crate::store::StoreError;
 use crate::store::figures;
 use crate::wal::WalMonitor;
@@ -94,7 +95,7 @@ impl Scheduler {
         let project = &self.projects[index];
         let started_ms = self.clock.now_ms();
         let unshipped = self.log.as_ref().and_then(WalMonitor::oldest_unshipped_ms);
-        let today = local_day(project, started_ms);
+        let today = local_day(project.time_zone, started_ms);
         let stored = figures::day_statuses(&self.client, &project.name).await?;
         let watermark = match self.watermarks[index] {
             Some(w) => w,
@@ -110,7 +111,7 @@ impl Scheduler {
         let final_days: BTreeSet<NaiveDate> = stored
             .iter()
             .filter(|d| d.r#final == 1)
-            .map(|d| figures::date_of(d.day))
+            .map(|d| date_of(d.day))
             .collect();
         let carry = i64::from(project.max_session_length_s.div_ceil(86_400));
         for day in late_days(&self.client, project, watermark - WATERMARK_OVERLAP_MS).await? {
@@ -132,7 +133,7 @@ impl Scheduler {
             stored
                 .iter()
                 .filter(|d| d.r#final == 0)
-                .map(|d| figures::date_of(d.day))
+                .map(|d| date_of(d.day))
                 .filter(|d| *d <= today),
         );
         let clock = self.clock.clone();
@@ -184,13 +185,6 @@ fn consecutive_runs(days: &[NaiveDate]) -> Vec<(NaiveDate, NaiveDate)> {
     runs
 }
 
-fn local_day(project: &ProjectSettings, epoch_ms: i64) -> NaiveDate {
-    DateTime::from_timestamp_millis(epoch_ms)
-        .expect("clock in range")
-        .with_timezone(&project.time_zone)
-        .date_naive()
-}
-
 /// Local days of the events received after `since_ms`.
 async fn late_days(
     client: &Client,
@@ -217,7 +211,7 @@ async fn late_days(
         .await?;
     let days: BTreeSet<NaiveDate> = minutes
         .into_iter()
-        .map(|m| local_day(project, m * 60_000))
+        .map(|m| local_day(project.time_zone, m * 60_000))
         .collect();
     Ok(days.into_iter().collect())
 }
@@ -257,7 +251,7 @@ mod tests {
         assert_eq!(cut[1].0, first + chrono::Duration::days(400));
         assert_eq!(cut[2].1, first + chrono::Duration::days(949));
         for (from, to) in cut {
-            assert!(super::super::runner::check_range(from, to).is_ok());
+            assert!(crate::domain::calendar::check_range(from, to).is_ok());
         }
     }
 }

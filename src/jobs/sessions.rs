@@ -6,8 +6,9 @@ use clickhouse::query::RowCursor;
 use clickhouse::{Client, Row};
 use serde::Deserialize;
 
-use super::day_window::{DayWindow, utc_date};
+use super::day_window::DayWindow;
 use super::session::{SessionFacts, SessionRules};
+use crate::domain::calendar::{date_of, utc_date};
 use crate::store::StoreError;
 
 /// Extra UTC days read beyond `L` on each side of the day.
@@ -107,8 +108,5 @@ pub async fn days_with_data(
         .bind(to.to_string())
         .fetch_all()
         .await?;
-    Ok(days
-        .into_iter()
-        .map(crate::store::figures::date_of)
-        .collect())
+    Ok(days.into_iter().map(date_of).collect())
 }

@@ -23,12 +23,13 @@ use chrono::NaiveDate;
 use indicatif::ProgressBar;
 
 use crate::client::Batch;
+use crate::domain::calendar::is_weekend;
 use crate::jobs::day_window::DayWindow;
 use calibrate::calibrate;
 use event_lines::{DeliveryRates, Outputs, QuotedNames, UserDayLines};
 use model::BehaviourModel;
 use population::Population;
-use scenario::{Scenario, is_weekend};
+use scenario::Scenario;
 use sessions::DayPlan;
 
 /// Events per batch unless told otherwise.

@@ -6,6 +6,7 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
+use crate::domain::calendar::is_weekend;
 use anyhow::{Context, bail, ensure};
 use chrono::{DateTime, Datelike, NaiveDate, Utc};
 use chrono_tz::Tz;
@@ -394,11 +395,6 @@ impl Pause {
     pub fn seconds(&self) -> f64 {
         hours(&self.at).expect("validated") * 3600.0
     }
-}
-
-/// Saturday or Sunday.
-pub fn is_weekend(day: NaiveDate) -> bool {
-    day.weekday().num_days_from_monday() >= 5
 }
 
 /// `"HH:MM"` (up to 47:59, for times after midnight) as hours.

@@ -162,13 +162,3 @@ pub async fn minutes_between(
         .fetch_all()
         .await?)
 }
-
-/// ClickHouse `Date` ↔ calendar date.
-pub fn day_number(day: NaiveDate) -> u16 {
-    (day - NaiveDate::from_ymd_opt(1970, 1, 1).expect("valid")).num_days() as u16
-}
-
-pub fn date_of(day_number: u16) -> NaiveDate {
-    NaiveDate::from_ymd_opt(1970, 1, 1).expect("valid")
-        + chrono::Duration::days(i64::from(day_number))
-}

@@ -9,6 +9,11 @@ use highwater::simulate::Simulation;
 use reqwest::StatusCode;
 
 use crate::simulate::{INGEST_KEY, MARCH_2020, READ_KEY, app_for, replay, scenario};
+
+/// The day the rendered dashboards count from when a project has no figures.
+fn today() -> chrono::NaiveDate {
+    "2020-03-26".parse().unwrap()
+}
 use crate::{TestApp, scratch_dir};
 
 /// A server holding ten simulated days of March 2020 (2020-03-16..25) at
@@ -170,9 +175,16 @@ async fn a_dashboard_renders_to_png_svg_and_an_offline_index() {
     let project = app.settings.project("chat").unwrap();
     for name in ["overview", "capacity"] {
         let dashboard = Dashboard::built_in(name).unwrap();
-        let panels = load(&app.db, project, &dashboard, None, &["chat".to_owned()])
-            .await
-            .unwrap();
+        let panels = load(
+            &app.db,
+            project,
+            &dashboard,
+            None,
+            &["chat".to_owned()],
+            today(),
+        )
+        .await
+        .unwrap();
         let dir = scratch_dir(&format!("render-{name}"));
         let index = report::write(&dir, &dashboard.title, "chat", &panels).unwrap();
         let html = std::fs::read_to_string(&index).unwrap();
@@ -214,9 +226,16 @@ async fn compare_panels_show_only_projects_the_reader_may_read() {
          projects = [\"chat\", \"secret\"]",
     )
     .unwrap();
-    let panels = load(&app.db, project, &dashboard, None, &["chat".to_owned()])
-        .await
-        .unwrap();
+    let panels = load(
+        &app.db,
+        project,
+        &dashboard,
+        None,
+        &["chat".to_owned()],
+        today(),
+    )
+    .await
+    .unwrap();
     let highwater::charts::Chart::Compare(projects) = &panels[0].chart else {
         panic!("a compare panel draws a comparison");
     };

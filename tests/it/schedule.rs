@@ -136,7 +136,8 @@ async fn a_late_event_ten_days_back_updates_the_rolling_figures_after_it() {
 
 #[tokio::test]
 async fn provisional_days_spanning_over_400_days_are_computed_in_pieces() {
-    use highwater::store::figures::{DailyFiguresRow, day_number, insert_rows};
+    use highwater::domain::calendar::day_number;
+    use highwater::store::figures::{DailyFiguresRow, insert_rows};
     let app = crate::spawn_app_with("schedule_long", crate::clickhouse_url(), |settings| {
         settings.projects[0].backfill = true;
     })

@@ -479,7 +479,7 @@ async fn minute_level_panels_read_at_most_five_weeks() {
         to: "2020-03-31".parse().unwrap(),
     };
     let project = app.settings.project("alpha").unwrap();
-    let panels = load(&app.db, project, &dashboard, Some(chosen), &[])
+    let panels = load(&app.db, project, &dashboard, Some(chosen), &[], chosen.to)
         .await
         .unwrap();
     let five_weeks = chosen.to - chrono::Duration::days(MAX_MINUTE_DAYS - 1);

@@ -115,7 +115,7 @@ async fn march_2020_at_scale_0_001_peaks_and_records_as_announced() {
     // into them (a quiet Sunday's peak can come from Monday morning in Asia).
     let working_days = summaries
         .iter()
-        .filter(|s| !highwater::simulate::scenario::is_weekend(s.day));
+        .filter(|s| !highwater::domain::calendar::is_weekend(s.day));
     for summary in working_days {
         assert_eq!(
             peak_of(&summary.day.to_string()),

@@ -10,8 +10,8 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use tokio::sync::Semaphore;
 
-use super::AppState;
-use super::error::ApiError;
+use crate::api::error::ApiError;
+use crate::api::state::AppState;
 
 #[derive(Debug, Clone)]
 pub struct ReadsInFlight(Arc<Semaphore>);
@@ -26,7 +26,7 @@ impl ReadsInFlight {
 pub async fn bound(State(state): State<AppState>, request: Request, next: Next) -> Response {
     let Ok(_permit) = state.reads.0.clone().try_acquire_owned() else {
         return if request.uri().path().starts_with("/dashboards") {
-            super::dashboard_page::error_page(&ApiError::Busy)
+            crate::api::pages::error::PageError::Api(ApiError::Busy).into_response()
         } else {
             ApiError::Busy.into_response()
         };

@@ -21,16 +21,12 @@ use axum::response::{IntoResponse, Response};
 use governor::clock::{Clock, DefaultClock};
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 
-use super::AppState;
-use super::error::ApiError;
+use crate::api::error::{ApiError, AuthFailed};
+use crate::api::pages::error::PageError;
+use crate::api::state::AppState;
 
 /// Addresses remembered as blocked before the expired ones are swept.
 const SWEEP_AT: usize = 10_000;
-
-/// Put into a response's extensions by a handler that was shown a
-/// credential it does not know.
-#[derive(Debug, Clone, Copy)]
-pub struct AuthFailed;
 
 #[derive(Debug)]
 pub struct AuthGuard {
@@ -90,7 +86,7 @@ pub async fn limit_failed_keys(
             retry_after_s: wait.as_secs_f64().ceil().max(1.0) as u64,
         };
         return if request.uri().path().starts_with("/dashboards") {
-            super::dashboard_page::error_page(&refusal)
+            PageError::Api(refusal).into_response()
         } else {
             refusal.into_response()
         };

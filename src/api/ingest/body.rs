@@ -9,7 +9,7 @@ use axum::http::header::{CONTENT_ENCODING, CONTENT_LENGTH, CONTENT_TYPE};
 use bytes::Bytes;
 use http_body_util::{BodyExt, LengthLimitError, Limited};
 
-use super::error::ApiError;
+use crate::api::error::ApiError;
 use crate::domain::batch::BodyFormat;
 
 /// The body format named by `Content-Type` (parameters such as `charset` ignored).

@@ -14,7 +14,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use rand::RngExt;
 use sha2::{Digest, Sha256};
 
-use super::auth::Authorized;
+use crate::api::access::keys::Authorized;
 
 /// How long a session lasts after its login.
 pub const SESSION_TTL: Duration = Duration::from_secs(7 * 24 * 3600);

@@ -1,10 +1,11 @@
 //! Figures as the read API and the CLI show them (DESIGN §3), and the
 //! all-time records derived from them.
 
-use chrono::{DateTime, SecondsFormat};
 use serde::{Deserialize, Serialize};
 
-use crate::store::figures::{ConcurrencyMinuteRow, DailyFiguresRow, date_of};
+use crate::domain::calendar::date_of;
+pub use crate::domain::calendar::rfc3339;
+use crate::store::figures::{ConcurrencyMinuteRow, DailyFiguresRow};
 
 /// One day of `GET /v1/metrics/daily`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -32,13 +33,6 @@ pub struct DayMetrics {
 pub struct DailyResponse {
     pub project: String,
     pub days: Vec<DayMetrics>,
-}
-
-/// RFC 3339 UTC with second precision, e.g. `2020-03-25T14:03:07Z`.
-pub fn rfc3339(epoch_s: i64) -> String {
-    DateTime::from_timestamp(epoch_s, 0)
-        .expect("figure times are in range")
-        .to_rfc3339_opts(SecondsFormat::Secs, true)
 }
 
 impl From<&DailyFiguresRow> for DayMetrics {

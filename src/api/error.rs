@@ -6,7 +6,6 @@ use axum::http::{HeaderValue, StatusCode, header::RETRY_AFTER};
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
-use super::guard::AuthFailed;
 use crate::domain::batch::BatchError;
 
 /// Seconds a client should wait after 429 / 503.
@@ -124,6 +123,12 @@ impl IntoResponse for ApiError {
         response
     }
 }
+
+/// Put into a response's extensions by a handler that was shown a
+/// credential it does not know; the failed-key guard
+/// (`access::guard`) counts it against the client's address.
+#[derive(Debug, Clone, Copy)]
+pub struct AuthFailed;
 
 impl ApiError {
     /// What every answer to this error carries besides its body, JSON or

@@ -5,8 +5,8 @@ use axum::extract::{Query, State};
 use axum::http::HeaderMap;
 use serde::Deserialize;
 
-use super::AppState;
-use super::error::ApiError;
+use crate::api::error::ApiError;
+use crate::api::state::AppState;
 use crate::capacity::report::{CapacityReport, GrowthReport, capacity_report, growth_report};
 use crate::store::figures;
 

@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
-use super::error::ApiError;
+use crate::api::error::ApiError;
 use crate::config::IngestSettings;
 use crate::domain::event::Event;
 use crate::domain::raw_event::RawEvent;

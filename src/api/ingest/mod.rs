@@ -1,24 +1,27 @@
-//! `POST /v1/events`, `GET /healthz`, `GET /readyz`.
+//! `POST /v1/events`: a batch is admitted, read within its limits,
+//! decompressed and parsed off the async workers, charged to its key, and
+//! acknowledged once it is in the write-ahead log.
+
+pub mod admission;
+pub mod body;
 
 use std::time::Duration;
 
 use axum::Json;
 use axum::body::Body;
 use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::HeaderMap;
 use serde::Serialize;
-use serde_json::json;
 
-use super::AppState;
-use super::admission::parsing_bytes;
-use super::body::{body_format, gunzip, is_gzip, read_limited};
 use super::error::ApiError;
+use super::state::AppState;
 use crate::config::ProjectSettings;
 use crate::domain::batch::{BatchError, parse_batch};
 use crate::domain::validate::AcceptWindow;
-use crate::store::connect::ping;
 use crate::store::row_binary::encode_event;
 use crate::wal::AppendError;
+use admission::parsing_bytes;
+use body::{body_format, gunzip, is_gzip, read_limited};
 
 #[derive(Debug, Serialize)]
 pub struct Accepted {
@@ -137,56 +140,4 @@ fn accept_window(project: &ProjectSettings, now_ms: i64) -> AcceptWindow {
         max_ahead_ms: i64::from(project.max_ts_ahead_s) * 1000,
         max_age_ms: (!project.backfill).then_some(i64::from(project.max_ts_age_s) * 1000),
     }
-}
-
-/// The process is up.
-pub async fn healthz() -> &'static str {
-    "ok\n"
-}
-
-/// The process can do its work: ClickHouse answers (reads and shipping
-/// need it) and the log has room (ingest needs it). The body always tells
-/// the backlog: acknowledged bytes not yet in ClickHouse, and their age.
-pub async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<serde_json::Value>) {
-    let clickhouse = match tokio::time::timeout(Duration::from_secs(2), ping(&state.db)).await {
-        Ok(Ok(())) => Ok(()),
-        Ok(Err(e)) => Err(e.to_string()),
-        Err(_) => Err("no answer within 2 s".to_owned()),
-    };
-    let log = state.wal.monitor().status(state.clock.now_ms());
-    let log_has_room = !log.full;
-    let ready = clickhouse.is_ok() && log_has_room && !log.stalled;
-    let status = if ready {
-        StatusCode::OK
-    } else {
-        StatusCode::SERVICE_UNAVAILABLE
-    };
-    let ingest = if log_has_room {
-        "accepting"
-    } else {
-        "refusing: the log is full"
-    };
-    // ClickHouse may answer queries and still take no insert (a table gone,
-    // rights revoked, a refusal the shipper keeps retrying): say so.
-    let shipping = if log.stalled {
-        format!(
-            "stalled: {} bytes waiting, nothing shipped for {:.0} s ({})",
-            log.backlog_bytes,
-            log.no_progress_s,
-            log.clickhouse_error
-                .as_deref()
-                .unwrap_or("no error reported yet")
-        )
-    } else {
-        "ok".to_owned()
-    };
-    let body = json!({
-        "ready": ready,
-        "clickhouse": clickhouse.err().unwrap_or_else(|| "ok".into()),
-        "ingest": ingest,
-        "ingest_requests_in_flight": state.admission.requests_in_flight(),
-        "shipping": shipping,
-        "log": log,
-    });
-    (status, Json(body))
 }

@@ -8,10 +8,10 @@ use chrono::NaiveDate;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::AppState;
-use super::error::ApiError;
-use crate::domain::figures::{DailyResponse, DayMetrics, concurrency_steps, records};
-use crate::jobs::runner::check_range;
+use crate::api::error::ApiError;
+use crate::api::state::AppState;
+use crate::domain::calendar::check_range;
+use crate::figures::{DailyResponse, DayMetrics, concurrency_steps, records};
 use crate::store::figures;
 
 #[derive(Debug, Deserialize)]

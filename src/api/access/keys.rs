@@ -13,7 +13,7 @@ use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
-use super::error::ApiError;
+use crate::api::error::ApiError;
 use crate::config::ProjectSettings;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -1,0 +1,83 @@
+//! The HTTP surface, one folder per concern:
+//!
+//! - `ingest/` — `POST /v1/events`: admission, body limits, parsing, into
+//!   the write-ahead log (`crate::wal`);
+//! - `read/` — the read API (`/v1/metrics/*`, `/v1/records`, `/v1/growth`,
+//!   `/v1/capacity`) and the bound on reads in flight;
+//! - `pages/` — the live dashboard, its login and sessions, page errors;
+//! - `access/` — API keys and their buckets, the failed-key guard per
+//!   client address, what proxies and browsers say about a request;
+//! - `health.rs` (`/healthz`, `/readyz`), `error.rs` (API errors → status,
+//!   in one place), `state.rs`, `unread_body.rs` (keep-alive after early
+//!   refusals), `http_server.rs` (the accept loop).
+//!
+//! [`app`] below is the router: which limits apply to which routes.
+
+pub mod access;
+pub mod error;
+pub mod health;
+pub mod http_server;
+pub mod ingest;
+pub mod pages;
+pub mod read;
+pub mod state;
+pub mod unread_body;
+
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::http::StatusCode;
+use axum::middleware::{from_fn, from_fn_with_state};
+use axum::routing::{get, post};
+use tower_http::timeout::TimeoutLayer;
+use tower_http::trace::TraceLayer;
+
+pub use state::AppState;
+
+pub fn app(state: AppState) -> Router {
+    let limits = state.limits.clone();
+    // Ingest reads its body itself, with its own limits and timeout, so
+    // that a 413 or 408 says which limit it met.
+    let ingest = Router::new()
+        .route("/v1/events", post(ingest::ingest_events))
+        .layer(DefaultBodyLimit::disable());
+    // Reads take no body; they are bounded in number and in time.
+    let reads = Router::new()
+        .route("/v1/metrics/daily", get(read::figures::daily))
+        .route("/v1/metrics/concurrency", get(read::figures::concurrency))
+        .route("/v1/records", get(read::figures::records_list))
+        .route("/v1/growth", get(read::capacity::growth))
+        .route("/v1/capacity", get(read::capacity::capacity))
+        .route("/dashboards/{name}", get(pages::dashboard::show))
+        .layer(from_fn_with_state(state.clone(), read::in_flight::bound))
+        .layer(TimeoutLayer::with_status_code(
+            StatusCode::SERVICE_UNAVAILABLE,
+            Duration::from_millis(limits.read_timeout_ms),
+        ));
+    // Forms: a few KiB, within the body timeout.
+    let forms = Router::new()
+        .route(
+            "/dashboards/login",
+            get(pages::login::login_page).post(pages::login::login),
+        )
+        .route("/dashboards/logout", post(pages::login::logout))
+        .layer(DefaultBodyLimit::max(pages::login::FORM_BODY_LIMIT))
+        .layer(TimeoutLayer::with_status_code(
+            StatusCode::REQUEST_TIMEOUT,
+            Duration::from_millis(limits.body_timeout_ms),
+        ));
+    Router::new()
+        .route("/healthz", get(health::healthz))
+        .route("/readyz", get(health::readyz))
+        .merge(ingest)
+        .merge(reads)
+        .merge(forms)
+        .layer(from_fn_with_state(
+            state.clone(),
+            access::guard::limit_failed_keys,
+        ))
+        .layer(from_fn(unread_body::close_if_unread))
+        .layer(TraceLayer::new_for_http())
+        .with_state(state)
+}

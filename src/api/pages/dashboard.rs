@@ -1,0 +1,115 @@
+//! `GET /dashboards/{name}`: the live dashboard of one project, for a
+//! browser holding a session (see `login`). Several read keys (one per
+//! project) make the project picker; each page costs one request of the
+//! shown project's read bucket, like an API read.
+
+use axum::extract::{Path, Query, State};
+use axum::http::header;
+use axum::response::{Html, IntoResponse, Response};
+use axum_extra::extract::cookie::CookieJar;
+use chrono::NaiveDate;
+use serde::Deserialize;
+
+use super::error::PageError;
+use super::is_dashboard_name;
+use super::login::COOKIE;
+use crate::api::access::keys::Authorized;
+use crate::api::state::AppState;
+use crate::dashboards::load::{Chosen, load};
+use crate::dashboards::page::{self, PageContext};
+use crate::dashboards::spec::Dashboard;
+use crate::domain::calendar::{check_range, utc_date};
+
+#[derive(Debug, Deserialize)]
+pub struct PageQuery {
+    project: Option<String>,
+    from: Option<String>,
+    to: Option<String>,
+}
+
+pub async fn show(
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+    Query(query): Query<PageQuery>,
+    jar: CookieJar,
+) -> Result<Response, PageError> {
+    if !is_dashboard_name(&name) {
+        return Err(PageError::NotFound("No such dashboard.".into()));
+    }
+    let keys = session_keys(&state, &jar, &name)?;
+    let names: Vec<String> = keys
+        .iter()
+        .map(|k| state.projects[k.project].name.clone())
+        .collect();
+    let key = match &query.project {
+        None => keys[0],
+        Some(wanted) => *keys
+            .iter()
+            .find(|k| state.projects[k.project].name == *wanted)
+            .ok_or_else(|| PageError::NoKeyFor {
+                next: name.clone(),
+                project: wanted.clone(),
+            })?,
+    };
+    state.keys.throttle(key, 1)?;
+    let project = &state.projects[key.project];
+    let dashboard = Dashboard::named(&state.dashboards_dir, &name)
+        .map_err(PageError::Internal)?
+        .ok_or_else(|| PageError::NotFound(format!("No dashboard {name:?}.")))?;
+    let chosen = chosen_days(&query).map_err(PageError::BadRequest)?;
+    let today = utc_date(state.clock.now_ms() / 1000);
+    let panels = load(&state.db, project, &dashboard, chosen, &names, today)
+        .await
+        .map_err(PageError::Unavailable)?;
+    let (from, to) = match (chosen, panels.first()) {
+        (Some(c), _) => (c.from, c.to),
+        (None, Some(p)) => (p.from, p.to),
+        (None, None) => (today, today),
+    };
+    let context = PageContext {
+        name: &name,
+        title: &dashboard.title,
+        projects: &names,
+        project: &project.name,
+        from,
+        to,
+    };
+    let html = page::dashboard(&context, &panels).map_err(PageError::Internal)?;
+    Ok(([(header::CACHE_CONTROL, "no-store")], Html(html)).into_response())
+}
+
+/// The read keys of the browser's session, most recent first.
+fn session_keys(
+    state: &AppState,
+    jar: &CookieJar,
+    next: &str,
+) -> Result<Vec<Authorized>, PageError> {
+    let Some(cookie) = jar.get(COOKIE) else {
+        return Err(PageError::LogIn {
+            next: next.to_owned(),
+            message: "Enter a read key to see this dashboard.".into(),
+        });
+    };
+    match state.sessions.keys(cookie.value()) {
+        Some(keys) if !keys.is_empty() => Ok(keys),
+        _ => Err(PageError::SessionUnknown {
+            next: next.to_owned(),
+        }),
+    }
+}
+
+fn chosen_days(query: &PageQuery) -> Result<Option<Chosen>, String> {
+    let parse = |text: &str| {
+        text.parse::<NaiveDate>()
+            .map_err(|_| format!("{text:?} is not a date (YYYY-MM-DD)"))
+    };
+    match (query.from.as_deref(), query.to.as_deref()) {
+        (None | Some(""), None | Some("")) => Ok(None),
+        (Some(from), Some(to)) if !from.is_empty() && !to.is_empty() => {
+            let (from, to) = (parse(from)?, parse(to)?);
+            check_range(from, to).map_err(|e| e.to_string())?;
+            Ok(Some(Chosen { from, to }))
+        }
+        _ => Err("Give both from and to, or neither.".into()),
+    }
+}

@@ -1,0 +1,6 @@
+//! Reading figures: the read API and the bound on reads in progress. Read
+//! keys only; a key sees its own project.
+
+pub mod capacity;
+pub mod figures;
+pub mod in_flight;

@@ -8,7 +8,8 @@
 //! - `access/` — API keys and their buckets, the failed-key guard per
 //!   client address, what proxies and browsers say about a request;
 //! - `health.rs` (`/healthz`, `/readyz`), `error.rs` (API errors → status,
-//!   in one place), `state.rs`, `unread_body.rs` (keep-alive after early
+//!   in one place), `state.rs`, `middleware.rs` (the guard and the read
+//!   bound in front of handlers), `unread_body.rs` (keep-alive after early
 //!   refusals), `http_server.rs` (the accept loop).
 //!
 //! [`app`] below is the router: which limits apply to which routes.
@@ -18,6 +19,7 @@ pub mod error;
 pub mod health;
 pub mod http_server;
 pub mod ingest;
+pub mod middleware;
 pub mod pages;
 pub mod read;
 pub mod state;
@@ -50,7 +52,7 @@ pub fn app(state: AppState) -> Router {
         .route("/v1/growth", get(read::capacity::growth))
         .route("/v1/capacity", get(read::capacity::capacity))
         .route("/dashboards/{name}", get(pages::dashboard::show))
-        .layer(from_fn_with_state(state.clone(), read::in_flight::bound))
+        .layer(from_fn_with_state(state.clone(), middleware::bound_reads))
         .layer(TimeoutLayer::with_status_code(
             StatusCode::SERVICE_UNAVAILABLE,
             Duration::from_millis(limits.read_timeout_ms),
@@ -75,7 +77,7 @@ pub fn app(state: AppState) -> Router {
         .merge(forms)
         .layer(from_fn_with_state(
             state.clone(),
-            access::guard::limit_failed_keys,
+            middleware::limit_failed_keys,
         ))
         .layer(from_fn(unread_body::close_if_unread))
         .layer(TraceLayer::new_for_http())

@@ -2,10 +2,11 @@
 //!
 //! A request that presents a credential (a bearer key, a dashboard session,
 //! a login form) from an address that has failed too often is refused with
-//! 429 before any key is looked at; otherwise a handler that finds the
-//! credential unknown marks its answer with [`AuthFailed`], and that
-//! failure takes a token from the address's bucket (governor, keyed by IP).
-//! Successes cost nothing, so a busy but honest client is never slowed.
+//! 429 before any key is looked at (`crate::api::middleware`); otherwise a
+//! handler that finds the credential unknown marks its answer with
+//! `AuthFailed`, and that failure takes a token from the address's bucket
+//! (governor, keyed by IP). Successes cost nothing, so a busy but honest
+//! client is never slowed.
 
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -13,17 +14,8 @@ use std::num::NonZeroU32;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use axum::extract::{Request, State};
-use axum::http::Method;
-use axum::http::header::{AUTHORIZATION, COOKIE};
-use axum::middleware::Next;
-use axum::response::{IntoResponse, Response};
 use governor::clock::{Clock, DefaultClock};
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
-
-use crate::api::error::{ApiError, AuthFailed};
-use crate::api::pages::error::PageError;
-use crate::api::state::AppState;
 
 /// Addresses remembered as blocked before the expired ones are swept.
 const SWEEP_AT: usize = 10_000;
@@ -70,39 +62,6 @@ impl AuthGuard {
         tracing::warn!(%ip, wait_s = wait.as_secs(), "too many unknown keys from this address; refusing its credentials for a while");
         blocked.insert(ip, Instant::now() + wait);
     }
-}
-
-/// Middleware: refuses credentials from blocked addresses, counts failures.
-pub async fn limit_failed_keys(
-    State(state): State<AppState>,
-    request: Request,
-    next: Next,
-) -> Response {
-    let ip = state.web.client_ip(request.extensions(), request.headers());
-    if presents_credential(&request)
-        && let Some(wait) = state.guard.blocked_for(ip)
-    {
-        let refusal = ApiError::TooManyFailedKeys {
-            retry_after_s: wait.as_secs_f64().ceil().max(1.0) as u64,
-        };
-        return if request.uri().path().starts_with("/dashboards") {
-            PageError::Api(refusal).into_response()
-        } else {
-            refusal.into_response()
-        };
-    }
-    let response = next.run(request).await;
-    if response.extensions().get::<AuthFailed>().is_some() {
-        state.guard.failed(ip);
-    }
-    response
-}
-
-fn presents_credential(request: &Request) -> bool {
-    let headers = request.headers();
-    headers.contains_key(AUTHORIZATION)
-        || headers.contains_key(COOKIE)
-        || (request.method() == Method::POST && request.uri().path() == "/dashboards/login")
 }
 
 #[cfg(test)]

@@ -3,12 +3,16 @@
 //! fast with a message that names it.
 
 pub mod keys;
+mod project;
+mod sections;
+
+pub use project::{ProjectSettings, RateLimits};
+pub use sections::{ClickHouseSettings, Compression, IngestSettings, JobsSettings, WalSettings};
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, bail};
-use chrono_tz::Tz;
 use serde::Deserialize;
 
 /// Everything highwater needs to run.
@@ -44,279 +48,14 @@ pub struct Settings {
     pub projects: Vec<ProjectSettings>,
 }
 
-/// Which ClickHouse to use. With no `url`, highwater starts its own server.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ClickHouseSettings {
-    /// `http://host:8123` of an existing server or cluster; `None` = embedded.
-    pub url: Option<String>,
-    #[serde(default = "default_user")]
-    pub user: String,
-    #[serde(default)]
-    pub password: String,
-    #[serde(default = "default_database")]
-    pub database: String,
-    /// Compression of inserts and results; lz4 pays off on a remote cluster.
-    #[serde(default)]
-    pub compression: Compression,
-}
-
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Compression {
-    /// Best for the embedded server on loopback: no CPU spent.
-    #[default]
-    None,
-    Lz4,
-}
-
-impl Default for ClickHouseSettings {
-    fn default() -> Self {
-        Self {
-            url: None,
-            user: default_user(),
-            password: String::new(),
-            database: default_database(),
-            compression: Compression::None,
-        }
-    }
-}
-
-/// Limits of `POST /v1/events` and of requests in general.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct IngestSettings {
-    /// Largest request body accepted as sent on the wire.
-    pub max_body_bytes: usize,
-    /// Largest body after gzip decompression (guards against gzip bombs).
-    pub max_decompressed_bytes: usize,
-    pub max_events_per_batch: usize,
-    /// Ingest requests being read, parsed or logged at once; beyond, 503.
-    pub max_in_flight_requests: usize,
-    /// Bytes those requests may hold in memory together; beyond, 503.
-    pub max_in_flight_bytes: usize,
-    /// A client must send its request headers within this...
-    pub header_timeout_ms: u64,
-    /// ...and its whole body within this, or get 408.
-    pub body_timeout_ms: u64,
-    /// A read (API or dashboard page) taking longer is cut off: 503, and
-    /// ClickHouse stops it too (`max_execution_time`).
-    pub read_timeout_ms: u64,
-    /// Reads in progress at once; beyond, 503 `busy`.
-    pub max_reads_in_flight: usize,
-    /// Failed keys (unknown bearer keys, failed logins, unknown dashboard
-    /// sessions) one client address may send: this many at once...
-    pub auth_failure_burst: u32,
-    /// ...refilled at this rate; past it, 429 without even comparing.
-    pub auth_failures_per_minute: u32,
-    /// Reverse proxies whose `X-Forwarded-For` / `X-Forwarded-Proto` are
-    /// believed (the client address and whether it came over HTTPS).
-    pub trusted_proxies: Vec<std::net::IpAddr>,
-}
-
-impl Default for IngestSettings {
-    fn default() -> Self {
-        Self {
-            max_body_bytes: 8 * 1024 * 1024,
-            max_decompressed_bytes: 32 * 1024 * 1024,
-            max_events_per_batch: 100_000,
-            max_in_flight_requests: 1024,
-            max_in_flight_bytes: 512 * 1024 * 1024,
-            header_timeout_ms: 10_000,
-            body_timeout_ms: 30_000,
-            read_timeout_ms: 30_000,
-            max_reads_in_flight: 32,
-            auth_failure_burst: 10,
-            auth_failures_per_minute: 10,
-            trusted_proxies: Vec::new(),
-        }
-    }
-}
-
-/// The write-ahead log every accepted batch goes through (see `src/wal`).
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct WalSettings {
-    /// Where the log lives; default `<data_dir>/wal`.
-    pub dir: Option<PathBuf>,
-    /// Disk the log may use; when full, ingest answers 503 until it ships.
-    pub max_bytes: u64,
-    /// A new segment file is started past this size.
-    pub segment_bytes: u64,
-    /// Largest ClickHouse insert the shipper sends.
-    pub ship_bytes: u64,
-    /// A small backlog waits this long for more before it is shipped.
-    pub ship_linger_ms: u64,
-    /// An insert that takes longer counts as ClickHouse being unavailable.
-    pub insert_timeout_ms: u64,
-    /// Retries back off exponentially up to this delay.
-    pub retry_max_ms: u64,
-    /// SIGTERM / Ctrl-C: requests in progress finish and the log ships for
-    /// at most this long in all; then highwater exits (the rest ships at the
-    /// next start).
-    pub shutdown_drain_s: u64,
-    /// A backlog that ships nothing for this long makes `/readyz` answer
-    /// 503 ("shipping stalled"), even while ClickHouse answers queries.
-    pub stall_after_s: u64,
-}
-
-impl Default for WalSettings {
-    fn default() -> Self {
-        Self {
-            dir: None,
-            max_bytes: 10 << 30,
-            segment_bytes: 64 << 20,
-            ship_bytes: 16 << 20,
-            ship_linger_ms: 200,
-            insert_timeout_ms: 60_000,
-            retry_max_ms: 10_000,
-            shutdown_drain_s: 10,
-            stall_after_s: 60,
-        }
-    }
-}
-
-/// Per-key token buckets of one project.
-#[derive(Debug, Clone, Copy, PartialEq, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct RateLimits {
-    /// Events each ingest key may send per second, sustained...
-    pub ingest_events_per_s: u32,
-    /// ...and at once (a batch larger than this is refused with 429).
-    pub ingest_burst_events: u32,
-    /// Requests each read key may make per second, sustained...
-    pub read_requests_per_s: u32,
-    /// ...and at once.
-    pub read_burst_requests: u32,
-}
-
-impl Default for RateLimits {
-    fn default() -> Self {
-        Self {
-            ingest_events_per_s: 1_000_000,
-            ingest_burst_events: 2_000_000,
-            read_requests_per_s: 50,
-            read_burst_requests: 100,
-        }
-    }
-}
-
-/// The jobs `serve` runs on a schedule.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct JobsSettings {
-    /// Run them at all (off: only `highwater jobs run` computes figures).
-    pub enabled: bool,
-    /// Seconds between rounds: provisional days are this fresh.
-    pub interval_s: u64,
-}
-
-impl Default for JobsSettings {
-    fn default() -> Self {
-        Self {
-            enabled: true,
-            interval_s: 300,
-        }
-    }
-}
-
-/// One measured product.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ProjectSettings {
-    pub name: String,
-    /// IANA name; days are local days in this zone.
-    #[serde(default = "default_time_zone")]
-    pub time_zone: Tz,
-    /// `T` of DESIGN §2.
-    #[serde(default = "default_session_timeout_s")]
-    pub session_timeout_s: u32,
-    /// `L` of DESIGN §2.
-    #[serde(default = "default_max_session_length_s")]
-    pub max_session_length_s: u32,
-    /// How far ahead of the server clock an event's `ts` may be.
-    #[serde(default = "default_max_ts_ahead_s")]
-    pub max_ts_ahead_s: u32,
-    /// How old an event's `ts` may be, unless `backfill` is on.
-    #[serde(default = "default_max_ts_age_s")]
-    pub max_ts_age_s: u32,
-    /// Accept any past `ts` (imports and simulations).
-    #[serde(default)]
-    pub backfill: bool,
-    /// A day is final once `D1 + T + lateness_s` has passed.
-    #[serde(default = "default_lateness_s")]
-    pub lateness_s: u32,
-    /// Concurrent users the fleet holds (capacity reports; none: no headroom).
-    #[serde(default)]
-    pub capacity_users: Option<u64>,
-    /// Share of the capacity to plan up to.
-    #[serde(default = "default_target_utilisation")]
-    pub target_utilisation: f64,
-    /// Token buckets per key of this project.
-    #[serde(default)]
-    pub rate_limits: RateLimits,
-    #[serde(default)]
-    pub ingest_keys: Vec<String>,
-    #[serde(default)]
-    pub read_keys: Vec<String>,
-}
-
-impl ProjectSettings {
-    /// A project with every default, for demos and tests.
-    pub fn new(name: &str, ingest_key: &str, read_key: &str) -> Self {
-        Self {
-            name: name.to_owned(),
-            time_zone: default_time_zone(),
-            session_timeout_s: default_session_timeout_s(),
-            max_session_length_s: default_max_session_length_s(),
-            max_ts_ahead_s: default_max_ts_ahead_s(),
-            max_ts_age_s: default_max_ts_age_s(),
-            backfill: false,
-            lateness_s: default_lateness_s(),
-            capacity_users: None,
-            target_utilisation: default_target_utilisation(),
-            rate_limits: RateLimits::default(),
-            ingest_keys: vec![ingest_key.to_owned()],
-            read_keys: vec![read_key.to_owned()],
-        }
-    }
-}
-
 fn default_listen() -> SocketAddr {
     SocketAddr::from(([127, 0, 0, 1], 8080))
 }
 fn default_data_dir() -> PathBuf {
     PathBuf::from("./highwater-data")
 }
-fn default_target_utilisation() -> f64 {
-    0.8
-}
 fn default_dashboards_dir() -> PathBuf {
     PathBuf::from("./dashboards")
-}
-fn default_user() -> String {
-    "default".into()
-}
-fn default_database() -> String {
-    "highwater".into()
-}
-fn default_time_zone() -> Tz {
-    Tz::UTC
-}
-fn default_session_timeout_s() -> u32 {
-    600
-}
-fn default_max_session_length_s() -> u32 {
-    7 * 24 * 3600
-}
-fn default_max_ts_ahead_s() -> u32 {
-    300
-}
-fn default_max_ts_age_s() -> u32 {
-    30 * 24 * 3600
-}
-fn default_lateness_s() -> u32 {
-    3600
 }
 
 impl Default for Settings {
@@ -415,55 +154,9 @@ impl Settings {
         let mut names = std::collections::HashSet::new();
         let mut keys = std::collections::HashSet::new();
         for project in &self.projects {
-            if project.name.is_empty() || project.name.len() > 64 {
-                bail!("project name {:?} must be 1-64 bytes", project.name);
-            }
+            project.validate()?;
             if !names.insert(&project.name) {
                 bail!("project {:?} is listed twice", project.name);
-            }
-            if project.max_session_length_s == 0 {
-                bail!(
-                    "project {:?}: max_session_length_s must be positive",
-                    project.name
-                );
-            }
-            if !(project.target_utilisation > 0.0 && project.target_utilisation <= 1.0) {
-                bail!(
-                    "project {:?}: target_utilisation must be in (0, 1]",
-                    project.name
-                );
-            }
-            if project.capacity_users == Some(0) {
-                bail!(
-                    "project {:?}: capacity_users must be positive",
-                    project.name
-                );
-            }
-            let limits = &project.rate_limits;
-            if limits.ingest_events_per_s == 0
-                || limits.ingest_burst_events == 0
-                || limits.read_requests_per_s == 0
-                || limits.read_burst_requests == 0
-            {
-                bail!("project {:?}: rate_limits must be positive", project.name);
-            }
-            if project.session_timeout_s == 0 {
-                bail!(
-                    "project {:?}: session_timeout_s must be positive",
-                    project.name
-                );
-            }
-            let roles = [
-                ("ingest", &project.ingest_keys),
-                ("read", &project.read_keys),
-            ];
-            let refused: Vec<String> = roles
-                .iter()
-                .flat_map(|(role, ks)| ks.iter().map(move |k| (role, k)))
-                .filter_map(|(role, key)| Some(format!("{role} key: {}", keys::refusal(key)?)))
-                .collect();
-            if !refused.is_empty() {
-                bail!("project {:?}: {}", project.name, refused.join("; "));
             }
             for key in project.ingest_keys.iter().chain(&project.read_keys) {
                 if !keys.insert(key) {

@@ -14,8 +14,11 @@
 //! `dead_letter` (rows ClickHouse refuses).
 
 mod appender;
+mod backoff;
+mod chunk;
 pub mod dead_letter;
 pub mod files;
+mod insert_outcome;
 pub mod record;
 mod shipper;
 
@@ -277,9 +280,7 @@ fn first_received_ms(dir: &Path, at: Position) -> Option<i64> {
     let file = std::fs::File::open(files::segment_path(dir, at.segment)).ok()?;
     let mut header = [0u8; record::HEADER_BYTES];
     file.read_exact_at(&mut header, at.offset).ok()?;
-    Some(i64::from_le_bytes(
-        header[12..20].try_into().expect("8 bytes"),
-    ))
+    record::peek_received_ms(&header)
 }
 
 impl WalMonitor {

@@ -23,15 +23,16 @@ use clickhouse::Client;
 use tokio::sync::watch;
 use tokio::time::Instant;
 
+use super::backoff::backoff;
+use super::chunk::Chunk;
 use super::dead_letter::DeadLetters;
 use super::files::{self, FIRST_OFFSET, Position};
-use super::record::{Decoded, HEADER_BYTES, decode, peek_framed_len};
+use super::insert_outcome::{Outcome, classify};
+use super::record::{Decoded, decode};
 use super::{Segment, Shared};
 use crate::config::WalSettings;
 use crate::store::row_binary::EVENT_COLUMNS;
 
-/// First retry delay; doubled per failure up to the configured cap.
-const FIRST_RETRY: Duration = Duration::from_millis(100);
 /// An insert failing with an error that is neither a known outage nor a
 /// known data error is tried this often before it is split: a passing fault
 /// would let one of the tries through, a refusal of the rows will not.
@@ -50,44 +51,6 @@ pub struct Shipper {
     stop: watch::Receiver<Option<Instant>>,
     /// The open file of the segment being shipped.
     open: Option<(u64, File)>,
-}
-
-/// Where one record lies in its segment.
-#[derive(Clone, Copy)]
-struct Span {
-    start: u64,
-    end: u64,
-    rows: u32,
-    received_ms: i64,
-}
-
-/// Records read from one segment, ready to insert.
-struct Chunk {
-    records: Vec<Span>,
-    bytes: bytes::Bytes,
-    /// Where the bytes start in the segment.
-    start: u64,
-}
-
-impl Chunk {
-    /// Where the RowBinary rows of `span` lie in `bytes`.
-    fn payload(&self, span: &Span) -> std::ops::Range<usize> {
-        (span.start - self.start) as usize + HEADER_BYTES..(span.end - self.start) as usize
-    }
-}
-
-/// How one insert ended.
-#[derive(Debug)]
-enum Outcome {
-    Stored,
-    /// ClickHouse refused these rows as data (code and message).
-    Refused(String),
-    /// An error known to pass (outage, overload, configuration being
-    /// fixed): try again later, never split.
-    Unavailable(String),
-    /// Any other error: may be about the rows, may pass; tried again a few
-    /// times before it counts as a refusal.
-    Failed(String),
 }
 
 impl Shipper {
@@ -214,42 +177,7 @@ impl Shipper {
             self.open = Some((segment.id, file));
         }
         let file = &self.open.as_ref().expect("opened").1;
-        let available = segment.len - cursor.offset;
-        let mut want = available.min(self.ship_bytes.max(HEADER_BYTES as u64));
-        loop {
-            let mut bytes = vec![0; want as usize];
-            file.read_exact_at(&mut bytes, cursor.offset)?;
-            let mut records = Vec::new();
-            let mut at = 0usize;
-            loop {
-                match decode(&bytes[at..]) {
-                    Decoded::Record(record) => {
-                        let end = at + record.framed_len();
-                        records.push(Span {
-                            start: cursor.offset + at as u64,
-                            end: cursor.offset + end as u64,
-                            rows: record.rows,
-                            received_ms: record.received_ms,
-                        });
-                        at = end;
-                    }
-                    Decoded::Incomplete if records.is_empty() && want < available => {
-                        // One record larger than a chunk: read all of it.
-                        let framed = peek_framed_len(&bytes).expect("a whole header was read");
-                        want = (framed as u64).min(available);
-                        break;
-                    }
-                    Decoded::Incomplete | Decoded::Corrupt(_) => {
-                        bytes.truncate(at);
-                        return Ok(Chunk {
-                            records,
-                            bytes: bytes.into(),
-                            start: cursor.offset,
-                        });
-                    }
-                }
-            }
-        }
+        Chunk::read(file, segment.len, cursor.offset, self.ship_bytes)
     }
 
     /// Inserts records `from..to` of `chunk`, splitting refused ranges.
@@ -453,47 +381,6 @@ impl Shipper {
     }
 }
 
-/// Sorts an insert error by what retrying can do about it.
-///
-/// - Outages, overload and configuration errors (no ClickHouse exception
-///   code at all — network, timeouts, a proxy — or a code in [`PASSING`])
-///   are [`Outcome::Unavailable`]: they affect every insert alike and pass
-///   once the server (or its operator) recovers; splitting would only
-///   dead-letter good rows.
-/// - Codes in [`DATA_ERRORS`] are ClickHouse's verdict on the rows:
-///   [`Outcome::Refused`].
-/// - Code 252 is both: "too many parts" (merges behind inserts: overload)
-///   and "too many partitions for a single INSERT block" (this insert's
-///   rows: split it). The message tells them apart.
-/// - Anything else is [`Outcome::Failed`]: retried a few times, then split.
-fn classify(error: &clickhouse::error::Error) -> Outcome {
-    /// "These bytes are not valid rows" and "these rows break a rule".
-    const DATA_ERRORS: [u32; 19] = [
-        6, 26, 27, 32, 33, 36, 38, 41, 53, 69, 70, 72, 73, 117, 131, 190, 321, 349, 469,
-    ];
-    /// Outages, overload, shutdown, missing tables or rights, disks.
-    const PASSING: [u32; 37] = [
-        16, 60, 62, 74, 75, 76, 81, 159, 160, 164, 173, 192, 193, 194, 195, 202, 203, 209, 210,
-        236, 241, 242, 243, 274, 285, 286, 290, 319, 394, 425, 439, 497, 516, 733, 999, 1000, 1002,
-    ];
-    const TOO_MANY_PARTS: u32 = 252;
-    let text = error.to_string();
-    let clickhouse::error::Error::BadResponse(message) = error else {
-        return Outcome::Unavailable(text);
-    };
-    match exception_code(message) {
-        None => Outcome::Unavailable(text),
-        Some(TOO_MANY_PARTS) if message.to_ascii_lowercase().contains("partitions") => {
-            Outcome::Refused(text)
-        }
-        Some(code) if PASSING.contains(&code) || code == TOO_MANY_PARTS => {
-            Outcome::Unavailable(text)
-        }
-        Some(code) if DATA_ERRORS.contains(&code) => Outcome::Refused(text),
-        Some(_) => Outcome::Failed(text),
-    }
-}
-
 /// Completes when a stop deadline has been given and has passed.
 async fn deadline_passed(stop: &mut watch::Receiver<Option<Instant>>) {
     let Ok(deadline) = stop
@@ -505,75 +392,4 @@ async fn deadline_passed(stop: &mut watch::Receiver<Option<Instant>>) {
         return std::future::pending().await;
     };
     tokio::time::sleep_until(deadline).await;
-}
-
-/// `N` of "Code: N" in a ClickHouse error message.
-fn exception_code(message: &str) -> Option<u32> {
-    let rest = &message[message.find("Code: ")? + 6..];
-    let digits: String = rest.chars().take_while(char::is_ascii_digit).collect();
-    digits.parse().ok()
-}
-
-/// Delay before retry `failures` (1-based): full jitter over an exponential
-/// bound, so that many servers coming back do not retry in step.
-fn backoff(failures: u32, cap: Duration) -> Duration {
-    let bound = FIRST_RETRY.saturating_mul(1 << failures.min(16)).min(cap);
-    bound.mul_f64(rand::random_range(0.5..=1.0))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn exception_codes_are_read_from_messages() {
-        let message = "Code: 33, e.displayText() = DB::Exception: Cannot read all data";
-        assert_eq!(exception_code(message), Some(33));
-        assert_eq!(exception_code("Connection refused"), None);
-    }
-
-    fn outcome(message: &str) -> Outcome {
-        classify(&clickhouse::error::Error::BadResponse(message.into()))
-    }
-
-    #[test]
-    fn errors_are_sorted_by_what_retrying_can_do() {
-        let refused = "Code: 33, e.displayText() = DB::Exception: Cannot read all data";
-        assert!(matches!(outcome(refused), Outcome::Refused(_)));
-        assert!(matches!(
-            outcome("Code: 241. Memory limit"),
-            Outcome::Unavailable(_)
-        ));
-        assert!(matches!(
-            classify(&clickhouse::error::Error::TimedOut),
-            Outcome::Unavailable(_)
-        ));
-        // A proxy's answer carries no ClickHouse code: an outage.
-        assert!(matches!(
-            outcome("502 Bad Gateway"),
-            Outcome::Unavailable(_)
-        ));
-        // Code 252 twice over: overload, or this insert's rows.
-        let parts = "Code: 252. DB::Exception: Too many parts (300). Merges are processing significantly slower than inserts. (TOO_MANY_PARTS)";
-        assert!(matches!(outcome(parts), Outcome::Unavailable(_)));
-        let partitions = "Code: 252. DB::Exception: Too many partitions for single INSERT block (more than 100). (TOO_MANY_PARTS)";
-        assert!(matches!(outcome(partitions), Outcome::Refused(_)));
-        // Unknown to us: tried again, split if it persists.
-        let thrown = "Code: 395. DB::Exception: Value passed to 'throwIf' function is non-zero";
-        assert!(matches!(outcome(thrown), Outcome::Failed(_)));
-    }
-
-    #[test]
-    fn backoff_grows_to_the_cap_and_never_beyond() {
-        let cap = Duration::from_secs(5);
-        for failures in 1..40 {
-            let delay = backoff(failures, cap);
-            let bound = FIRST_RETRY.saturating_mul(1 << failures.min(16)).min(cap);
-            assert!(
-                delay <= bound && delay >= bound / 2,
-                "{failures}: {delay:?}"
-            );
-        }
-        assert!(backoff(30, cap) >= cap / 2);
-    }
 }

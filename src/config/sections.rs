@@ -1,0 +1,164 @@
+//! The sections of `highwater.toml` besides the projects: which
+//! ClickHouse, the HTTP limits, the write-ahead log, the scheduled jobs.
+
+use std::path::PathBuf;
+
+use serde::Deserialize;
+
+/// Which ClickHouse to use. With no `url`, highwater starts its own server.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClickHouseSettings {
+    /// `http://host:8123` of an existing server or cluster; `None` = embedded.
+    pub url: Option<String>,
+    #[serde(default = "default_user")]
+    pub user: String,
+    #[serde(default)]
+    pub password: String,
+    #[serde(default = "default_database")]
+    pub database: String,
+    /// Compression of inserts and results; lz4 pays off on a remote cluster.
+    #[serde(default)]
+    pub compression: Compression,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Compression {
+    /// Best for the embedded server on loopback: no CPU spent.
+    #[default]
+    None,
+    Lz4,
+}
+
+impl Default for ClickHouseSettings {
+    fn default() -> Self {
+        Self {
+            url: None,
+            user: default_user(),
+            password: String::new(),
+            database: default_database(),
+            compression: Compression::None,
+        }
+    }
+}
+
+/// Limits of `POST /v1/events` and of requests in general.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct IngestSettings {
+    /// Largest request body accepted as sent on the wire.
+    pub max_body_bytes: usize,
+    /// Largest body after gzip decompression (guards against gzip bombs).
+    pub max_decompressed_bytes: usize,
+    pub max_events_per_batch: usize,
+    /// Ingest requests being read, parsed or logged at once; beyond, 503.
+    pub max_in_flight_requests: usize,
+    /// Bytes those requests may hold in memory together; beyond, 503.
+    pub max_in_flight_bytes: usize,
+    /// A client must send its request headers within this...
+    pub header_timeout_ms: u64,
+    /// ...and its whole body within this, or get 408.
+    pub body_timeout_ms: u64,
+    /// A read (API or dashboard page) taking longer is cut off: 503, and
+    /// ClickHouse stops it too (`max_execution_time`).
+    pub read_timeout_ms: u64,
+    /// Reads in progress at once; beyond, 503 `busy`.
+    pub max_reads_in_flight: usize,
+    /// Failed keys (unknown bearer keys, failed logins, unknown dashboard
+    /// sessions) one client address may send: this many at once...
+    pub auth_failure_burst: u32,
+    /// ...refilled at this rate; past it, 429 without even comparing.
+    pub auth_failures_per_minute: u32,
+    /// Reverse proxies whose `X-Forwarded-For` / `X-Forwarded-Proto` are
+    /// believed (the client address and whether it came over HTTPS).
+    pub trusted_proxies: Vec<std::net::IpAddr>,
+}
+
+impl Default for IngestSettings {
+    fn default() -> Self {
+        Self {
+            max_body_bytes: 8 * 1024 * 1024,
+            max_decompressed_bytes: 32 * 1024 * 1024,
+            max_events_per_batch: 100_000,
+            max_in_flight_requests: 1024,
+            max_in_flight_bytes: 512 * 1024 * 1024,
+            header_timeout_ms: 10_000,
+            body_timeout_ms: 30_000,
+            read_timeout_ms: 30_000,
+            max_reads_in_flight: 32,
+            auth_failure_burst: 10,
+            auth_failures_per_minute: 10,
+            trusted_proxies: Vec::new(),
+        }
+    }
+}
+
+/// The write-ahead log every accepted batch goes through (see `src/wal`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct WalSettings {
+    /// Where the log lives; default `<data_dir>/wal`.
+    pub dir: Option<PathBuf>,
+    /// Disk the log may use; when full, ingest answers 503 until it ships.
+    pub max_bytes: u64,
+    /// A new segment file is started past this size.
+    pub segment_bytes: u64,
+    /// Largest ClickHouse insert the shipper sends.
+    pub ship_bytes: u64,
+    /// A small backlog waits this long for more before it is shipped.
+    pub ship_linger_ms: u64,
+    /// An insert that takes longer counts as ClickHouse being unavailable.
+    pub insert_timeout_ms: u64,
+    /// Retries back off exponentially up to this delay.
+    pub retry_max_ms: u64,
+    /// SIGTERM / Ctrl-C: requests in progress finish and the log ships for
+    /// at most this long in all; then highwater exits (the rest ships at the
+    /// next start).
+    pub shutdown_drain_s: u64,
+    /// A backlog that ships nothing for this long makes `/readyz` answer
+    /// 503 ("shipping stalled"), even while ClickHouse answers queries.
+    pub stall_after_s: u64,
+}
+
+impl Default for WalSettings {
+    fn default() -> Self {
+        Self {
+            dir: None,
+            max_bytes: 10 << 30,
+            segment_bytes: 64 << 20,
+            ship_bytes: 16 << 20,
+            ship_linger_ms: 200,
+            insert_timeout_ms: 60_000,
+            retry_max_ms: 10_000,
+            shutdown_drain_s: 10,
+            stall_after_s: 60,
+        }
+    }
+}
+
+/// The jobs `serve` runs on a schedule.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct JobsSettings {
+    /// Run them at all (off: only `highwater jobs run` computes figures).
+    pub enabled: bool,
+    /// Seconds between rounds: provisional days are this fresh.
+    pub interval_s: u64,
+}
+
+impl Default for JobsSettings {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            interval_s: 300,
+        }
+    }
+}
+
+fn default_user() -> String {
+    "default".into()
+}
+fn default_database() -> String {
+    "highwater".into()
+}

@@ -8,7 +8,8 @@
 //! chosen to arrive late, and second copies of duplicated ones, are held
 //! back until the next day's events are out.
 
-pub mod calibrate;
+mod behaviour;
+mod calibrate;
 pub mod deliver;
 pub mod event_lines;
 pub mod model;

@@ -10,6 +10,8 @@ use std::time::{Duration, Instant};
 
 use tokio::process::{Child, Command};
 
+use super::server_config::{USERS_XML, server_config};
+
 const READY_TIMEOUT: Duration = Duration::from_secs(60);
 const STOP_TIMEOUT: Duration = Duration::from_secs(30);
 const START_ATTEMPTS: usize = 3;
@@ -317,49 +319,6 @@ fn write_file(path: &Path, text: &str) -> Result<(), LocalServerError> {
         source,
     })
 }
-
-/// `<yandex>` is the root both 18.16 and current releases accept.
-fn server_config(dir: &Path, http_port: u16, tcp_port: u16) -> String {
-    let dir = dir.display();
-    format!(
-        r#"<yandex>
-  <logger>
-    <level>information</level>
-    <log>{dir}/log/clickhouse-server.log</log>
-    <errorlog>{dir}/log/clickhouse-server.err.log</errorlog>
-    <size>100M</size>
-    <count>3</count>
-  </logger>
-  <listen_host>127.0.0.1</listen_host>
-  <http_port>{http_port}</http_port>
-  <tcp_port>{tcp_port}</tcp_port>
-  <path>{dir}/data/</path>
-  <tmp_path>{dir}/tmp/</tmp_path>
-  <user_files_path>{dir}/user_files/</user_files_path>
-  <format_schema_path>{dir}/format_schemas/</format_schema_path>
-  <users_config>users.xml</users_config>
-  <default_profile>default</default_profile>
-  <default_database>default</default_database>
-  <mark_cache_size>268435456</mark_cache_size>
-  <max_concurrent_queries>100</max_concurrent_queries>
-</yandex>
-"#
-    )
-}
-
-const USERS_XML: &str = r#"<yandex>
-  <profiles><default></default></profiles>
-  <users>
-    <default>
-      <password></password>
-      <networks><ip>::1</ip><ip>127.0.0.1</ip></networks>
-      <profile>default</profile>
-      <quota>default</quota>
-    </default>
-  </users>
-  <quotas><default></default></quotas>
-</yandex>
-"#;
 
 #[cfg(test)]
 mod tests {

@@ -7,6 +7,7 @@ pub mod local_server;
 pub mod migrations;
 pub mod row_binary;
 pub mod rows;
+mod server_config;
 
 pub use connect::connect;
 
@@ -14,6 +15,4 @@ pub use connect::connect;
 pub enum StoreError {
     #[error("ClickHouse: {0}")]
     ClickHouse(#[from] clickhouse::error::Error),
-    #[error("ClickHouse did not answer within {0} ms")]
-    Timeout(u64),
 }

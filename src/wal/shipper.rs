@@ -2,13 +2,8 @@
 //! sends them in large inserts, saves the position, deletes segments once
 //! they are wholly shipped.
 //!
-//! While ClickHouse is unreachable, overloaded or misconfigured (see
-//! [`classify`]) it retries the same insert with capped exponential backoff,
-//! for as long as it takes. When ClickHouse refuses the rows themselves — a
-//! data error at once, any other error once it has kept failing
-//! [`ATTEMPTS_BEFORE_SPLIT`] times — the insert is split until the refused
-//! records are found; they go to the dead-letter file and shipping moves on,
-//! so no poison batch can hold up the log.
+//! Getting one chunk into ClickHouse — retries, splitting, dead letters —
+//! is the [`Inserter`]'s work; the shipper moves on only once it is done.
 //!
 //! Shutdown: once told the deadline, the shipper drains what it can and
 //! stops at the deadline, even in the middle of an insert or a backoff.
@@ -16,35 +11,24 @@
 use std::fs::File;
 use std::os::unix::fs::FileExt;
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use clickhouse::Client;
 use tokio::sync::watch;
 use tokio::time::Instant;
 
-use super::backoff::backoff;
 use super::chunk::Chunk;
-use super::dead_letter::DeadLetters;
 use super::files::{self, FIRST_OFFSET, Position};
-use super::insert_outcome::{Outcome, classify};
+use super::inserter::Inserter;
 use super::record::{Decoded, decode};
 use super::{Segment, Shared};
 use crate::config::WalSettings;
-use crate::store::row_binary::EVENT_COLUMNS;
-
-/// An insert failing with an error that is neither a known outage nor a
-/// known data error is tried this often before it is split: a passing fault
-/// would let one of the tries through, a refusal of the rows will not.
-const ATTEMPTS_BEFORE_SPLIT: u32 = 5;
 
 pub struct Shipper {
     shared: Arc<Shared>,
-    client: Client,
-    dead_letters: DeadLetters,
+    inserter: Inserter,
     ship_bytes: u64,
     linger: Duration,
-    insert_timeout: Duration,
     retry_max: Duration,
     /// `Some(deadline)` once the appender has finished: ship what is left
     /// until then, then stop.
@@ -60,14 +44,12 @@ impl Shipper {
         settings: &WalSettings,
         stop: watch::Receiver<Option<Instant>>,
     ) -> Self {
-        let dead_letters = DeadLetters::new(&shared.dir, settings.segment_bytes);
+        let inserter = Inserter::new(shared.clone(), client, settings);
         Self {
             shared,
-            client,
-            dead_letters,
+            inserter,
             ship_bytes: settings.ship_bytes,
             linger: Duration::from_millis(settings.ship_linger_ms),
-            insert_timeout: Duration::from_millis(settings.insert_timeout_ms),
             retry_max: Duration::from_millis(settings.retry_max_ms.max(1)),
             stop,
             open: None,
@@ -159,7 +141,9 @@ impl Shipper {
             self.unreadable_tail(segment, cursor).await;
             return;
         }
-        self.insert_all(&chunk, 0, chunk.records.len(), false).await;
+        self.inserter
+            .insert_all(&chunk, 0, chunk.records.len(), false)
+            .await;
         let last = chunk.records.last().expect("records");
         self.advance(
             Position {
@@ -178,122 +162,6 @@ impl Shipper {
         }
         let file = &self.open.as_ref().expect("opened").1;
         Chunk::read(file, segment.len, cursor.offset, self.ship_bytes)
-    }
-
-    /// Inserts records `from..to` of `chunk`, splitting refused ranges.
-    /// `proven`: a larger insert holding these records has already kept
-    /// failing, so a failure here counts as a refusal at once.
-    async fn insert_all(&self, chunk: &Chunk, from: usize, to: usize, proven: bool) {
-        let mut failures = 0u32;
-        // Failures with an error of unknown kind only: an outage before
-        // them must not count towards splitting.
-        let mut unknown_failures = 0u32;
-        loop {
-            let outcome = self.insert(chunk, from, to).await;
-            if matches!(outcome, Outcome::Failed(_)) {
-                unknown_failures += 1;
-            }
-            let refusal = match outcome {
-                Outcome::Stored => {
-                    let rows: u64 = chunk.records[from..to]
-                        .iter()
-                        .map(|r| u64::from(r.rows))
-                        .sum();
-                    self.shared.shipped_rows.fetch_add(rows, Ordering::Relaxed);
-                    if failures > 0 {
-                        tracing::info!(failures, "the insert went through; shipping the log");
-                    }
-                    self.shared.log.lock().expect("log lock").ship_error = None;
-                    return;
-                }
-                Outcome::Refused(reason) => reason,
-                Outcome::Failed(reason) if proven || unknown_failures >= ATTEMPTS_BEFORE_SPLIT => {
-                    reason
-                }
-                Outcome::Unavailable(reason) | Outcome::Failed(reason) => {
-                    if failures == 0 {
-                        tracing::warn!(error = %reason, "ClickHouse did not take the insert; the log keeps every batch and retries");
-                    }
-                    self.shared.log.lock().expect("log lock").ship_error = Some(reason);
-                    failures += 1;
-                    tokio::time::sleep(backoff(failures, self.retry_max)).await;
-                    continue;
-                }
-            };
-            if to - from == 1 {
-                self.dead_letter(chunk, from, &refusal).await;
-            } else {
-                tracing::warn!(error = %refusal, records = to - from, "ClickHouse refuses this insert; splitting it to find the refused batches");
-                let middle = from + (to - from) / 2;
-                Box::pin(self.insert_all(chunk, from, middle, true)).await;
-                Box::pin(self.insert_all(chunk, middle, to, true)).await;
-            }
-            return;
-        }
-    }
-
-    async fn insert(&self, chunk: &Chunk, from: usize, to: usize) -> Outcome {
-        let work = async {
-            let mut insert = self.client.insert_formatted_with(format!(
-                "INSERT INTO events ({EVENT_COLUMNS}) FORMAT RowBinary"
-            ));
-            for span in &chunk.records[from..to] {
-                // A view into the chunk, not a copy.
-                insert.send(chunk.bytes.slice(chunk.payload(span))).await?;
-            }
-            insert.end().await
-        };
-        match tokio::time::timeout(self.insert_timeout, work).await {
-            Err(_) => Outcome::Unavailable(format!(
-                "no answer within {} ms",
-                self.insert_timeout.as_millis()
-            )),
-            Ok(Ok(())) => Outcome::Stored,
-            Ok(Err(e)) => classify(&e),
-        }
-    }
-
-    async fn dead_letter(&self, chunk: &Chunk, index: usize, reason: &str) {
-        let span = chunk.records[index];
-        let payload = &chunk.bytes[chunk.payload(&span)];
-        tracing::error!(
-            rows = span.rows,
-            reason,
-            "ClickHouse refused a batch; it goes to the dead-letter file"
-        );
-        self.keep_dead_letter(reason, span.rows, span.received_ms, payload)
-            .await;
-    }
-
-    /// Writes a dead letter, retrying (with backoff) until it is durably
-    /// on disk: the shipper must not move past rows that are neither in
-    /// ClickHouse nor in the dead-letter file.
-    async fn keep_dead_letter(&self, reason: &str, rows: u32, received_ms: i64, bytes: &[u8]) {
-        let mut failures = 0;
-        loop {
-            match self.dead_letters.write(reason, rows, received_ms, bytes) {
-                Ok(written) => {
-                    let shared = &self.shared;
-                    shared
-                        .dead_letter_bytes
-                        .fetch_add(written, Ordering::Relaxed);
-                    shared.dead_letter_records.fetch_add(1, Ordering::Relaxed);
-                    shared.log.lock().expect("log lock").ship_error = None;
-                    return;
-                }
-                Err(e) => {
-                    let why = format!(
-                        "cannot write the dead-letter file ({e}); the refused batch stays in the log"
-                    );
-                    if failures == 0 {
-                        tracing::error!("{why}");
-                    }
-                    self.shared.log.lock().expect("log lock").ship_error = Some(why);
-                    failures += 1;
-                    tokio::time::sleep(backoff(failures, self.retry_max)).await;
-                }
-            }
-        }
     }
 
     /// No whole record at `cursor`, yet the segment holds more bytes: a
@@ -323,7 +191,7 @@ impl Shipper {
                 "unreadable log bytes at offset {} of segment {}: {reason}",
                 cursor.offset, segment.id
             );
-            self.keep_dead_letter(&reason, 0, 0, &bytes).await;
+            self.inserter.keep_dead_letter(&reason, 0, 0, &bytes).await;
         } else {
             // The segment cannot even be read: leave it for the next round.
             tracing::error!(segment = segment.id, "cannot read a log segment; retrying");

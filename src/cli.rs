@@ -1,11 +1,13 @@
-//! The command line (DESIGN §3). Commands of later milestones (jobs,
-//! metrics, render, simulate) are added as they are built.
+//! The command line (DESIGN §3): every command, its arguments and their
+//! help texts, with clap's derive. `cmd/` carries each command out.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use chrono::NaiveDate;
 use clap::{Args, Parser, Subcommand};
+
+use crate::capacity::horizon::Horizon;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -158,8 +160,8 @@ pub struct CapacityArgs {
     #[command(flatten)]
     pub report: ReportArgs,
     /// Days to forecast (1 to 92).
-    #[arg(long, default_value_t = 28)]
-    pub horizon: u32,
+    #[arg(long, default_value_t = Horizon::default())]
+    pub horizon: Horizon,
 }
 
 #[derive(Debug, Args)]

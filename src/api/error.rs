@@ -54,6 +54,9 @@ pub enum ApiError {
     Unavailable(String),
     #[error("{0}")]
     BadQuery(String),
+    /// The request is fine; the project's history is too short for it.
+    #[error(transparent)]
+    NotEnoughHistory(#[from] crate::capacity::report::CapacityError),
     #[error("storage is unavailable; retry later")]
     ReadUnavailable,
 }
@@ -74,6 +77,7 @@ impl ApiError {
             Self::BadGzip(_) | Self::BodyRead(_) | Self::Batch(_) | Self::BadQuery(_) => {
                 StatusCode::BAD_REQUEST
             }
+            Self::NotEnoughHistory(_) => StatusCode::UNPROCESSABLE_ENTITY,
             Self::RateLimited { .. } | Self::TooManyFailedKeys { .. } => {
                 StatusCode::TOO_MANY_REQUESTS
             }
@@ -106,6 +110,7 @@ impl ApiError {
             Self::Busy => "busy",
             Self::Unavailable(_) | Self::ReadUnavailable => "storage_unavailable",
             Self::BadQuery(_) => "bad_query",
+            Self::NotEnoughHistory(_) => "not_enough_history",
         }
     }
 }

@@ -5,4 +5,5 @@
 pub mod forecast;
 pub mod growth;
 pub mod headroom;
+pub mod horizon;
 pub mod report;

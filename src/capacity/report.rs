@@ -7,6 +7,7 @@ use serde::Serialize;
 use super::forecast::{Method, forecast};
 use super::growth::{DayFigures, Growth, growth};
 use super::headroom::{Headroom, headroom};
+use super::horizon::Horizon;
 use crate::config::ProjectSettings;
 use crate::domain::calendar::date_of;
 use crate::figures::records;
@@ -61,8 +62,25 @@ fn final_rows(rows: &[DailyFiguresRow]) -> Vec<&DailyFiguresRow> {
     rows.iter().filter(|r| r.r#final == 1).collect()
 }
 
+/// Why a report cannot be made yet: the history is too short (not a bad
+/// request; the project needs more final days).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CapacityError {
+    #[error("{project} has no final days yet")]
+    NoFinalDays { project: String },
+    #[error("a forecast needs at least {need} final days of figures; {project} has {have}")]
+    TooFewFinalDays {
+        project: String,
+        have: usize,
+        need: usize,
+    },
+}
+
 /// Growth as of the last final day, and the record history.
-pub fn growth_report(project: &str, rows: &[DailyFiguresRow]) -> Option<GrowthReport> {
+pub fn growth_report(
+    project: &str,
+    rows: &[DailyFiguresRow],
+) -> Result<GrowthReport, CapacityError> {
     let days: Vec<DayFigures> = final_rows(rows)
         .into_iter()
         .map(|r| DayFigures {
@@ -87,9 +105,12 @@ pub fn growth_report(project: &str, rows: &[DailyFiguresRow]) -> Option<GrowthRe
             }
         })
         .collect();
-    Some(GrowthReport {
+    let growth = growth(&days).ok_or_else(|| CapacityError::NoFinalDays {
         project: project.to_owned(),
-        growth: growth(&days)?,
+    })?;
+    Ok(GrowthReport {
+        project: project.to_owned(),
+        growth,
         records,
     })
 }
@@ -98,16 +119,17 @@ pub fn growth_report(project: &str, rows: &[DailyFiguresRow]) -> Option<GrowthRe
 pub fn capacity_report(
     project: &ProjectSettings,
     rows: &[DailyFiguresRow],
-    horizon: u32,
-) -> Result<CapacityReport, String> {
+    horizon: Horizon,
+) -> Result<CapacityReport, CapacityError> {
+    let horizon = horizon.days();
     let finals = final_rows(rows);
     let series: Vec<f64> = finals.iter().map(|r| f64::from(r.peak_users)).collect();
     if series.len() < MIN_DAYS {
-        return Err(format!(
-            "a forecast needs at least {MIN_DAYS} final days of figures; {} has {}",
-            project.name,
-            series.len()
-        ));
+        return Err(CapacityError::TooFewFinalDays {
+            project: project.name.clone(),
+            have: series.len(),
+            need: MIN_DAYS,
+        });
     }
     let last = finals[finals.len() - 1];
     let as_of = date_of(last.day);

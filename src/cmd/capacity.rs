@@ -3,9 +3,6 @@
 
 use std::path::Path;
 
-use anyhow::anyhow;
-
-use crate::api::read::capacity::parse_horizon;
 use crate::capacity::report::{CapacityReport, GrowthReport, capacity_report, growth_report};
 use crate::charts::numbers::short;
 use crate::cli::{CapacityArgs, Format, ReportArgs};
@@ -27,8 +24,7 @@ async fn stored_days(
 
 pub async fn growth(config: &Path, args: ReportArgs) -> anyhow::Result<()> {
     let (_, rows) = stored_days(config, &args.project).await?;
-    let report = growth_report(&args.project, &rows)
-        .ok_or_else(|| anyhow!("{} has no final days yet", args.project))?;
+    let report = growth_report(&args.project, &rows)?;
     match args.format {
         Format::Json => println!("{}", serde_json::to_string_pretty(&report)?),
         Format::Table => print_growth(&report),
@@ -37,10 +33,9 @@ pub async fn growth(config: &Path, args: ReportArgs) -> anyhow::Result<()> {
 }
 
 pub async fn capacity(config: &Path, args: CapacityArgs) -> anyhow::Result<()> {
-    let horizon = parse_horizon(Some(&args.horizon.to_string())).map_err(|e| anyhow!(e))?;
     let (settings, rows) = stored_days(config, &args.report.project).await?;
     let project = settings.known_project(&args.report.project)?;
-    let report = capacity_report(project, &rows, horizon).map_err(|e| anyhow!(e))?;
+    let report = capacity_report(project, &rows, args.horizon)?;
     match args.report.format {
         Format::Json => println!("{}", serde_json::to_string_pretty(&report)?),
         Format::Table => print_capacity(&report),

@@ -5,6 +5,7 @@ use chrono::{Duration, NaiveDate};
 use super::spec::{ChartKind, Dashboard, Panel};
 use crate::capacity::forecast::Method;
 use crate::capacity::headroom::SURGES;
+use crate::capacity::horizon::Horizon;
 use crate::capacity::report::capacity_report;
 use crate::charts::Chart;
 use crate::charts::data::{Daily, HourOfWeek, Intraday, Minute, SessionLengths};
@@ -165,7 +166,8 @@ fn forecast_chart(
     rows: &[DailyFiguresRow],
     from: NaiveDate,
 ) -> ForecastChart {
-    let Ok(report) = capacity_report(project, rows, FORECAST_DAYS) else {
+    let horizon = Horizon::try_from(FORECAST_DAYS).expect("a valid horizon");
+    let Ok(report) = capacity_report(project, rows, horizon) else {
         return ForecastChart::default();
     };
     let recent_peak = rows

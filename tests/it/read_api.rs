@@ -163,3 +163,47 @@ async fn a_user_who_drops_out_of_a_day_on_recompute_leaves_dau_and_wau() {
     );
     app.stop().await.unwrap();
 }
+
+#[tokio::test]
+async fn reports_without_enough_history_say_so_apart_from_bad_queries() {
+    let app = spawn_app("short_history").await;
+    let (status, body) = app.read(ALPHA_READ, "/v1/growth").await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (422, Some("not_enough_history")),
+        "{body}"
+    );
+    assert!(
+        body["message"].as_str().unwrap().contains("no final days"),
+        "{body}"
+    );
+    let (status, body) = app.read(ALPHA_READ, "/v1/capacity").await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (422, Some("not_enough_history")),
+        "{body}"
+    );
+    assert!(
+        body["message"]
+            .as_str()
+            .unwrap()
+            .contains("at least 14 final days"),
+        "{body}"
+    );
+    // A horizon out of range is the request's fault.
+    for horizon in ["0", "93", "x"] {
+        let (status, body) = app
+            .read(ALPHA_READ, &format!("/v1/capacity?horizon={horizon}"))
+            .await;
+        assert_eq!(
+            (status, body["error"].as_str()),
+            (400, Some("bad_query")),
+            "{body}"
+        );
+        assert!(
+            body["message"].as_str().unwrap().contains("from 1 to 92"),
+            "{body}"
+        );
+    }
+    app.stop().await.unwrap();
+}

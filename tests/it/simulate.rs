@@ -178,7 +178,9 @@ async fn surge_growth_and_capacity(app: &TestApp) {
     let rows = highwater::store::figures::all_days(&app.db, "chat")
         .await
         .unwrap();
-    let report = highwater::capacity::report::capacity_report(&project, &rows, 92).unwrap();
+    let report =
+        highwater::capacity::report::capacity_report(&project, &rows, 92.try_into().unwrap())
+            .unwrap();
     let headroom = report.headroom.unwrap();
     assert_eq!(headroom.usable, 14_400.0);
     assert_eq!(headroom.recent_peak, 12_800.0);

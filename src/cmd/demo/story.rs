@@ -4,6 +4,7 @@
 
 use chrono::NaiveDate;
 
+use crate::capacity::horizon::Horizon;
 use crate::capacity::report::{capacity_report, growth_report};
 use crate::charts::numbers::short;
 use crate::domain::calendar::{date_of, is_weekend};
@@ -126,12 +127,12 @@ pub async fn print_growth_and_capacity(
 ) -> anyhow::Result<()> {
     let rows = crate::store::figures::all_days(client, &project.name).await?;
     println!();
-    if let Some(growth) = growth_report(&project.name, &rows) {
+    if let Ok(growth) = growth_report(&project.name, &rows) {
         crate::cmd::capacity::print_growth_summary(&growth);
     }
     let mut planned = project.clone();
     planned.capacity_users = Some(((18e6 * scale).round() as u64).max(1));
-    match capacity_report(&planned, &rows, 28) {
+    match capacity_report(&planned, &rows, Horizon::default()) {
         Ok(report) => crate::cmd::capacity::print_capacity_summary(&report),
         Err(why) => println!("No capacity report: {why}"),
     }

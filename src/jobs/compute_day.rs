@@ -10,7 +10,7 @@ use hdrhistogram::serialization::{Serializer, V2Serializer};
 use super::actives;
 use super::day_accumulator::DayAccumulator;
 use super::day_window::DayWindow;
-use super::session::SessionRules;
+use super::session_interval::SessionRules;
 use super::sessions;
 use crate::config::ProjectSettings;
 use crate::domain::calendar::day_number;

@@ -14,7 +14,7 @@
 //! then is the maximum taken — peaks are never added (DESIGN §2).
 
 use super::day_window::DayWindow;
-use super::session::Interval;
+use super::session_interval::Interval;
 
 /// +1/−1 per second of one day, for one kind of count.
 #[derive(Debug, Clone)]

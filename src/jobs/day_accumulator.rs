@@ -9,7 +9,7 @@ use smallvec::SmallVec;
 
 use super::concurrency::{SecondDeltas, merge_intervals, minute_maxima, peak};
 use super::day_window::DayWindow;
-use super::session::{Interval, SessionFacts, SessionRules};
+use super::session_interval::{Interval, SessionFacts, SessionRules};
 
 /// Significant digits of the session-length histogram: lengths are exact
 /// up to 262,143 s (3 days) and within 0.001% beyond.
@@ -175,7 +175,7 @@ pub fn session_histogram(rules: SessionRules) -> Histogram<u64> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::jobs::session::NO_MIN;
+    use crate::jobs::session_interval::NO_MIN;
     use chrono::NaiveDate;
 
     const RULES: SessionRules = SessionRules {

@@ -1,7 +1,7 @@
 //! The batch jobs that turn events into figures (DESIGN §2).
 //!
 //! - [`day_window`]: a local day as UTC seconds (23–25 h across DST).
-//! - [`session`]: one session's interval and presence timeline.
+//! - [`session_interval`]: one session's interval and presence timeline.
 //! - [`sessions`]: reading the sessions that may touch a day from ClickHouse.
 //! - [`concurrency`]: per-second deltas, prefix sums, peaks.
 //! - [`day_accumulator`]: every session-derived figure of a day, per user.
@@ -17,5 +17,5 @@ pub mod day_accumulator;
 pub mod day_window;
 pub mod runner;
 pub mod schedule;
-pub mod session;
+pub mod session_interval;
 pub mod sessions;

@@ -7,7 +7,7 @@ use clickhouse::{Client, Row};
 use serde::Deserialize;
 
 use super::day_window::DayWindow;
-use super::session::{SessionFacts, SessionRules};
+use super::session_interval::{SessionFacts, SessionRules};
 use crate::domain::calendar::{date_of, utc_date};
 use crate::store::StoreError;
 

@@ -18,7 +18,7 @@ macro_rules! ts_s {
 }
 
 /// One `session_days` row per (session, UTC day of its events, insert block):
-/// the facts [`crate::jobs::session::SessionFacts`] needs, as aggregate
+/// the facts [`crate::jobs::session_interval::SessionFacts`] needs, as aggregate
 /// states. min/max/groupArray make them immune to duplicates and order.
 macro_rules! session_days_select {
     () => {

@@ -6,43 +6,22 @@ use plotters::prelude::*;
 
 use super::data::{Daily, Day};
 use super::numbers::short;
-use super::peak::day_label;
 use super::style::{self, ACTIVE, CONNECTIONS, EARLIER, PROVISIONAL_BAND, USERS};
 
+/// Draws a non-empty range (the caller draws the "no figures" frame).
 pub fn draw<DB: DrawingBackend>(
     area: &DrawingArea<DB, Shift>,
     title: &str,
     daily: &Daily,
 ) -> Result<(), DrawingAreaErrorKind<DB::ErrorType>> {
     let days = &daily.days;
-    if days.is_empty() {
-        return style::no_data(area, title, "No figures in this range");
-    }
-    let top = days
-        .iter()
-        .map(|d| d.mau.max(d.dau))
-        .max()
-        .unwrap_or(0)
-        .max(1) as f64
-        * 1.4;
-    let last = days.len() as f64 - 0.5;
-    let mut chart = ChartBuilder::on(area)
-        .caption(title, style::title_font())
-        .margin(12)
-        .x_label_area_size(36)
-        .y_label_area_size(60)
+    let top = daily.top(|d| d.mau.max(d.dau), 1.4);
+    let slots = style::day_slots(days.len());
+    let mut chart = style::frame(area, title)
         .right_y_label_area_size(50)
-        .build_cartesian_2d(-0.5..last, 0.0..top)?
-        .set_secondary_coord(-0.5..last, 0.0..1.0);
-    chart
-        .configure_mesh()
-        .light_line_style(TRANSPARENT)
-        .bold_line_style(style::GRID)
-        .x_labels(days.len().min(10))
-        .x_label_formatter(&|x| day_label(daily, *x))
-        .y_label_formatter(&|y| short(*y))
-        .label_style(style::label_font())
-        .draw()?;
+        .build_cartesian_2d(slots.clone(), 0.0..top)?
+        .set_secondary_coord(slots, 0.0..1.0);
+    style::day_mesh(&mut chart, daily, &|y| short(*y), "")?;
     chart
         .configure_secondary_axes()
         .y_label_formatter(&|y| format!("{:.0}%", y * 100.0))

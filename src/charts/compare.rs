@@ -24,12 +24,7 @@ pub fn draw<DB: DrawingBackend>(
     };
     let x = |day: NaiveDate| (day - first).num_days() as f64;
     let top = days().map(|d| d.peak_users).max().unwrap_or(1).max(1) as f64 * 1.18;
-    let mut chart = ChartBuilder::on(area)
-        .caption(title, style::title_font())
-        .margin(12)
-        .x_label_area_size(36)
-        .y_label_area_size(60)
-        .build_cartesian_2d(-0.5..x(last) + 0.5, 0.0..top)?;
+    let mut chart = style::frame(area, title).build_cartesian_2d(-0.5..x(last) + 0.5, 0.0..top)?;
     chart
         .configure_mesh()
         .light_line_style(TRANSPARENT)

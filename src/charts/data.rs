@@ -39,6 +39,12 @@ pub struct Daily {
 }
 
 impl Daily {
+    /// The top of a value axis: the largest `value` of any day (at least
+    /// 1), with `headroom` above it for labels and legends (1.2 = 20%).
+    pub fn top(&self, value: impl Fn(&Day) -> u64, headroom: f64) -> f64 {
+        self.days.iter().map(value).max().unwrap_or(0).max(1) as f64 * headroom
+    }
+
     /// From stored rows in day order. Records are judged within the rows
     /// given: pass the history from the first day to see all-time records.
     pub fn from_rows(rows: &[DailyFiguresRow]) -> Self {

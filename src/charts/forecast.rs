@@ -53,12 +53,8 @@ pub fn draw<DB: DrawingBackend>(
         None => title.to_owned(),
     };
     let start = first.0;
-    let mut plot = ChartBuilder::on(area)
-        .caption(caption, style::title_font())
-        .margin(12)
-        .x_label_area_size(36)
-        .y_label_area_size(60)
-        .build_cartesian_2d(-0.5..x(last.0) + 0.5, 0.0..top)?;
+    let mut plot =
+        style::frame(area, &caption).build_cartesian_2d(-0.5..x(last.0) + 0.5, 0.0..top)?;
     plot.configure_mesh()
         .light_line_style(TRANSPARENT)
         .bold_line_style(style::GRID)

@@ -6,7 +6,6 @@ use plotters::coord::Shift;
 use plotters::prelude::*;
 
 use super::data::Daily;
-use super::peak::day_label;
 use super::style::{self, ACTIVE, RECORD};
 
 /// Per day with a figure 7 days earlier: its index and the change in percent.
@@ -38,23 +37,11 @@ pub fn draw<DB: DrawingBackend>(
         return style::no_data(area, title, "Needs two weeks of figures");
     }
     let extent = changes.iter().map(|(_, c)| c.abs()).fold(1.0, f64::max) * 1.2;
-    let last = daily.days.len() as f64 - 0.5;
-    let mut chart = ChartBuilder::on(area)
-        .caption(title, style::title_font())
-        .margin(12)
-        .x_label_area_size(36)
-        .y_label_area_size(60)
-        .build_cartesian_2d(-0.5..last, -extent..extent)?;
-    chart
-        .configure_mesh()
-        .light_line_style(TRANSPARENT)
-        .bold_line_style(style::GRID)
-        .x_labels(daily.days.len().min(10))
-        .x_label_formatter(&|x| day_label(daily, *x))
-        .y_label_formatter(&|y| format!("{y:+.0}%"))
-        .y_desc("peak users vs. same weekday a week earlier")
-        .label_style(style::label_font())
-        .draw()?;
+    let slots = style::day_slots(daily.days.len());
+    let last = slots.end;
+    let mut chart = style::frame(area, title).build_cartesian_2d(slots, -extent..extent)?;
+    let desc = "peak users vs. same weekday a week earlier";
+    style::day_mesh(&mut chart, daily, &|y| format!("{y:+.0}%"), desc)?;
     chart.draw_series(changes.iter().map(|(i, change)| {
         let x = *i as f64;
         let colour = if *change >= 0.0 { ACTIVE } else { RECORD };

@@ -38,12 +38,7 @@ pub fn draw<DB: DrawingBackend>(
     } else {
         format!("{title} — {} (provisional)", intraday.day)
     };
-    let mut chart = ChartBuilder::on(area)
-        .caption(caption, style::title_font())
-        .margin(12)
-        .x_label_area_size(36)
-        .y_label_area_size(60)
-        .build_cartesian_2d(0.0..hours, 0.0..top)?;
+    let mut chart = style::frame(area, &caption).build_cartesian_2d(0.0..hours, 0.0..top)?;
     chart
         .configure_mesh()
         .light_line_style(TRANSPARENT)

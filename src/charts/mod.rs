@@ -50,6 +50,9 @@ where
     fonts::register();
     area.fill(&WHITE).map_err(|e| anyhow!("{e}"))?;
     let drawn = match chart {
+        Chart::Peak(daily) | Chart::Actives(daily) if daily.days.is_empty() => {
+            style::no_data(area, title, "No figures in this range")
+        }
         Chart::Peak(daily) => peak::draw(area, title, daily),
         Chart::Actives(daily) => actives::draw(area, title, daily),
         Chart::Intraday(intraday) => intraday::draw(area, title, intraday),

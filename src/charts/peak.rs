@@ -13,38 +13,18 @@ use super::style::{self, CONNECTIONS, PROVISIONAL_BAND, RECORD, USERS};
 /// Record labels closer than this (pixels) to a later one are left out.
 const LABEL_SPACING_PX: i32 = 80;
 
+/// Draws a non-empty range (the caller draws the "no figures" frame).
 pub fn draw<DB: DrawingBackend>(
     area: &DrawingArea<DB, Shift>,
     title: &str,
     daily: &Daily,
 ) -> Result<(), DrawingAreaErrorKind<DB::ErrorType>> {
     let days = &daily.days;
-    if days.is_empty() {
-        return style::no_data(area, title, "No figures in this range");
-    }
-    let top = days
-        .iter()
-        .map(|d| d.peak_connections.max(d.peak_users))
-        .max()
-        .unwrap_or(0)
-        .max(1) as f64
-        * 1.18;
-    let last = days.len() as f64 - 0.5;
-    let mut chart = ChartBuilder::on(area)
-        .caption(title, style::title_font())
-        .margin(12)
-        .x_label_area_size(36)
-        .y_label_area_size(60)
-        .build_cartesian_2d(-0.5..last, 0.0..top)?;
-    chart
-        .configure_mesh()
-        .light_line_style(TRANSPARENT)
-        .bold_line_style(style::GRID)
-        .x_labels(days.len().min(10))
-        .x_label_formatter(&|x| day_label(daily, *x))
-        .y_label_formatter(&|y| short(*y))
-        .label_style(style::label_font())
-        .draw()?;
+    let top = daily.top(|d| d.peak_connections.max(d.peak_users), 1.18);
+    let slots = style::day_slots(days.len());
+    let last = slots.end;
+    let mut chart = style::frame(area, title).build_cartesian_2d(slots, 0.0..top)?;
+    style::day_mesh(&mut chart, daily, &|y| short(*y), "")?;
 
     let provisional: Vec<_> = (0..days.len()).filter(|i| !days[*i].is_final).collect();
     chart
@@ -118,17 +98,4 @@ pub fn draw<DB: DrawingBackend>(
     }
     style::legend(chart.configure_series_labels())?;
     Ok(())
-}
-
-/// The date under tick `x` (`Mar 25`), or nothing between days.
-pub fn day_label(daily: &Daily, x: f64) -> String {
-    let index = x.round();
-    if (x - index).abs() > 0.01 || index < 0.0 {
-        return String::new();
-    }
-    daily
-        .days
-        .get(index as usize)
-        .map(|d| d.day.format("%b %-d").to_string())
-        .unwrap_or_default()
 }

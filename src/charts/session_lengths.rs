@@ -58,11 +58,7 @@ pub fn draw<DB: DrawingBackend>(
         duration(histogram.value_at_quantile(0.99) as f64),
         short(histogram.len() as f64)
     );
-    let mut chart = ChartBuilder::on(area)
-        .caption(caption, style::title_font())
-        .margin(12)
-        .x_label_area_size(36)
-        .y_label_area_size(60)
+    let mut chart = style::frame(area, &caption)
         .build_cartesian_2d(-0.5..BUCKETS.len() as f64 - 0.5, 0.0..top)?;
     chart
         .configure_mesh()

@@ -1,10 +1,14 @@
 //! Colours, type sizes and the pieces every chart shares.
 
+use std::ops::Range;
+
 use plotters::chart::SeriesLabelStyle;
+use plotters::coord::types::RangedCoordf64;
 use plotters::coord::{CoordTranslate, Shift};
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
+use super::data::Daily;
 use super::fonts::FAMILY;
 
 pub const USERS: RGBColor = RGBColor(31, 119, 180);
@@ -59,4 +63,60 @@ pub fn legend<'a, 'b, DB: DrawingBackend + 'a, CT: CoordTranslate>(
         .background_style(WHITE.mix(0.85))
         .border_style(GRID)
         .draw()
+}
+
+/// Title, margins and label areas: the frame every chart shares.
+pub fn frame<'a, 'b, DB: DrawingBackend>(
+    area: &'a DrawingArea<DB, Shift>,
+    title: &'b str,
+) -> ChartBuilder<'a, 'b, DB> {
+    let mut builder = ChartBuilder::on(area);
+    builder
+        .caption(title, title_font())
+        .margin(12)
+        .x_label_area_size(36)
+        .y_label_area_size(60);
+    builder
+}
+
+/// The x range of a chart over `days` days: one slot per day, centred on
+/// its index.
+pub fn day_slots(days: usize) -> Range<f64> {
+    -0.5..days as f64 - 0.5
+}
+
+/// A chart over days, on [`day_slots`].
+pub type DayChart<'a, DB> = ChartContext<'a, DB, Cartesian2d<RangedCoordf64, RangedCoordf64>>;
+
+/// The mesh of a chart over days: a light grid, at most ten day labels
+/// (`Mar 25`), and `format_y` on the value axis, described by `y_desc`.
+pub fn day_mesh<DB: DrawingBackend>(
+    chart: &mut DayChart<'_, DB>,
+    daily: &Daily,
+    format_y: &dyn Fn(&f64) -> String,
+    y_desc: &str,
+) -> Result<(), DrawingAreaErrorKind<DB::ErrorType>> {
+    chart
+        .configure_mesh()
+        .light_line_style(TRANSPARENT)
+        .bold_line_style(GRID)
+        .x_labels(daily.days.len().min(10))
+        .x_label_formatter(&|x| day_label(daily, *x))
+        .y_label_formatter(format_y)
+        .y_desc(y_desc)
+        .label_style(label_font())
+        .draw()
+}
+
+/// `Mar 25` under a day's slot; nothing between slots.
+pub fn day_label(daily: &Daily, x: f64) -> String {
+    let index = x.round();
+    if (x - index).abs() > 0.01 || index < 0.0 {
+        return String::new();
+    }
+    daily
+        .days
+        .get(index as usize)
+        .map(|d| d.day.format("%b %-d").to_string())
+        .unwrap_or_default()
 }

@@ -36,6 +36,10 @@ impl Day {
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Daily {
     pub days: Vec<Day>,
+    /// The project's first day with figures, if known: its data began
+    /// during that day, so it holds only part of a day's users and is no
+    /// base to compare a later day with.
+    pub first_day: Option<NaiveDate>,
 }
 
 impl Daily {
@@ -53,6 +57,7 @@ impl Daily {
             .map(|r| r.day.parse().expect("records name valid days"))
             .collect();
         Self {
+            first_day: rows.first().map(|r| date_of(r.day)),
             days: rows
                 .iter()
                 .map(|row| {
@@ -81,6 +86,7 @@ impl Daily {
                 .filter(|d| d.day >= from)
                 .cloned()
                 .collect(),
+            first_day: self.first_day,
         }
     }
 }

@@ -134,7 +134,10 @@ mod tests {
                 }
             })
             .collect();
-        Daily { days }
+        Daily {
+            days,
+            first_day: None,
+        }
     }
 
     fn intraday() -> Intraday {

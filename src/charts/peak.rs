@@ -27,13 +27,17 @@ pub fn draw<DB: DrawingBackend>(
     style::day_mesh(&mut chart, daily, &|y| short(*y), "")?;
 
     let provisional: Vec<_> = (0..days.len()).filter(|i| !days[*i].is_final).collect();
-    chart
-        .draw_series(provisional.iter().map(|i| {
-            let x = *i as f64;
-            Rectangle::new([(x - 0.5, 0.0), (x + 0.5, top)], PROVISIONAL_BAND.filled())
-        }))?
-        .label("provisional")
-        .legend(|(x, y)| Rectangle::new([(x, y - 5), (x + 16, y + 5)], PROVISIONAL_BAND.filled()));
+    if !provisional.is_empty() {
+        chart
+            .draw_series(provisional.iter().map(|i| {
+                let x = *i as f64;
+                Rectangle::new([(x - 0.5, 0.0), (x + 0.5, top)], PROVISIONAL_BAND.filled())
+            }))?
+            .label("provisional")
+            .legend(|(x, y)| {
+                Rectangle::new([(x, y - 5), (x + 16, y + 5)], PROVISIONAL_BAND.filled())
+            });
+    }
 
     let points = |value: fn(&super::data::Day) -> u64| {
         days.iter()

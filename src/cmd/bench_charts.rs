@@ -88,6 +88,7 @@ fn a_year(days: usize) -> Daily {
                 }
             })
             .collect(),
+        first_day: None,
     }
 }
 

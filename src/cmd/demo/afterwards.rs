@@ -91,6 +91,11 @@ pub fn print_how_to_use(
         "Events posted now are in the figures within a minute (scheduled jobs every {} s). Press Ctrl-C to stop.",
         demo.settings.jobs.interval_s
     );
+    print_how_to_come_back(demo, config);
+}
+
+/// The command that serves the demo's data again, with its keys.
+pub fn print_how_to_come_back(demo: &Demo, config: &std::path::Path) {
     println!(
         "The demo's data stays in its own database ({}): to serve it again later, with these keys,\n  highwater serve --config {}",
         demo.settings.clickhouse.database,

@@ -77,11 +77,12 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
     story::check_against_simulation(&rows, &summaries);
     println!("\nThe demo took {:.0} s.", started.elapsed().as_secs_f64());
 
+    let config = afterwards::write_config(&demo.settings)?;
     if args.exit {
         let _ = stop.send(());
+        afterwards::print_how_to_come_back(&demo, &config);
     } else {
         let _ = start_jobs.send(());
-        let config = afterwards::write_config(&demo.settings)?;
         afterwards::print_how_to_use(&demo, &base_url, &storage.url, &config);
     }
     let served = serving.await.context("server task panicked")?;

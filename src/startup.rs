@@ -19,60 +19,81 @@ use crate::api::{AppState, app};
 use crate::clock::Clock;
 use crate::config::Settings;
 use crate::jobs::schedule::Scheduler;
+use crate::jobs::slicing::Slicing;
 use crate::store::local_server::LocalClickHouse;
 use crate::wal::{Wal, WalMonitor, WalTasks};
 
-/// ClickHouse as highwater uses it: a migrated client, and the local server
-/// when highwater runs its own.
+/// ClickHouse as highwater uses it: a migrated client, and the local
+/// servers when highwater runs its own (one, or an embedded cluster).
 #[derive(Debug)]
 pub struct Storage {
     pub client: clickhouse::Client,
+    /// The server highwater talks to (the first shard of a cluster).
     pub url: String,
-    pub local: Option<LocalClickHouse>,
+    /// Every server, for DDL (one URL unless this is a cluster).
+    pub urls: Vec<String>,
+    pub local: Vec<LocalClickHouse>,
 }
 
 impl Storage {
     pub async fn open(settings: &Settings) -> anyhow::Result<Self> {
-        let (url, local) = match &settings.clickhouse.url {
-            Some(url) => (url.clone(), None),
-            None => match running_embedded(&settings.data_dir).await {
-                // Another highwater (serve, demo) owns it: share it.
-                Some(url) => (url, None),
+        let clickhouse = &settings.clickhouse;
+        let (urls, local) = if let Some(url) = &clickhouse.url {
+            (vec![url.clone()], Vec::new())
+        } else if clickhouse.cluster.is_some() {
+            (clickhouse.shard_urls.clone(), Vec::new())
+        } else {
+            let shards = clickhouse.embedded_shards;
+            match running_embedded(&settings.data_dir, shards).await {
+                // Another highwater (serve, demo) owns them: share them.
+                Some(urls) => (urls, Vec::new()),
                 None => {
-                    let server = LocalClickHouse::start(&settings.data_dir)
+                    let servers = LocalClickHouse::start_cluster(&settings.data_dir, shards)
                         .await
                         .context("could not start the embedded ClickHouse")?;
-                    (server.url(), Some(server))
+                    (servers.iter().map(LocalClickHouse::url).collect(), servers)
                 }
-            },
+            }
         };
-        let client = crate::store::connect(&settings.clickhouse, &url)
+        let client = crate::store::connect::connect_all(clickhouse, &urls)
             .await
-            .with_context(|| format!("could not open ClickHouse at {url}"))?;
-        Ok(Self { client, url, local })
+            .with_context(|| format!("could not open ClickHouse at {}", urls.join(", ")))?;
+        Ok(Self {
+            client,
+            url: urls[0].clone(),
+            urls,
+            local,
+        })
     }
 
-    /// Stops the embedded server, if any. The client goes first: a server
+    /// Stops the embedded servers, if any. The client goes first: a server
     /// with idle keep-alive connections open waits for them before exiting.
     pub async fn close(self) {
         let Self { client, local, .. } = self;
         drop(client);
-        if let Some(local) = local {
-            local.stop().await;
+        for server in local {
+            server.stop().await;
         }
     }
 }
 
-/// The URL of an embedded ClickHouse that another highwater process runs on
-/// `data_dir`, if it answers.
-async fn running_embedded(data_dir: &std::path::Path) -> Option<String> {
-    let url = LocalClickHouse::advertised_url(data_dir)?;
-    let ping = reqwest::Client::new()
-        .get(format!("{url}/ping"))
-        .timeout(Duration::from_secs(2))
-        .send()
-        .await;
-    ping.is_ok_and(|r| r.status().is_success()).then_some(url)
+/// The URLs of the embedded servers (`shards` of them) that another
+/// highwater process runs on `data_dir`, if every one answers.
+async fn running_embedded(data_dir: &std::path::Path, shards: usize) -> Option<Vec<String>> {
+    let mut urls = Vec::with_capacity(shards);
+    for shard in 0..shards {
+        let url = LocalClickHouse::advertised_url_of(data_dir, shard)?;
+        let ping = reqwest::Client::new()
+            .get(format!("{url}/ping"))
+            .timeout(Duration::from_secs(2))
+            .send()
+            .await;
+        if !ping.is_ok_and(|r| r.status().is_success()) {
+            return None;
+        }
+        urls.push(url);
+    }
+    Some(urls)
 }
 
 /// A bound, ready-to-run HTTP server.
@@ -104,6 +125,7 @@ impl Server {
             let interval = Duration::from_secs(settings.jobs.interval_s.max(1));
             Scheduler::new(client.clone(), projects.clone(), clock.clone(), interval)
                 .with_log(wal.monitor())
+                .with_slicing(Slicing::from(&settings.jobs))
         });
         let limits = &settings.ingest;
         let state = AppState {

@@ -9,6 +9,7 @@ use crate::config::Settings;
 use crate::domain::calendar::check_range;
 use crate::figures::DayMetrics;
 use crate::jobs::runner::run_range;
+use crate::jobs::slicing::Slicing;
 use crate::startup::Storage;
 
 pub async fn run(config: &Path, args: DayRangeArgs) -> anyhow::Result<()> {
@@ -22,8 +23,10 @@ pub async fn run(config: &Path, args: DayRangeArgs) -> anyhow::Result<()> {
             .expect("valid template"),
     );
     progress.set_message(format!("computing {}", project.name));
-    let now = || chrono::Utc::now().timestamp_millis();
-    let result = run_range(&storage.client, project, args.from, args.to, now, |row| {
+    let clock = crate::clock::system();
+    let now = || clock.now_ms();
+    let slicing = Slicing::from(&settings.jobs);
+    let result = run_range(&storage.client, project, slicing, args.from, args.to, now, |row| {
         let day = DayMetrics::from(row);
         progress.suspend(|| {
             println!(

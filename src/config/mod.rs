@@ -145,6 +145,28 @@ impl Settings {
                 self.wal.segment_bytes
             );
         }
+        let clickhouse = &self.clickhouse;
+        match &clickhouse.cluster {
+            Some(name) if !is_identifier(name) => {
+                bail!("clickhouse.cluster {name:?} must be letters, digits and '_'")
+            }
+            Some(_) if clickhouse.shard_urls.is_empty() || clickhouse.url.is_some() => bail!(
+                "with clickhouse.cluster, list every shard's HTTP URL in clickhouse.shard_urls \
+                 (the first is where highwater sends queries and keeps the figures) and leave \
+                 clickhouse.url out"
+            ),
+            None if !clickhouse.shard_urls.is_empty() => {
+                bail!("clickhouse.shard_urls needs clickhouse.cluster, the cluster's name")
+            }
+            _ => {}
+        }
+        let slices = self.jobs.slices;
+        if slices > 64 || (slices > 0 && !slices.is_power_of_two()) || self.jobs.max_sessions_per_slice == 0 {
+            bail!("jobs.slices must be 0 (from the day's size) or a power of two up to 64, and jobs.max_sessions_per_slice positive");
+        }
+        if !(1..=16).contains(&clickhouse.embedded_shards) {
+            bail!("clickhouse.embedded_shards must be 1 to 16");
+        }
         if !is_identifier(&self.clickhouse.database) {
             bail!(
                 "clickhouse.database {:?} must be letters, digits and '_'",

@@ -20,6 +20,18 @@ pub struct ClickHouseSettings {
     /// Compression of inserts and results; lz4 pays off on a remote cluster.
     #[serde(default)]
     pub compression: Compression,
+    /// An existing cluster: its name in the servers' `remote_servers`...
+    #[serde(default)]
+    pub cluster: Option<String>,
+    /// ...and the HTTP URL of each of its shards (highwater runs its DDL on
+    /// each; queries and inserts go to the first, which also keeps the
+    /// figures).
+    #[serde(default)]
+    pub shard_urls: Vec<String>,
+    /// With no `url` and no `cluster`: how many local servers highwater
+    /// starts; more than one makes them a cluster of their own.
+    #[serde(default = "one")]
+    pub embedded_shards: usize,
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
@@ -39,6 +51,9 @@ impl Default for ClickHouseSettings {
             password: String::new(),
             database: default_database(),
             compression: Compression::None,
+            cluster: None,
+            shard_urls: Vec::new(),
+            embedded_shards: 1,
         }
     }
 }
@@ -145,6 +160,13 @@ pub struct JobsSettings {
     pub enabled: bool,
     /// Seconds between rounds: provisional days are this fresh.
     pub interval_s: u64,
+    /// A day is read in slices of users of at most this many sessions
+    /// (about 250 bytes of job memory each, and ClickHouse's grouping of
+    /// them): the memory bound of the jobs, whatever the day's size.
+    pub max_sessions_per_slice: u64,
+    /// A fixed number of slices (a power of two up to 64) instead; 0: from
+    /// the day's size.
+    pub slices: u32,
 }
 
 impl Default for JobsSettings {
@@ -152,6 +174,8 @@ impl Default for JobsSettings {
         Self {
             enabled: true,
             interval_s: 300,
+            max_sessions_per_slice: 2_000_000,
+            slices: 0,
         }
     }
 }
@@ -161,4 +185,7 @@ fn default_user() -> String {
 }
 fn default_database() -> String {
     "highwater".into()
+}
+fn one() -> usize {
+    1
 }

@@ -12,11 +12,12 @@ use super::day_accumulator::DayAccumulator;
 use super::day_window::DayWindow;
 use super::session_interval::SessionRules;
 use super::sessions;
+use super::slicing::{Slicing, slice_buckets};
 use crate::config::ProjectSettings;
 use crate::domain::calendar::day_number;
 use crate::store::StoreError;
 use crate::store::figures::{
-    ConcurrencyMinuteRow, DailyFiguresRow, insert_active_set, insert_rows,
+    ConcurrencyMinuteRow, DailyFiguresRow, insert_active_buckets, insert_rows,
 };
 
 /// Versions of stored figures: the clock in ms, but strictly increasing
@@ -48,10 +49,13 @@ pub fn is_final(window: &DayWindow, project: &ProjectSettings, now_ms: i64) -> b
     now_ms >= final_at * 1000
 }
 
-/// Computes and stores every figure of `day`.
+/// Computes and stores every figure of `day`, reading it in slices of users
+/// as `slicing` says (each slice's sessions, DAU set and WAU/MAU part are
+/// dealt with and dropped before the next is read).
 pub async fn compute_day(
     client: &Client,
     project: &ProjectSettings,
+    slicing: Slicing,
     day: NaiveDate,
     now_ms: i64,
 ) -> Result<DailyFiguresRow, StoreError> {
@@ -59,20 +63,40 @@ pub async fn compute_day(
     let rules = rules(project);
     let version = next_version(now_ms);
     let day_num = day_number(day);
+    let range = sessions::read_range(&window, rules);
+    let slices = match slicing.fixed {
+        Some(fixed) => fixed,
+        None => slicing.slices_for(sessions::estimate(client, &project.name, range).await?),
+    };
 
     let started = std::time::Instant::now();
     let mut accumulator = DayAccumulator::new(window, rules);
-    let mut sessions = sessions::read(client, &project.name, sessions::read_range(&window, rules))?;
-    while let Some((user_id, facts)) = sessions.next().await? {
-        accumulator.add_session(user_id, &facts);
+    let (mut wau, mut mau) = (0, 0);
+    for slice in 0..slices {
+        let buckets = slice_buckets(slice, slices);
+        let mut sessions = sessions::read(client, &project.name, range, buckets.clone())?;
+        while let Some((user_id, bucket, facts)) = sessions.next().await? {
+            accumulator.add_session(user_id, bucket, &facts);
+        }
+        drop(sessions);
+        let active_users = accumulator.end_slice();
+        insert_active_buckets(
+            client,
+            &project.name,
+            day_num,
+            buckets.clone(),
+            &active_users,
+            version,
+        )
+        .await?;
+        let (slice_wau, slice_mau) =
+            actives::rolling(client, &project.name, day, buckets, &active_users).await?;
+        wau += slice_wau;
+        mau += slice_mau;
     }
     let read_done = started.elapsed();
-    let (figures, active_users) = accumulator.finish();
+    let figures = accumulator.finish();
     let finish_done = started.elapsed();
-    insert_active_set(client, &project.name, day_num, &active_users, version).await?;
-    let set_stored = started.elapsed();
-    let (wau, mau) = actives::rolling(client, &project.name, day, &active_users).await?;
-    let rolled = started.elapsed();
 
     let minutes: Vec<ConcurrencyMinuteRow> = figures
         .minutes
@@ -130,10 +154,9 @@ pub async fn compute_day(
     insert_rows(client, "daily_figures", std::slice::from_ref(&row)).await?;
     tracing::debug!(
         %day,
-        read_ms = read_done.as_millis() as u64,
+        slices,
+        slices_ms = read_done.as_millis() as u64,
         finish_ms = (finish_done - read_done).as_millis() as u64,
-        dau_set_ms = (set_stored - finish_done).as_millis() as u64,
-        rolling_ms = (rolled - set_stored).as_millis() as u64,
         total_ms = started.elapsed().as_millis() as u64,
         "computed day"
     );

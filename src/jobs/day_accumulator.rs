@@ -1,6 +1,8 @@
 //! Everything about one day that comes from its sessions, gathered one user
 //! at a time: the three per-second counts, DAU, user-seconds for ACU, and
-//! the session-length histogram.
+//! the session-length histogram. Sessions come one slice of users at a
+//! time (`super::slicing`); at the end of a slice its users are counted and
+//! forgotten, so memory holds one slice's users, never the day's.
 
 use compact_str::CompactString;
 use hdrhistogram::Histogram;
@@ -46,16 +48,21 @@ pub struct DayAccumulator {
     window: DayWindow,
     rules: SessionRules,
     connections: SecondDeltas,
+    users_online: SecondDeltas,
+    active_online: SecondDeltas,
+    user_seconds: u64,
+    dau: u64,
     lengths: Histogram<u64>,
-    /// The users with a session touching the day, and those sessions.
-    /// Ids of up to 24 bytes and two sessions per user live inline: no
-    /// allocation per user on a day of millions.
+    /// The users of the current slice with a session touching the day, and
+    /// those sessions. Ids of up to 24 bytes and two sessions per user live
+    /// inline: no allocation per user on a slice of millions.
     users: FxHashMap<CompactString, UserDay>,
 }
 
 /// What one user did during the day, before merging.
 #[derive(Debug, Default)]
 struct UserDay {
+    bucket: u8,
     intervals: Intervals,
     /// Active parts, when some session had presence events; otherwise the
     /// user was active whenever connected.
@@ -70,13 +77,18 @@ impl DayAccumulator {
             window,
             rules,
             connections: SecondDeltas::new(&window),
+            users_online: SecondDeltas::new(&window),
+            active_online: SecondDeltas::new(&window),
+            user_seconds: 0,
+            dau: 0,
             lengths: session_histogram(rules),
             users: FxHashMap::default(),
         }
     }
 
-    /// Adds one session of `user_id`; sessions arrive in any order.
-    pub fn add_session(&mut self, user_id: &str, facts: &SessionFacts) {
+    /// Adds one session of `user_id` (of `bucket`); sessions arrive in any
+    /// order within a slice, and a user's sessions all in one slice.
+    pub fn add_session(&mut self, user_id: &str, bucket: u8, facts: &SessionFacts) {
         let Some(interval) = facts.interval(self.rules) else {
             return;
         };
@@ -91,7 +103,10 @@ impl DayAccumulator {
         self.connections.add(interval);
         let user = match self.users.get_mut(user_id) {
             Some(user) => user,
-            None => self.users.entry(CompactString::from(user_id)).or_default(),
+            None => self.users.entry(CompactString::from(user_id)).or_insert(UserDay {
+                bucket,
+                ..UserDay::default()
+            }),
         };
         if facts.presence.is_empty() {
             if let Some(active) = &mut user.active {
@@ -108,41 +123,47 @@ impl DayAccumulator {
         user.intervals.push(interval);
     }
 
-    /// The figures, and the users active on the day (DAU set).
-    pub fn finish(self) -> (DaySessionsFigures, Vec<CompactString>) {
-        let start = self.window.start;
-        let mut users = SecondDeltas::new(&self.window);
-        let mut active_users = SecondDeltas::new(&self.window);
-        let mut user_seconds = 0;
+    /// Counts the current slice's users into the day and forgets them;
+    /// returns them (the slice's part of the DAU set) with their buckets.
+    pub fn end_slice(&mut self) -> Vec<(u8, CompactString)> {
         let mut active_set = Vec::with_capacity(self.users.len());
-        for (user_id, mut day) in self.users {
+        for (user_id, mut day) in self.users.drain() {
             merge_intervals(&mut day.intervals);
             for &interval in &day.intervals {
-                user_seconds += users.add(interval);
+                self.user_seconds += self.users_online.add(interval);
             }
             match &mut day.active {
                 Some(active) => {
                     merge_intervals(active);
                     for &interval in active.iter() {
-                        active_users.add(interval);
+                        self.active_online.add(interval);
                     }
                 }
                 None => {
                     for &interval in &day.intervals {
-                        active_users.add(interval);
+                        self.active_online.add(interval);
                     }
                 }
             }
-            active_set.push(user_id);
+            active_set.push((day.bucket, user_id));
         }
+        self.dau += active_set.len() as u64;
+        self.users.shrink_to_fit();
+        active_set
+    }
+
+    /// The day's figures, once every slice has ended.
+    pub fn finish(self) -> DaySessionsFigures {
+        debug_assert!(self.users.is_empty(), "a slice was not ended");
+        let start = self.window.start;
         let series = |deltas: &SecondDeltas| {
             let counts = deltas.counts();
             let (value, at) = peak(&counts, start);
             (Peak { value, at }, minute_maxima(&counts))
         };
-        let (peak_users, user_minutes) = series(&users);
+        let (peak_users, user_minutes) = series(&self.users_online);
         let (peak_connections, connection_minutes) = series(&self.connections);
-        let (peak_active_users, active_minutes) = series(&active_users);
+        let (peak_active_users, active_minutes) = series(&self.active_online);
         let minutes = user_minutes
             .iter()
             .zip(&connection_minutes)
@@ -153,16 +174,15 @@ impl DayAccumulator {
                 active_users,
             })
             .collect();
-        let figures = DaySessionsFigures {
-            dau: active_set.len() as u64,
+        DaySessionsFigures {
+            dau: self.dau,
             peak_users,
             peak_connections,
             peak_active_users,
-            acu: user_seconds as f64 / self.window.len() as f64,
+            acu: self.user_seconds as f64 / self.window.len() as f64,
             session_lengths: self.lengths,
             minutes,
-        };
-        (figures, active_set)
+        }
     }
 }
 
@@ -202,9 +222,15 @@ mod tests {
         }
     }
 
+    /// Ends the (only) slice and the day: the figures and the DAU set.
+    fn finish_day(mut acc: DayAccumulator) -> (DaySessionsFigures, Vec<CompactString>) {
+        let active = acc.end_slice().into_iter().map(|(_, user)| user).collect();
+        (acc.finish(), active)
+    }
+
     fn add_user(acc: &mut DayAccumulator, user: &str, sessions: &[SessionFacts]) {
         for facts in sessions {
-            acc.add_session(user, facts);
+            acc.add_session(user, 0, facts);
         }
     }
 
@@ -214,7 +240,7 @@ mod tests {
         add_user(&mut acc, "U1", &[session(100, 300)]);
         add_user(&mut acc, "U2", &[session(250, 260)]);
         add_user(&mut acc, "U1", &[session(200, 400)]);
-        let (f, mut active) = acc.finish();
+        let (f, mut active) = finish_day(acc);
         active.sort();
         assert_eq!(active, ["U1", "U2"]);
         let d0 = day().start;
@@ -252,7 +278,7 @@ mod tests {
         let mut acc = DayAccumulator::new(day(), RULES);
         add_user(&mut acc, "U1", &[session(-1000, 50)]);
         add_user(&mut acc, "U2", &[session(-1000, 0)]);
-        let (f, _) = acc.finish();
+        let (f, _) = finish_day(acc);
         assert_eq!(f.dau, 1);
         assert_eq!(
             f.peak_users,
@@ -271,7 +297,7 @@ mod tests {
         let mut away = session(100, 200);
         away.presence = vec![((day().start + 100) as u32, 2)];
         add_user(&mut acc, "U1", &[session(150, 300), away]);
-        let (f, _) = acc.finish();
+        let (f, _) = finish_day(acc);
         assert_eq!(
             f.peak_active_users,
             Peak {
@@ -290,7 +316,7 @@ mod tests {
         empty.first_end = NO_MIN;
         empty.last_alive = 0;
         add_user(&mut acc, "U1", &[empty]);
-        let (f, active) = acc.finish();
+        let (f, active) = finish_day(acc);
         assert!(active.is_empty());
         assert_eq!(
             (f.dau, f.peak_users),
@@ -302,5 +328,40 @@ mod tests {
                 }
             )
         );
+    }
+
+    #[test]
+    fn slices_of_users_add_up_to_the_whole_day() {
+        let users = [
+            ("U1", vec![session(100, 300), session(200, 400)]),
+            ("U2", vec![session(250, 260)]),
+            ("U3", vec![session(0, 86_400)]),
+            ("U4", vec![session(299, 301)]),
+        ];
+        let mut whole = DayAccumulator::new(day(), RULES);
+        for (user, sessions) in &users {
+            add_user(&mut whole, user, sessions);
+        }
+        let (whole, mut whole_set) = finish_day(whole);
+        let mut sliced = DayAccumulator::new(day(), RULES);
+        let mut sliced_set = Vec::new();
+        for slice in users.chunks(2) {
+            for (user, sessions) in slice {
+                add_user(&mut sliced, user, sessions);
+            }
+            sliced_set.extend(sliced.end_slice().into_iter().map(|(_, u)| u));
+        }
+        let sliced = sliced.finish();
+        whole_set.sort();
+        sliced_set.sort();
+        assert_eq!(whole_set, sliced_set);
+        assert_eq!(
+            (whole.dau, whole.peak_users, whole.peak_connections, whole.peak_active_users),
+            (sliced.dau, sliced.peak_users, sliced.peak_connections, sliced.peak_active_users)
+        );
+        assert_eq!(whole.acu, sliced.acu);
+        assert_eq!(whole.minutes, sliced.minutes);
+        assert_eq!(whole.session_lengths, sliced.session_lengths);
+        assert_eq!(whole.peak_users.value, 3, "U1, U3 and U4 at 299");
     }
 }

@@ -3,6 +3,7 @@
 //! - [`day_window`]: a local day as UTC seconds (23–25 h across DST).
 //! - [`session_interval`]: one session's interval and presence timeline.
 //! - [`sessions`]: reading the sessions that may touch a day from ClickHouse.
+//! - [`slicing`]: a day one slice of users at a time; how many slices.
 //! - [`concurrency`]: per-second deltas, prefix sums, peaks.
 //! - [`day_accumulator`]: every session-derived figure of a day, per user.
 //! - [`actives`]: WAU / MAU from the DAU sets.
@@ -19,3 +20,4 @@ pub mod runner;
 pub mod schedule;
 pub mod session_interval;
 pub mod sessions;
+pub mod slicing;

@@ -11,6 +11,7 @@ use clickhouse::Client;
 
 use super::actives;
 use super::compute_day::{compute_day, next_version};
+use super::slicing::{Slicing, slice_buckets};
 use super::day_window::DayWindow;
 use super::sessions;
 use crate::config::ProjectSettings;
@@ -30,6 +31,7 @@ pub enum RunError {
 pub async fn run_range(
     client: &Client,
     project: &ProjectSettings,
+    slicing: Slicing,
     from: NaiveDate,
     to: NaiveDate,
     now_ms: impl Fn() -> i64,
@@ -63,16 +65,16 @@ pub async fn run_range(
         let (first, last) = span(day);
         let has_data = days_with_data.range(first..=last).next().is_some();
         if has_data && !known.contains(&day_number(day)) {
-            compute_day(client, project, day, now_ms()).await?;
+            compute_day(client, project, slicing, day, now_ms()).await?;
         }
     }
     let mut rows = Vec::new();
     for day in from.iter_days().take_while(|d| *d <= to) {
-        let row = compute_day(client, project, day, now_ms()).await?;
+        let row = compute_day(client, project, slicing, day, now_ms()).await?;
         on_day(&row);
         rows.push(row);
     }
-    refresh_rolling(client, project, to, now_ms()).await?;
+    refresh_rolling(client, project, slicing, to, now_ms()).await?;
     Ok(rows)
 }
 
@@ -82,6 +84,7 @@ pub async fn run_range(
 async fn refresh_rolling(
     client: &Client,
     project: &ProjectSettings,
+    slicing: Slicing,
     last: NaiveDate,
     now_ms: i64,
 ) -> Result<(), StoreError> {
@@ -94,8 +97,16 @@ async fn refresh_rolling(
     .await?;
     for mut row in after {
         let day = date_of(row.day);
-        let set = actives::stored_set(client, &project.name, day).await?;
-        let (wau, mau) = actives::rolling(client, &project.name, day, &set).await?;
+        // The day's DAU sizes its slices as its sessions would.
+        let slices = slicing.slices_for(row.dau);
+        let (mut wau, mut mau) = (0, 0);
+        for slice in 0..slices {
+            let buckets = slice_buckets(slice, slices);
+            let set = actives::stored(client, &project.name, day, buckets.clone()).await?;
+            let (w, m) = actives::rolling(client, &project.name, day, buckets, &set).await?;
+            wau += w;
+            mau += m;
+        }
         if (wau, mau) != (row.wau, row.mau) {
             tracing::debug!(%day, wau, mau, "WAU/MAU changed by an earlier day's recompute");
             row.wau = wau;

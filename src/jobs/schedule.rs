@@ -23,6 +23,7 @@ use chrono::NaiveDate;
 use clickhouse::Client;
 
 use super::runner::{RunError, run_range};
+use super::slicing::Slicing;
 use crate::clock::Clock;
 use crate::config::ProjectSettings;
 use crate::domain::calendar::{MAX_RANGE_DAYS, date_of, local_day};
@@ -46,6 +47,7 @@ pub struct Scheduler {
     /// Batches still in the log reach ClickHouse later than they were
     /// received: the watermark must not pass the oldest of them.
     log: Option<WalMonitor>,
+    slicing: Slicing,
 }
 
 impl Scheduler {
@@ -65,7 +67,14 @@ impl Scheduler {
             watermarks,
             pending,
             log: None,
+            slicing: Slicing::default(),
         }
+    }
+
+    /// How days are cut into slices of users (`jobs.max_sessions_per_slice`).
+    pub fn with_slicing(mut self, slicing: Slicing) -> Self {
+        self.slicing = slicing;
+        self
     }
 
     pub fn with_log(mut self, log: WalMonitor) -> Self {
@@ -139,13 +148,13 @@ impl Scheduler {
         let clock = self.clock.clone();
         let mut done = Vec::new();
         for (from, to) in pieces(&urgent) {
-            run_range(&self.client, project, from, to, || clock.now_ms(), |_| {}).await?;
+            run_range(&self.client, project, self.slicing, from, to, || clock.now_ms(), |_| {}).await?;
             done.extend(from.iter_days().take_while(|d| *d <= to));
         }
         let pending = &mut self.pending[index];
         pending.retain(|d| !urgent.contains(d));
         for (from, to) in pieces(pending) {
-            run_range(&self.client, project, from, to, || clock.now_ms(), |_| {}).await?;
+            run_range(&self.client, project, self.slicing, from, to, || clock.now_ms(), |_| {}).await?;
             let piece: Vec<NaiveDate> = from.iter_days().take_while(|d| *d <= to).collect();
             pending.retain(|d| !piece.contains(d));
             done.extend(piece);

@@ -4,6 +4,8 @@
 use clickhouse::Client;
 use clickhouse::sql::Identifier;
 
+use super::local_server::EMBEDDED_CLUSTER;
+use super::schema::Topology;
 use super::{StoreError, migrations};
 use crate::config::{ClickHouseSettings, Compression};
 
@@ -25,6 +27,50 @@ pub const SETTINGS_SENT: [(&str, &str); 1] = [("max_partitions_per_insert_block"
 /// Connects to `url` (the configured one or the embedded server's) and
 /// returns a client bound to the configured database, migrated.
 pub async fn connect(settings: &ClickHouseSettings, url: &str) -> Result<Client, StoreError> {
+    connect_all(settings, &[url.to_owned()]).await
+}
+
+/// The schema's shape the settings ask for: a cluster when one is named
+/// or more than one embedded server is wanted.
+pub fn topology(settings: &ClickHouseSettings) -> Topology {
+    let name = match &settings.cluster {
+        Some(name) => name.clone(),
+        None if settings.embedded_shards > 1 => EMBEDDED_CLUSTER.to_owned(),
+        None => return Topology::SingleNode,
+    };
+    Topology::Cluster {
+        name,
+        database: settings.database.clone(),
+    }
+}
+
+/// Connects to every server of `urls` (one, or every shard of a cluster),
+/// creates the database and migrates it on each, and returns the client of
+/// the first. On a cluster that client inserts synchronously into every
+/// shard (`insert_distributed_sync`): the write-ahead log saves a position
+/// only once every shard holds the rows.
+pub async fn connect_all(
+    settings: &ClickHouseSettings,
+    urls: &[String],
+) -> Result<Client, StoreError> {
+    let topology = topology(settings);
+    let mut first = None;
+    for url in urls {
+        let client = connect_one(settings, url, &topology).await?;
+        first.get_or_insert(client);
+    }
+    let client = first.expect("at least one URL");
+    Ok(match topology {
+        Topology::SingleNode => client,
+        Topology::Cluster { .. } => client.with_setting("insert_distributed_sync", "1"),
+    })
+}
+
+async fn connect_one(
+    settings: &ClickHouseSettings,
+    url: &str,
+    topology: &Topology,
+) -> Result<Client, StoreError> {
     let base = Client::default()
         .with_url(url)
         .with_compression(match settings.compression {
@@ -48,8 +94,8 @@ pub async fn connect(settings: &ClickHouseSettings, url: &str) -> Result<Client,
         .execute()
         .await?;
     let client = base.with_database(&settings.database);
-    let ran = migrations::migrate(&client).await?;
-    tracing::info!(%version, database = %settings.database, migrations_applied = ran, "ClickHouse ready");
+    let ran = migrations::migrate(&client, topology).await?;
+    tracing::info!(%url, %version, database = %settings.database, migrations_applied = ran, "ClickHouse ready");
     Ok(client)
 }
 

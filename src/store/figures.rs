@@ -2,12 +2,14 @@
 //! Every table is a `ReplacingMergeTree` on `computed_ms`: a recompute
 //! replaces a day, never adds to it; reads use `FINAL`.
 
+use std::ops::Range;
+
 use chrono::NaiveDate;
 use clickhouse::{Client, Row, RowOwned, RowWrite};
 use serde::{Deserialize, Serialize};
 
 use super::StoreError;
-use super::row_binary::{ACTIVE_SET_COLUMNS, encode_active_set};
+use super::row_binary::{ACTIVE_BUCKET_COLUMNS, encode_active_bucket};
 
 /// One row of `daily_figures`. `*_at` and `day_start` are epoch seconds.
 #[derive(Debug, Clone, Default, PartialEq, Row, Serialize, Deserialize)]
@@ -68,19 +70,27 @@ pub async fn insert_rows<T: RowOwned + RowWrite>(
     Ok(())
 }
 
-/// Stores the DAU set of `day` (a ClickHouse day number) as version
-/// `computed_ms`, replacing older versions.
-pub async fn insert_active_set(
+/// Stores the DAU set of `day` (a ClickHouse day number) for every bucket
+/// in `buckets` — empty buckets too, so that they replace what an earlier
+/// computation stored — as version `computed_ms`.
+pub async fn insert_active_buckets(
     client: &Client,
     project: &str,
     day: u16,
-    users: &[compact_str::CompactString],
+    buckets: Range<u8>,
+    users: &[(u8, compact_str::CompactString)],
     computed_ms: u64,
 ) -> Result<(), StoreError> {
-    let mut bytes = Vec::with_capacity(users.len() * 16 + 64);
-    encode_active_set(&mut bytes, project, day, computed_ms, users);
+    let mut by_bucket: Vec<Vec<&str>> = vec![Vec::new(); buckets.len()];
+    for (bucket, user) in users {
+        by_bucket[usize::from(bucket - buckets.start)].push(user.as_str());
+    }
+    let mut bytes = Vec::with_capacity(users.len() * 16 + 64 * by_bucket.len());
+    for (bucket, users) in buckets.zip(&by_bucket) {
+        encode_active_bucket(&mut bytes, project, (day, bucket), computed_ms, users);
+    }
     let mut insert = client.insert_formatted_with(format!(
-        "INSERT INTO daily_active_sets ({ACTIVE_SET_COLUMNS}) FORMAT RowBinary"
+        "INSERT INTO daily_active_buckets ({ACTIVE_BUCKET_COLUMNS}) FORMAT RowBinary"
     ));
     insert.send(bytes.into()).await?;
     insert.end().await?;

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use tokio::process::{Child, Command};
 
-use super::server_config::{USERS_XML, server_config};
+use super::server_config::{USERS_XML, remote_servers, server_config};
 
 const READY_TIMEOUT: Duration = Duration::from_secs(60);
 const STOP_TIMEOUT: Duration = Duration::from_secs(30);
@@ -95,7 +95,13 @@ pub struct LocalClickHouse {
     http_port: u16,
     tcp_port: u16,
     dir: PathBuf,
+    /// The cluster section of its config (empty for a lone server), kept
+    /// for restarts.
+    remote_servers: String,
 }
+
+/// The cluster name of an embedded cluster, in every server's config.
+pub const EMBEDDED_CLUSTER: &str = "highwater";
 
 impl LocalClickHouse {
     /// Starts a server on `data_dir` (created if needed) and waits until it
@@ -109,27 +115,65 @@ impl LocalClickHouse {
         binary: &ServerBinary,
         data_dir: &Path,
     ) -> Result<Self, LocalServerError> {
-        let dir = data_dir.join("clickhouse");
-        for sub in ["data", "tmp", "log", "user_files", "format_schemas"] {
-            create_dir(&dir.join(sub))?;
-        }
-        let dir = dir.canonicalize().map_err(|source| LocalServerError::Io {
-            path: dir.clone(),
-            source,
-        })?;
-        let mut attempt = 0;
-        loop {
-            attempt += 1;
-            let ports = (free_port(&dir)?, free_port(&dir)?);
-            match Self::start_once(binary, &dir, ports).await {
-                // Another process may grab a port between our probe and the bind.
-                Err(LocalServerError::Exited { log_tail, .. })
-                    if attempt < START_ATTEMPTS && log_tail.contains("Address already in use") =>
-                {
-                    tracing::warn!("ClickHouse port was taken; retrying with new ports");
-                }
-                other => return other,
+        let mut servers = Self::start_cluster_with(binary, data_dir, 1).await?;
+        Ok(servers.remove(0))
+    }
+
+    /// Starts `shards` servers on `data_dir` as the cluster
+    /// [`EMBEDDED_CLUSTER`] (for one, a lone server without a cluster
+    /// section). Server `i` keeps its data in [`shard_dir`]`(data_dir, i)`.
+    pub async fn start_cluster(
+        data_dir: &Path,
+        shards: usize,
+    ) -> Result<Vec<Self>, LocalServerError> {
+        Self::start_cluster_with(&ServerBinary::find()?, data_dir, shards).await
+    }
+
+    async fn start_cluster_with(
+        binary: &ServerBinary,
+        data_dir: &Path,
+        shards: usize,
+    ) -> Result<Vec<Self>, LocalServerError> {
+        let mut dirs = Vec::with_capacity(shards);
+        for shard in 0..shards {
+            let dir = shard_dir(data_dir, shard);
+            for sub in ["data", "tmp", "log", "user_files", "format_schemas"] {
+                create_dir(&dir.join(sub))?;
             }
+            dirs.push(dir.canonicalize().map_err(|source| LocalServerError::Io {
+                path: dir.clone(),
+                source,
+            })?);
+        }
+        let mut attempt = 0;
+        'attempt: loop {
+            attempt += 1;
+            let mut ports = Vec::with_capacity(shards);
+            for dir in &dirs {
+                ports.push((free_port(dir)?, free_port(dir)?));
+            }
+            let cluster = if shards > 1 {
+                let tcp: Vec<u16> = ports.iter().map(|p| p.1).collect();
+                remote_servers(EMBEDDED_CLUSTER, &tcp)
+            } else {
+                String::new()
+            };
+            let mut servers = Vec::with_capacity(shards);
+            for (dir, ports) in dirs.iter().zip(&ports) {
+                match Self::start_once(binary, dir, *ports, &cluster).await {
+                    Ok(server) => servers.push(server),
+                    // Another process may grab a port between our probe and the bind.
+                    Err(LocalServerError::Exited { log_tail, .. })
+                        if attempt < START_ATTEMPTS
+                            && log_tail.contains("Address already in use") =>
+                    {
+                        tracing::warn!("a ClickHouse port was taken; retrying with new ports");
+                        continue 'attempt;
+                    }
+                    Err(e) => return Err(e),
+                }
+            }
+            return Ok(servers);
         }
     }
 
@@ -137,9 +181,13 @@ impl LocalClickHouse {
         binary: &ServerBinary,
         dir: &Path,
         (http_port, tcp_port): (u16, u16),
+        remote_servers: &str,
     ) -> Result<Self, LocalServerError> {
         let config = dir.join("config.xml");
-        write_file(&config, &server_config(dir, http_port, tcp_port))?;
+        write_file(
+            &config,
+            &server_config(dir, http_port, tcp_port, remote_servers),
+        )?;
         write_file(&dir.join("users.xml"), USERS_XML)?;
         let console_log = dir.join("log/console.log");
         let console =
@@ -177,6 +225,7 @@ impl LocalClickHouse {
             http_port,
             tcp_port,
             dir: dir.to_owned(),
+            remote_servers: remote_servers.to_owned(),
         };
         tracing::info!(binary = %binary.path.display(), http_port, dir = %dir.display(), "starting ClickHouse");
         server.wait_ready(binary).await?;
@@ -216,7 +265,13 @@ impl LocalClickHouse {
     /// The URL a running server on `data_dir` advertised, if any (it may be
     /// stale: ask `/ping`).
     pub fn advertised_url(data_dir: &Path) -> Option<String> {
-        let text = std::fs::read_to_string(data_dir.join("clickhouse").join(ENDPOINT_FILE)).ok()?;
+        Self::advertised_url_of(data_dir, 0)
+    }
+
+    /// The URL the running server of shard `shard` advertised, if any.
+    pub fn advertised_url_of(data_dir: &Path, shard: usize) -> Option<String> {
+        let path = shard_dir(data_dir, shard).join(ENDPOINT_FILE);
+        let text = std::fs::read_to_string(path).ok()?;
         Some(text.trim().to_owned()).filter(|u| u.starts_with("http://127.0.0.1:"))
     }
 
@@ -263,7 +318,8 @@ impl LocalClickHouse {
     pub async fn restart(&mut self) -> Result<(), LocalServerError> {
         self.kill().await;
         let ports = (self.http_port, self.tcp_port);
-        let restarted = Self::start_once(&self.binary, &self.dir, ports).await?;
+        let restarted =
+            Self::start_once(&self.binary, &self.dir, ports, &self.remote_servers).await?;
         // The old value's child has exited: dropping it does nothing.
         *self = restarted;
         Ok(())
@@ -293,6 +349,16 @@ impl Drop for LocalClickHouse {
             }
             std::thread::sleep(Duration::from_millis(50));
         }
+    }
+}
+
+/// Where shard `shard` of an embedded server keeps its data: the first in
+/// `DATA_DIR/clickhouse` (as a lone server does), the others beside it in
+/// `DATA_DIR/clickhouse-2`, `-3` ...
+pub fn shard_dir(data_dir: &Path, shard: usize) -> PathBuf {
+    match shard {
+        0 => data_dir.join("clickhouse"),
+        n => data_dir.join(format!("clickhouse-{}", n + 1)),
     }
 }
 

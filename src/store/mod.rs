@@ -7,6 +7,7 @@ pub mod local_server;
 pub mod migrations;
 pub mod row_binary;
 pub mod rows;
+pub mod schema;
 mod server_config;
 
 pub use connect::connect;

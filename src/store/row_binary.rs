@@ -1,5 +1,5 @@
 //! Encodes validated events as ClickHouse RowBinary rows of `events`, and
-//! a day's DAU set as a row of `daily_active_sets`.
+//! a day's DAU set as rows of `daily_active_buckets`.
 //!
 //! The `clickhouse` crate encodes RowBinary only inside its own `Insert`,
 //! row by row, on the task that owns the insert. Encoding here instead lets
@@ -32,24 +32,25 @@ pub fn encode_event(out: &mut Vec<u8>, project: &str, received_ms: i64, event: &
     out.extend_from_slice(&received_ms.to_le_bytes());
 }
 
-/// The columns of a `daily_active_sets` row, in order.
-pub const ACTIVE_SET_COLUMNS: &str = "project, day, computed_ms, users";
+/// The columns of a `daily_active_buckets` row, in order.
+pub const ACTIVE_BUCKET_COLUMNS: &str = "project, day, bucket, computed_ms, users";
 
-/// Appends the `daily_active_sets` row of one day (a ClickHouse day number):
-/// its whole DAU set in one `Array(String)`.
-pub fn encode_active_set(
+/// Appends the `daily_active_buckets` row of one bucket of one day (a
+/// ClickHouse day number): its users in one `Array(String)`.
+pub fn encode_active_bucket(
     out: &mut Vec<u8>,
     project: &str,
-    day: u16,
+    (day, bucket): (u16, u8),
     computed_ms: u64,
-    users: &[impl AsRef<str>],
+    users: &[&str],
 ) {
     put_string(out, project);
     out.extend_from_slice(&day.to_le_bytes());
+    out.push(bucket);
     out.extend_from_slice(&computed_ms.to_le_bytes());
     put_length(out, users.len());
     for user in users {
-        put_string(out, user.as_ref());
+        put_string(out, user);
     }
 }
 

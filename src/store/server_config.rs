@@ -4,7 +4,8 @@
 use std::path::Path;
 
 /// `<yandex>` is the root both 18.16 and current releases accept.
-pub fn server_config(dir: &Path, http_port: u16, tcp_port: u16) -> String {
+/// `remote_servers`: the `<remote_servers>` section of a cluster, or empty.
+pub fn server_config(dir: &Path, http_port: u16, tcp_port: u16, remote_servers: &str) -> String {
     let dir = dir.display();
     format!(
         r#"<yandex>
@@ -27,6 +28,7 @@ pub fn server_config(dir: &Path, http_port: u16, tcp_port: u16) -> String {
   <default_database>default</default_database>
   <mark_cache_size>268435456</mark_cache_size>
   <max_concurrent_queries>100</max_concurrent_queries>
+  {remote_servers}
 </yandex>
 "#
     )
@@ -45,3 +47,19 @@ pub const USERS_XML: &str = r#"<yandex>
   <quotas><default></default></quotas>
 </yandex>
 "#;
+
+/// The `<remote_servers>` section naming cluster `name`: one shard per TCP
+/// port, each a single replica on this machine (no ZooKeeper, no
+/// replication: `internal_replication` false, as for plain MergeTree).
+pub fn remote_servers(name: &str, tcp_ports: &[u16]) -> String {
+    let shards: String = tcp_ports
+        .iter()
+        .map(|port| {
+            format!(
+                "<shard><internal_replication>false</internal_replication>\
+                 <replica><host>127.0.0.1</host><port>{port}</port></replica></shard>"
+            )
+        })
+        .collect();
+    format!("<remote_servers><{name}>{shards}</{name}></remote_servers>")
+}

@@ -122,6 +122,7 @@ async fn figures(db: &clickhouse::Client) -> Vec<DailyFiguresRow> {
     highwater::jobs::runner::run_range(
         db,
         &project,
+        highwater::jobs::slicing::Slicing::default(),
         "2020-03-24".parse().unwrap(),
         "2020-03-26".parse().unwrap(),
         later,

@@ -247,6 +247,7 @@ impl TestApp {
         highwater::jobs::runner::run_range(
             &self.db,
             project,
+            highwater::jobs::slicing::Slicing::from(&self.settings.jobs),
             from.parse().unwrap(),
             to.parse().unwrap(),
             move || clock.now_ms(),

@@ -19,6 +19,7 @@ use crate::config::{ProjectSettings, Settings};
 use crate::dashboards::{self, spec::Dashboard};
 use crate::domain::calendar::{date_of, utc_date};
 use crate::jobs::runner::run_range;
+use crate::jobs::slicing::Slicing;
 use crate::simulate::deliver::{PostTarget, progress_bar, to_server};
 use crate::simulate::scenario::Scenario;
 use crate::simulate::{DaySummary, Simulation};
@@ -169,7 +170,8 @@ impl Demo {
         )?);
         let now = || self.clock.now_ms();
         let (first, last) = (days[0], days[days.len() - 1]);
-        let rows = run_range(client, &self.project, first, last, now, |row| {
+        let slicing = Slicing::from(&self.settings.jobs);
+        let rows = run_range(client, &self.project, slicing, first, last, now, |row| {
             bar.set_message(date_of(row.day).to_string());
             bar.inc(1);
         })

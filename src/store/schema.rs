@@ -1,0 +1,288 @@
+//! The schema, as versioned migrations (applied by `migrations`), for one
+//! node or for a cluster.
+//!
+//! Every statement must run on ClickHouse 18.16 and on current releases
+//! (DESIGN §4): plain MergeTree, `Enum8`, `String`, `Int64`; no `DateTime64`,
+//! no `LowCardinality`. Every statement is safe to run twice.
+//!
+//! Sessions are kept per `bucket` = `cityHash64(user_id) % 64`, first in the
+//! sort key after the day: a job reads a day one slice of buckets at a time
+//! (a range of the primary key, so a slice reads only its own granules),
+//! and a user's sessions always fall in one bucket. The DAU sets are kept
+//! per bucket too, so WAU and MAU add up bucket by bucket.
+//!
+//! On a cluster, `events` and `sessions_by_day` are `Distributed` tables
+//! over `*_local` tables on every shard, sharded by `cityHash64(user_id)`:
+//! one user's events on one shard. No ZooKeeper: the DDL runs on each
+//! shard. The figures tables exist on every shard; highwater writes and
+//! reads them on the first one (the one its `url` names).
+
+/// Buckets of users: a slice of a day's computation is a range of them.
+pub const BUCKETS: u32 = 64;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Topology {
+    SingleNode,
+    /// A cluster as named in the servers' `remote_servers`; `database` is
+    /// the database the `Distributed` tables point into on every shard.
+    Cluster {
+        name: String,
+        database: String,
+    },
+}
+
+pub struct Migration {
+    pub version: u32,
+    pub name: &'static str,
+    pub statements: Vec<String>,
+}
+
+/// The migrations of `topology`, in order. Append only: never edit a
+/// shipped entry.
+pub fn migrations(topology: &Topology) -> Vec<Migration> {
+    match topology {
+        Topology::SingleNode => single_node(),
+        Topology::Cluster { name, database } => cluster(name, database),
+    }
+}
+
+/// The seconds of `ts_ms`, as every figure uses them (DESIGN §2: floored).
+const TS_S: &str = "toUInt32(intDiv(ts_ms, 1000))";
+/// A user's bucket.
+const BUCKET: &str = "toUInt8(cityHash64(user_id) % 64)";
+
+const EVENTS_COLUMNS: &str = "(
+    project String,
+    `type` Enum8('session_start' = 1, 'session_end' = 2, 'heartbeat' = 3, 'presence' = 4),
+    user_id String,
+    session_id String,
+    ts_ms Int64,
+    status Enum8('' = 0, 'active' = 1, 'away' = 2),
+    event_id String,
+    platform String,
+    country String,
+    org_id String,
+    app_version String,
+    received_ms Int64
+)";
+const EVENTS_ENGINE: &str = "ENGINE = MergeTree
+    PARTITION BY toYYYYMM(toDateTime(intDiv(ts_ms, 1000), 'UTC'))
+    ORDER BY (project, user_id, session_id, ts_ms)";
+
+/// The aggregate states [`crate::jobs::session_interval::SessionFacts`]
+/// needs; min/max/groupArray make them immune to duplicates and order.
+fn session_states() -> String {
+    format!(
+        "minState(if(`type` = 'session_start', {TS_S}, toUInt32(4294967295))) AS first_start,
+         minState({TS_S}) AS first_event,
+         minState(if(`type` = 'session_end', {TS_S}, toUInt32(4294967295))) AS first_end,
+         maxState(if(`type` != 'session_end', {TS_S}, toUInt32(0))) AS last_alive,
+         groupArrayStateIf(({TS_S}, CAST(status AS Int8)), `type` = 'presence') AS presence"
+    )
+}
+
+const SESSION_STATE_COLUMNS: &str = "first_start AggregateFunction(min, UInt32),
+    first_event AggregateFunction(min, UInt32),
+    first_end AggregateFunction(min, UInt32),
+    last_alive AggregateFunction(max, UInt32),
+    presence AggregateFunction(groupArray, Tuple(UInt32, Int8))";
+
+/// One `sessions_by_day` row per (session, UTC day of its events, insert
+/// block), from the events of `source`.
+fn sessions_by_day_select(source: &str) -> String {
+    format!(
+        "SELECT project, toDate(toDateTime({TS_S}), 'UTC') AS day, {BUCKET} AS bucket,
+                user_id, session_id, {states}
+         FROM {source}
+         GROUP BY project, day, bucket, user_id, session_id",
+        states = session_states()
+    )
+}
+
+fn sessions_by_day_table(name: &str) -> String {
+    format!(
+        "CREATE TABLE IF NOT EXISTS {name} (
+            project String, day Date, bucket UInt8, user_id String, session_id String,
+            {SESSION_STATE_COLUMNS}
+        ) ENGINE = AggregatingMergeTree
+        PARTITION BY toYYYYMM(day)
+        ORDER BY (project, day, bucket, user_id, session_id)"
+    )
+}
+
+const FIGURES_TABLES: [&str; 2] = [
+    "CREATE TABLE IF NOT EXISTS daily_figures (
+        project String,
+        day Date,
+        day_start UInt32,
+        day_seconds UInt32,
+        dau UInt64,
+        wau UInt64,
+        mau UInt64,
+        peak_users UInt32,
+        peak_users_at UInt32,
+        peak_connections UInt32,
+        peak_connections_at UInt32,
+        peak_active_users UInt32,
+        peak_active_users_at UInt32,
+        acu Float64,
+        sessions UInt64,
+        session_p50_s UInt64,
+        session_p90_s UInt64,
+        session_p99_s UInt64,
+        session_max_s UInt64,
+        session_histogram String,
+        final UInt8,
+        computed_ms UInt64
+    ) ENGINE = ReplacingMergeTree(computed_ms)
+    PARTITION BY toYYYYMM(day)
+    ORDER BY (project, day)",
+    "CREATE TABLE IF NOT EXISTS concurrency_minutes (
+        project String,
+        day Date,
+        minute_start UInt32,
+        users UInt32,
+        connections UInt32,
+        active_users UInt32,
+        computed_ms UInt64
+    ) ENGINE = ReplacingMergeTree(computed_ms)
+    PARTITION BY toYYYYMM(day)
+    ORDER BY (project, day, minute_start)",
+];
+
+/// The users active on each day, one row per bucket, for exact WAU/MAU: a
+/// recompute writes every bucket of the day again (empty ones too) and so
+/// replaces them all.
+const ACTIVE_BUCKETS_TABLE: &str = "CREATE TABLE IF NOT EXISTS daily_active_buckets (
+        project String,
+        day Date,
+        bucket UInt8,
+        computed_ms UInt64,
+        users Array(String)
+    ) ENGINE = ReplacingMergeTree(computed_ms)
+    PARTITION BY toYYYYMM(day)
+    ORDER BY (project, day, bucket)";
+
+fn single_node() -> Vec<Migration> {
+    // Versions 2 and 3 made tables that version 4 replaces; they stay as
+    // they shipped, so that every database walks the same path.
+    let old_session_days_select = format!(
+        "SELECT project, toDate(toDateTime({TS_S}), 'UTC') AS day, user_id, session_id,
+                {states}
+         FROM events
+         GROUP BY project, day, user_id, session_id",
+        states = session_states()
+    );
+    vec![
+        Migration {
+            version: 1,
+            name: "events",
+            statements: vec![format!(
+                "CREATE TABLE IF NOT EXISTS events {EVENTS_COLUMNS} {EVENTS_ENGINE}"
+            )],
+        },
+        Migration {
+            version: 2,
+            name: "session_days",
+            statements: vec![
+                format!(
+                    "CREATE TABLE IF NOT EXISTS session_days (
+                        project String, day Date, user_id String, session_id String,
+                        {SESSION_STATE_COLUMNS}
+                    ) ENGINE = AggregatingMergeTree
+                    PARTITION BY toYYYYMM(day)
+                    ORDER BY (project, day, user_id, session_id)"
+                ),
+                format!(
+                    "CREATE MATERIALIZED VIEW IF NOT EXISTS session_days_mv TO session_days AS {old_session_days_select}"
+                ),
+                format!("INSERT INTO session_days {old_session_days_select}"),
+            ],
+        },
+        Migration {
+            version: 3,
+            name: "figures",
+            statements: FIGURES_TABLES
+                .iter()
+                .map(|s| s.to_string())
+                .chain(["CREATE TABLE IF NOT EXISTS daily_active_sets (
+                        project String, day Date, computed_ms UInt64, users Array(String)
+                    ) ENGINE = ReplacingMergeTree(computed_ms)
+                    PARTITION BY toYYYYMM(day)
+                    ORDER BY (project, day)"
+                    .to_string()])
+                .collect(),
+        },
+        Migration {
+            version: 4,
+            name: "sessions and active users by bucket",
+            statements: vec![
+                sessions_by_day_table("sessions_by_day"),
+                format!(
+                    "CREATE MATERIALIZED VIEW IF NOT EXISTS sessions_by_day_mv TO sessions_by_day AS {}",
+                    sessions_by_day_select("events")
+                ),
+                // Events stored before the view existed. Rows the view
+                // also caught meanwhile are harmless: the aggregates
+                // ignore repeats.
+                format!(
+                    "INSERT INTO sessions_by_day {}",
+                    sessions_by_day_select("events")
+                ),
+                "DROP TABLE IF EXISTS session_days_mv".into(),
+                "DROP TABLE IF EXISTS session_days".into(),
+                ACTIVE_BUCKETS_TABLE.into(),
+                String::from(
+                    "INSERT INTO daily_active_buckets
+                     SELECT project, day, toUInt8(cityHash64(active_user) % 64) AS bucket, computed_ms,
+                            groupArray(active_user) AS bucket_users
+                     FROM daily_active_sets FINAL ARRAY JOIN users AS active_user
+                     GROUP BY project, day, bucket, computed_ms"
+                ),
+                "DROP TABLE IF EXISTS daily_active_sets".into(),
+            ],
+        },
+    ]
+}
+
+fn cluster(name: &str, database: &str) -> Vec<Migration> {
+    let distributed = |table: &str, local: &str| {
+        format!(
+            "CREATE TABLE IF NOT EXISTS {table} AS {local}
+             ENGINE = Distributed({name}, {database}, {local}, cityHash64(user_id))"
+        )
+    };
+    vec![
+        Migration {
+            version: 1,
+            name: "events on every shard",
+            statements: vec![
+                format!("CREATE TABLE IF NOT EXISTS events_local {EVENTS_COLUMNS} {EVENTS_ENGINE}"),
+                distributed("events", "events_local"),
+            ],
+        },
+        Migration {
+            version: 2,
+            name: "sessions by day and bucket on every shard",
+            statements: vec![
+                sessions_by_day_table("sessions_by_day_local"),
+                // On the local tables: a view on a `Distributed` table would
+                // see only the inserts made through its own node.
+                format!(
+                    "CREATE MATERIALIZED VIEW IF NOT EXISTS sessions_by_day_local_mv TO sessions_by_day_local AS {}",
+                    sessions_by_day_select("events_local")
+                ),
+                distributed("sessions_by_day", "sessions_by_day_local"),
+            ],
+        },
+        Migration {
+            version: 3,
+            name: "figures",
+            statements: FIGURES_TABLES
+                .iter()
+                .map(|s| s.to_string())
+                .chain([ACTIVE_BUCKETS_TABLE.to_string()])
+                .collect(),
+        },
+    ]
+}

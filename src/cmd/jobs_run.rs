@@ -26,20 +26,28 @@ pub async fn run(config: &Path, args: DayRangeArgs) -> anyhow::Result<()> {
     let clock = crate::clock::system();
     let now = || clock.now_ms();
     let slicing = Slicing::from(&settings.jobs);
-    let result = run_range(&storage.client, project, slicing, args.from, args.to, now, |row| {
-        let day = DayMetrics::from(row);
-        progress.suspend(|| {
-            println!(
-                "{}  dau {:>9}  peak users {:>9} at {}  {}",
-                day.day,
-                day.dau,
-                day.peak_users,
-                day.peak_users_at,
-                if day.is_final { "final" } else { "provisional" }
-            )
-        });
-        progress.inc(1);
-    })
+    let result = run_range(
+        &storage.client,
+        project,
+        slicing,
+        args.from,
+        args.to,
+        now,
+        |row| {
+            let day = DayMetrics::from(row);
+            progress.suspend(|| {
+                println!(
+                    "{}  dau {:>9}  peak users {:>9} at {}  {}",
+                    day.day,
+                    day.dau,
+                    day.peak_users,
+                    day.peak_users_at,
+                    if day.is_final { "final" } else { "provisional" }
+                )
+            });
+            progress.inc(1);
+        },
+    )
     .await;
     progress.finish_and_clear();
     storage.close().await;

@@ -161,8 +161,13 @@ impl Settings {
             _ => {}
         }
         let slices = self.jobs.slices;
-        if slices > 64 || (slices > 0 && !slices.is_power_of_two()) || self.jobs.max_sessions_per_slice == 0 {
-            bail!("jobs.slices must be 0 (from the day's size) or a power of two up to 64, and jobs.max_sessions_per_slice positive");
+        if slices > 64
+            || (slices > 0 && !slices.is_power_of_two())
+            || self.jobs.max_sessions_per_slice == 0
+        {
+            bail!(
+                "jobs.slices must be 0 (from the day's size) or a power of two up to 64, and jobs.max_sessions_per_slice positive"
+            );
         }
         if !(1..=16).contains(&clickhouse.embedded_shards) {
             bail!("clickhouse.embedded_shards must be 1 to 16");

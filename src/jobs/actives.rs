@@ -88,5 +88,8 @@ pub async fn stored(
         .bind(buckets.end)
         .fetch_all()
         .await?;
-    Ok(rows.into_iter().map(|(bucket, u)| (bucket, u.into())).collect())
+    Ok(rows
+        .into_iter()
+        .map(|(bucket, u)| (bucket, u.into()))
+        .collect())
 }

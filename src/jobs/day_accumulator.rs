@@ -103,10 +103,13 @@ impl DayAccumulator {
         self.connections.add(interval);
         let user = match self.users.get_mut(user_id) {
             Some(user) => user,
-            None => self.users.entry(CompactString::from(user_id)).or_insert(UserDay {
-                bucket,
-                ..UserDay::default()
-            }),
+            None => self
+                .users
+                .entry(CompactString::from(user_id))
+                .or_insert(UserDay {
+                    bucket,
+                    ..UserDay::default()
+                }),
         };
         if facts.presence.is_empty() {
             if let Some(active) = &mut user.active {
@@ -356,8 +359,18 @@ mod tests {
         sliced_set.sort();
         assert_eq!(whole_set, sliced_set);
         assert_eq!(
-            (whole.dau, whole.peak_users, whole.peak_connections, whole.peak_active_users),
-            (sliced.dau, sliced.peak_users, sliced.peak_connections, sliced.peak_active_users)
+            (
+                whole.dau,
+                whole.peak_users,
+                whole.peak_connections,
+                whole.peak_active_users
+            ),
+            (
+                sliced.dau,
+                sliced.peak_users,
+                sliced.peak_connections,
+                sliced.peak_active_users
+            )
         );
         assert_eq!(whole.acu, sliced.acu);
         assert_eq!(whole.minutes, sliced.minutes);

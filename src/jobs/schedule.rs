@@ -148,13 +148,31 @@ impl Scheduler {
         let clock = self.clock.clone();
         let mut done = Vec::new();
         for (from, to) in pieces(&urgent) {
-            run_range(&self.client, project, self.slicing, from, to, || clock.now_ms(), |_| {}).await?;
+            run_range(
+                &self.client,
+                project,
+                self.slicing,
+                from,
+                to,
+                || clock.now_ms(),
+                |_| {},
+            )
+            .await?;
             done.extend(from.iter_days().take_while(|d| *d <= to));
         }
         let pending = &mut self.pending[index];
         pending.retain(|d| !urgent.contains(d));
         for (from, to) in pieces(pending) {
-            run_range(&self.client, project, self.slicing, from, to, || clock.now_ms(), |_| {}).await?;
+            run_range(
+                &self.client,
+                project,
+                self.slicing,
+                from,
+                to,
+                || clock.now_ms(),
+                |_| {},
+            )
+            .await?;
             let piece: Vec<NaiveDate> = from.iter_days().take_while(|d| *d <= to).collect();
             pending.retain(|d| !piece.contains(d));
             done.extend(piece);

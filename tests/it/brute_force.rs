@@ -14,7 +14,7 @@ use rand::seq::SliceRandom;
 use rand::{RngExt, SeedableRng};
 use serde_json::{Value, json};
 
-use crate::{clickhouse_url, spawn_app_with};
+use crate::{Place, spawn_app_with};
 
 const INGEST: &str = "brute-ingest-key-00000001";
 const READ: &str = "brute-read-key-0000000001";
@@ -246,14 +246,15 @@ fn evaluate(s: &Scenario) -> (Value, Vec<[u64; 3]>) {
     (day, minutes)
 }
 
-async fn check_seed(seed: u64) {
+async fn check_seed(seed: u64, place: Place) {
     let s = scenario(seed);
     let mut project = ProjectSettings::new("brute", INGEST, READ);
     project.time_zone = s.zone;
     project.session_timeout_s = s.timeout as u32;
     project.max_session_length_s = s.max_length as u32;
-    let app = spawn_app_with(&format!("brute_{seed}"), clickhouse_url(), |settings| {
+    let app = spawn_app_with(&format!("brute_{seed}"), place.url(), |settings| {
         settings.projects = vec![project];
+        place.apply(settings);
         // The day in one slice, or cut into 4 or 64 slices of users: the
         // figures must not change.
         settings.jobs.slices = [1, 4, 64][seed as usize % 3];
@@ -315,6 +316,13 @@ async fn jobs_match_a_second_by_second_evaluation_over_many_seeds() {
         .and_then(|s| s.parse().ok())
         .unwrap_or(12);
     for seed in 0..seeds {
-        check_seed(seed).await;
+        check_seed(seed, Place::Node).await;
+    }
+}
+
+#[tokio::test]
+async fn on_two_shards_jobs_match_a_second_by_second_evaluation() {
+    for seed in 100..104 {
+        check_seed(seed, Place::TwoShards).await;
     }
 }

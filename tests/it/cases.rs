@@ -9,7 +9,7 @@ use highwater::config::ProjectSettings;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use crate::{TestApp, clickhouse_url, spawn_app_with};
+use crate::{Place, TestApp, spawn_app_with};
 
 #[derive(Debug, Deserialize)]
 struct Case {
@@ -161,7 +161,7 @@ async fn check_expectations(app: &TestApp, step: &Step, zone: chrono_tz::Tz, cas
     }
 }
 
-async fn run_case(path: &Path) {
+async fn run_case(path: &Path, place: Place) {
     let name = path
         .file_stem()
         .unwrap()
@@ -173,8 +173,9 @@ async fn run_case(path: &Path) {
         .map(|p| project_settings(p, &case.project))
         .collect();
     let zone = projects[0].time_zone;
-    let app = spawn_app_with(&name, clickhouse_url(), |settings| {
-        settings.projects = projects
+    let app = spawn_app_with(&name, place.url(), |settings| {
+        settings.projects = projects;
+        place.apply(settings);
     })
     .await;
     for step in &case.step {
@@ -214,9 +215,20 @@ macro_rules! cases {
         $(
             #[tokio::test]
             async fn $name() {
-                run_case(&case_path($file)).await;
+                run_case(&case_path($file), Place::Node).await;
             }
         )*
+
+        /// The same cases on a two-shard cluster: the same figures.
+        mod on_two_shards {
+            use super::*;
+            $(
+                #[tokio::test]
+                async fn $name() {
+                    run_case(&case_path($file), Place::TwoShards).await;
+                }
+            )*
+        }
 
         #[test]
         fn every_case_file_has_a_test() {

@@ -18,7 +18,7 @@ use crate::{ALPHA_INGEST, ALPHA_READ, clickhouse_url, scratch_dir, spawn_app_wit
 
 const EVENTS_PER_BATCH: usize = 10;
 /// 2020-03-25T00:00:00Z
-const DAY_START_MS: i64 = 1_585_094_400_000;
+pub(crate) const DAY_START_MS: i64 = 1_585_094_400_000;
 
 fn kills() -> usize {
     std::env::var("HIGHWATER_KILLS")
@@ -36,7 +36,7 @@ fn splitmix(mut x: u64) -> u64 {
 
 /// Batch `b`: one whole session of one of 97 users on 2020-03-25, start,
 /// eight heartbeats and end, each event with its own id.
-fn batch(b: usize) -> Value {
+pub(crate) fn batch(b: usize) -> Value {
     let (start, end) = session(b);
     let length = end - start;
     let events: Vec<Value> = (0..EVENTS_PER_BATCH)
@@ -69,7 +69,7 @@ fn session(b: usize) -> (i64, i64) {
 /// `peak_users` and DAU of 2020-03-25 for batches `0..batches`, by a plain
 /// second-by-second sweep over merged per-user intervals (DESIGN §2), not
 /// through highwater's jobs.
-fn expected_peak_and_dau(batches: usize) -> (u32, u64) {
+pub(crate) fn expected_peak_and_dau(batches: usize) -> (u32, u64) {
     let day = DAY_START_MS / 1000;
     let mut by_user: std::collections::BTreeMap<usize, Vec<(i64, i64)>> = Default::default();
     for b in 0..batches {
@@ -103,20 +103,20 @@ fn expected_peak_and_dau(batches: usize) -> (u32, u64) {
     (peak as u32, by_user.len() as u64)
 }
 
-fn all_ids(batches: usize) -> BTreeSet<String> {
+pub(crate) fn all_ids(batches: usize) -> BTreeSet<String> {
     (0..batches)
         .flat_map(|b| (0..EVENTS_PER_BATCH).map(move |k| format!("b{b}-e{k}")))
         .collect()
 }
 
-fn alpha() -> ProjectSettings {
+pub(crate) fn alpha() -> ProjectSettings {
     let mut alpha = ProjectSettings::new("alpha", ALPHA_INGEST, ALPHA_READ);
     alpha.backfill = true;
     alpha
 }
 
 /// Figures of 03-24..03-26 computed on `db`, without the time they were computed.
-async fn figures(db: &clickhouse::Client) -> Vec<DailyFiguresRow> {
+pub(crate) async fn figures(db: &clickhouse::Client) -> Vec<DailyFiguresRow> {
     let project = alpha();
     let later = || DAY_START_MS + 30 * 86_400_000;
     highwater::jobs::runner::run_range(

@@ -8,6 +8,7 @@ mod browser;
 mod brute_force;
 mod cases;
 mod cli;
+mod cluster;
 mod crash;
 mod dashboards;
 mod embedded;
@@ -97,6 +98,62 @@ pub fn clickhouse_url() -> &'static str {
     })
 }
 
+/// The URLs of a two-shard cluster of Debian's ClickHouse shared by this
+/// run, started on first use (like [`clickhouse_url`]). Cluster tests have
+/// `two_shards` in their names: the current lane, whose engine runs in a
+/// Python process and cannot form a cluster, leaves them out.
+pub fn cluster_urls() -> &'static [String] {
+    static URLS: OnceLock<Vec<String>> = OnceLock::new();
+    URLS.get_or_init(|| {
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let runtime = tokio::runtime::Runtime::new().unwrap();
+            let servers = runtime
+                .block_on(
+                    highwater::store::local_server::LocalClickHouse::start_cluster(
+                        &scratch_dir("cluster"),
+                        2,
+                    ),
+                )
+                .unwrap_or_else(|e| panic!("cannot start the test cluster: {e}"));
+            tx.send(servers.iter().map(|s| s.url()).collect()).unwrap();
+            loop {
+                std::thread::park();
+            }
+        });
+        rx.recv().expect("the cluster thread died")
+    })
+}
+
+/// Where a test's highwater keeps its data.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Place {
+    /// The run's shared server.
+    Node,
+    /// The run's two-shard cluster ([`cluster_urls`]).
+    TwoShards,
+}
+
+impl Place {
+    /// The ClickHouse URL `spawn_app_with` is given for this place.
+    pub fn url(self) -> &'static str {
+        match self {
+            Self::Node => clickhouse_url(),
+            Self::TwoShards => &cluster_urls()[0],
+        }
+    }
+
+    /// Points `settings` at this place.
+    pub fn apply(self, settings: &mut Settings) {
+        if self == Self::TwoShards {
+            let clickhouse = &mut settings.clickhouse;
+            clickhouse.url = None;
+            clickhouse.cluster = Some(highwater::store::local_server::EMBEDDED_CLUSTER.into());
+            clickhouse.shard_urls = cluster_urls().to_vec();
+        }
+    }
+}
+
 /// Settings of a test app: two projects, small limits so tests stay cheap.
 pub fn test_settings(database: &str, url: &str) -> Settings {
     let mut settings = Settings {
@@ -154,14 +211,21 @@ pub async fn spawn_app_with(test: &str, url: &str, adjust: impl FnOnce(&mut Sett
     let database = format!("it_{test}_{}", COUNTER.fetch_add(1, Ordering::SeqCst));
     let mut settings = test_settings(&database, url);
     adjust(&mut settings);
-    let admin = clickhouse::Client::default().with_url(url);
-    admin
-        .query("DROP DATABASE IF EXISTS ?")
-        .bind(clickhouse::sql::Identifier(&database))
-        .execute()
-        .await
-        .unwrap();
-    let db = highwater::store::connect(&settings.clickhouse, url)
+    // Every server of the place: one, or each shard of a cluster.
+    let urls = match &settings.clickhouse.url {
+        Some(url) => vec![url.clone()],
+        None => settings.clickhouse.shard_urls.clone(),
+    };
+    for url in &urls {
+        let admin = clickhouse::Client::default().with_url(url);
+        admin
+            .query("DROP DATABASE IF EXISTS ?")
+            .bind(clickhouse::sql::Identifier(&database))
+            .execute()
+            .await
+            .unwrap();
+    }
+    let db = highwater::store::connect::connect_all(&settings.clickhouse, &urls)
         .await
         .unwrap();
     let clock = std::sync::Arc::new(ManualClock::new(NOW_MS));

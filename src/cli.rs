@@ -144,6 +144,10 @@ pub struct DemoArgs {
     /// Stop when the demo is done instead of leaving the server running.
     #[arg(long)]
     pub exit: bool,
+    /// Run the embedded ClickHouse as a cluster of this many local servers
+    /// (events sharded by user across them).
+    #[arg(long, default_value_t = 1)]
+    pub shards: usize,
 }
 
 #[derive(Debug, Args)]

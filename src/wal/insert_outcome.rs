@@ -34,9 +34,11 @@ pub fn classify(error: &clickhouse::error::Error) -> Outcome {
         6, 26, 27, 32, 33, 36, 38, 41, 53, 69, 70, 72, 73, 117, 131, 190, 321, 349, 469,
     ];
     /// Outages, overload, shutdown, missing tables or rights, disks.
-    const PASSING: [u32; 37] = [
+    /// (279: no connection to a shard of a cluster; 519: no replica of one.)
+    const PASSING: [u32; 39] = [
         16, 60, 62, 74, 75, 76, 81, 159, 160, 164, 173, 192, 193, 194, 195, 202, 203, 209, 210,
-        236, 241, 242, 243, 274, 285, 286, 290, 319, 394, 425, 439, 497, 516, 733, 999, 1000, 1002,
+        236, 241, 242, 243, 274, 279, 285, 286, 290, 319, 394, 425, 439, 497, 516, 519, 733, 999,
+        1000, 1002,
     ];
     const TOO_MANY_PARTS: u32 = 252;
     let text = error.to_string();

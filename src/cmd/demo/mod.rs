@@ -53,7 +53,7 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
         args.data_dir.display()
     );
     let storage = Storage::open(&demo.settings).await?;
-    clear_demo_tables(&storage.client).await?;
+    clear_demo_tables(&storage, DEMO_DATABASE).await?;
     let mut server = Server::bind(
         &demo.settings,
         demo.settings.listen,
@@ -107,6 +107,7 @@ impl Demo {
             ..Settings::default()
         };
         settings.clickhouse.database = DEMO_DATABASE.into();
+        settings.clickhouse.embedded_shards = args.shards;
         settings.jobs.interval_s = JOBS_INTERVAL_S;
         settings.validate()?;
         Ok(Self {
@@ -206,21 +207,30 @@ impl Demo {
     }
 }
 
-/// Every demo starts from an empty database.
-async fn clear_demo_tables(client: &clickhouse::Client) -> anyhow::Result<()> {
-    for table in [
-        "events",
-        "session_days",
-        "daily_figures",
-        "concurrency_minutes",
-        "daily_active_sets",
-    ] {
-        client
-            .query("TRUNCATE TABLE ?")
-            .bind(clickhouse::sql::Identifier(table))
-            .execute()
-            .await
-            .context("could not clear the demo database")?;
+/// Every demo starts from an empty database: every table that holds data,
+/// on every server (a cluster's shards each hold their own part).
+async fn clear_demo_tables(storage: &Storage, database: &str) -> anyhow::Result<()> {
+    for url in &storage.urls {
+        let client = clickhouse::Client::default()
+            .with_url(url)
+            .with_validation(false)
+            .with_database(database);
+        let tables: Vec<String> = client
+            .query(
+                "SELECT name FROM system.tables
+                 WHERE database = currentDatabase() AND engine LIKE '%MergeTree'
+                   AND name != 'highwater_migrations'",
+            )
+            .fetch_all()
+            .await?;
+        for table in tables {
+            client
+                .query("TRUNCATE TABLE ?")
+                .bind(clickhouse::sql::Identifier(&table))
+                .execute()
+                .await
+                .context("could not clear the demo database")?;
+        }
     }
     Ok(())
 }

@@ -280,6 +280,32 @@ pub struct BenchFullscaleArgs {
     /// Data directory of the benchmark's own ClickHouse (wiped first).
     #[arg(long, default_value = "./highwater-bench-data")]
     pub data_dir: PathBuf,
+    /// Local ClickHouse servers, as a cluster when more than one.
+    #[arg(long, default_value_t = 1)]
+    pub shards: usize,
+    #[command(flatten)]
+    pub slicing: SlicingArgs,
+}
+
+/// How `jobs run` cuts the day into slices of users (`[jobs]` settings).
+#[derive(Debug, Args)]
+pub struct SlicingArgs {
+    /// A fixed number of slices (a power of two up to 64); 0: from the
+    /// day's size and --max-sessions-per-slice.
+    #[arg(long, default_value_t = 0)]
+    pub slices: u32,
+    #[arg(long, default_value_t = 2_000_000)]
+    pub max_sessions_per_slice: u64,
+}
+
+impl SlicingArgs {
+    /// The `[jobs]` section of a configuration file with these settings.
+    pub fn jobs_section(&self) -> String {
+        format!(
+            "[jobs]\nenabled = false\nslices = {}\nmax_sessions_per_slice = {}\n",
+            self.slices, self.max_sessions_per_slice
+        )
+    }
 }
 
 #[derive(Debug, Args)]
@@ -312,6 +338,8 @@ pub struct BenchJobsArgs {
     pub data_dir: PathBuf,
     #[arg(long, default_value_t = 42)]
     pub seed: u64,
+    #[command(flatten)]
+    pub slicing: SlicingArgs,
 }
 
 #[derive(Debug, Args)]

@@ -11,6 +11,28 @@ use clickhouse::sql::Identifier;
 
 use crate::config::ClickHouseSettings;
 
+/// Drops and recreates `database` (migrated) on every server of `urls`: one,
+/// or the shards of the embedded cluster; returns the first's client.
+pub async fn fresh_database_on(
+    urls: &[String],
+    database: &str,
+) -> anyhow::Result<clickhouse::Client> {
+    for url in urls {
+        clickhouse::Client::default()
+            .with_url(url)
+            .query("DROP DATABASE IF EXISTS ?")
+            .bind(Identifier(database))
+            .execute()
+            .await?;
+    }
+    let settings = ClickHouseSettings {
+        database: database.to_owned(),
+        embedded_shards: urls.len(),
+        ..ClickHouseSettings::default()
+    };
+    Ok(crate::store::connect::connect_all(&settings, urls).await?)
+}
+
 /// Drops and recreates `database` (migrated) on the server at `url`.
 pub async fn fresh_database(url: &str, database: &str) -> anyhow::Result<clickhouse::Client> {
     clickhouse::Client::default()

@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use anyhow::{Context, ensure};
 
-use crate::bench::fresh_database;
+use crate::bench::fresh_database_on;
 use crate::bench::process::{measure, peak_rss_bytes};
 use crate::bench::server_process::{free_addr, spawn_server, stop_server, wait_shipped};
 use crate::cli::BenchFullscaleArgs;
@@ -16,7 +16,7 @@ use crate::simulate::Simulation;
 use crate::simulate::deliver::{PostTarget, progress_bar, to_server};
 use crate::simulate::scenario::Scenario;
 use crate::store::figures;
-use crate::store::local_server::LocalClickHouse;
+use crate::store::local_server::{EMBEDDED_CLUSTER, LocalClickHouse};
 
 const DATABASE: &str = "bench_fullscale";
 const INGEST_KEY: &str = "fullscale-ingest-key-0000";
@@ -29,17 +29,21 @@ pub async fn run(args: BenchFullscaleArgs) -> anyhow::Result<()> {
     let days = simulation.days(Some(args.day), Some(args.day))?;
     let _ = std::fs::remove_dir_all(&args.data_dir);
     std::fs::create_dir_all(&args.data_dir)?;
-    eprintln!("starting ClickHouse in {} ...", args.data_dir.display());
-    let clickhouse = LocalClickHouse::start(&args.data_dir).await?;
-    let ch_url = clickhouse.url();
-    let db = fresh_database(&ch_url, DATABASE).await?;
+    eprintln!(
+        "starting {} ClickHouse server(s) in {} ...",
+        args.shards,
+        args.data_dir.display()
+    );
+    let servers = LocalClickHouse::start_cluster(&args.data_dir, args.shards).await?;
+    let urls: Vec<String> = servers.iter().map(LocalClickHouse::url).collect();
+    let db = fresh_database_on(&urls, DATABASE).await?;
 
     let listen = free_addr()?;
     let config_path = args.data_dir.join("fullscale.toml");
     let wal_dir = args.data_dir.join("wal");
     std::fs::write(
         &config_path,
-        server_config(&listen, &ch_url, &wal_dir, &project),
+        server_config(&listen, &urls, &wal_dir, &project, &args.slicing),
     )?;
     let mut server = spawn_server(&config_path, &listen).await?;
     eprintln!(
@@ -89,12 +93,25 @@ pub async fn run(args: BenchFullscaleArgs) -> anyhow::Result<()> {
         .into_iter()
         .next()
         .context("the jobs stored no figures for the day")?;
-    let disk_bytes: u64 = db
-        .query("SELECT toUInt64(sum(bytes)) FROM system.parts WHERE database = ? AND active")
-        .bind(DATABASE)
-        .fetch_one()
-        .await?;
-    clickhouse.stop().await;
+    let mut disk_bytes = 0u64;
+    for url in &urls {
+        let shard = clickhouse::Client::default()
+            .with_url(url)
+            .with_validation(false);
+        let bytes: u64 = shard
+            .query("SELECT toUInt64(sum(bytes)) FROM system.parts WHERE database = ? AND active")
+            .bind(DATABASE)
+            .fetch_one()
+            .await?;
+        disk_bytes += bytes;
+    }
+    let clickhouse_rss: Vec<u64> = servers
+        .iter()
+        .map(|s| s.pid().and_then(peak_rss_bytes).unwrap_or(0))
+        .collect();
+    for server in servers {
+        server.stop().await;
+    }
 
     let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
     let total = posted.elapsed + jobs_run.elapsed;
@@ -150,9 +167,26 @@ pub async fn run(args: BenchFullscaleArgs) -> anyhow::Result<()> {
         day_figures.peak_connections
     );
     println!(
-        "peak RSS: highwater serve {:.0} MB, jobs run {:.0} MB",
+        "peak RSS: highwater serve {:.0} MB, jobs run {:.0} MB; ClickHouse {}",
         server_rss as f64 / 1e6,
-        jobs_run.peak_rss_bytes as f64 / 1e6
+        jobs_run.peak_rss_bytes as f64 / 1e6,
+        clickhouse_rss
+            .iter()
+            .enumerate()
+            .map(|(i, rss)| format!("shard {}: {:.0} MB", i + 1, *rss as f64 / 1e6))
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    println!(
+        "shards: {}; slicing: {}",
+        args.shards,
+        match args.slicing.slices {
+            0 => format!(
+                "from the day's size, <= {} sessions a slice",
+                args.slicing.max_sessions_per_slice
+            ),
+            n => format!("{n} slices"),
+        }
     );
     println!(
         "goal: the whole run in <= 600 s: {}",
@@ -167,20 +201,33 @@ pub async fn run(args: BenchFullscaleArgs) -> anyhow::Result<()> {
 
 fn server_config(
     listen: &str,
-    ch_url: &str,
+    urls: &[String],
     wal_dir: &std::path::Path,
     project: &crate::config::ProjectSettings,
+    slicing: &crate::cli::SlicingArgs,
 ) -> String {
+    let clickhouse = match urls {
+        [url] => format!("url = \"{url}\"\n"),
+        shards => format!(
+            "cluster = \"{EMBEDDED_CLUSTER}\"\nshard_urls = [{}]\n",
+            shards
+                .iter()
+                .map(|u| format!("\"{u}\""))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+    };
     format!(
         "listen = \"{listen}\"\n\
-         [clickhouse]\nurl = \"{ch_url}\"\ndatabase = \"{DATABASE}\"\n\
+         [clickhouse]\n{clickhouse}database = \"{DATABASE}\"\n\
          [wal]\ndir = \"{}\"\n\
-         [jobs]\nenabled = false\n\
+         {jobs}\
          [[project]]\nname = \"{}\"\ntime_zone = \"{}\"\nsession_timeout_s = {}\nbackfill = true\n\
          ingest_keys = [\"{INGEST_KEY}\"]\nread_keys = [\"{READ_KEY}\"]\n",
         wal_dir.display(),
         project.name,
         project.time_zone.name(),
-        project.session_timeout_s
+        project.session_timeout_s,
+        jobs = slicing.jobs_section(),
     )
 }

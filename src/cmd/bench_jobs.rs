@@ -13,7 +13,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::bench::day_of_sessions::{DayShape, generate};
 use crate::bench::fresh_database;
-use crate::bench::process::{Measured, measure, median};
+use crate::bench::process::{Measured, measure, median, peak_rss_bytes};
 use crate::cli::BenchJobsArgs;
 use crate::store::local_server::LocalClickHouse;
 use crate::store::row_binary::EVENT_COLUMNS;
@@ -46,8 +46,9 @@ pub async fn run(args: BenchJobsArgs) -> anyhow::Result<()> {
     std::fs::write(
         &config,
         format!(
-            "[clickhouse]\nurl = \"{url}\"\ndatabase = \"{DATABASE}\"\n[jobs]\nenabled = false\n\
-             [[project]]\nname = \"bench\"\n"
+            "[clickhouse]\nurl = \"{url}\"\ndatabase = \"{DATABASE}\"\n{jobs}\
+             [[project]]\nname = \"bench\"\n",
+            jobs = args.slicing.jobs_section()
         ),
     )?;
     let mut jobs_runs: Vec<Measured> = Vec::new();
@@ -80,6 +81,7 @@ pub async fn run(args: BenchJobsArgs) -> anyhow::Result<()> {
         anyhow::ensure!(!rows.is_empty(), "the bare query returned nothing");
     }
     let figures = crate::store::figures::daily(&db, "bench", day, day).await?;
+    let clickhouse_rss = clickhouse.pid().and_then(peak_rss_bytes).unwrap_or(0);
     clickhouse.stop().await;
 
     let jobs = median(jobs_runs.iter().map(|m| m.elapsed).collect());
@@ -116,6 +118,20 @@ pub async fn run(args: BenchJobsArgs) -> anyhow::Result<()> {
     println!(
         "highwater jobs peak RSS:              {:>8.0} MB (target <= 1024 MB)",
         rss as f64 / 1e6
+    );
+    println!(
+        "ClickHouse peak RSS (load + runs):    {:>8.0} MB",
+        clickhouse_rss as f64 / 1e6
+    );
+    println!(
+        "slicing: {}",
+        match args.slicing.slices {
+            0 => format!(
+                "from the day's size, <= {} sessions a slice",
+                args.slicing.max_sessions_per_slice
+            ),
+            n => format!("{n} slices"),
+        }
     );
     println!(
         "figures: dau {}, peak_users {} at {}, peak_connections {}, acu {:.0}",

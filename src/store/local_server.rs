@@ -275,6 +275,11 @@ impl LocalClickHouse {
         Some(text.trim().to_owned()).filter(|u| u.starts_with("http://127.0.0.1:"))
     }
 
+    /// The server's process id (benchmarks read its peak memory).
+    pub fn pid(&self) -> Option<u32> {
+        self.child.id()
+    }
+
     /// `http://127.0.0.1:PORT` of the server's HTTP interface.
     pub fn url(&self) -> String {
         format!("http://127.0.0.1:{}", self.http_port)

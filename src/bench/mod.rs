@@ -35,15 +35,5 @@ pub async fn fresh_database_on(
 
 /// Drops and recreates `database` (migrated) on the server at `url`.
 pub async fn fresh_database(url: &str, database: &str) -> anyhow::Result<clickhouse::Client> {
-    clickhouse::Client::default()
-        .with_url(url)
-        .query("DROP DATABASE IF EXISTS ?")
-        .bind(Identifier(database))
-        .execute()
-        .await?;
-    let settings = ClickHouseSettings {
-        database: database.to_owned(),
-        ..ClickHouseSettings::default()
-    };
-    Ok(crate::store::connect(&settings, url).await?)
+    fresh_database_on(&[url.to_owned()], database).await
 }

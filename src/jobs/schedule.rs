@@ -145,41 +145,43 @@ impl Scheduler {
                 .map(|d| date_of(d.day))
                 .filter(|d| *d <= today),
         );
-        let clock = self.clock.clone();
         let mut done = Vec::new();
         for (from, to) in pieces(&urgent) {
-            run_range(
-                &self.client,
-                project,
-                self.slicing,
-                from,
-                to,
-                || clock.now_ms(),
-                |_| {},
-            )
-            .await?;
-            done.extend(from.iter_days().take_while(|d| *d <= to));
+            done.extend(self.run_piece(index, from, to).await?);
         }
-        let pending = &mut self.pending[index];
-        pending.retain(|d| !urgent.contains(d));
-        for (from, to) in pieces(pending) {
-            run_range(
-                &self.client,
-                project,
-                self.slicing,
-                from,
-                to,
-                || clock.now_ms(),
-                |_| {},
-            )
-            .await?;
-            let piece: Vec<NaiveDate> = from.iter_days().take_while(|d| *d <= to).collect();
-            pending.retain(|d| !piece.contains(d));
+        self.pending[index].retain(|d| !urgent.contains(d));
+        for (from, to) in pieces(&self.pending[index].clone()) {
+            let piece = self.run_piece(index, from, to).await?;
+            self.pending[index].retain(|d| !piece.contains(d));
             done.extend(piece);
         }
         done.sort_unstable();
         tracing::info!(project = %project.name, days = done.len(), "scheduled jobs done");
         Ok(done)
+    }
+}
+
+impl Scheduler {
+    /// Computes `from..=to` for project `index`; returns those days.
+    async fn run_piece(
+        &self,
+        index: usize,
+        from: NaiveDate,
+        to: NaiveDate,
+    ) -> Result<Vec<NaiveDate>, RunError> {
+        let clock = self.clock.clone();
+        let project = &self.projects[index];
+        run_range(
+            &self.client,
+            project,
+            self.slicing,
+            from,
+            to,
+            || clock.now_ms(),
+            |_| {},
+        )
+        .await?;
+        Ok(from.iter_days().take_while(|d| *d <= to).collect())
     }
 }
 

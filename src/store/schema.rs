@@ -150,6 +150,15 @@ const FIGURES_TABLES: [&str; 2] = [
     ORDER BY (project, day, minute_start)",
 ];
 
+/// The figures tables, then `active_users`: the table of the day's users.
+fn figures_tables_and(active_users: &str) -> Vec<String> {
+    FIGURES_TABLES
+        .iter()
+        .chain([&active_users])
+        .map(|s| s.to_string())
+        .collect()
+}
+
 /// The users active on each day, one row per bucket, for exact WAU/MAU: a
 /// recompute writes every bucket of the day again (empty ones too) and so
 /// replaces them all.
@@ -202,16 +211,13 @@ fn single_node() -> Vec<Migration> {
         Migration {
             version: 3,
             name: "figures",
-            statements: FIGURES_TABLES
-                .iter()
-                .map(|s| s.to_string())
-                .chain(["CREATE TABLE IF NOT EXISTS daily_active_sets (
-                        project String, day Date, computed_ms UInt64, users Array(String)
-                    ) ENGINE = ReplacingMergeTree(computed_ms)
-                    PARTITION BY toYYYYMM(day)
-                    ORDER BY (project, day)"
-                    .to_string()])
-                .collect(),
+            statements: figures_tables_and(
+                "CREATE TABLE IF NOT EXISTS daily_active_sets (
+                    project String, day Date, computed_ms UInt64, users Array(String)
+                ) ENGINE = ReplacingMergeTree(computed_ms)
+                PARTITION BY toYYYYMM(day)
+                ORDER BY (project, day)",
+            ),
         },
         Migration {
             version: 4,
@@ -278,11 +284,7 @@ fn cluster(name: &str, database: &str) -> Vec<Migration> {
         Migration {
             version: 3,
             name: "figures",
-            statements: FIGURES_TABLES
-                .iter()
-                .map(|s| s.to_string())
-                .chain([ACTIVE_BUCKETS_TABLE.to_string()])
-                .collect(),
+            statements: figures_tables_and(ACTIVE_BUCKETS_TABLE),
         },
     ]
 }

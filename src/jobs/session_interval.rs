@@ -1,7 +1,7 @@
 //! One session's interval and presence timeline from the facts ClickHouse
 //! keeps about it (DESIGN §2, "Session interval").
 
-/// `session_days` encodes "no such event" with these sentinels.
+/// `sessions_by_day` encodes "no such event" with these sentinels.
 pub const NO_MIN: u32 = u32::MAX;
 pub const NO_MAX: u32 = 0;
 

@@ -8,6 +8,7 @@ use chrono::NaiveDate;
 use clap::{Args, Parser, Subcommand};
 
 use crate::capacity::horizon::Horizon;
+use crate::domain::dimension::Dimension;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -85,6 +86,10 @@ pub enum JobsCommand {
 pub enum MetricsCommand {
     /// Daily figures, as JSON (the same as GET /v1/metrics/daily) or a table.
     Daily(MetricsDailyArgs),
+    /// Figures per platform, country or organisation, with the summed vs
+    /// coincident peak of each day, as JSON (the same as GET
+    /// /v1/metrics/segments) or a table.
+    Segments(MetricsSegmentsArgs),
 }
 
 #[derive(Debug, Args)]
@@ -104,6 +109,17 @@ pub struct DayRangeArgs {
 pub struct MetricsDailyArgs {
     #[command(flatten)]
     pub range: DayRangeArgs,
+    #[arg(long, value_enum, default_value_t = Format::Json)]
+    pub format: Format,
+}
+
+#[derive(Debug, Args)]
+pub struct MetricsSegmentsArgs {
+    #[command(flatten)]
+    pub range: DayRangeArgs,
+    /// platform, country or org_id.
+    #[arg(long)]
+    pub dimension: Dimension,
     #[arg(long, value_enum, default_value_t = Format::Json)]
     pub format: Format,
 }

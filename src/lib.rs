@@ -41,6 +41,7 @@ pub mod dashboards;
 pub mod domain;
 pub mod figures;
 pub mod jobs;
+pub mod segment_figures;
 pub mod simulate;
 pub mod startup;
 pub mod store;

@@ -1,16 +1,25 @@
 //! One realistic day of sessions for the jobs benchmark: a workday curve
 //! (late-morning and early-afternoon peaks), users on one to three devices,
-//! log-normal session lengths, lost `session_end`s and away periods.
+//! log-normal session lengths, lost `session_end`s and away periods; each
+//! session on one of six platforms, each user in a country and an
+//! organisation (both heavy-tailed: a few large, many small).
 //! Encoded straight to RowBinary for the fast insert path.
 
 use std::borrow::Cow;
 
 use rand::rngs::SmallRng;
 use rand::{RngExt, SeedableRng};
-use rand_distr::{Distribution, LogNormal, Normal};
+use rand_distr::{Distribution, LogNormal, Normal, Zipf};
 
 use crate::domain::event::{Event, EventType, PresenceStatus};
 use crate::store::row_binary::encode_event;
+
+const PLATFORMS: [&str; 6] = ["macos", "windows", "linux", "ios", "android", "web"];
+const COUNTRIES: [&str; 40] = [
+    "US", "IN", "GB", "DE", "JP", "BR", "FR", "CA", "AU", "NL", "ES", "IT", "SE", "MX", "PL", "KR",
+    "SG", "IE", "CH", "IL", "AR", "BE", "DK", "NO", "FI", "AT", "NZ", "ZA", "CO", "CL", "PT", "CZ",
+    "RO", "TR", "PH", "ID", "MY", "TH", "VN", "UA",
+];
 
 /// Parameters of the generated day.
 #[derive(Debug, Clone, Copy)]
@@ -34,6 +43,10 @@ pub fn generate(
     // Median 40 minutes, long tail.
     let length = LogNormal::new((2400.0f64).ln(), 0.9).expect("valid");
     let users = (shape.sessions as f64 / 1.6) as u64;
+    // Organisations of 30 users on average; the largest holds a few
+    // percent of all users.
+    let orgs = Zipf::new((users / 30).max(1) as f64, 1.07).expect("valid");
+    let countries = Zipf::new(COUNTRIES.len() as f64, 1.2).expect("valid");
     let mut total = 0;
     let mut buffer = Vec::new();
     let mut in_chunk = 0;
@@ -45,8 +58,16 @@ pub fn generate(
         };
         let start = shape.day_start + offset.clamp(0.0, 86_399.0) as i64;
         let duration = (length.sample(&mut rng) as i64).clamp(60, 12 * 3600);
-        let user_id = format!("U{:010}", rng.random_range(0..users));
+        let user = rng.random_range(0..users);
+        let user_id = format!("U{user:010}");
         let session_id = format!("S{session:09}");
+        // Drawn apart from `rng`, so that the sessions' times (and the
+        // figures) stay those of earlier runs of the bench.
+        let platform = PLATFORMS[(mix(shape.seed, session as u64) % 6) as usize];
+        // A user's country and organisation never change.
+        let mut own = SmallRng::seed_from_u64(mix(shape.seed, user));
+        let country = COUNTRIES[countries.sample(&mut own) as usize - 1];
+        let org_id = format!("T{:07}", orgs.sample(&mut own) as u64);
         let mut push = |kind, ts: i64, status| {
             let event = Event {
                 kind,
@@ -55,9 +76,9 @@ pub fn generate(
                 ts_ms: ts * 1000,
                 status,
                 event_id: Cow::Borrowed(""),
-                platform: Cow::Borrowed("web"),
-                country: Cow::Borrowed("US"),
-                org_id: Cow::Borrowed(""),
+                platform: Cow::Borrowed(platform),
+                country: Cow::Borrowed(country),
+                org_id: Cow::Borrowed(&org_id),
                 app_version: Cow::Borrowed("4.29.149"),
             };
             encode_event(&mut buffer, "bench", ts * 1000, &event);
@@ -92,4 +113,12 @@ pub fn generate(
         }
     }
     total
+}
+
+/// A well-spread 64-bit value of `(seed, n)`.
+fn mix(seed: u64, n: u64) -> u64 {
+    let mut x = seed ^ n.wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    x ^= x >> 31;
+    x = x.wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    x ^ (x >> 29)
 }

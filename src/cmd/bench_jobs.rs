@@ -15,8 +15,10 @@ use crate::bench::day_of_sessions::{DayShape, generate};
 use crate::bench::fresh_database;
 use crate::bench::process::{Measured, measure, median, peak_rss_bytes};
 use crate::cli::BenchJobsArgs;
+use crate::domain::dimension::Dimension;
 use crate::store::local_server::LocalClickHouse;
 use crate::store::row_binary::EVENT_COLUMNS;
+use crate::store::segments;
 
 const DATABASE: &str = "bench_jobs";
 const CHUNK_SESSIONS: usize = 200_000;
@@ -42,35 +44,27 @@ pub async fn run(args: BenchJobsArgs) -> anyhow::Result<()> {
     let load_time = loaded.elapsed();
     eprintln!("loaded {events} events in {:.1} s", load_time.as_secs_f64());
 
-    let config = args.data_dir.join("bench.toml");
-    std::fs::write(
-        &config,
-        format!(
-            "[clickhouse]\nurl = \"{url}\"\ndatabase = \"{DATABASE}\"\n{jobs}\
-             [[project]]\nname = \"bench\"\n",
-            jobs = args.slicing.jobs_section()
-        ),
-    )?;
+    // The same jobs without segments, for their cost.
+    let config_of = |name: &str, segments: bool| -> anyhow::Result<std::path::PathBuf> {
+        let config = args.data_dir.join(name);
+        std::fs::write(
+            &config,
+            format!(
+                "[clickhouse]\nurl = \"{url}\"\ndatabase = \"{DATABASE}\"\n{jobs}segments = {segments}\n\
+                 [[project]]\nname = \"bench\"\n",
+                jobs = args.slicing.jobs_section()
+            ),
+        )?;
+        Ok(config)
+    };
+    let with_segments = config_of("bench.toml", true)?;
+    let without_segments = config_of("bench-without-segments.toml", false)?;
     let mut jobs_runs: Vec<Measured> = Vec::new();
+    let mut plain_runs: Vec<Measured> = Vec::new();
     let mut bare_runs = Vec::new();
     for run in 1..=args.runs {
         eprintln!("run {run}/{}", args.runs);
-        let mut command = std::process::Command::new(std::env::current_exe()?);
-        command
-            .args(["--config"])
-            .arg(&config)
-            .args([
-                "jobs",
-                "run",
-                "--project",
-                "bench",
-                "--from",
-                "2020-03-25",
-                "--to",
-                "2020-03-25",
-            ])
-            .stdout(std::process::Stdio::null());
-        jobs_runs.push(tokio::task::spawn_blocking(move || measure(command)).await??);
+        plain_runs.push(jobs_run(&without_segments).await?);
         let started = Instant::now();
         let rows = db
             .query(BARE_QUERY)
@@ -79,18 +73,19 @@ pub async fn run(args: BenchJobsArgs) -> anyhow::Result<()> {
             .await?;
         bare_runs.push(started.elapsed());
         anyhow::ensure!(!rows.is_empty(), "the bare query returned nothing");
+        // Last, so that the segments read below are this run's.
+        jobs_runs.push(jobs_run(&with_segments).await?);
     }
     let figures = crate::store::figures::daily(&db, "bench", day, day).await?;
     let clickhouse_rss = clickhouse.pid().and_then(peak_rss_bytes).unwrap_or(0);
     clickhouse.stop().await;
 
+    let segments = segment_summary(&db, day).await?;
     let jobs = median(jobs_runs.iter().map(|m| m.elapsed).collect());
+    let plain = median(plain_runs.iter().map(|m| m.elapsed).collect());
     let bare = median(bare_runs);
-    let rss = jobs_runs
-        .iter()
-        .map(|m| m.peak_rss_bytes)
-        .max()
-        .unwrap_or(0);
+    let rss_of = |runs: &[Measured]| runs.iter().map(|m| m.peak_rss_bytes).max().unwrap_or(0);
+    let (rss, plain_rss) = (rss_of(&jobs_runs), rss_of(&plain_runs));
     let row = figures.first().context("the jobs stored no figures")?;
     println!(
         "\nhighwater bench jobs: {} sessions, {events} events on {day}, {} runs (medians), {} cores",
@@ -108,6 +103,11 @@ pub async fn run(args: BenchJobsArgs) -> anyhow::Result<()> {
         jobs.as_secs_f64()
     );
     println!(
+        "  the same without segments:          {:>8.2} s (segments add {:.0}%, target <= 50%)",
+        plain.as_secs_f64(),
+        (ratio(jobs, plain) - 1.0) * 100.0
+    );
+    println!(
         "bare per-second delta GROUP BY:       {:>8.2} s",
         bare.as_secs_f64()
     );
@@ -116,8 +116,9 @@ pub async fn run(args: BenchJobsArgs) -> anyhow::Result<()> {
         ratio(jobs, bare)
     );
     println!(
-        "highwater jobs peak RSS:              {:>8.0} MB (target <= 1024 MB)",
-        rss as f64 / 1e6
+        "highwater jobs peak RSS:              {:>8.0} MB (target <= 1024 MB; {:.0} MB without segments)",
+        rss as f64 / 1e6,
+        plain_rss as f64 / 1e6
     );
     println!(
         "ClickHouse peak RSS (load + runs):    {:>8.0} MB",
@@ -141,7 +142,47 @@ pub async fn run(args: BenchJobsArgs) -> anyhow::Result<()> {
         row.peak_connections,
         row.acu
     );
+    println!("segments: {segments}");
     Ok(())
+}
+
+/// `highwater jobs run` for the bench day with `config`, as its own process.
+async fn jobs_run(config: &std::path::Path) -> anyhow::Result<Measured> {
+    let mut command = std::process::Command::new(std::env::current_exe()?);
+    command
+        .args(["--config"])
+        .arg(config)
+        .args([
+            "jobs",
+            "run",
+            "--project",
+            "bench",
+            "--from",
+            "2020-03-25",
+            "--to",
+            "2020-03-25",
+        ])
+        .stdout(std::process::Stdio::null());
+    tokio::task::spawn_blocking(move || measure(command)).await?
+}
+
+/// One line about the day's segments: values per dimension, the country
+/// diversity, the largest organisation.
+async fn segment_summary(db: &clickhouse::Client, day: NaiveDate) -> anyhow::Result<String> {
+    let mut parts = Vec::new();
+    for dimension in Dimension::ALL {
+        let days = segments::days(db, "bench", dimension, (day, day)).await?;
+        let values = segments::values(db, "bench", dimension, (day, day), None).await?;
+        let totals = days.first().context("the jobs stored no segments")?;
+        let top = values.first().map_or(String::new(), |v| {
+            format!(", top {} {}", v.value, v.peak_users)
+        });
+        parts.push(format!(
+            "{dimension} {} values, summed {} / coincident {}{top}",
+            totals.value_count, totals.summed_peak, totals.coincident_peak
+        ));
+    }
+    Ok(parts.join("; "))
 }
 
 fn ratio(a: Duration, b: Duration) -> f64 {

@@ -10,6 +10,7 @@ mod demo;
 mod jobs_run;
 mod keys;
 mod metrics_daily;
+mod metrics_segments;
 mod render;
 mod serve;
 mod simulate;
@@ -23,6 +24,9 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<()> {
         Command::Jobs(JobsCommand::Run(args)) => jobs_run::run(&cli.config, args).await,
         Command::Metrics(MetricsCommand::Daily(args)) => {
             metrics_daily::run(&cli.config, args).await
+        }
+        Command::Metrics(MetricsCommand::Segments(args)) => {
+            metrics_segments::run(&cli.config, args).await
         }
         Command::Growth(args) => capacity::growth(&cli.config, args).await,
         Command::Capacity(args) => capacity::capacity(&cli.config, args).await,

@@ -39,6 +39,13 @@ pub struct ProjectSettings {
     /// Share of the capacity to plan up to.
     #[serde(default = "default_target_utilisation")]
     pub target_utilisation: f64,
+    /// Organisations kept per day in the `org_id` segments: this many with
+    /// the highest peaks...
+    #[serde(default = "default_top_orgs")]
+    pub top_orgs: usize,
+    /// ...and these, always.
+    #[serde(default)]
+    pub watched_orgs: Vec<String>,
     /// Token buckets per key of this project.
     #[serde(default)]
     pub rate_limits: RateLimits,
@@ -62,6 +69,8 @@ impl ProjectSettings {
             lateness_s: default_lateness_s(),
             capacity_users: None,
             target_utilisation: default_target_utilisation(),
+            top_orgs: default_top_orgs(),
+            watched_orgs: Vec::new(),
             rate_limits: RateLimits::default(),
             ingest_keys: vec![ingest_key.to_owned()],
             read_keys: vec![read_key.to_owned()],
@@ -141,6 +150,9 @@ impl Default for RateLimits {
     }
 }
 
+fn default_top_orgs() -> usize {
+    50
+}
 fn default_target_utilisation() -> f64 {
     0.8
 }

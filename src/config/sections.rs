@@ -167,6 +167,9 @@ pub struct JobsSettings {
     /// A fixed number of slices (a power of two up to 64) instead; 0: from
     /// the day's size.
     pub slices: u32,
+    /// Also compute every figure per platform, country and org_id
+    /// (DESIGN §2 "Segments"), in the same pass.
+    pub segments: bool,
 }
 
 impl Default for JobsSettings {
@@ -176,6 +179,7 @@ impl Default for JobsSettings {
             interval_s: 300,
             max_sessions_per_slice: 2_000_000,
             slices: 0,
+            segments: true,
         }
     }
 }

@@ -3,6 +3,7 @@
 
 pub mod batch;
 pub mod calendar;
+pub mod dimension;
 pub mod event;
 pub mod json_value;
 pub mod raw_event;

@@ -8,8 +8,9 @@ use clickhouse::Client;
 use hdrhistogram::serialization::{Serializer, V2Serializer};
 
 use super::actives;
-use super::day_accumulator::DayAccumulator;
+use super::day_accumulator::{DayAccumulator, MinuteMaxima};
 use super::day_window::DayWindow;
+use super::segment_accumulator::{DimensionFigures, Keep};
 use super::session_interval::SessionRules;
 use super::sessions;
 use super::slicing::{Slicing, slice_buckets};
@@ -19,6 +20,7 @@ use crate::store::StoreError;
 use crate::store::figures::{
     ConcurrencyMinuteRow, DailyFiguresRow, insert_active_buckets, insert_rows,
 };
+use crate::store::segments::{self, SegmentDayRow, SegmentFiguresRow};
 
 /// Versions of stored figures: the clock in ms, but strictly increasing
 /// within the process so two recomputes in one millisecond still order.
@@ -71,12 +73,29 @@ pub async fn compute_day(
 
     let started = std::time::Instant::now();
     let mut accumulator = DayAccumulator::new(window, rules);
+    if slicing.segments {
+        accumulator = accumulator.with_segments(Keep {
+            top: project.top_orgs,
+            watched: project.watched_orgs.clone(),
+        });
+    }
     let (mut wau, mut mau) = (0, 0);
     for slice in 0..slices {
         let buckets = slice_buckets(slice, slices);
-        let mut sessions = sessions::read(client, &project.name, range, buckets.clone())?;
-        while let Some((user_id, bucket, facts)) = sessions.next().await? {
-            accumulator.add_session(user_id, bucket, &facts);
+        let mut sessions = sessions::read(
+            client,
+            &project.name,
+            range,
+            buckets.clone(),
+            slicing.segments,
+        )?;
+        while let Some(session) = sessions.next().await? {
+            accumulator.add_session(
+                session.user_id,
+                session.bucket,
+                &session.facts,
+                session.values,
+            );
         }
         drop(sessions);
         let active_users = accumulator.end_slice();
@@ -113,6 +132,16 @@ pub async fn compute_day(
         })
         .collect();
     insert_rows(client, "concurrency_minutes", &minutes).await?;
+    if let Some(dimensions) = &figures.segments {
+        let (values, days) = segment_rows(
+            &project.name,
+            day_num,
+            dimensions,
+            figures.peak_users.value,
+            version,
+        );
+        segments::insert(client, &values, &days).await?;
+    }
 
     let lengths = &figures.session_lengths;
     let quantile = |q: f64| {
@@ -161,4 +190,51 @@ pub async fn compute_day(
         "computed day"
     );
     Ok(row)
+}
+
+/// The rows of a day's segments: every kept value, then each dimension's
+/// totals (`coincident_peak` is the day's own peak of users).
+fn segment_rows(
+    project: &str,
+    day: u16,
+    dimensions: &[DimensionFigures],
+    coincident_peak: u32,
+    version: u64,
+) -> (Vec<SegmentFiguresRow>, Vec<SegmentDayRow>) {
+    let mut values = Vec::new();
+    let mut days = Vec::new();
+    for figures in dimensions {
+        let dimension = figures.dimension.name().to_owned();
+        for value in &figures.values {
+            let minutes = |pick: fn(&MinuteMaxima) -> u32| value.minutes.iter().map(pick).collect();
+            values.push(SegmentFiguresRow {
+                project: project.to_owned(),
+                day,
+                dimension: dimension.clone(),
+                value: value.value.to_string(),
+                peak_users: value.peak_users.value,
+                peak_users_at: value.peak_users.at as u32,
+                peak_connections: value.peak_connections.value,
+                peak_connections_at: value.peak_connections.at as u32,
+                peak_active_users: value.peak_active_users.value,
+                peak_active_users_at: value.peak_active_users.at as u32,
+                dau: value.dau,
+                acu: value.acu,
+                minute_users: minutes(|m| m.users),
+                minute_connections: minutes(|m| m.connections),
+                minute_active_users: minutes(|m| m.active_users),
+                computed_ms: version,
+            });
+        }
+        days.push(SegmentDayRow {
+            project: project.to_owned(),
+            day,
+            dimension,
+            value_count: figures.value_count,
+            summed_peak: figures.summed_peak,
+            coincident_peak,
+            computed_ms: version,
+        });
+    }
+    (values, days)
 }

@@ -11,6 +11,7 @@ use smallvec::SmallVec;
 
 use super::concurrency::{SecondDeltas, merge_intervals, minute_maxima, peak};
 use super::day_window::DayWindow;
+use super::segment_accumulator::{DimensionFigures, Keep, SegmentAccumulator, SegmentedSession};
 use super::session_interval::{Interval, SessionFacts, SessionRules};
 
 /// Significant digits of the session-length histogram: lengths are exact
@@ -35,6 +36,8 @@ pub struct DaySessionsFigures {
     pub session_lengths: Histogram<u64>,
     /// Max per minute of `C_user`, `C_conn`, `C_active`.
     pub minutes: Vec<MinuteMaxima>,
+    /// Per dimension, when the accumulator gathered segments.
+    pub segments: Option<Vec<DimensionFigures>>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -57,19 +60,21 @@ pub struct DayAccumulator {
     /// those sessions. Ids of up to 24 bytes and two sessions per user live
     /// inline: no allocation per user on a slice of millions.
     users: FxHashMap<CompactString, UserDay>,
+    /// The same figures per platform, country and organisation, when asked.
+    segments: Option<SegmentAccumulator>,
 }
 
 /// What one user did during the day, before merging.
 #[derive(Debug, Default)]
 struct UserDay {
     bucket: u8,
-    intervals: Intervals,
-    /// Active parts, when some session had presence events; otherwise the
-    /// user was active whenever connected.
-    active: Option<Box<Intervals>>,
+    sessions: SmallVec<[SegmentedSession; 2]>,
 }
 
 type Intervals = SmallVec<[Interval; 2]>;
+
+/// No segment values (figures without segments, and tests).
+pub const NO_SEGMENTS: [&str; 3] = ["", "", ""];
 
 impl DayAccumulator {
     pub fn new(window: DayWindow, rules: SessionRules) -> Self {
@@ -83,12 +88,27 @@ impl DayAccumulator {
             dau: 0,
             lengths: session_histogram(rules),
             users: FxHashMap::default(),
+            segments: None,
         }
     }
 
-    /// Adds one session of `user_id` (of `bucket`); sessions arrive in any
-    /// order within a slice, and a user's sessions all in one slice.
-    pub fn add_session(&mut self, user_id: &str, bucket: u8, facts: &SessionFacts) {
+    /// Also gathers the figures per segment, keeping the organisations
+    /// `keep` names.
+    pub fn with_segments(mut self, keep: Keep) -> Self {
+        self.segments = Some(SegmentAccumulator::new(self.window, keep));
+        self
+    }
+
+    /// Adds one session of `user_id` (of `bucket`), whose values of the
+    /// dimensions are `values` (platform, country, org_id); sessions arrive
+    /// in any order within a slice, and a user's sessions all in one slice.
+    pub fn add_session(
+        &mut self,
+        user_id: &str,
+        bucket: u8,
+        facts: &SessionFacts,
+        values: [&str; 3],
+    ) {
         let Some(interval) = facts.interval(self.rules) else {
             return;
         };
@@ -101,6 +121,15 @@ impl DayAccumulator {
             return;
         }
         self.connections.add(interval);
+        let ids = match &mut self.segments {
+            Some(segments) => segments.ids(values),
+            None => [0; 3],
+        };
+        let active = (!facts.presence.is_empty()).then(|| {
+            let mut parts = Vec::new();
+            facts.active_parts(interval, &mut parts);
+            parts.into_boxed_slice()
+        });
         let user = match self.users.get_mut(user_id) {
             Some(user) => user,
             None => self
@@ -111,42 +140,44 @@ impl DayAccumulator {
                     ..UserDay::default()
                 }),
         };
-        if facts.presence.is_empty() {
-            if let Some(active) = &mut user.active {
-                active.push(interval);
-            }
-        } else {
-            let active = user
-                .active
-                .get_or_insert_with(|| Box::new(user.intervals.clone()));
-            let mut parts = Vec::new();
-            facts.active_parts(interval, &mut parts);
-            active.extend(parts);
-        }
-        user.intervals.push(interval);
+        user.sessions.push(SegmentedSession {
+            interval,
+            ids,
+            active,
+        });
     }
 
     /// Counts the current slice's users into the day and forgets them;
     /// returns them (the slice's part of the DAU set) with their buckets.
     pub fn end_slice(&mut self) -> Vec<(u8, CompactString)> {
         let mut active_set = Vec::with_capacity(self.users.len());
-        for (user_id, mut day) in self.users.drain() {
-            merge_intervals(&mut day.intervals);
-            for &interval in &day.intervals {
+        for (user_id, day) in self.users.drain() {
+            let mut online: Intervals = day.sessions.iter().map(|s| s.interval).collect();
+            merge_intervals(&mut online);
+            for &interval in &online {
                 self.user_seconds += self.users_online.add(interval);
             }
-            match &mut day.active {
-                Some(active) => {
-                    merge_intervals(active);
-                    for &interval in active.iter() {
-                        self.active_online.add(interval);
-                    }
+            // Without presence events a user is active whenever online.
+            if day.sessions.iter().any(|s| s.active.is_some()) {
+                let mut active: Intervals = day
+                    .sessions
+                    .iter()
+                    .flat_map(|s| match &s.active {
+                        Some(parts) => Intervals::from_slice(parts),
+                        None => Intervals::from_slice(&[s.interval]),
+                    })
+                    .collect();
+                merge_intervals(&mut active);
+                for &interval in &active {
+                    self.active_online.add(interval);
                 }
-                None => {
-                    for &interval in &day.intervals {
-                        self.active_online.add(interval);
-                    }
+            } else {
+                for &interval in &online {
+                    self.active_online.add(interval);
                 }
+            }
+            if let Some(segments) = &mut self.segments {
+                segments.add_user(&day.sessions);
             }
             active_set.push((day.bucket, user_id));
         }
@@ -185,6 +216,7 @@ impl DayAccumulator {
             acu: self.user_seconds as f64 / self.window.len() as f64,
             session_lengths: self.lengths,
             minutes,
+            segments: self.segments.map(SegmentAccumulator::finish),
         }
     }
 }
@@ -233,7 +265,7 @@ mod tests {
 
     fn add_user(acc: &mut DayAccumulator, user: &str, sessions: &[SessionFacts]) {
         for facts in sessions {
-            acc.add_session(user, 0, facts);
+            acc.add_session(user, 0, facts, NO_SEGMENTS);
         }
     }
 

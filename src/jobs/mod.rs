@@ -6,6 +6,8 @@
 //! - [`slicing`]: a day one slice of users at a time; how many slices.
 //! - [`concurrency`]: per-second deltas, prefix sums, peaks.
 //! - [`day_accumulator`]: every session-derived figure of a day, per user.
+//! - [`segment_accumulator`], [`segment_deltas`]: the same per platform,
+//!   country and organisation.
 //! - [`actives`]: WAU / MAU from the DAU sets.
 //! - [`compute_day`]: one day, computed and stored.
 //! - [`runner`]: a range of days, in order (`jobs run`).
@@ -18,6 +20,8 @@ pub mod day_accumulator;
 pub mod day_window;
 pub mod runner;
 pub mod schedule;
+pub mod segment_accumulator;
+pub mod segment_deltas;
 pub mod session_interval;
 pub mod sessions;
 pub mod slicing;

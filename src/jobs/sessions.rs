@@ -37,6 +37,12 @@ struct SessionRow<'a> {
     last_alive: u32,
     #[serde(rename = "s_presence")]
     presence: Vec<(u32, i8)>,
+    #[serde(rename = "s_platform")]
+    platform: &'a str,
+    #[serde(rename = "s_country")]
+    country: &'a str,
+    #[serde(rename = "s_org_id")]
+    org_id: &'a str,
 }
 
 /// The UTC days whose events can shape the sessions of `window`: a session
@@ -57,7 +63,8 @@ pub struct Sessions {
 
 /// Starts reading the sessions of `project` in `from..=to` (UTC days) whose
 /// users fall in `buckets` (a range of the table's primary key: a slice
-/// reads only its own granules). On a cluster each shard groups its own
+/// reads only its own granules), with their segment values if
+/// `with_segments`. On a cluster each shard groups its own
 /// sessions (`distributed_group_by_no_merge`: a user's sessions all live on
 /// one shard), so no server ever holds more than its part of one slice.
 pub fn read(
@@ -65,21 +72,31 @@ pub fn read(
     project: &str,
     (from, to): (NaiveDate, NaiveDate),
     buckets: Range<u8>,
+    with_segments: bool,
 ) -> Result<Sessions, StoreError> {
+    // A session's value: the second element of the least (second, value).
+    let segments = if with_segments {
+        "tupleElement(minMerge(platform_first), 2) AS s_platform,
+         tupleElement(minMerge(country_first), 2) AS s_country,
+         tupleElement(minMerge(org_id_first), 2) AS s_org_id"
+    } else {
+        "'' AS s_platform, '' AS s_country, '' AS s_org_id"
+    };
     let cursor = client
-        .query(
+        .query(&format!(
             "SELECT user_id,
                     bucket AS s_bucket,
                     minMerge(first_start) AS s_first_start,
                     minMerge(first_event) AS s_first_event,
                     minMerge(first_end) AS s_first_end,
                     maxMerge(last_alive) AS s_last_alive,
-                    groupArrayMerge(presence) AS s_presence
+                    groupArrayMerge(presence) AS s_presence,
+                    {segments}
              FROM sessions_by_day
              WHERE project = ? AND day >= toDate(?) AND day <= toDate(?)
                AND bucket >= ? AND bucket < ?
-             GROUP BY bucket, user_id, session_id",
-        )
+             GROUP BY bucket, user_id, session_id"
+        ))
         .bind(project)
         .bind(from.to_string())
         .bind(to.to_string())
@@ -90,10 +107,18 @@ pub fn read(
     Ok(Sessions { cursor })
 }
 
+/// One session as read: its user, bucket, facts and segment values
+/// (platform, country, org_id), borrowed until the next read.
+pub struct SessionRead<'a> {
+    pub user_id: &'a str,
+    pub bucket: u8,
+    pub facts: SessionFacts,
+    pub values: [&'a str; 3],
+}
+
 impl Sessions {
-    /// The next session: its user and bucket (the user borrowed until the
-    /// next call) and its facts.
-    pub async fn next(&mut self) -> Result<Option<(&str, u8, SessionFacts)>, StoreError> {
+    /// The next session.
+    pub async fn next(&mut self) -> Result<Option<SessionRead<'_>>, StoreError> {
         let Some(row) = self.cursor.next().await? else {
             return Ok(None);
         };
@@ -104,7 +129,12 @@ impl Sessions {
             last_alive: row.last_alive,
             presence: row.presence,
         };
-        Ok(Some((row.user_id, row.bucket, facts)))
+        Ok(Some(SessionRead {
+            user_id: row.user_id,
+            bucket: row.bucket,
+            facts,
+            values: [row.platform, row.country, row.org_id],
+        }))
     }
 }
 

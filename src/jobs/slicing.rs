@@ -11,13 +11,16 @@ use std::ops::Range;
 use crate::config::JobsSettings;
 use crate::store::schema::BUCKETS;
 
-/// How to cut days into slices.
+/// How the jobs read a day: cut into how many slices, and whether with
+/// the sessions' segment values.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Slicing {
     /// Sessions per slice at most (the day's size sets the count).
     pub max_sessions_per_slice: u64,
     /// A fixed count instead (a power of two up to 64), for benchmarks.
     pub fixed: Option<u32>,
+    /// Compute the figures per segment too (`jobs.segments`).
+    pub segments: bool,
 }
 
 impl Default for Slicing {
@@ -31,6 +34,7 @@ impl From<&JobsSettings> for Slicing {
         Self {
             max_sessions_per_slice: jobs.max_sessions_per_slice,
             fixed: (jobs.slices > 0).then_some(jobs.slices),
+            segments: jobs.segments,
         }
     }
 }

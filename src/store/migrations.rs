@@ -6,7 +6,7 @@ use clickhouse::{Client, Row};
 use serde::{Deserialize, Serialize};
 
 use super::StoreError;
-use super::schema::{Topology, migrations};
+use super::schema::{AddColumn, Topology, migrations};
 
 #[derive(Debug, Row, Serialize, Deserialize)]
 struct MigrationRow {
@@ -47,6 +47,9 @@ pub async fn migrate_up_to(
             continue;
         }
         tracing::info!(version, name, "applying migration");
+        for add in &migration.add_columns {
+            add_column(client, add).await?;
+        }
         for statement in &migration.statements {
             client.query(statement).execute().await?;
         }
@@ -64,6 +67,30 @@ pub async fn migrate_up_to(
         ran += 1;
     }
     Ok(ran)
+}
+
+/// Adds a column unless the table has it (a migration cut short may have
+/// added it already).
+async fn add_column(client: &Client, add: &AddColumn) -> Result<(), StoreError> {
+    let present: u64 = client
+        .query(
+            "SELECT count() FROM system.columns
+             WHERE database = currentDatabase() AND table = ? AND name = ?",
+        )
+        .bind(add.table)
+        .bind(add.column)
+        .fetch_one()
+        .await?;
+    if present == 0 {
+        client
+            .query(&format!(
+                "ALTER TABLE {} ADD COLUMN {} {}",
+                add.table, add.column, add.kind
+            ))
+            .execute()
+            .await?;
+    }
+    Ok(())
 }
 
 /// The newest schema version this build knows for `topology`.

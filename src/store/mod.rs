@@ -8,6 +8,7 @@ pub mod migrations;
 pub mod row_binary;
 pub mod rows;
 pub mod schema;
+pub mod segments;
 mod server_config;
 
 pub use connect::connect;

@@ -17,6 +17,8 @@
 //! shard. The figures tables exist on every shard; highwater writes and
 //! reads them on the first one (the one its `url` names).
 
+use crate::domain::dimension::Dimension;
+
 /// Buckets of users: a slice of a day's computation is a range of them.
 pub const BUCKETS: u32 = 64;
 
@@ -34,7 +36,17 @@ pub enum Topology {
 pub struct Migration {
     pub version: u32,
     pub name: &'static str,
+    /// Columns added before the statements run, each only if the table
+    /// lacks it (18.16 knows no `ADD COLUMN IF NOT EXISTS`).
+    pub add_columns: Vec<AddColumn>,
     pub statements: Vec<String>,
+}
+
+/// `ALTER TABLE table ADD COLUMN column kind`.
+pub struct AddColumn {
+    pub table: &'static str,
+    pub column: &'static str,
+    pub kind: &'static str,
 }
 
 /// The migrations of `topology`, in order. Append only: never edit a
@@ -79,6 +91,131 @@ fn session_states() -> String {
          maxState(if(`type` != 'session_end', {TS_S}, toUInt32(0))) AS last_alive,
          groupArrayStateIf(({TS_S}, CAST(status AS Int8)), `type` = 'presence') AS presence"
     )
+}
+
+/// A session's value of each dimension (DESIGN §2, "Segments"): the
+/// value of its earliest event (in seconds) that has the field, the
+/// smallest of that second's — the minimum of `(second, value)` over
+/// the events with a value; `""` when none has one.
+fn segment_states() -> String {
+    Dimension::ALL
+        .iter()
+        .map(|d| {
+            let field = d.name();
+            format!("minStateIf(({TS_S}, {field}), {field} != '') AS {field}_first")
+        })
+        .collect::<Vec<_>>()
+        .join(",\n         ")
+}
+
+/// The columns [`segment_states`] fills.
+const SEGMENT_STATE_COLUMNS: [&str; 3] = ["platform_first", "country_first", "org_id_first"];
+const SEGMENT_STATE_KIND: &str = "AggregateFunction(min, Tuple(UInt32, String))";
+
+fn add_segment_columns(tables: &[&'static str]) -> Vec<AddColumn> {
+    tables
+        .iter()
+        .flat_map(|&table| {
+            SEGMENT_STATE_COLUMNS.iter().map(move |&column| AddColumn {
+                table,
+                column,
+                kind: SEGMENT_STATE_KIND,
+            })
+        })
+        .collect()
+}
+
+/// The view's query from migration 5 on: the session facts and the
+/// session's segment values.
+fn sessions_with_segments_select(source: &str) -> String {
+    format!(
+        "SELECT project, toDate(toDateTime({TS_S}), 'UTC') AS day, {BUCKET} AS bucket,
+                user_id, session_id, {states},
+         {segments}
+         FROM {source}
+         GROUP BY project, day, bucket, user_id, session_id",
+        states = session_states(),
+        segments = segment_states(),
+    )
+}
+
+/// Fills the segment columns for the events stored before migration 5
+/// (the other aggregate states of these rows stay empty, which merges as
+/// "no event").
+fn backfill_segments(target: &str, source: &str) -> String {
+    format!(
+        "INSERT INTO {target} (project, day, bucket, user_id, session_id, {columns})
+         SELECT project, toDate(toDateTime({TS_S}), 'UTC') AS day, {BUCKET} AS bucket,
+                user_id, session_id, {segments}
+         FROM {source}
+         GROUP BY project, day, bucket, user_id, session_id",
+        columns = SEGMENT_STATE_COLUMNS.join(", "),
+        segments = segment_states(),
+    )
+}
+
+/// Per day, dimension and value: the figures of DESIGN §2 "Segments" and
+/// the per-minute maxima; `segment_days` holds each dimension's totals
+/// and is written last, so its `computed_ms` names the version of the
+/// values to read (a recompute may keep other values, e.g. other orgs).
+const SEGMENT_TABLES: [&str; 2] = [
+    "CREATE TABLE IF NOT EXISTS segment_figures (
+        project String,
+        day Date,
+        dimension String,
+        value String,
+        peak_users UInt32,
+        peak_users_at UInt32,
+        peak_connections UInt32,
+        peak_connections_at UInt32,
+        peak_active_users UInt32,
+        peak_active_users_at UInt32,
+        dau UInt64,
+        acu Float64,
+        minute_users Array(UInt32),
+        minute_connections Array(UInt32),
+        minute_active_users Array(UInt32),
+        computed_ms UInt64
+    ) ENGINE = ReplacingMergeTree(computed_ms)
+    PARTITION BY toYYYYMM(day)
+    ORDER BY (project, day, dimension, value)",
+    "CREATE TABLE IF NOT EXISTS segment_days (
+        project String,
+        day Date,
+        dimension String,
+        value_count UInt32,
+        summed_peak UInt64,
+        coincident_peak UInt32,
+        computed_ms UInt64
+    ) ENGINE = ReplacingMergeTree(computed_ms)
+    PARTITION BY toYYYYMM(day)
+    ORDER BY (project, day, dimension)",
+];
+
+/// Migration 5 on either topology: segment values in the sessions table
+/// `sessions` (fed by `view` from `events`), backfilled, and the segment
+/// figures tables.
+fn segments_migration(
+    version: u32,
+    (sessions, view, events): (&'static str, &'static str, &'static str),
+    also_add_to: Option<&'static str>,
+) -> Migration {
+    let tables: Vec<&'static str> = std::iter::once(sessions).chain(also_add_to).collect();
+    let mut statements = vec![
+        format!("DROP TABLE IF EXISTS {view}"),
+        format!(
+            "CREATE MATERIALIZED VIEW IF NOT EXISTS {view} TO {sessions} AS {}",
+            sessions_with_segments_select(events)
+        ),
+        backfill_segments(sessions, events),
+    ];
+    statements.extend(SEGMENT_TABLES.iter().map(|s| s.to_string()));
+    Migration {
+        version,
+        name: "segments",
+        add_columns: add_segment_columns(&tables),
+        statements,
+    }
 }
 
 const SESSION_STATE_COLUMNS: &str = "first_start AggregateFunction(min, UInt32),
@@ -186,6 +323,7 @@ fn single_node() -> Vec<Migration> {
         Migration {
             version: 1,
             name: "events",
+            add_columns: Vec::new(),
             statements: vec![format!(
                 "CREATE TABLE IF NOT EXISTS events {EVENTS_COLUMNS} {EVENTS_ENGINE}"
             )],
@@ -193,6 +331,7 @@ fn single_node() -> Vec<Migration> {
         Migration {
             version: 2,
             name: "session_days",
+            add_columns: Vec::new(),
             statements: vec![
                 format!(
                     "CREATE TABLE IF NOT EXISTS session_days (
@@ -211,6 +350,7 @@ fn single_node() -> Vec<Migration> {
         Migration {
             version: 3,
             name: "figures",
+            add_columns: Vec::new(),
             statements: figures_tables_and(
                 "CREATE TABLE IF NOT EXISTS daily_active_sets (
                     project String, day Date, computed_ms UInt64, users Array(String)
@@ -222,6 +362,7 @@ fn single_node() -> Vec<Migration> {
         Migration {
             version: 4,
             name: "sessions and active users by bucket",
+            add_columns: Vec::new(),
             statements: vec![
                 sessions_by_day_table("sessions_by_day"),
                 format!(
@@ -248,6 +389,11 @@ fn single_node() -> Vec<Migration> {
                 "DROP TABLE IF EXISTS daily_active_sets".into(),
             ],
         },
+        segments_migration(
+            5,
+            ("sessions_by_day", "sessions_by_day_mv", "events"),
+            None,
+        ),
     ]
 }
 
@@ -262,6 +408,7 @@ fn cluster(name: &str, database: &str) -> Vec<Migration> {
         Migration {
             version: 1,
             name: "events on every shard",
+            add_columns: Vec::new(),
             statements: vec![
                 format!("CREATE TABLE IF NOT EXISTS events_local {EVENTS_COLUMNS} {EVENTS_ENGINE}"),
                 distributed("events", "events_local"),
@@ -270,6 +417,7 @@ fn cluster(name: &str, database: &str) -> Vec<Migration> {
         Migration {
             version: 2,
             name: "sessions by day and bucket on every shard",
+            add_columns: Vec::new(),
             statements: vec![
                 sessions_by_day_table("sessions_by_day_local"),
                 // On the local tables: a view on a `Distributed` table would
@@ -284,7 +432,19 @@ fn cluster(name: &str, database: &str) -> Vec<Migration> {
         Migration {
             version: 3,
             name: "figures",
+            add_columns: Vec::new(),
             statements: figures_tables_and(ACTIVE_BUCKETS_TABLE),
         },
+        // The `Distributed` table learns the columns too: it reads them
+        // from every shard.
+        segments_migration(
+            4,
+            (
+                "sessions_by_day_local",
+                "sessions_by_day_local_mv",
+                "events_local",
+            ),
+            Some("sessions_by_day"),
+        ),
     ]
 }

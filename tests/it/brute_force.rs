@@ -1,6 +1,7 @@
 //! Random events against a second-by-second evaluation of DESIGN §2 written
-//! here, independently of `src/jobs`: every field of the daily figures and
-//! the per-minute series must match exactly, over many seeds.
+//! here, independently of `src/jobs`: every field of the daily figures, of
+//! the segments of every dimension, and the per-minute series of the day
+//! and of every kept segment must match exactly, over many seeds.
 //!
 //! `HIGHWATER_BRUTE_SEEDS=N` runs N seeds (default 12).
 
@@ -27,7 +28,21 @@ struct Event {
     ts: i64,
     /// For presence: true = active.
     active: bool,
+    /// platform, country, org_id: absent, or one of a few values.
+    dims: [Option<&'static str>; 3],
 }
+
+/// The values events may carry per dimension (few, so that sessions share
+/// and disagree).
+const DIMENSION_VALUES: [[&str; 3]; 3] = [
+    ["ios", "macos", "web"],
+    ["DE", "US", "JP"],
+    ["o1", "o2", "o3"],
+];
+const DIMENSIONS: [&str; 3] = ["platform", "country", "org_id"];
+/// The org_id values kept: the top 2 and the watched ones.
+const TOP_ORGS: usize = 2;
+const WATCHED_ORGS: [&str; 2] = ["o3", "zz"];
 
 struct Scenario {
     zone: Tz,
@@ -46,6 +61,7 @@ fn midnight(zone: Tz, day: NaiveDate) -> i64 {
 
 fn scenario(seed: u64) -> Scenario {
     let mut rng = SmallRng::seed_from_u64(seed);
+    let mut dim_rng = SmallRng::seed_from_u64(seed ^ 0xD1);
     let (zone, day) = match rng.random_range(0..3) {
         0 => (Tz::UTC, NaiveDate::from_ymd_opt(2020, 3, 25).unwrap()),
         1 => (
@@ -65,13 +81,24 @@ fn scenario(seed: u64) -> Scenario {
         for session in 0..rng.random_range(1..4) {
             let base = rng.random_range(d0 - 4 * 3600..d1 + 2 * 3600);
             let duration = rng.random_range(0..4 * 3600);
+            // Most sessions keep one value per dimension; some events
+            // lack it, and a few disagree.
+            // (From their own generator: the events' times stay those of
+            // the seeds before segments.)
+            let usual: [usize; 3] = std::array::from_fn(|_| dim_rng.random_range(0..3));
             let mut push = |kind, ts, active| {
+                let dims = std::array::from_fn(|d| match dim_rng.random_range(0..10) {
+                    0..=2 => None,
+                    3 => Some(DIMENSION_VALUES[d][dim_rng.random_range(0..3)]),
+                    _ => Some(DIMENSION_VALUES[d][usual[d]]),
+                });
                 events.push(Event {
                     kind,
                     user,
                     session,
                     ts,
                     active,
+                    dims,
                 })
             };
             if rng.random_bool(0.8) {
@@ -116,6 +143,9 @@ struct Session {
     end: i64,
     /// (ts, active) of its presence events.
     presence: Vec<(i64, bool)>,
+    /// Its value of each dimension: that of its earliest event with one
+    /// (the smallest value within that second), "" if none has one.
+    values: [String; 3],
 }
 
 impl Session {
@@ -159,11 +189,19 @@ fn sessions(s: &Scenario) -> Vec<Session> {
                 .filter(|e| e.kind == "presence")
                 .map(|e| (e.ts, e.active))
                 .collect();
+            let values = std::array::from_fn(|d| {
+                events
+                    .iter()
+                    .filter_map(|e| Some((e.ts, e.dims[d]?)))
+                    .min()
+                    .map_or(String::new(), |(_, v)| v.to_owned())
+            });
             (end > start).then_some(Session {
                 user,
                 start,
                 end,
                 presence,
+                values,
             })
         })
         .collect()
@@ -185,6 +223,40 @@ fn active_users(sessions: &[Session], from: i64, to: i64) -> usize {
     users.len()
 }
 
+/// Per second of `[d0, d1)`: users, connections and active users among
+/// `sessions`.
+fn counts_per_second(sessions: &[&Session], d0: i64, d1: i64) -> Vec<[u64; 3]> {
+    (d0..d1)
+        .map(|t| {
+            let open: Vec<&&Session> = sessions.iter().filter(|x| x.open_at(t)).collect();
+            let users: BTreeSet<usize> = open.iter().map(|x| x.user).collect();
+            let active: BTreeSet<usize> = open
+                .iter()
+                .filter(|x| x.active_at(t))
+                .map(|x| x.user)
+                .collect();
+            [users.len() as u64, open.len() as u64, active.len() as u64]
+        })
+        .collect()
+}
+
+/// Peaks (value, first second) of each count, the per-minute maxima and
+/// the user-seconds of a series from [`counts_per_second`].
+fn peaks(counts: &[[u64; 3]], d0: i64) -> ([(u64, i64); 3], Vec<[u64; 3]>, u64) {
+    let mut best = [(0u64, d0); 3];
+    let mut minutes = vec![[0u64; 3]; counts.len() / 60];
+    for (offset, second) in counts.iter().enumerate() {
+        for i in 0..3 {
+            if second[i] > best[i].0 {
+                best[i] = (second[i], d0 + offset as i64);
+            }
+            let minute = &mut minutes[offset / 60][i];
+            *minute = (*minute).max(second[i]);
+        }
+    }
+    (best, minutes, counts.iter().map(|c| c[0]).sum())
+}
+
 /// The expected API day and per-minute series.
 fn evaluate(s: &Scenario) -> (Value, Vec<[u64; 3]>) {
     let sessions = sessions(s);
@@ -192,27 +264,8 @@ fn evaluate(s: &Scenario) -> (Value, Vec<[u64; 3]>) {
         midnight(s.zone, s.day),
         midnight(s.zone, s.day.succ_opt().unwrap()),
     );
-    let mut best = [(0u64, d0); 3];
-    let mut minutes = vec![[0u64; 3]; ((d1 - d0) / 60) as usize];
-    let mut user_seconds = 0u64;
-    for t in d0..d1 {
-        let open: Vec<&Session> = sessions.iter().filter(|x| x.open_at(t)).collect();
-        let users: BTreeSet<usize> = open.iter().map(|x| x.user).collect();
-        let active: BTreeSet<usize> = open
-            .iter()
-            .filter(|x| x.active_at(t))
-            .map(|x| x.user)
-            .collect();
-        let counts = [users.len() as u64, open.len() as u64, active.len() as u64];
-        user_seconds += counts[0];
-        for i in 0..3 {
-            if counts[i] > best[i].0 {
-                best[i] = (counts[i], t);
-            }
-            let minute = &mut minutes[((t - d0) / 60) as usize][i];
-            *minute = (*minute).max(counts[i]);
-        }
-    }
+    let all: Vec<&Session> = sessions.iter().collect();
+    let (best, minutes, user_seconds) = peaks(&counts_per_second(&all, d0, d1), d0);
     let mut lengths: Vec<i64> = sessions
         .iter()
         .filter(|x| (d0..d1).contains(&(x.end - 1)))
@@ -246,12 +299,115 @@ fn evaluate(s: &Scenario) -> (Value, Vec<[u64; 3]>) {
     (day, minutes)
 }
 
+/// The expected `GET /v1/metrics/segments` day of dimension `d`, and each
+/// kept value's per-minute series.
+fn evaluate_segments(s: &Scenario, d: usize) -> (Value, BTreeMap<String, Vec<[u64; 3]>>) {
+    let sessions = sessions(s);
+    let (d0, d1) = (
+        midnight(s.zone, s.day),
+        midnight(s.zone, s.day.succ_opt().unwrap()),
+    );
+    let today: Vec<&Session> = sessions
+        .iter()
+        .filter(|x| x.start < d1 && x.end > d0)
+        .collect();
+    let coincident = peaks(&counts_per_second(&today, d0, d1), d0).0[0].0;
+    let seen: BTreeSet<&str> = today.iter().map(|x| x.values[d].as_str()).collect();
+    let mut values: Vec<(Value, Vec<[u64; 3]>)> = seen
+        .iter()
+        .map(|&value| {
+            let of_value: Vec<&Session> = today
+                .iter()
+                .copied()
+                .filter(|x| x.values[d] == value)
+                .collect();
+            let (best, minutes, user_seconds) = peaks(&counts_per_second(&of_value, d0, d1), d0);
+            let dau: BTreeSet<usize> = of_value.iter().map(|x| x.user).collect();
+            let figures = json!({
+                "value": value,
+                "peak_users": best[0].0, "peak_users_at": rfc3339(best[0].1),
+                "peak_connections": best[1].0, "peak_connections_at": rfc3339(best[1].1),
+                "peak_active_users": best[2].0, "peak_active_users_at": rfc3339(best[2].1),
+                "dau": dau.len(),
+                "acu": user_seconds as f64 / (d1 - d0) as f64,
+            });
+            (figures, minutes)
+        })
+        .collect();
+    let summed: u64 = values
+        .iter()
+        .map(|(v, _)| v["peak_users"].as_u64().unwrap())
+        .sum();
+    let by_peak_then_value = |a: &(Value, _), b: &(Value, _)| {
+        let key = |v: &Value| {
+            (
+                std::cmp::Reverse(v["peak_users"].as_u64().unwrap()),
+                v["value"].as_str().unwrap().to_owned(),
+            )
+        };
+        key(&a.0).cmp(&key(&b.0))
+    };
+    values.sort_by(by_peak_then_value);
+    if DIMENSIONS[d] == "org_id" {
+        let watched = |v: &Value| WATCHED_ORGS.contains(&v["value"].as_str().unwrap());
+        values = values
+            .into_iter()
+            .enumerate()
+            .filter(|(rank, (v, _))| *rank < TOP_ORGS || watched(v))
+            .map(|(_, kept)| kept)
+            .collect();
+        for org in WATCHED_ORGS {
+            if !seen.contains(org) {
+                let nobody = json!({
+                    "value": org,
+                    "peak_users": 0, "peak_users_at": rfc3339(d0),
+                    "peak_connections": 0, "peak_connections_at": rfc3339(d0),
+                    "peak_active_users": 0, "peak_active_users_at": rfc3339(d0),
+                    "dau": 0, "acu": 0.0,
+                });
+                values.push((nobody, vec![[0; 3]; ((d1 - d0) / 60) as usize]));
+            }
+        }
+        values.sort_by(by_peak_then_value);
+    }
+    let day = json!({
+        "day": s.day.to_string(),
+        "summed_peak": summed,
+        "coincident_peak": coincident,
+        "diversity": if coincident == 0 { Value::Null } else { json!(summed as f64 / coincident as f64) },
+        "value_count": seen.len(),
+        "values": values.iter().map(|(v, _)| v.clone()).collect::<Vec<_>>(),
+    });
+    let minutes = values
+        .into_iter()
+        .map(|(v, m)| (v["value"].as_str().unwrap().to_owned(), m))
+        .collect();
+    (day, minutes)
+}
+
+fn series_of(response: &Value) -> Vec<[u64; 3]> {
+    response["series"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| {
+            [
+                m["users"].as_u64().unwrap(),
+                m["connections"].as_u64().unwrap(),
+                m["active_users"].as_u64().unwrap(),
+            ]
+        })
+        .collect()
+}
+
 async fn check_seed(seed: u64, place: Place) {
     let s = scenario(seed);
     let mut project = ProjectSettings::new("brute", INGEST, READ);
     project.time_zone = s.zone;
     project.session_timeout_s = s.timeout as u32;
     project.max_session_length_s = s.max_length as u32;
+    project.top_orgs = TOP_ORGS;
+    project.watched_orgs = WATCHED_ORGS.map(String::from).to_vec();
     let app = spawn_app_with(&format!("brute_{seed}"), place.url(), |settings| {
         settings.projects = vec![project];
         place.apply(settings);
@@ -270,6 +426,11 @@ async fn check_seed(seed: u64, place: Place) {
                     "session_id": format!("S{}", e.session), "ts": e.ts * 1000 + 999});
                 if e.kind == "presence" {
                     v["status"] = json!(if e.active { "active" } else { "away" });
+                }
+                for (d, value) in e.dims.iter().enumerate() {
+                    if let Some(value) = value {
+                        v[DIMENSIONS[d]] = json!(value);
+                    }
                 }
                 v
             })
@@ -293,19 +454,36 @@ async fn check_seed(seed: u64, place: Place) {
     let (_, series) = app
         .read(READ, &format!("/v1/metrics/concurrency?day={day}&step=60"))
         .await;
-    let minutes: Vec<[u64; 3]> = series["series"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|m| {
-            [
-                m["users"].as_u64().unwrap(),
-                m["connections"].as_u64().unwrap(),
-                m["active_users"].as_u64().unwrap(),
-            ]
-        })
-        .collect();
+    let minutes = series_of(&series);
     assert_eq!(minutes, expected_minutes, "seed {seed}");
+    for (d, dimension) in DIMENSIONS.iter().enumerate() {
+        let (expected_day, expected_minutes) = evaluate_segments(&s, d);
+        let (_, segments) = app
+            .read(
+                READ,
+                &format!("/v1/metrics/segments?dimension={dimension}&from={day}&to={day}"),
+            )
+            .await;
+        assert_eq!(
+            segments["days"][0], expected_day,
+            "seed {seed}, {dimension}"
+        );
+        for (value, expected) in expected_minutes {
+            let (_, series) = app
+                .read(
+                    READ,
+                    &format!(
+                        "/v1/metrics/concurrency?day={day}&step=60&dimension={dimension}&value={value}"
+                    ),
+                )
+                .await;
+            assert_eq!(
+                series_of(&series),
+                expected,
+                "seed {seed}, {dimension} {value:?}"
+            );
+        }
+    }
     app.stop().await.unwrap();
 }
 

@@ -27,6 +27,8 @@ struct Step {
     heartbeats: Vec<Heartbeats>,
     #[serde(default)]
     expect: Vec<toml::Table>,
+    #[serde(default)]
+    expect_segments: Vec<toml::Table>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -161,6 +163,62 @@ async fn check_expectations(app: &TestApp, step: &Step, zone: chrono_tz::Tz, cas
     }
 }
 
+/// The API's view of one day of one dimension, as the case expects it:
+/// `diversity` = summed / coincident, each value's `acu` from its
+/// user-seconds.
+fn expected_segment_day(expect: &toml::Table, zone: chrono_tz::Tz) -> Value {
+    let mut day = serde_json::to_value(expect).unwrap();
+    let day = day.as_object_mut().unwrap();
+    day.remove("project");
+    day.remove("dimension");
+    let date: NaiveDate = day["day"].as_str().unwrap().parse().unwrap();
+    let (summed, coincident) = (
+        day["summed_peak"].as_f64().unwrap(),
+        day["coincident_peak"].as_f64().unwrap(),
+    );
+    day.insert(
+        "diversity".into(),
+        if coincident == 0.0 {
+            Value::Null
+        } else {
+            json!(summed / coincident)
+        },
+    );
+    for value in day.get_mut("values").unwrap().as_array_mut().unwrap() {
+        let value = value.as_object_mut().unwrap();
+        let user_seconds = value.remove("acu_user_seconds").unwrap().as_f64().unwrap();
+        value.insert(
+            "acu".into(),
+            json!(user_seconds / day_seconds(date, zone) as f64),
+        );
+    }
+    Value::Object(day.clone())
+}
+
+async fn check_segment_expectations(app: &TestApp, step: &Step, zone: chrono_tz::Tz, case: &str) {
+    for expect in &step.expect_segments {
+        let project = expect
+            .get("project")
+            .and_then(|p| p.as_str())
+            .unwrap_or("main");
+        let (day, dimension) = (
+            expect["day"].as_str().unwrap(),
+            expect["dimension"].as_str().unwrap(),
+        );
+        let path = format!("/v1/metrics/segments?dimension={dimension}&from={day}&to={day}");
+        let (_, response) = app.read(&read_key(project), &path).await;
+        assert_eq!(response["dimension"], dimension);
+        let days = response["days"].as_array().unwrap();
+        assert_eq!(days.len(), 1, "{case}: {response}");
+        assert_eq!(
+            days[0],
+            expected_segment_day(expect, zone),
+            "{case}, {project} {day} by {dimension} at {}",
+            step.now
+        );
+    }
+}
+
 async fn run_case(path: &Path, place: Place) {
     let name = path
         .file_stem()
@@ -187,6 +245,7 @@ async fn run_case(path: &Path, place: Place) {
             }
         }
         check_expectations(&app, step, zone, &name).await;
+        check_segment_expectations(&app, step, zone, &name).await;
     }
     // At-least-once delivery and re-runs must change nothing.
     let last = case.step.last().unwrap();
@@ -200,6 +259,7 @@ async fn run_case(path: &Path, place: Place) {
         }
     }
     check_expectations(&app, last, zone, &name).await;
+    check_segment_expectations(&app, last, zone, &name).await;
     app.stop().await.unwrap();
 }
 
@@ -258,4 +318,7 @@ cases! {
     presence_away_and_active => "presence.toml",
     a_late_event_reopens_a_final_day => "late-event-reopens-final-day.toml",
     two_projects_never_mix => "two-projects.toml",
+    one_user_on_two_platforms_counts_once_in_each => "segments-two-platforms.toml",
+    a_session_takes_the_country_of_its_earliest_event_with_one => "segments-disagreeing-country.toml",
+    the_top_orgs_and_the_watched_ones_are_kept => "segments-top-and-watched-orgs.toml",
 }

@@ -36,6 +36,8 @@ async fn migrations_are_recorded_and_running_them_again_changes_nothing() {
             "daily_figures",
             "events",
             "highwater_migrations",
+            "segment_days",
+            "segment_figures",
             "sessions_by_day",
             "sessions_by_day_mv",
         ]
@@ -47,27 +49,7 @@ async fn migrations_are_recorded_and_running_them_again_changes_nothing() {
 async fn an_older_schema_with_data_is_carried_over_to_buckets() {
     // A database as the version before buckets left it, with events and a
     // stored DAU set in it.
-    let database = "it_migrate_buckets";
-    let admin = clickhouse::Client::default().with_url(clickhouse_url());
-    admin
-        .query("DROP DATABASE IF EXISTS ?")
-        .bind(clickhouse::sql::Identifier(database))
-        .execute()
-        .await
-        .unwrap();
-    admin
-        .query("CREATE DATABASE ?")
-        .bind(clickhouse::sql::Identifier(database))
-        .execute()
-        .await
-        .unwrap();
-    // Row validation off: 18.16 knows nothing of it, and it checks nothing
-    // this test needs.
-    let db = clickhouse::Client::default()
-        .with_url(clickhouse_url())
-        .with_compression(clickhouse::Compression::None)
-        .with_validation(false)
-        .with_database(database);
+    let db = fresh_database("it_migrate_buckets").await;
     migrate_up_to(&db, &Topology::SingleNode, 3).await.unwrap();
     let events: Vec<_> = (0..40)
         .map(|u| {
@@ -75,22 +57,7 @@ async fn an_older_schema_with_data_is_carried_over_to_buckets() {
                    "ts": NOW_MS - 3_600_000})
         })
         .collect();
-    let body = json!(events).to_string();
-    let window = AcceptWindow {
-        now_ms: NOW_MS,
-        max_ahead_ms: 0,
-        max_age_ms: None,
-    };
-    let parsed = parse_batch(body.as_bytes(), BodyFormat::JsonArray, &window, 100).unwrap();
-    let mut rows = Vec::new();
-    for event in &parsed {
-        encode_event(&mut rows, "alpha", NOW_MS, event);
-    }
-    let mut insert = db.insert_formatted_with(format!(
-        "INSERT INTO events ({EVENT_COLUMNS}) FORMAT RowBinary"
-    ));
-    insert.send(rows.into()).await.unwrap();
-    insert.end().await.unwrap();
+    insert_events(&db, &events).await;
     let users: Vec<String> = (0..40).map(|u| format!("U{u}")).collect();
     db.query("INSERT INTO daily_active_sets (project, day, computed_ms, users) VALUES ('alpha', toDate('2020-03-25'), 7, ?)")
         .bind(&users)
@@ -98,7 +65,10 @@ async fn an_older_schema_with_data_is_carried_over_to_buckets() {
         .await
         .unwrap();
 
-    assert_eq!(migrate(&db, &Topology::SingleNode).await.unwrap(), 1);
+    assert_eq!(
+        migrate_up_to(&db, &Topology::SingleNode, 4).await.unwrap(),
+        1
+    );
     let sessions: u64 = db
         .query("SELECT count() FROM (SELECT user_id, session_id FROM sessions_by_day GROUP BY user_id, session_id)")
         .fetch_one()
@@ -128,4 +98,80 @@ async fn an_older_schema_with_data_is_carried_over_to_buckets() {
         .await
         .unwrap();
     assert!(old.is_empty(), "{old:?}");
+}
+
+#[tokio::test]
+async fn sessions_stored_before_segments_get_their_values() {
+    let db = fresh_database("it_migrate_segments").await;
+    migrate_up_to(&db, &Topology::SingleNode, 4).await.unwrap();
+    let event = |ts_ms: i64, country: &str| {
+        json!({"type": "heartbeat", "user_id": "U1", "session_id": "S", "ts": ts_ms,
+               "country": country})
+    };
+    // The earliest event with a country is the DE one.
+    insert_events(
+        &db,
+        &[event(NOW_MS - 60_000, "US"), event(NOW_MS - 120_000, "DE")],
+    )
+    .await;
+    assert_eq!(migrate(&db, &Topology::SingleNode).await.unwrap(), 1);
+    assert_eq!(session_country(&db).await, "DE", "carried over");
+    // After the migration the view fills the values as events arrive.
+    insert_events(&db, &[event(NOW_MS - 180_000, "FR")]).await;
+    assert_eq!(session_country(&db).await, "FR", "from the view");
+    // Running it again (a migration cut short) changes nothing.
+    assert_eq!(migrate(&db, &Topology::SingleNode).await.unwrap(), 0);
+}
+
+async fn session_country(db: &clickhouse::Client) -> String {
+    db.query(
+        "SELECT tupleElement(minMerge(country_first), 2) FROM sessions_by_day
+         GROUP BY user_id, session_id",
+    )
+    .fetch_one()
+    .await
+    .unwrap()
+}
+
+/// An empty database of its own, on the test server. Row validation off:
+/// 18.16 knows nothing of it, and it checks nothing these tests need.
+async fn fresh_database(database: &str) -> clickhouse::Client {
+    let admin = clickhouse::Client::default().with_url(clickhouse_url());
+    admin
+        .query("DROP DATABASE IF EXISTS ?")
+        .bind(clickhouse::sql::Identifier(database))
+        .execute()
+        .await
+        .unwrap();
+    admin
+        .query("CREATE DATABASE ?")
+        .bind(clickhouse::sql::Identifier(database))
+        .execute()
+        .await
+        .unwrap();
+    clickhouse::Client::default()
+        .with_url(clickhouse_url())
+        .with_compression(clickhouse::Compression::None)
+        .with_validation(false)
+        .with_database(database)
+}
+
+/// Validated events of project "alpha", inserted as the log would.
+async fn insert_events(db: &clickhouse::Client, events: &[serde_json::Value]) {
+    let body = json!(events).to_string();
+    let window = AcceptWindow {
+        now_ms: NOW_MS,
+        max_ahead_ms: 0,
+        max_age_ms: None,
+    };
+    let parsed = parse_batch(body.as_bytes(), BodyFormat::JsonArray, &window, 100).unwrap();
+    let mut rows = Vec::new();
+    for event in &parsed {
+        encode_event(&mut rows, "alpha", NOW_MS, event);
+    }
+    let mut insert = db.insert_formatted_with(format!(
+        "INSERT INTO events ({EVENT_COLUMNS}) FORMAT RowBinary"
+    ));
+    insert.send(rows.into()).await.unwrap();
+    insert.end().await.unwrap();
 }

@@ -9,10 +9,13 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use crate::api::error::ApiError;
+use crate::api::read::segments::parse_dimension;
 use crate::api::state::AppState;
 use crate::domain::calendar::check_range;
 use crate::figures::{DailyResponse, DayMetrics, concurrency_steps, records};
-use crate::store::figures;
+use crate::jobs::day_window::DayWindow;
+use crate::segment_figures::value_minutes;
+use crate::store::{figures, segments};
 
 #[derive(Debug, Deserialize)]
 pub struct DailyQuery {
@@ -24,6 +27,9 @@ pub struct DailyQuery {
 pub struct ConcurrencyQuery {
     day: Option<String>,
     step: Option<String>,
+    /// With `value`: the series of one segment instead of the whole day's.
+    dimension: Option<String>,
+    value: Option<String>,
 }
 
 /// A `YYYY-MM-DD` query parameter.
@@ -72,13 +78,29 @@ pub async fn concurrency(
                 ))
             })?,
     };
-    let minutes = figures::minutes(&state.db, &project.name, day).await?;
-    Ok(Json(json!({
-        "project": project.name,
-        "day": day.to_string(),
-        "step": step,
-        "series": concurrency_steps(&minutes, (step / 60) as usize),
-    })))
+    let mut body = json!({"project": project.name, "day": day.to_string(), "step": step});
+    let minutes = match query.dimension.as_deref() {
+        None => figures::minutes(&state.db, &project.name, day).await?,
+        Some(dimension) => {
+            let dimension = parse_dimension(Some(dimension))?;
+            let value = query.value.as_deref().ok_or_else(|| {
+                ApiError::BadQuery(
+                    "`value` is required with `dimension` (empty for \"unknown\")".into(),
+                )
+            })?;
+            body["dimension"] = json!(dimension.name());
+            body["value"] = json!(value);
+            let rows =
+                segments::values(&state.db, &project.name, dimension, (day, day), Some(value))
+                    .await?;
+            let day_start = DayWindow::new(day, project.time_zone).start;
+            rows.first()
+                .map(|row| value_minutes(row, day_start))
+                .unwrap_or_default()
+        }
+    };
+    body["series"] = json!(concurrency_steps(&minutes, (step / 60) as usize));
+    Ok(Json(body))
 }
 
 pub async fn records_list(

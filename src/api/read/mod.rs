@@ -4,3 +4,4 @@
 pub mod capacity;
 pub mod figures;
 pub mod in_flight;
+pub mod segments;

@@ -1,16 +1,19 @@
 //! What the demo prints about the replay: the daily table with records and
-//! the scenario's story days, the growth and capacity summaries, and whether
-//! the measured peaks are the ones the simulator built in.
+//! the scenario's story days, the growth and capacity summaries, the record
+//! day by country and organisation, and whether the measured peaks are the
+//! ones the simulator built in.
 
 use chrono::NaiveDate;
 
 use crate::capacity::horizon::Horizon;
 use crate::capacity::report::{capacity_report, growth_report};
 use crate::charts::numbers::short;
-use crate::domain::calendar::{date_of, is_weekend};
+use crate::domain::calendar::{date_of, is_weekend, rfc3339};
+use crate::domain::dimension::{Dimension, label};
 use crate::figures::records;
 use crate::simulate::{DaySummary, Simulation};
 use crate::store::figures::DailyFiguresRow;
+use crate::store::segments;
 
 /// The daily table, records marked, and the scenario's story days.
 pub fn print_daily_table(simulation: &Simulation, rows: &[DailyFiguresRow]) {
@@ -135,6 +138,57 @@ pub async fn print_growth_and_capacity(
     match capacity_report(&planned, &rows, Horizon::default()) {
         Ok(report) => crate::cmd::capacity::print_capacity_summary(&report),
         Err(why) => println!("No capacity report: {why}"),
+    }
+    Ok(())
+}
+
+/// The record day by segment: the five countries with the highest peaks,
+/// the summed vs coincident peak (what adding up regional fleets would
+/// overstate), and the five largest organisations' peaks.
+pub async fn print_segments_of_record_day(
+    client: &clickhouse::Client,
+    project: &crate::config::ProjectSettings,
+    rows: &[DailyFiguresRow],
+) -> anyhow::Result<()> {
+    let Some(record) = rows
+        .iter()
+        .max_by_key(|r| (r.peak_users, std::cmp::Reverse(r.day)))
+    else {
+        return Ok(());
+    };
+    let day = date_of(record.day);
+    for (dimension, what) in [
+        (Dimension::Country, "countries"),
+        (Dimension::Org, "organisations"),
+    ] {
+        let totals = segments::days(client, &project.name, dimension, (day, day)).await?;
+        let values = segments::values(client, &project.name, dimension, (day, day), None).await?;
+        let Some(totals) = totals.first() else {
+            continue;
+        };
+        println!(
+            "\n{day} by {dimension}: {} {what}; the five largest peaks:",
+            totals.value_count
+        );
+        for value in values.iter().take(5) {
+            println!(
+                "  {:<12} {:>11} at {}",
+                label(&value.value),
+                value.peak_users,
+                rfc3339(value.peak_users_at.into())
+            );
+        }
+        if dimension == Dimension::Country {
+            println!(
+                "  Summed country peaks {} vs the coincident peak {}: diversity {:.2} \
+                 (fleets sized per country would add up to {:.0}% more than the global peak)",
+                totals.summed_peak,
+                totals.coincident_peak,
+                totals.summed_peak as f64 / f64::from(totals.coincident_peak.max(1)),
+                (totals.summed_peak as f64 / f64::from(totals.coincident_peak.max(1)) - 1.0)
+                    * 100.0
+            );
+        }
     }
     Ok(())
 }

@@ -1,0 +1,51 @@
+//! `GET /v1/metrics/segments`: per day, the figures of every kept value of
+//! one dimension and its summed vs coincident peak (DESIGN §2 "Segments").
+
+use axum::Json;
+use axum::extract::{Query, State};
+use axum::http::HeaderMap;
+use serde::Deserialize;
+
+use super::figures::parse_day;
+use crate::api::error::ApiError;
+use crate::api::state::AppState;
+use crate::domain::calendar::check_range;
+use crate::domain::dimension::Dimension;
+use crate::segment_figures::{SegmentsResponse, segment_days};
+use crate::store::segments;
+
+#[derive(Debug, Deserialize)]
+pub struct SegmentsQuery {
+    dimension: Option<String>,
+    from: Option<String>,
+    to: Option<String>,
+}
+
+/// The `dimension` query parameter.
+pub fn parse_dimension(value: Option<&str>) -> Result<Dimension, ApiError> {
+    value
+        .ok_or_else(|| {
+            ApiError::BadQuery("`dimension` is required (platform, country or org_id)".into())
+        })?
+        .parse()
+        .map_err(|e: String| ApiError::BadQuery(format!("`dimension` = {e}")))
+}
+
+pub async fn segments(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Query(query): Query<SegmentsQuery>,
+) -> Result<Json<SegmentsResponse>, ApiError> {
+    let project = state.readable_project(&headers)?;
+    let dimension = parse_dimension(query.dimension.as_deref())?;
+    let from = parse_day("from", query.from.as_deref())?;
+    let to = parse_day("to", query.to.as_deref())?;
+    check_range(from, to).map_err(|e| ApiError::BadQuery(e.to_string()))?;
+    let days = segments::days(&state.db, &project.name, dimension, (from, to)).await?;
+    let values = segments::values(&state.db, &project.name, dimension, (from, to), None).await?;
+    Ok(Json(SegmentsResponse {
+        project: project.name.clone(),
+        dimension: dimension.name().to_owned(),
+        days: segment_days(&days, &values),
+    }))
+}

@@ -15,14 +15,20 @@ pub mod heatmap;
 pub mod intraday;
 pub mod numbers;
 pub mod peak;
+pub mod segment_data;
+pub mod segment_day;
+pub mod segment_peaks;
 pub mod session_lengths;
 pub mod style;
+pub mod summed_vs_coincident;
+pub mod top_orgs;
 
 use anyhow::anyhow;
 use plotters::coord::Shift;
 use plotters::prelude::*;
 
 use data::{Daily, HourOfWeek, Intraday, SessionLengths};
+use segment_data::{SegmentCurves, SegmentHistory};
 
 /// A chart with its data.
 #[derive(Debug, Clone)]
@@ -36,6 +42,14 @@ pub enum Chart {
     Forecast(Box<forecast::ForecastChart>),
     /// Several projects' daily peaks, by project name.
     Compare(Vec<(String, Daily)>),
+    /// The top values' daily peaks of a dimension, the rest as "other".
+    SegmentPeaks(SegmentHistory),
+    /// A dimension's summed vs coincident peak per day.
+    SummedVsCoincident(SegmentHistory),
+    /// The largest organisations and their records, as a table.
+    TopOrgs(SegmentHistory),
+    /// One day's curves per segment under the day's own.
+    SegmentDay(SegmentCurves),
 }
 
 /// Draws `chart` titled `title` onto `area`.
@@ -61,6 +75,10 @@ where
         Chart::Growth(daily) => growth::draw(area, title, daily),
         Chart::Forecast(chart) => forecast::draw(area, title, chart),
         Chart::Compare(projects) => compare::draw(area, title, projects),
+        Chart::SegmentPeaks(history) => segment_peaks::draw(area, title, history),
+        Chart::SummedVsCoincident(history) => summed_vs_coincident::draw(area, title, history),
+        Chart::TopOrgs(history) => top_orgs::draw(area, title, history),
+        Chart::SegmentDay(curves) => segment_day::draw(area, title, curves),
     };
     drawn.map_err(|e| anyhow!("drawing {title:?}: {e}"))?;
     area.present().map_err(|e| anyhow!("{e}"))
@@ -201,6 +219,57 @@ mod tests {
         SessionLengths { histogram }
     }
 
+    /// March by country and by organisation: three countries and a tail.
+    fn segments(dimension: crate::domain::dimension::Dimension) -> SegmentHistory {
+        let days = march()
+            .days
+            .iter()
+            .map(|d| {
+                let values: Vec<(String, u64)> = [
+                    ("US", 45),
+                    ("DE", 20),
+                    ("JP", 15),
+                    ("IN", 12),
+                    ("BR", 9),
+                    ("FR", 6),
+                    ("", 3),
+                ]
+                .iter()
+                .map(|(v, share)| {
+                    (
+                        crate::domain::dimension::label(v).to_owned(),
+                        d.peak_users * share / 100,
+                    )
+                })
+                .collect();
+                let summed = values.iter().map(|(_, p)| p).sum::<u64>() + d.peak_users / 10;
+                segment_data::SegmentDay {
+                    day: d.day,
+                    summed,
+                    coincident: d.peak_users,
+                    values,
+                }
+            })
+            .collect();
+        SegmentHistory { dimension, days }
+    }
+
+    fn curves() -> SegmentCurves {
+        let day = intraday();
+        let total: Vec<u64> = day.minutes.iter().map(|m| m.users).collect();
+        SegmentCurves {
+            dimension: crate::domain::dimension::Dimension::Country,
+            day: day.day,
+            zone: day.zone,
+            day_start: day.minutes[0].at,
+            values: vec![
+                ("US".into(), total.iter().map(|u| u * 6 / 10).collect()),
+                ("DE".into(), total.iter().map(|u| u * 3 / 10).collect()),
+            ],
+            total,
+        }
+    }
+
     fn every_kind() -> Vec<(Chart, &'static str, Vec<&'static str>)> {
         let week = HourOfWeek::from_minutes(&intraday().minutes, chrono_tz::UTC);
         vec![
@@ -241,6 +310,26 @@ mod tests {
                 ]),
                 "Side by side",
                 vec!["slack: peak users", "teams: peak users", "Mar "],
+            ),
+            (
+                Chart::SegmentPeaks(segments(crate::domain::dimension::Dimension::Country)),
+                "Peaks by segment",
+                vec!["by country", "US", "BR", "other (their peaks summed)"],
+            ),
+            (
+                Chart::SummedVsCoincident(segments(crate::domain::dimension::Dimension::Country)),
+                "Summed vs coincident",
+                vec!["diversity 1.20", "coincident: peak of the day", "summed"],
+            ),
+            (
+                Chart::TopOrgs(segments(crate::domain::dimension::Dimension::Org)),
+                "Largest organisations",
+                vec!["record peak", "5,625,000", "Mar 25", "unknown"],
+            ),
+            (
+                Chart::SegmentDay(curves()),
+                "Online by country",
+                vec!["2020-03-25 by country", "US", "all users (coincident)"],
             ),
             (
                 Chart::Forecast(Box::new(forecast_fixture())),
@@ -308,6 +397,23 @@ mod tests {
             Chart::Growth(Daily::default()),
             Chart::Forecast(Box::default()),
             Chart::Compare(vec![("a".into(), Daily::default())]),
+            Chart::SegmentPeaks(SegmentHistory {
+                dimension: crate::domain::dimension::Dimension::Country,
+                days: vec![],
+            }),
+            Chart::SummedVsCoincident(SegmentHistory {
+                dimension: crate::domain::dimension::Dimension::Country,
+                days: vec![],
+            }),
+            Chart::TopOrgs(SegmentHistory {
+                dimension: crate::domain::dimension::Dimension::Org,
+                days: vec![],
+            }),
+            Chart::SegmentDay(SegmentCurves {
+                total: vec![],
+                values: vec![],
+                ..curves()
+            }),
         ];
         for chart in charts {
             let svg = svg(&chart, "Empty", (600, 300)).unwrap();

@@ -18,6 +18,15 @@ pub const RECORD: RGBColor = RGBColor(214, 39, 40);
 pub const EARLIER: RGBColor = RGBColor(150, 150, 150);
 pub const PROVISIONAL_BAND: RGBColor = RGBColor(236, 236, 236);
 pub const GRID: RGBColor = RGBColor(225, 225, 225);
+/// Series of several values (segments), apart from the users' blue.
+pub const PALETTE: [RGBColor; 6] = [
+    RGBColor(255, 127, 14),
+    RGBColor(44, 160, 44),
+    RGBColor(148, 103, 189),
+    RGBColor(140, 86, 75),
+    RGBColor(227, 119, 194),
+    RGBColor(23, 190, 207),
+];
 
 pub fn title_font<'a>() -> TextStyle<'a> {
     (FAMILY, 20)
@@ -28,6 +37,14 @@ pub fn title_font<'a>() -> TextStyle<'a> {
 
 pub fn label_font<'a>() -> TextStyle<'a> {
     (FAMILY, 13).into_font().color(&BLACK)
+}
+
+/// Column heads of tables.
+pub fn bold_label_font<'a>() -> TextStyle<'a> {
+    (FAMILY, 13)
+        .into_font()
+        .style(FontStyle::Bold)
+        .color(&BLACK)
 }
 
 pub fn note_font<'a>() -> TextStyle<'a> {

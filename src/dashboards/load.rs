@@ -10,9 +10,14 @@ use crate::capacity::report::capacity_report;
 use crate::charts::Chart;
 use crate::charts::data::{Daily, HourOfWeek, Intraday, Minute, SessionLengths};
 use crate::charts::forecast::ForecastChart;
+use crate::charts::segment_data::{SegmentCurves, SegmentHistory};
+use crate::charts::segment_peaks::TOP_VALUES;
 use crate::config::ProjectSettings;
 use crate::domain::calendar::date_of;
+use crate::domain::dimension::{Dimension, label};
+use crate::jobs::day_window::DayWindow;
 use crate::store::figures::{self, DailyFiguresRow};
+use crate::store::segments;
 
 /// A panel ready to draw.
 #[derive(Debug, Clone)]
@@ -120,11 +125,47 @@ pub async fn load(
                     project.time_zone,
                 )))
             }
+            ChartKind::SegmentPeaks | ChartKind::SummedVsCoincident | ChartKind::TopOrgs => {
+                let dimension = panel_dimension(panel);
+                let range = (from, latest);
+                let days = segments::days(client, &project.name, dimension, range).await?;
+                let values =
+                    segments::values(client, &project.name, dimension, range, None).await?;
+                let history = SegmentHistory::from_rows(dimension, &days, &values);
+                match panel.chart {
+                    ChartKind::SegmentPeaks => Chart::SegmentPeaks(history),
+                    ChartKind::SummedVsCoincident => Chart::SummedVsCoincident(history),
+                    _ => Chart::TopOrgs(history),
+                }
+            }
+            ChartKind::SegmentDay => {
+                let day = panel_day(panel, latest)?;
+                let dimension = panel_dimension(panel);
+                let total = figures::minutes(client, &project.name, day)
+                    .await?
+                    .iter()
+                    .map(|m| u64::from(m.users))
+                    .collect();
+                let values =
+                    segments::values(client, &project.name, dimension, (day, day), None).await?;
+                Chart::SegmentDay(SegmentCurves {
+                    dimension,
+                    day,
+                    zone: project.time_zone,
+                    day_start: DayWindow::new(day, project.time_zone).start,
+                    total,
+                    values: values
+                        .iter()
+                        .take(TOP_VALUES)
+                        .map(|v| {
+                            let users = v.minute_users.iter().map(|&u| u64::from(u)).collect();
+                            (label(&v.value).to_owned(), users)
+                        })
+                        .collect(),
+                })
+            }
             ChartKind::Intraday => {
-                let day = match panel.day.as_deref() {
-                    Some(day) if day != "latest" => day.parse()?,
-                    _ => latest,
-                };
+                let day = panel_day(panel, latest)?;
                 let minutes = |day| async move {
                     anyhow::Ok(
                         figures::minutes(client, &project.name, day)
@@ -154,6 +195,23 @@ pub async fn load(
         });
     }
     Ok(panels)
+}
+
+/// The day an intraday or segment_day panel shows.
+fn panel_day(panel: &Panel, latest: NaiveDate) -> anyhow::Result<NaiveDate> {
+    Ok(match panel.day.as_deref() {
+        Some(day) if day != "latest" => day.parse()?,
+        _ => latest,
+    })
+}
+
+/// A segment panel's dimension: as given, else organisations for the
+/// organisations table and countries for the rest.
+fn panel_dimension(panel: &Panel) -> Dimension {
+    panel.dimension.unwrap_or(match panel.chart {
+        ChartKind::TopOrgs => Dimension::Org,
+        _ => Dimension::Country,
+    })
 }
 
 /// Days a forecast panel looks ahead.

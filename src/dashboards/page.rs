@@ -60,10 +60,19 @@ pub fn dashboard(context: &PageContext<'_>, panels: &[LoadedPanel]) -> anyhow::R
     } else {
         "All days on the page are final.".to_owned()
     };
+    let nav: Vec<String> = super::spec::Dashboard::built_in_names()
+        .map(|other| {
+            format!(
+                "<a href=\"/dashboards/{other}?project={}\">{other}</a>",
+                escape(context.project)
+            )
+        })
+        .collect();
     Ok(format!(
         "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><link rel=\"icon\" href=\"data:,\">{refresh}\
          <title>{title} — {project}</title><style>{STYLE}{PAGE_STYLE}</style></head><body>\n\
          <h1>{title} <small>{project}</small></h1>\n\
+         <nav>Dashboards: {nav}</nav>\n\
          <form method=\"get\" action=\"/dashboards/{name}\">\
          <label>Project <select name=\"project\">{options}</select></label> \
          <label>From <input type=\"date\" name=\"from\" value=\"{from}\"></label> \
@@ -73,6 +82,7 @@ pub fn dashboard(context: &PageContext<'_>, panels: &[LoadedPanel]) -> anyhow::R
          <form method=\"post\" action=\"/dashboards/logout\"><button type=\"submit\">Log out</button></form>\n\
          <p class=\"meta\">{status}</p>\n{body}</body></html>\n",
         title = escape(context.title),
+        nav = nav.join(" · "),
         project = escape(context.project),
         name = escape(context.name),
         from = context.from,
@@ -105,7 +115,15 @@ fn shows_provisional(chart: &charts::Chart) -> bool {
             .iter()
             .any(|(_, d)| d.days.iter().any(|d| !d.is_final)),
         Intraday(day) => !day.is_final && !day.minutes.is_empty(),
-        SessionLengths(_) | HourOfWeek(_) | Forecast(_) => false,
+        // Segment figures are recomputed with their days; the day panels
+        // beside them say whether those are provisional.
+        SessionLengths(_)
+        | HourOfWeek(_)
+        | Forecast(_)
+        | SegmentPeaks(_)
+        | SummedVsCoincident(_)
+        | TopOrgs(_)
+        | SegmentDay(_) => false,
     }
 }
 

@@ -7,6 +7,8 @@ use anyhow::{Context, bail, ensure};
 use chrono::{Duration, NaiveDate};
 use serde::Deserialize;
 
+use crate::domain::dimension::Dimension;
+
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Dashboard {
@@ -26,9 +28,13 @@ pub struct Panel {
     /// Overrides the dashboard's range.
     #[serde(default)]
     pub range: Option<Range>,
-    /// Intraday: `"latest"` (default) or a day, `YYYY-MM-DD`.
+    /// Intraday and segment_day: `"latest"` (default) or a day,
+    /// `YYYY-MM-DD`.
     #[serde(default)]
     pub day: Option<String>,
+    /// Segment panels: `platform`, `country` (default) or `org_id`.
+    #[serde(default)]
+    pub dimension: Option<Dimension>,
     /// Compare: the projects to show (default: the dashboard's project).
     #[serde(default)]
     pub projects: Vec<String>,
@@ -58,6 +64,27 @@ pub enum ChartKind {
     Forecast,
     /// Several projects' daily peaks side by side (`projects = [...]`).
     Compare,
+    /// The top values' daily peaks of a dimension, the rest as "other".
+    SegmentPeaks,
+    /// One day's users online per value, the day's own curve on top.
+    SegmentDay,
+    /// A dimension's summed vs coincident peak per day (diversity).
+    SummedVsCoincident,
+    /// The largest organisations: latest peak, record and its day.
+    TopOrgs,
+}
+
+impl ChartKind {
+    /// Whether the panel shows segments (and so takes a `dimension`).
+    pub fn is_segments(self) -> bool {
+        matches!(
+            self,
+            ChartKind::SegmentPeaks
+                | ChartKind::SegmentDay
+                | ChartKind::SummedVsCoincident
+                | ChartKind::TopOrgs
+        )
+    }
 }
 
 /// Which days a panel shows, counted back from the latest day with
@@ -114,13 +141,19 @@ fn default_height() -> u32 {
 }
 
 /// The dashboards shipped in `dashboards/`, built into the binary.
-const BUILT_IN: [(&str, &str); 2] = [
+const BUILT_IN: [(&str, &str); 3] = [
     ("overview", include_str!("../../dashboards/overview.toml")),
     ("capacity", include_str!("../../dashboards/capacity.toml")),
+    ("segments", include_str!("../../dashboards/segments.toml")),
 ];
 
 impl Dashboard {
-    /// A shipped dashboard by name (`overview`, `capacity`).
+    /// The names of the shipped dashboards.
+    pub fn built_in_names() -> impl Iterator<Item = &'static str> {
+        BUILT_IN.iter().map(|(name, _)| *name)
+    }
+
+    /// A shipped dashboard by name (`overview`, `capacity`, `segments`).
     pub fn built_in(name: &str) -> Option<Self> {
         BUILT_IN
             .iter()
@@ -159,9 +192,18 @@ impl Dashboard {
             if !panel.projects.is_empty() && panel.chart != ChartKind::Compare {
                 bail!("panel {:?}: only compare panels take projects", panel.title);
             }
+            if panel.dimension.is_some() && !panel.chart.is_segments() {
+                bail!(
+                    "panel {:?}: only segment panels take a dimension",
+                    panel.title
+                );
+            }
             if let Some(day) = &panel.day {
-                if panel.chart != ChartKind::Intraday {
-                    bail!("panel {:?}: only intraday panels take a day", panel.title);
+                if !matches!(panel.chart, ChartKind::Intraday | ChartKind::SegmentDay) {
+                    bail!(
+                        "panel {:?}: only intraday and segment_day panels take a day",
+                        panel.title
+                    );
                 }
                 if day != "latest" && day.parse::<NaiveDate>().is_err() {
                     bail!(
@@ -199,7 +241,7 @@ mod tests {
 
     #[test]
     fn the_shipped_dashboards_load() {
-        for name in ["overview", "capacity"] {
+        for name in ["overview", "capacity", "segments"] {
             let path = format!("{}/dashboards/{name}.toml", env!("CARGO_MANIFEST_DIR"));
             let dashboard = Dashboard::load(Path::new(&path)).unwrap();
             assert!(!dashboard.panels.is_empty());

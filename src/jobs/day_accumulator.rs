@@ -73,6 +73,27 @@ struct UserDay {
 
 type Intervals = SmallVec<[Interval; 2]>;
 
+impl UserDay {
+    /// The user's merged intervals online and active (without presence
+    /// events a user is active whenever online).
+    fn merged(&self) -> (Intervals, Intervals) {
+        let mut online: Intervals = self.sessions.iter().map(|s| s.interval).collect();
+        merge_intervals(&mut online);
+        let active = if self.sessions.iter().any(|s| s.active.is_some()) {
+            let mut active: Intervals = self
+                .sessions
+                .iter()
+                .flat_map(|s| s.active_parts().iter().copied())
+                .collect();
+            merge_intervals(&mut active);
+            active
+        } else {
+            online.clone()
+        };
+        (online, active)
+    }
+}
+
 /// No segment values (figures without segments, and tests).
 pub const NO_SEGMENTS: [&str; 3] = ["", "", ""];
 
@@ -149,40 +170,36 @@ impl DayAccumulator {
 
     /// Counts the current slice's users into the day and forgets them;
     /// returns them (the slice's part of the DAU set) with their buckets.
+    ///
+    /// The segments count the same users on a second thread (the machine's
+    /// other core is idle here: ClickHouse has sent the slice).
     pub fn end_slice(&mut self) -> Vec<(u8, CompactString)> {
-        let mut active_set = Vec::with_capacity(self.users.len());
-        for (user_id, day) in self.users.drain() {
-            let mut online: Intervals = day.sessions.iter().map(|s| s.interval).collect();
-            merge_intervals(&mut online);
-            for &interval in &online {
-                self.user_seconds += self.users_online.add(interval);
+        let users = std::mem::take(&mut self.users);
+        let segments = &mut self.segments;
+        std::thread::scope(|scope| {
+            if let Some(segments) = segments {
+                scope.spawn(|| {
+                    for day in users.values() {
+                        let (online, active) = day.merged();
+                        segments.add_user(&day.sessions, &online, &active);
+                    }
+                });
             }
-            // Without presence events a user is active whenever online.
-            if day.sessions.iter().any(|s| s.active.is_some()) {
-                let mut active: Intervals = day
-                    .sessions
-                    .iter()
-                    .flat_map(|s| match &s.active {
-                        Some(parts) => Intervals::from_slice(parts),
-                        None => Intervals::from_slice(&[s.interval]),
-                    })
-                    .collect();
-                merge_intervals(&mut active);
+            for day in users.values() {
+                let (online, active) = day.merged();
+                for &interval in &online {
+                    self.user_seconds += self.users_online.add(interval);
+                }
                 for &interval in &active {
                     self.active_online.add(interval);
                 }
-            } else {
-                for &interval in &online {
-                    self.active_online.add(interval);
-                }
             }
-            if let Some(segments) = &mut self.segments {
-                segments.add_user(&day.sessions);
-            }
-            active_set.push((day.bucket, user_id));
-        }
+        });
+        let active_set: Vec<(u8, CompactString)> = users
+            .into_iter()
+            .map(|(user_id, day)| (day.bucket, user_id))
+            .collect();
         self.dau += active_set.len() as u64;
-        self.users.shrink_to_fit();
         active_set
     }
 

@@ -14,7 +14,7 @@ use smallvec::SmallVec;
 use super::concurrency::{merge_intervals, minute_maxima};
 use super::day_accumulator::{MinuteMaxima, Peak};
 use super::day_window::DayWindow;
-use super::segment_deltas::SegmentDeltas;
+use super::segment_deltas::{SegmentDeltas, Series, SeriesPeak};
 use super::session_interval::Interval;
 use crate::domain::dimension::Dimension;
 
@@ -29,6 +29,15 @@ pub struct SegmentedSession {
     /// Its active parts; `None` when it has no presence events (active
     /// whenever open).
     pub active: Option<Box<[Interval]>>,
+}
+
+impl SegmentedSession {
+    /// Its active parts (all of it without presence events).
+    pub fn active_parts(&self) -> &[Interval] {
+        self.active
+            .as_deref()
+            .unwrap_or(std::slice::from_ref(&self.interval))
+    }
 }
 
 /// The figures of one value of one dimension on one day.
@@ -66,11 +75,23 @@ pub struct Keep {
 
 #[derive(Debug, Default)]
 struct ValueCounts {
-    users: SegmentDeltas,
-    connections: SegmentDeltas,
-    active: SegmentDeltas,
+    deltas: SegmentDeltas,
     user_seconds: u64,
     dau: u64,
+}
+
+impl ValueCounts {
+    /// One user of this value, online and active over these merged
+    /// intervals.
+    fn add_user(&mut self, window: &DayWindow, online: &[Interval], active: &[Interval]) {
+        for &interval in online {
+            self.user_seconds += self.deltas.add(window, Series::Users, interval);
+        }
+        for &interval in active {
+            self.deltas.add(window, Series::Active, interval);
+        }
+        self.dau += 1;
+    }
 }
 
 #[derive(Debug, Default)]
@@ -82,7 +103,12 @@ struct DimensionCounts {
 
 impl DimensionCounts {
     fn id(&mut self, value: &str) -> u32 {
-        if let Some(&id) = self.ids.get(value) {
+        // A handful of values (platforms): comparing beats hashing.
+        if self.names.len() <= 8 {
+            if let Some(id) = self.names.iter().position(|name| name == value) {
+                return id as u32;
+            }
+        } else if let Some(&id) = self.ids.get(value) {
             return id;
         }
         let id = self.names.len() as u32;
@@ -114,39 +140,62 @@ impl SegmentAccumulator {
         [p.id(values[0]), c.id(values[1]), o.id(values[2])]
     }
 
-    /// Counts one user's sessions of the day (all of them, at once).
-    pub fn add_user(&mut self, sessions: &[SegmentedSession]) {
+    /// Counts one user's sessions of the day (all of them, at once);
+    /// `online` and `active` are the user's merged intervals, which are
+    /// also those of the user's value wherever all sessions share one (the
+    /// usual case, so it costs no merging).
+    pub fn add_user(
+        &mut self,
+        sessions: &[SegmentedSession],
+        online: &[Interval],
+        active: &[Interval],
+    ) {
         let window = self.window;
+        // The usual user: one session, no presence events. Its interval is
+        // online, active and connected alike: one write for all three.
+        if let [session] = sessions
+            && session.active.is_none()
+        {
+            for (d, counts) in self.dimensions.iter_mut().enumerate() {
+                let value = &mut counts.values[session.ids[d] as usize];
+                value.user_seconds += value.deltas.add_all(&window, session.interval);
+                value.dau += 1;
+            }
+            return;
+        }
         for (d, counts) in self.dimensions.iter_mut().enumerate() {
-            let mut seen: SmallVec<[u32; 2]> = SmallVec::new();
+            for session in sessions {
+                counts.values[session.ids[d] as usize].deltas.add(
+                    &window,
+                    Series::Connections,
+                    session.interval,
+                );
+            }
+            let first = sessions[0].ids[d];
+            if sessions.iter().all(|s| s.ids[d] == first) {
+                counts.values[first as usize].add_user(&window, online, active);
+                continue;
+            }
+            let mut seen: SmallVec<[u32; 4]> = SmallVec::new();
             for session in sessions {
                 let id = session.ids[d];
-                counts.values[id as usize]
-                    .connections
-                    .add(&window, session.interval);
-                if !seen.contains(&id) {
-                    seen.push(id);
+                if seen.contains(&id) {
+                    continue;
                 }
-            }
-            for id in seen {
+                seen.push(id);
                 let of_value = || sessions.iter().filter(move |s| s.ids[d] == id);
                 let mut online: SmallVec<[Interval; 2]> = of_value().map(|s| s.interval).collect();
-                let mut active: SmallVec<[Interval; 2]> = of_value()
-                    .flat_map(|s| match &s.active {
-                        Some(parts) => parts.to_vec(),
-                        None => vec![s.interval],
-                    })
-                    .collect();
+                let mut active: SmallVec<[Interval; 2]> =
+                    if sessions.iter().any(|s| s.active.is_some()) {
+                        of_value()
+                            .flat_map(|s| s.active_parts().iter().copied())
+                            .collect()
+                    } else {
+                        online.clone()
+                    };
                 merge_intervals(&mut online);
                 merge_intervals(&mut active);
-                let value = &mut counts.values[id as usize];
-                for &interval in &online {
-                    value.user_seconds += value.users.add(&window, interval);
-                }
-                for &interval in &active {
-                    value.active.add(&window, interval);
-                }
-                value.dau += 1;
+                counts.values[id as usize].add_user(&window, &online, &active);
             }
         }
     }
@@ -169,18 +218,22 @@ fn finish_dimension(
     keep: &Keep,
 ) -> DimensionFigures {
     let value_count = counts.names.len() as u32;
-    let mut values: Vec<(CompactString, ValueCounts, Peak)> = counts
+    let mut values: Vec<(CompactString, ValueCounts, [SeriesPeak; 3])> = counts
         .names
         .into_iter()
         .zip(counts.values)
         .map(|(name, mut value)| {
-            let (peak, at) = value.users.peak(window);
-            (name, value, Peak { value: peak, at })
+            let peaks = value.deltas.peaks(window);
+            (name, value, peaks)
         })
         .collect();
-    let summed_peak = values.iter().map(|(_, _, p)| u64::from(p.value)).sum();
+    let summed_peak = values.iter().map(|(_, _, p)| u64::from(p[0].0)).sum();
     // Highest peak first, ties by value: the order of the API too.
-    values.sort_by(|a, b| b.2.value.cmp(&a.2.value).then_with(|| a.0.cmp(&b.0)));
+    let by_peak = |a: &(CompactString, ValueCounts, [SeriesPeak; 3]),
+                   b: &(CompactString, ValueCounts, [SeriesPeak; 3])| {
+        b.2[0].0.cmp(&a.2[0].0).then_with(|| a.0.cmp(&b.0))
+    };
+    values.sort_by(by_peak);
     if dimension == Dimension::Org {
         let mut rank = 0;
         values.retain(|(name, _, _)| {
@@ -190,30 +243,21 @@ fn finish_dimension(
         // A watched organisation without a session today: zeros, shown.
         for watched in &keep.watched {
             if !values.iter().any(|(name, _, _)| name == watched) {
-                let none = Peak {
-                    value: 0,
-                    at: window.start,
-                };
+                let none = [(0, window.start); 3];
                 values.push((watched.into(), ValueCounts::default(), none));
             }
         }
-        values.sort_by(|a, b| b.2.value.cmp(&a.2.value).then_with(|| a.0.cmp(&b.0)));
+        values.sort_by(by_peak);
     }
     let values = values
         .into_iter()
-        .map(|(value, mut counts, peak_users)| {
-            let peak_of = |deltas: &mut SegmentDeltas| {
-                let (value, at) = deltas.peak(window);
-                Peak { value, at }
+        .map(|(value, counts, peaks)| {
+            let peak = |series: Series| Peak {
+                value: peaks[series as usize].0,
+                at: peaks[series as usize].1,
             };
-            let peak_connections = peak_of(&mut counts.connections);
-            let peak_active_users = peak_of(&mut counts.active);
-            let minutes_of = |deltas: &SegmentDeltas| minute_maxima(&deltas.counts(window));
-            let (users, connections, active) = (
-                minutes_of(&counts.users),
-                minutes_of(&counts.connections),
-                minutes_of(&counts.active),
-            );
+            let [users, connections, active] =
+                counts.deltas.counts(window).map(|c| minute_maxima(&c));
             let minutes = users
                 .iter()
                 .zip(&connections)
@@ -226,9 +270,9 @@ fn finish_dimension(
                 .collect();
             ValueFigures {
                 value,
-                peak_users,
-                peak_connections,
-                peak_active_users,
+                peak_users: peak(Series::Users),
+                peak_connections: peak(Series::Connections),
+                peak_active_users: peak(Series::Active),
                 dau: counts.dau,
                 acu: counts.user_seconds as f64 / window.len() as f64,
                 minutes,

@@ -1,38 +1,55 @@
-//! Per-second deltas of one segment value (a country, an organisation, …).
+//! Per-second deltas of one segment value (a country, an organisation, …):
+//! its users, connections and active users.
 //!
 //! A day has a few platforms and countries but can have hundreds of
-//! thousands of organisations, most with a handful of users: a dense array
-//! per value (86,400 counters) would not fit. So a value keeps the seconds
-//! its intervals start and end (4 bytes each) until that list would be
-//! larger than the dense array, and only then becomes dense. Its peak comes
-//! from a sweep over the sorted seconds; its per-second counts (needed only
-//! for the values that are kept) from a prefix sum.
+//! thousands of organisations, most with a handful of users: dense arrays
+//! per value (86,400 counters each) would not fit. So a value keeps one
+//! list of coded changes (second, series, start or end: 4 bytes each) until
+//! that list would be larger than the dense array, and only then becomes
+//! dense. Dense, the three counts of a second sit side by side: one
+//! interval usually starts all three at the same second, so one cache line
+//! takes the three writes (the values' arrays together are far larger than
+//! the caches). The peaks come from a sweep over the sorted list (or a
+//! prefix sum); the per-second counts, needed only for the values that are
+//! kept, from a prefix sum.
 
-use super::concurrency::{SecondDeltas, peak};
 use super::day_window::DayWindow;
 use super::session_interval::Interval;
 
+/// Which count of a value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Series {
+    Users = 0,
+    Connections = 1,
+    Active = 2,
+}
+
+/// A peak and the first second (epoch) it is reached.
+pub type SeriesPeak = (u32, i64);
+
 #[derive(Debug, Clone)]
 pub enum SegmentDeltas {
-    /// Offsets from the day's start where one interval starts / ends.
-    Sparse {
-        starts: Vec<u32>,
-        ends: Vec<u32>,
-    },
-    Dense(SecondDeltas),
+    /// `offset << 3 | series << 1 | is_end`, offsets from the day's start.
+    Sparse(Vec<u32>),
+    /// Per second of the day (and one past it): the three deltas.
+    Dense(Vec<[i32; 3]>),
+}
+
+impl Default for SegmentDeltas {
+    fn default() -> Self {
+        SegmentDeltas::Sparse(Vec::new())
+    }
 }
 
 impl SegmentDeltas {
-    pub fn new() -> Self {
-        SegmentDeltas::Sparse {
-            starts: Vec::new(),
-            ends: Vec::new(),
-        }
+    /// Counts `[start, end)` in `series` for the seconds it shares with
+    /// `window`. Returns how many seconds that is.
+    pub fn add(&mut self, window: &DayWindow, series: Series, interval: Interval) -> u64 {
+        self.add_coded(window, series as u32, interval)
     }
 
-    /// Counts `[start, end)` for the seconds it shares with `window`.
-    /// Returns how many seconds that is.
-    pub fn add(&mut self, window: &DayWindow, (start, end): Interval) -> u64 {
+    /// [`Self::add`] for `series` 0–2, or [`ALL`].
+    fn add_coded(&mut self, window: &DayWindow, series: u32, (start, end): Interval) -> u64 {
         let len = window.len() as i64;
         let from = (start - window.start).clamp(0, len);
         let to = (end - window.start).clamp(0, len);
@@ -40,80 +57,123 @@ impl SegmentDeltas {
             return 0;
         }
         match self {
-            SegmentDeltas::Dense(dense) => {
-                dense.add((start, end));
+            SegmentDeltas::Dense(deltas) => {
+                apply(&mut deltas[from as usize], series, 1);
+                apply(&mut deltas[to as usize], series, -1);
             }
-            SegmentDeltas::Sparse { starts, ends } => {
-                starts.push(from as u32);
-                ends.push(to as u32);
-                // Two 4-byte entries per interval against 4 bytes a second.
-                if starts.len() * 2 > window.len() {
-                    let mut dense = SecondDeltas::new(window);
-                    for (&from, &to) in starts.iter().zip(ends.iter()) {
-                        dense.add((window.start + i64::from(from), window.start + i64::from(to)));
-                    }
-                    *self = SegmentDeltas::Dense(dense);
+            SegmentDeltas::Sparse(changes) => {
+                let code = |offset: i64, is_end: u32| (offset as u32) << 3 | series << 1 | is_end;
+                changes.push(code(from, 0));
+                changes.push(code(to, 1));
+                // 4 bytes a change against 12 bytes a second.
+                if changes.len() > 3 * (window.len() + 1) {
+                    *self = SegmentDeltas::Dense(dense(window, changes));
                 }
             }
         }
         (to - from) as u64
     }
 
-    /// The peak and the first second (epoch) it is reached; the day's start
-    /// when nothing was counted.
-    pub fn peak(&mut self, window: &DayWindow) -> (u32, i64) {
-        match self {
-            SegmentDeltas::Dense(dense) => peak(&dense.counts(), window.start),
-            SegmentDeltas::Sparse { starts, ends } => {
-                starts.sort_unstable();
-                ends.sort_unstable();
-                let mut best = (0u32, window.start);
-                let (mut count, mut e) = (0u32, 0);
-                let mut s = 0;
-                while s < starts.len() {
-                    let second = starts[s];
-                    // Ends at or before this second close first (half-open).
-                    while e < ends.len() && ends[e] <= second {
-                        count -= 1;
-                        e += 1;
-                    }
-                    while s < starts.len() && starts[s] == second {
-                        count += 1;
-                        s += 1;
-                    }
-                    if count > best.0 {
-                        best = (count, window.start + i64::from(second));
-                    }
-                }
-                best
-            }
-        }
+    /// Counts `[start, end)` in all three series at once (a user with one
+    /// session and no presence events: one change instead of three).
+    /// Returns the seconds counted in each.
+    pub fn add_all(&mut self, window: &DayWindow, interval: Interval) -> u64 {
+        self.add_coded(window, ALL, interval)
     }
 
-    /// The count at every second of the day.
-    pub fn counts(&self, window: &DayWindow) -> Vec<u32> {
-        match self {
-            SegmentDeltas::Dense(dense) => dense.counts(),
-            SegmentDeltas::Sparse { starts, ends } => {
-                let mut dense = SecondDeltas::new(window);
-                for (&from, &to) in starts.iter().zip(ends.iter()) {
-                    dense.add((window.start + i64::from(from), window.start + i64::from(to)));
+    /// Each series' peak and the first second (epoch) it is reached; the
+    /// day's start for a series that counted nothing.
+    pub fn peaks(&mut self, window: &DayWindow) -> [SeriesPeak; 3] {
+        let mut best = [(0u32, window.start); 3];
+        let mut count = [0i64; 3];
+        let mut consider = |offset: usize, count: &[i64; 3]| {
+            for series in 0..3 {
+                if count[series] > i64::from(best[series].0) {
+                    best[series] = (count[series] as u32, window.start + offset as i64);
                 }
-                dense.counts()
+            }
+        };
+        match self {
+            SegmentDeltas::Dense(deltas) => {
+                for (offset, delta) in deltas[..window.len()].iter().enumerate() {
+                    for series in 0..3 {
+                        count[series] += i64::from(delta[series]);
+                    }
+                    consider(offset, &count);
+                }
+            }
+            SegmentDeltas::Sparse(changes) => {
+                changes.sort_unstable();
+                let mut i = 0;
+                while i < changes.len() {
+                    let offset = changes[i] >> 3;
+                    // Every change of this second, then the counts.
+                    while i < changes.len() && changes[i] >> 3 == offset {
+                        let delta = if changes[i] & 1 == 1 { -1 } else { 1 };
+                        apply(&mut count, (changes[i] >> 1) & 3, delta);
+                        i += 1;
+                    }
+                    if (offset as usize) < window.len() {
+                        consider(offset as usize, &count);
+                    }
+                }
             }
         }
+        best
+    }
+
+    /// Each series' count at every second of the day.
+    pub fn counts(&self, window: &DayWindow) -> [Vec<u32>; 3] {
+        let owned;
+        let deltas = match self {
+            SegmentDeltas::Dense(deltas) => deltas,
+            SegmentDeltas::Sparse(changes) => {
+                owned = dense(window, changes);
+                &owned
+            }
+        };
+        let mut counts: [Vec<u32>; 3] = Default::default();
+        let mut running = [0i64; 3];
+        for delta in &deltas[..window.len()] {
+            for series in 0..3 {
+                running[series] += i64::from(delta[series]);
+                counts[series].push(running[series] as u32);
+            }
+        }
+        counts
     }
 }
 
-impl Default for SegmentDeltas {
-    fn default() -> Self {
-        Self::new()
+/// The dense deltas of a list of changes.
+fn dense(window: &DayWindow, changes: &[u32]) -> Vec<[i32; 3]> {
+    let mut deltas = vec![[0i32; 3]; window.len() + 1];
+    for &change in changes {
+        let delta = if change & 1 == 1 { -1 } else { 1 };
+        apply(
+            &mut deltas[(change >> 3) as usize],
+            (change >> 1) & 3,
+            delta,
+        );
+    }
+    deltas
+}
+
+/// The series code meaning all three.
+const ALL: u32 = 3;
+
+/// Adds `delta` to one series of `counts`, or to all three.
+fn apply<T: std::ops::AddAssign + Copy>(counts: &mut [T; 3], series: u32, delta: T) {
+    if series == ALL {
+        counts.iter_mut().for_each(|c| *c += delta);
+    } else {
+        counts[series as usize] += delta;
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::jobs::concurrency::peak;
     use chrono::NaiveDate;
     use rand::rngs::SmallRng;
     use rand::{RngExt, SeedableRng};
@@ -125,43 +185,61 @@ mod tests {
         )
     }
 
+    const SERIES: [Series; 3] = [Series::Users, Series::Connections, Series::Active];
+
     /// Sparse and dense (past the switch) agree with counting by hand.
     #[test]
     fn peaks_and_counts_match_a_count_of_every_second() {
         let w = window();
         let mut rng = SmallRng::seed_from_u64(7);
-        for intervals in [3, 40, 50_000] {
-            let mut deltas = SegmentDeltas::new();
-            let mut by_hand = vec![0u32; w.len()];
+        for intervals in [3, 40, 200_000] {
+            let mut deltas = SegmentDeltas::default();
+            let mut by_hand = vec![vec![0u32; w.len()]; 3];
             let mut seconds = 0;
             for _ in 0..intervals {
+                // 3: all three series at once.
+                let series = rng.random_range(0..4);
                 let start = w.start + rng.random_range(-3_600..86_400);
                 let end = start + rng.random_range(0..7_200);
-                seconds += deltas.add(&w, (start, end));
+                let counted = match series {
+                    3 => deltas.add_all(&w, (start, end)) * 3,
+                    _ => deltas.add(&w, SERIES[series], (start, end)),
+                };
+                seconds += counted;
                 for t in start.max(w.start)..end.min(w.end) {
-                    by_hand[(t - w.start) as usize] += 1;
+                    for (s, counts) in by_hand.iter_mut().enumerate() {
+                        if series == 3 || series == s {
+                            counts[(t - w.start) as usize] += 1;
+                        }
+                    }
                 }
             }
             assert_eq!(
                 matches!(deltas, SegmentDeltas::Dense(_)),
-                intervals == 50_000
+                intervals == 200_000
             );
-            assert_eq!(seconds, by_hand.iter().map(|&c| u64::from(c)).sum::<u64>());
-            assert_eq!(deltas.counts(&w), by_hand);
-            assert_eq!(deltas.peak(&w), peak(&by_hand, w.start), "{intervals}");
+            let all: u64 = by_hand.iter().flatten().map(|&c| u64::from(c)).sum();
+            assert_eq!(seconds, all);
+            assert_eq!(deltas.counts(&w).to_vec(), by_hand);
+            let expected: Vec<SeriesPeak> = by_hand.iter().map(|c| peak(c, w.start)).collect();
+            assert_eq!(deltas.peaks(&w).to_vec(), expected, "{intervals}");
         }
     }
 
     #[test]
     fn touching_intervals_do_not_overlap_and_nothing_peaks_at_the_start() {
         let w = window();
-        let mut deltas = SegmentDeltas::new();
-        assert_eq!(deltas.peak(&w), (0, w.start));
-        deltas.add(&w, (w.start + 10, w.start + 20));
-        deltas.add(&w, (w.start + 20, w.start + 30));
-        deltas.add(&w, (w.end, w.end + 30));
-        assert_eq!(deltas.peak(&w), (1, w.start + 10));
-        deltas.add(&w, (w.start + 19, w.start + 21));
-        assert_eq!(deltas.peak(&w), (2, w.start + 19));
+        let mut deltas = SegmentDeltas::default();
+        assert_eq!(deltas.peaks(&w), [(0, w.start); 3]);
+        deltas.add(&w, Series::Users, (w.start + 10, w.start + 20));
+        deltas.add(&w, Series::Users, (w.start + 20, w.start + 30));
+        deltas.add(&w, Series::Users, (w.end, w.end + 30));
+        assert_eq!(deltas.peaks(&w)[0], (1, w.start + 10));
+        deltas.add(&w, Series::Users, (w.start + 19, w.start + 21));
+        deltas.add(&w, Series::Active, (w.start + 5, w.start + 6));
+        assert_eq!(
+            deltas.peaks(&w),
+            [(2, w.start + 19), (0, w.start), (1, w.start + 5)]
+        );
     }
 }

@@ -13,6 +13,7 @@ use super::day_window::DayWindow;
 use super::session_interval::{SessionFacts, SessionRules};
 use crate::domain::calendar::{date_of, utc_date};
 use crate::store::StoreError;
+use crate::store::schema::SEGMENT_VALUE_AT;
 
 /// Extra UTC days read beyond `L` on each side of the day.
 const MARGIN_S: i64 = 86_400;
@@ -74,13 +75,16 @@ pub fn read(
     buckets: Range<u8>,
     with_segments: bool,
 ) -> Result<Sessions, StoreError> {
-    // A session's value: the second element of the least (second, value).
+    // A session's value: what follows the second in the least key.
     let segments = if with_segments {
-        "tupleElement(minMerge(platform_first), 2) AS s_platform,
-         tupleElement(minMerge(country_first), 2) AS s_country,
-         tupleElement(minMerge(org_id_first), 2) AS s_org_id"
+        format!(
+            "substring(minMerge(platform_first), {at}) AS s_platform,
+             substring(minMerge(country_first), {at}) AS s_country,
+             substring(minMerge(org_id_first), {at}) AS s_org_id",
+            at = SEGMENT_VALUE_AT
+        )
     } else {
-        "'' AS s_platform, '' AS s_country, '' AS s_org_id"
+        "'' AS s_platform, '' AS s_country, '' AS s_org_id".to_owned()
     };
     let cursor = client
         .query(&format!(

@@ -104,7 +104,7 @@ mod tests {
         let day: chrono::NaiveDate = "2020-03-25".parse().unwrap();
         let behaviour = BehaviourModel::new(&scenario.weekday);
         let plan = DayPlan::new(&scenario, &behaviour, day, 9);
-        let population = Population::new(&scenario, 9);
+        let population = Population::new(&scenario, 1.0, 9);
         let window = DayWindow::new(day, scenario.project.time_zone);
         for target in [1, 37, 400] {
             let mut spill = Vec::new();

@@ -13,6 +13,7 @@ mod calibrate;
 pub mod deliver;
 pub mod event_lines;
 pub mod model;
+pub mod organisations;
 pub mod peak_tree;
 pub mod population;
 pub mod scenario;
@@ -74,7 +75,7 @@ impl Simulation {
             (model, names)
         };
         Ok(Self {
-            population: Population::new(&scenario, seed),
+            population: Population::new(&scenario, scale, seed),
             weekday: model(&scenario.weekday),
             weekend: model(&scenario.weekend),
             scenario,

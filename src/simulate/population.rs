@@ -7,6 +7,7 @@ use rand::SeedableRng;
 use rand::rngs::Xoshiro256PlusPlus;
 
 use super::model::Choice;
+use super::organisations::Organisations;
 use super::scenario::Scenario;
 
 /// Ids use Slack's alphabet of digits and capitals (no I, L, O, U).
@@ -26,16 +27,21 @@ pub struct User {
 #[derive(Debug, Clone)]
 pub struct Population {
     seed: u64,
-    org_size: u64,
+    organisations: Organisations,
     regions: Choice,
     countries: Vec<Choice>,
 }
 
 impl Population {
-    pub fn new(scenario: &Scenario, seed: u64) -> Self {
+    /// The scenario's people at `scale` (organisation sizes scale too).
+    pub fn new(scenario: &Scenario, scale: f64, seed: u64) -> Self {
         Self {
             seed,
-            org_size: scenario.org_size as u64,
+            organisations: Organisations::new(
+                u64::from(scenario.org_size),
+                scenario.largest_org_users,
+                scale,
+            ),
             regions: Choice::new(scenario.regions.iter().map(|r| (&r.name, &r.weight))),
             countries: scenario
                 .regions
@@ -62,8 +68,7 @@ impl Population {
 
     pub fn user(&self, index: u64) -> User {
         let (region, country) = self.home(index);
-        // Colleagues join together: consecutive numbers share an organisation.
-        let org = index / self.org_size;
+        let org = self.organisations.of(index);
         User {
             id: encode_id('U', permute(index, self.seed)),
             org_id: encode_id('T', permute(org, self.seed ^ 0x0E6)),

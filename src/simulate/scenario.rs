@@ -34,6 +34,10 @@ pub struct Scenario {
     /// Average users per organisation (`org_id`).
     #[serde(default = "default_org_size")]
     pub org_size: u32,
+    /// Users of the largest organisation at scale 1: organisation sizes
+    /// then have a heavy tail (see `organisations`); none: all even.
+    #[serde(default)]
+    pub largest_org_users: Option<u64>,
     pub weekday: Behaviour,
     pub weekend: Behaviour,
     #[serde(default, rename = "outage")]

@@ -95,22 +95,36 @@ fn session_states() -> String {
 
 /// A session's value of each dimension (DESIGN §2, "Segments"): the
 /// value of its earliest event (in seconds) that has the field, the
-/// smallest of that second's — the minimum of `(second, value)` over
-/// the events with a value; `""` when none has one.
+/// smallest of that second's. Kept as the least string "second + value"
+/// over the events with a value, the second as 11 fixed digits (so that
+/// strings order as their seconds, then their values): `min` over strings
+/// merges several times faster than over tuples, on 18.16 as on current
+/// releases. No event with the field: the empty state, read as `""`.
 fn segment_states() -> String {
     Dimension::ALL
         .iter()
         .map(|d| {
             let field = d.name();
-            format!("minStateIf(({TS_S}, {field}), {field} != '') AS {field}_first")
+            format!(
+                "minStateIf({key}, {field} != '') AS {field}_first",
+                key = segment_key(field)
+            )
         })
         .collect::<Vec<_>>()
         .join(",\n         ")
 }
 
+/// The ordering key of one event's value of `field`: its second plus
+/// 10^10 (11 digits for any `UInt32` second), then the value.
+fn segment_key(field: &str) -> String {
+    format!("concat(toString(toUInt64({TS_S}) + 10000000000), {field})")
+}
+/// Where the value starts in a key (1-based, as `substring` counts).
+pub const SEGMENT_VALUE_AT: u32 = 12;
+
 /// The columns [`segment_states`] fills.
 const SEGMENT_STATE_COLUMNS: [&str; 3] = ["platform_first", "country_first", "org_id_first"];
-const SEGMENT_STATE_KIND: &str = "AggregateFunction(min, Tuple(UInt32, String))";
+const SEGMENT_STATE_KIND: &str = "AggregateFunction(min, String)";
 
 fn add_segment_columns(tables: &[&'static str]) -> Vec<AddColumn> {
     tables

@@ -173,7 +173,7 @@ async fn the_live_dashboard_needs_a_read_key_and_shows_every_panel() {
 async fn a_dashboard_renders_to_png_svg_and_an_offline_index() {
     let app = app_with_march("render").await;
     let project = app.settings.project("chat").unwrap();
-    for name in ["overview", "capacity"] {
+    for name in ["overview", "capacity", "segments"] {
         let dashboard = Dashboard::built_in(name).unwrap();
         let panels = load(
             &app.db,
@@ -213,6 +213,16 @@ async fn a_dashboard_renders_to_png_svg_and_an_offline_index() {
             assert_eq!(&png[1..4], b"PNG");
             let svg = std::fs::read_to_string(dir.join(format!("{stem}.svg"))).unwrap();
             assert!(svg.contains(&panel.title));
+            // The simulated users have countries, platforms and
+            // organisations: every segment panel has something to draw.
+            if panel.chart.is_segments() {
+                assert!(
+                    !svg.contains("No segment figures")
+                        && !svg.contains("No organisations")
+                        && !svg.contains("No figures"),
+                    "{stem} drawn empty"
+                );
+            }
         }
     }
 }

@@ -125,7 +125,7 @@ async fn sessions_stored_before_segments_get_their_values() {
 
 async fn session_country(db: &clickhouse::Client) -> String {
     db.query(
-        "SELECT tupleElement(minMerge(country_first), 2) FROM sessions_by_day
+        "SELECT substring(minMerge(country_first), 12) FROM sessions_by_day
          GROUP BY user_id, session_id",
     )
     .fetch_one()

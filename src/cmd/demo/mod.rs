@@ -75,7 +75,8 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
     story::print_daily_table(&demo.simulation, &rows);
     story::print_growth_and_capacity(&storage.client, &demo.project, demo.simulation.scale).await?;
     story::print_segments_of_record_day(&storage.client, &demo.project, &rows).await?;
-    demo.render_overview(&storage.client, &args.report).await?;
+    demo.render_dashboards(&storage.client, &args.report)
+        .await?;
     story::check_against_simulation(&rows, &summaries);
     println!("\nThe demo took {:.0} s.", started.elapsed().as_secs_f64());
 
@@ -187,23 +188,30 @@ impl Demo {
         Ok(rows)
     }
 
-    /// The overview dashboard as files (PNG, SVG, index.html) in `dir`.
-    async fn render_overview(
+    /// The overview dashboard as files (PNG, SVG, index.html) in `dir`, and
+    /// the segments dashboard in `dir/segments`.
+    async fn render_dashboards(
         &self,
         client: &clickhouse::Client,
         dir: &std::path::Path,
     ) -> anyhow::Result<()> {
-        let overview = Dashboard::built_in("overview").expect("shipped");
         let readable = [self.project.name.clone()];
         let today = utc_date(self.clock.now_ms() / 1000);
-        let panels =
-            dashboards::load::load(client, &self.project, &overview, None, &readable, today)
-                .await?;
-        let index = dashboards::report::write(dir, &overview.title, &self.project.name, &panels)?;
-        println!(
-            "\nCharts (the overview dashboard as PNG and SVG): {}",
-            index.display()
-        );
+        for (name, dir) in [
+            ("overview", dir.to_owned()),
+            ("segments", dir.join("segments")),
+        ] {
+            let dashboard = Dashboard::built_in(name).expect("shipped");
+            let panels =
+                dashboards::load::load(client, &self.project, &dashboard, None, &readable, today)
+                    .await?;
+            let index =
+                dashboards::report::write(&dir, &dashboard.title, &self.project.name, &panels)?;
+            println!(
+                "\nCharts (the {name} dashboard as PNG and SVG): {}",
+                index.display()
+            );
+        }
         Ok(())
     }
 }

@@ -1,0 +1,60 @@
+//! One day's users online per segment: each top value's per-minute maxima
+//! of `C_user`, with the day's own curve (the coincident total) on top.
+
+use chrono::TimeZone;
+use plotters::coord::Shift;
+use plotters::prelude::*;
+
+use super::numbers::short;
+use super::segment_data::SegmentCurves;
+use super::style::{self, PALETTE, USERS};
+
+pub fn draw<DB: DrawingBackend>(
+    area: &DrawingArea<DB, Shift>,
+    title: &str,
+    curves: &SegmentCurves,
+) -> Result<(), DrawingAreaErrorKind<DB::ErrorType>> {
+    if curves.total.is_empty() {
+        return style::no_data(area, title, &format!("No figures for {}", curves.day));
+    }
+    let hours = curves.total.len() as f64 / 60.0;
+    let top = curves.total.iter().copied().max().unwrap_or(1).max(1) as f64 * 1.25;
+    let (zone, start) = (curves.zone, curves.day_start);
+    let caption = format!("{title} — {} by {}", curves.day, curves.dimension);
+    let mut chart = style::frame(area, &caption).build_cartesian_2d(0.0..hours, 0.0..top)?;
+    chart
+        .configure_mesh()
+        .light_line_style(TRANSPARENT)
+        .bold_line_style(style::GRID)
+        .x_labels(13)
+        .x_label_formatter(&|x| {
+            zone.timestamp_opt(start + (*x * 3600.0) as i64, 0)
+                .single()
+                .map(|t| t.format("%H:%M").to_string())
+                .unwrap_or_default()
+        })
+        .x_desc(format!("local time ({})", zone.name()))
+        .y_label_formatter(&|y| short(*y))
+        .label_style(style::label_font())
+        .draw()?;
+    let line = |minutes: &[u64]| -> Vec<(f64, f64)> {
+        minutes
+            .iter()
+            .enumerate()
+            .map(|(m, &users)| (m as f64 / 60.0, users as f64))
+            .collect()
+    };
+    for (i, (value, minutes)) in curves.values.iter().enumerate() {
+        let colour = PALETTE[i % PALETTE.len()];
+        chart
+            .draw_series(LineSeries::new(line(minutes), colour.stroke_width(1)))?
+            .label(value.as_str())
+            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 16, y)], colour));
+    }
+    chart
+        .draw_series(LineSeries::new(line(&curves.total), USERS.stroke_width(3)))?
+        .label("all users (coincident)")
+        .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 16, y)], USERS.stroke_width(3)));
+    style::legend(chart.configure_series_labels())?;
+    Ok(())
+}

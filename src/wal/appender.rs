@@ -75,7 +75,7 @@ impl Appender {
         let disk_bytes = self.shared.log.lock().expect("log lock").disk_bytes
             + self.shared.dead_letter_bytes.load(Ordering::Relaxed);
         let mut accepted = Vec::with_capacity(group.len());
-        let mut refused = false;
+        let mut refused = Vec::new();
         let mut oldest = i64::MAX;
         for append in group {
             let record = Record {
@@ -84,10 +84,7 @@ impl Appender {
                 payload: &append.payload,
             };
             if disk_bytes + (buf.len() + record.framed_len()) as u64 > self.shared.max_bytes {
-                let _ = append.done.send(Err(AppendError::Full {
-                    max_bytes: self.shared.max_bytes,
-                }));
-                refused = true;
+                refused.push(append.done);
                 continue;
             }
             record.encode_into(&mut buf);
@@ -95,8 +92,14 @@ impl Appender {
             accepted.push(append.done);
         }
         // `full` says whether the latest batches were refused for want of
-        // room: it clears as soon as a group fits again.
-        self.shared.log.lock().expect("log lock").full = refused;
+        // room: it clears as soon as a group fits again. Set before the
+        // refused hear of it, so that a client's next `/readyz` says so.
+        self.shared.log.lock().expect("log lock").full = !refused.is_empty();
+        for done in refused {
+            let _ = done.send(Err(AppendError::Full {
+                max_bytes: self.shared.max_bytes,
+            }));
+        }
         if accepted.is_empty() {
             // Sealing the segment lets the shipper delete it once shipped:
             // a log whose only segment never fills would stay full forever.

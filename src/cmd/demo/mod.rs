@@ -74,7 +74,8 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
     let rows = demo.compute(&storage.client).await?;
     story::print_daily_table(&demo.simulation, &rows);
     story::print_growth_and_capacity(&storage.client, &demo.project, demo.simulation.scale).await?;
-    story::print_segments_of_record_day(&storage.client, &demo.project, &rows).await?;
+    story::print_segments_of_record_day(&storage.client, &demo.simulation, &demo.project, &rows)
+        .await?;
     demo.render_dashboards(&storage.client, &args.report)
         .await?;
     story::check_against_simulation(&rows, &summaries);

@@ -32,6 +32,22 @@ async fn bad_ranges_and_dates_get_precise_400s() {
             "/v1/metrics/concurrency?day=2020-03-25&step=90",
             "multiple of 60",
         ),
+        (
+            "/v1/metrics/concurrency?day=2020-03-25&dimension=country",
+            "`value` is required",
+        ),
+        (
+            "/v1/metrics/concurrency?day=2020-03-25&value=US",
+            "`value` needs `dimension`",
+        ),
+        (
+            "/v1/metrics/segments?dimension=city&from=2020-03-25&to=2020-03-25",
+            "is not a dimension",
+        ),
+        (
+            "/v1/metrics/segments?from=2020-03-25&to=2020-03-25",
+            "`dimension` is required",
+        ),
     ];
     for (path, needle) in cases {
         let (status, body) = get(&app, ALPHA_READ, path).await;

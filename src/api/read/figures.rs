@@ -80,6 +80,11 @@ pub async fn concurrency(
     };
     let mut body = json!({"project": project.name, "day": day.to_string(), "step": step});
     let minutes = match query.dimension.as_deref() {
+        None if query.value.is_some() => {
+            return Err(ApiError::BadQuery(
+                "`value` needs `dimension` (platform, country or org_id)".into(),
+            ));
+        }
         None => figures::minutes(&state.db, &project.name, day).await?,
         Some(dimension) => {
             let dimension = parse_dimension(Some(dimension))?;

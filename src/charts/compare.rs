@@ -7,7 +7,6 @@ use plotters::coord::Shift;
 use plotters::prelude::*;
 
 use super::data::Daily;
-use super::numbers::short;
 use super::style::{self, ACTIVE, CONNECTIONS, RECORD, USERS};
 
 const COLOURS: [RGBColor; 4] = [USERS, CONNECTIONS, ACTIVE, RGBColor(148, 103, 189)];
@@ -25,19 +24,7 @@ pub fn draw<DB: DrawingBackend>(
     let x = |day: NaiveDate| (day - first).num_days() as f64;
     let top = days().map(|d| d.peak_users).max().unwrap_or(1).max(1) as f64 * 1.18;
     let mut chart = style::frame(area, title).build_cartesian_2d(-0.5..x(last) + 0.5, 0.0..top)?;
-    chart
-        .configure_mesh()
-        .light_line_style(TRANSPARENT)
-        .bold_line_style(style::GRID)
-        .x_labels(10)
-        .x_label_formatter(&|v| {
-            (first + chrono::Duration::days(v.round() as i64))
-                .format("%b %-d")
-                .to_string()
-        })
-        .y_label_formatter(&|v| short(*v))
-        .label_style(style::label_font())
-        .draw()?;
+    style::dated_mesh(&mut chart, first, None)?;
     for (i, (name, daily)) in projects.iter().enumerate() {
         let colour = COLOURS[i % COLOURS.len()];
         chart

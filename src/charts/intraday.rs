@@ -39,21 +39,7 @@ pub fn draw<DB: DrawingBackend>(
         format!("{title} — {} (provisional)", intraday.day)
     };
     let mut chart = style::frame(area, &caption).build_cartesian_2d(0.0..hours, 0.0..top)?;
-    chart
-        .configure_mesh()
-        .light_line_style(TRANSPARENT)
-        .bold_line_style(style::GRID)
-        .x_labels(13)
-        .x_label_formatter(&|x| {
-            zone.timestamp_opt(window.start + (*x * 3600.0) as i64, 0)
-                .single()
-                .map(|t| t.format("%H:%M").to_string())
-                .unwrap_or_default()
-        })
-        .x_desc(format!("local time ({})", zone.name()))
-        .y_label_formatter(&|y| short(*y))
-        .label_style(style::label_font())
-        .draw()?;
+    style::clock_mesh(&mut chart, zone, window.start)?;
     let line = |minutes: &[Minute], start: i64, value: fn(&Minute) -> u64| {
         minutes
             .iter()

@@ -1,11 +1,9 @@
 //! One day's users online per segment: each top value's per-minute maxima
 //! of `C_user`, with the day's own curve (the coincident total) on top.
 
-use chrono::TimeZone;
 use plotters::coord::Shift;
 use plotters::prelude::*;
 
-use super::numbers::short;
 use super::segment_data::SegmentCurves;
 use super::style::{self, PALETTE, USERS};
 
@@ -22,21 +20,7 @@ pub fn draw<DB: DrawingBackend>(
     let (zone, start) = (curves.zone, curves.day_start);
     let caption = format!("{title} — {} by {}", curves.day, curves.dimension);
     let mut chart = style::frame(area, &caption).build_cartesian_2d(0.0..hours, 0.0..top)?;
-    chart
-        .configure_mesh()
-        .light_line_style(TRANSPARENT)
-        .bold_line_style(style::GRID)
-        .x_labels(13)
-        .x_label_formatter(&|x| {
-            zone.timestamp_opt(start + (*x * 3600.0) as i64, 0)
-                .single()
-                .map(|t| t.format("%H:%M").to_string())
-                .unwrap_or_default()
-        })
-        .x_desc(format!("local time ({})", zone.name()))
-        .y_label_formatter(&|y| short(*y))
-        .label_style(style::label_font())
-        .draw()?;
+    style::clock_mesh(&mut chart, zone, start)?;
     let line = |minutes: &[u64]| -> Vec<(f64, f64)> {
         minutes
             .iter()

@@ -5,7 +5,6 @@
 use plotters::coord::Shift;
 use plotters::prelude::*;
 
-use super::numbers::short;
 use super::segment_data::SegmentHistory;
 use super::style::{self, EARLIER, PALETTE};
 
@@ -38,20 +37,7 @@ pub fn draw<DB: DrawingBackend>(
     let caption = format!("{title} — by {}", history.dimension);
     let mut chart =
         style::frame(area, &caption).build_cartesian_2d(-0.5..x(last) + 0.5, 0.0..highest)?;
-    chart
-        .configure_mesh()
-        .light_line_style(TRANSPARENT)
-        .bold_line_style(style::GRID)
-        .x_labels(10)
-        .x_label_formatter(&|v| {
-            (first + chrono::Duration::days(v.round() as i64))
-                .format("%b %-d")
-                .to_string()
-        })
-        .y_label_formatter(&|v| short(*v))
-        .y_desc("peak users")
-        .label_style(style::label_font())
-        .draw()?;
+    style::dated_mesh(&mut chart, first, Some("peak users"))?;
     for (i, value) in top.iter().enumerate() {
         let colour = PALETTE[i % PALETTE.len()];
         chart

@@ -8,8 +8,12 @@ use plotters::coord::{CoordTranslate, Shift};
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
+use chrono::{NaiveDate, TimeZone};
+use chrono_tz::Tz;
+
 use super::data::Daily;
 use super::fonts::FAMILY;
+use super::numbers::short;
 
 pub const USERS: RGBColor = RGBColor(31, 119, 180);
 pub const CONNECTIONS: RGBColor = RGBColor(255, 127, 14);
@@ -121,6 +125,56 @@ pub fn day_mesh<DB: DrawingBackend>(
         .x_label_formatter(&|x| day_label(daily, *x))
         .y_label_formatter(format_y)
         .y_desc(y_desc)
+        .label_style(label_font())
+        .draw()
+}
+
+/// The mesh of a chart whose x is days since `first` (one unit a day):
+/// a light grid, at most ten `Mar 25` labels, short numbers on the value
+/// axis, described by `y_desc` if given.
+pub fn dated_mesh<DB: DrawingBackend>(
+    chart: &mut DayChart<'_, DB>,
+    first: NaiveDate,
+    y_desc: Option<&str>,
+) -> Result<(), DrawingAreaErrorKind<DB::ErrorType>> {
+    let label = |v: &f64| {
+        (first + chrono::Duration::days(v.round() as i64))
+            .format("%b %-d")
+            .to_string()
+    };
+    let mut mesh = chart.configure_mesh();
+    mesh.light_line_style(TRANSPARENT)
+        .bold_line_style(GRID)
+        .x_labels(10)
+        .x_label_formatter(&label)
+        .y_label_formatter(&|v| short(*v))
+        .label_style(label_font());
+    if let Some(desc) = y_desc {
+        mesh.y_desc(desc);
+    }
+    mesh.draw()
+}
+
+/// The mesh of a chart over one day whose x is hours since `day_start`
+/// (epoch seconds): `HH:MM` labels on the local clock of `zone`.
+pub fn clock_mesh<DB: DrawingBackend>(
+    chart: &mut DayChart<'_, DB>,
+    zone: Tz,
+    day_start: i64,
+) -> Result<(), DrawingAreaErrorKind<DB::ErrorType>> {
+    chart
+        .configure_mesh()
+        .light_line_style(TRANSPARENT)
+        .bold_line_style(GRID)
+        .x_labels(13)
+        .x_label_formatter(&|x| {
+            zone.timestamp_opt(day_start + (*x * 3600.0) as i64, 0)
+                .single()
+                .map(|t| t.format("%H:%M").to_string())
+                .unwrap_or_default()
+        })
+        .x_desc(format!("local time ({})", zone.name()))
+        .y_label_formatter(&|y| short(*y))
         .label_style(label_font())
         .draw()
 }

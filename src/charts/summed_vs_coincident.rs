@@ -31,20 +31,7 @@ pub fn draw<DB: DrawingBackend>(
     let caption = format!("{title} — by {}", history.dimension);
     let mut chart =
         style::frame(area, &caption).build_cartesian_2d(-0.5..x(last_day) + 0.5, 0.0..highest)?;
-    chart
-        .configure_mesh()
-        .light_line_style(TRANSPARENT)
-        .bold_line_style(style::GRID)
-        .x_labels(10)
-        .x_label_formatter(&|v| {
-            (first_day + chrono::Duration::days(v.round() as i64))
-                .format("%b %-d")
-                .to_string()
-        })
-        .y_label_formatter(&|v| short(*v))
-        .y_desc("peak users")
-        .label_style(style::label_font())
-        .draw()?;
+    style::dated_mesh(&mut chart, first_day, Some("peak users"))?;
     chart
         .draw_series(LineSeries::new(
             history.days.iter().map(|d| (x(d.day), d.summed as f64)),

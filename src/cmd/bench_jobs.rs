@@ -173,8 +173,7 @@ async fn jobs_run(config: &std::path::Path) -> anyhow::Result<Measured> {
 async fn segment_summary(db: &clickhouse::Client, day: NaiveDate) -> anyhow::Result<String> {
     let mut parts = Vec::new();
     for dimension in Dimension::ALL {
-        let days = segments::days(db, "bench", dimension, (day, day)).await?;
-        let values = segments::values(db, "bench", dimension, (day, day), None).await?;
+        let (days, values) = segments::read(db, "bench", dimension, (day, day)).await?;
         let totals = days.first().context("the jobs stored no segments")?;
         let top = values.first().map_or(String::new(), |v| {
             format!(", top {} {}", v.value, v.peak_users)

@@ -17,24 +17,19 @@ pub async fn run(config: &Path, args: MetricsSegmentsArgs) -> anyhow::Result<()>
     let project = settings.known_project(&range.project)?;
     check_range(range.from, range.to)?;
     let storage = Storage::open(&settings).await?;
-    let days_range = (range.from, range.to);
-    let read = async {
-        let days = segments::days(&storage.client, &project.name, args.dimension, days_range);
-        let values = segments::values(
-            &storage.client,
-            &project.name,
-            args.dimension,
-            days_range,
-            None,
-        );
-        Ok::<_, crate::store::StoreError>(segment_days(&days.await?, &values.await?))
-    }
+    let read = segments::read(
+        &storage.client,
+        &project.name,
+        args.dimension,
+        (range.from, range.to),
+    )
     .await;
     storage.close().await;
+    let (days, values) = read?;
     let response = SegmentsResponse {
         project: project.name.clone(),
         dimension: args.dimension.name().to_owned(),
-        days: read?,
+        days: segment_days(&days, &values),
     };
     match args.format {
         Format::Json => println!("{}", serde_json::to_string_pretty(&response)?),

@@ -128,9 +128,8 @@ pub async fn load(
             ChartKind::SegmentPeaks | ChartKind::SummedVsCoincident | ChartKind::TopOrgs => {
                 let dimension = panel_dimension(panel);
                 let range = (from, latest);
-                let days = segments::days(client, &project.name, dimension, range).await?;
-                let values =
-                    segments::values(client, &project.name, dimension, range, None).await?;
+                let (days, values) =
+                    segments::read(client, &project.name, dimension, range).await?;
                 let history = SegmentHistory::from_rows(dimension, &days, &values);
                 match panel.chart {
                     ChartKind::SegmentPeaks => Chart::SegmentPeaks(history),

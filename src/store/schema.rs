@@ -142,14 +142,9 @@ fn add_segment_columns(tables: &[&'static str]) -> Vec<AddColumn> {
 /// The view's query from migration 5 on: the session facts and the
 /// session's segment values.
 fn sessions_with_segments_select(source: &str) -> String {
-    format!(
-        "SELECT project, toDate(toDateTime({TS_S}), 'UTC') AS day, {BUCKET} AS bucket,
-                user_id, session_id, {states},
-         {segments}
-         FROM {source}
-         GROUP BY project, day, bucket, user_id, session_id",
-        states = session_states(),
-        segments = segment_states(),
+    per_session_select(
+        source,
+        &format!("{},\n         {}", session_states(), segment_states()),
     )
 }
 
@@ -159,12 +154,9 @@ fn sessions_with_segments_select(source: &str) -> String {
 fn backfill_segments(target: &str, source: &str) -> String {
     format!(
         "INSERT INTO {target} (project, day, bucket, user_id, session_id, {columns})
-         SELECT project, toDate(toDateTime({TS_S}), 'UTC') AS day, {BUCKET} AS bucket,
-                user_id, session_id, {segments}
-         FROM {source}
-         GROUP BY project, day, bucket, user_id, session_id",
+         {select}",
         columns = SEGMENT_STATE_COLUMNS.join(", "),
-        segments = segment_states(),
+        select = per_session_select(source, &segment_states()),
     )
 }
 
@@ -241,12 +233,17 @@ const SESSION_STATE_COLUMNS: &str = "first_start AggregateFunction(min, UInt32),
 /// One `sessions_by_day` row per (session, UTC day of its events, insert
 /// block), from the events of `source`.
 fn sessions_by_day_select(source: &str) -> String {
+    per_session_select(source, &session_states())
+}
+
+/// `states` per (project, UTC day, bucket, user, session) of the events of
+/// `source`: the shape of every `sessions_by_day` row.
+fn per_session_select(source: &str, states: &str) -> String {
     format!(
         "SELECT project, toDate(toDateTime({TS_S}), 'UTC') AS day, {BUCKET} AS bucket,
                 user_id, session_id, {states}
          FROM {source}
-         GROUP BY project, day, bucket, user_id, session_id",
-        states = session_states()
+         GROUP BY project, day, bucket, user_id, session_id"
     )
 }
 

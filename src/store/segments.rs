@@ -70,8 +70,22 @@ pub async fn insert(
     insert_rows(client, "segment_days", days).await
 }
 
+/// The totals of `dimension` for the days `from..=to` (oldest first) and
+/// their kept values (as [`values`] reads them).
+pub async fn read(
+    client: &Client,
+    project: &str,
+    dimension: Dimension,
+    range: (NaiveDate, NaiveDate),
+) -> Result<(Vec<SegmentDayRow>, Vec<SegmentFiguresRow>), StoreError> {
+    Ok((
+        days(client, project, dimension, range).await?,
+        values(client, project, dimension, range, None).await?,
+    ))
+}
+
 /// The totals of `dimension` for the days `from..=to`, oldest first.
-pub async fn days(
+async fn days(
     client: &Client,
     project: &str,
     dimension: Dimension,

@@ -41,8 +41,7 @@ pub async fn segments(
     let from = parse_day("from", query.from.as_deref())?;
     let to = parse_day("to", query.to.as_deref())?;
     check_range(from, to).map_err(|e| ApiError::BadQuery(e.to_string()))?;
-    let days = segments::days(&state.db, &project.name, dimension, (from, to)).await?;
-    let values = segments::values(&state.db, &project.name, dimension, (from, to), None).await?;
+    let (days, values) = segments::read(&state.db, &project.name, dimension, (from, to)).await?;
     Ok(Json(SegmentsResponse {
         project: project.name.clone(),
         dimension: dimension.name().to_owned(),

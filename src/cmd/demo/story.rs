@@ -171,8 +171,7 @@ pub async fn print_segments_of_record_day(
         (Dimension::Country, "countries"),
         (Dimension::Org, "organisations"),
     ] {
-        let totals = segments::days(client, &project.name, dimension, (day, day)).await?;
-        let values = segments::values(client, &project.name, dimension, (day, day), None).await?;
+        let (totals, values) = segments::read(client, &project.name, dimension, (day, day)).await?;
         let Some(totals) = totals.first() else {
             continue;
         };

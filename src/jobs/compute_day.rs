@@ -8,7 +8,8 @@ use clickhouse::Client;
 use hdrhistogram::serialization::{Serializer, V2Serializer};
 
 use super::actives;
-use super::day_accumulator::{DayAccumulator, MinuteMaxima};
+use super::concurrency::MinuteMaxima;
+use super::day_accumulator::DayAccumulator;
 use super::day_window::DayWindow;
 use super::segment_accumulator::{DimensionFigures, Keep};
 use super::session_interval::SessionRules;

@@ -16,6 +16,21 @@
 use super::day_window::DayWindow;
 use super::session_interval::Interval;
 
+/// A peak and the first second (epoch) it is reached.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Peak {
+    pub value: u32,
+    pub at: i64,
+}
+
+/// The maxima of `C_user`, `C_conn` and `C_active` within one minute.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MinuteMaxima {
+    pub users: u32,
+    pub connections: u32,
+    pub active_users: u32,
+}
+
 /// +1/−1 per second of one day, for one kind of count.
 #[derive(Debug, Clone)]
 pub struct SecondDeltas {

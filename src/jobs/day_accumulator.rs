@@ -9,6 +9,7 @@ use hdrhistogram::Histogram;
 use rustc_hash::FxHashMap;
 use smallvec::SmallVec;
 
+pub use super::concurrency::{MinuteMaxima, Peak};
 use super::concurrency::{SecondDeltas, merge_intervals, minute_maxima, peak};
 use super::day_window::DayWindow;
 use super::segment_accumulator::{DimensionFigures, Keep, SegmentAccumulator, SegmentedSession};
@@ -17,13 +18,6 @@ use super::session_interval::{Interval, SessionFacts, SessionRules};
 /// Significant digits of the session-length histogram: lengths are exact
 /// up to 262,143 s (3 days) and within 0.001% beyond.
 const HISTOGRAM_DIGITS: u8 = 5;
-
-/// A peak and the first second (epoch) it is reached.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub struct Peak {
-    pub value: u32,
-    pub at: i64,
-}
 
 /// The session-derived figures of one day.
 #[derive(Debug, Clone)]
@@ -38,13 +32,6 @@ pub struct DaySessionsFigures {
     pub minutes: Vec<MinuteMaxima>,
     /// Per dimension, when the accumulator gathered segments.
     pub segments: Option<Vec<DimensionFigures>>,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct MinuteMaxima {
-    pub users: u32,
-    pub connections: u32,
-    pub active_users: u32,
 }
 
 pub struct DayAccumulator {

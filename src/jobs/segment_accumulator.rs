@@ -11,8 +11,7 @@ use compact_str::CompactString;
 use rustc_hash::FxHashMap;
 use smallvec::SmallVec;
 
-use super::concurrency::{merge_intervals, minute_maxima};
-use super::day_accumulator::{MinuteMaxima, Peak};
+use super::concurrency::{MinuteMaxima, Peak, merge_intervals, minute_maxima};
 use super::day_window::DayWindow;
 use super::segment_deltas::{SegmentDeltas, Series, SeriesPeak};
 use super::session_interval::Interval;

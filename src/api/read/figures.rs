@@ -4,12 +4,11 @@
 use axum::Json;
 use axum::extract::{Query, State};
 use axum::http::HeaderMap;
-use chrono::NaiveDate;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
+use super::params::{parse_day, parse_dimension};
 use crate::api::error::ApiError;
-use crate::api::read::segments::parse_dimension;
 use crate::api::state::AppState;
 use crate::domain::calendar::check_range;
 use crate::figures::{DailyResponse, DayMetrics, concurrency_steps, records};
@@ -30,17 +29,6 @@ pub struct ConcurrencyQuery {
     /// With `value`: the series of one segment instead of the whole day's.
     dimension: Option<String>,
     value: Option<String>,
-}
-
-/// A `YYYY-MM-DD` query parameter.
-pub fn parse_day(name: &str, value: Option<&str>) -> Result<NaiveDate, ApiError> {
-    let value =
-        value.ok_or_else(|| ApiError::BadQuery(format!("`{name}` is required (YYYY-MM-DD)")))?;
-    NaiveDate::parse_from_str(value, "%Y-%m-%d").map_err(|_| {
-        ApiError::BadQuery(format!(
-            "`{name}` = {value:?} is not a date like 2020-03-25"
-        ))
-    })
 }
 
 pub async fn daily(

@@ -4,4 +4,5 @@
 pub mod capacity;
 pub mod figures;
 pub mod in_flight;
+pub mod params;
 pub mod segments;

@@ -6,11 +6,10 @@ use axum::extract::{Query, State};
 use axum::http::HeaderMap;
 use serde::Deserialize;
 
-use super::figures::parse_day;
+use super::params::{parse_day, parse_dimension};
 use crate::api::error::ApiError;
 use crate::api::state::AppState;
 use crate::domain::calendar::check_range;
-use crate::domain::dimension::Dimension;
 use crate::segment_figures::{SegmentsResponse, segment_days};
 use crate::store::segments;
 
@@ -19,16 +18,6 @@ pub struct SegmentsQuery {
     dimension: Option<String>,
     from: Option<String>,
     to: Option<String>,
-}
-
-/// The `dimension` query parameter.
-pub fn parse_dimension(value: Option<&str>) -> Result<Dimension, ApiError> {
-    value
-        .ok_or_else(|| {
-            ApiError::BadQuery("`dimension` is required (platform, country or org_id)".into())
-        })?
-        .parse()
-        .map_err(|e: String| ApiError::BadQuery(format!("`dimension` = {e}")))
 }
 
 pub async fn segments(

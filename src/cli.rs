@@ -46,6 +46,10 @@ pub enum Command {
     /// Print computed figures.
     #[command(subcommand)]
     Metrics(MetricsCommand),
+    /// Users, connections and active users online at this second (from
+    /// every event stored), optionally per platform, country or org_id;
+    /// `--watch` refreshes it in place.
+    Online(OnlineArgs),
     /// Growth of the daily figures (WoW, MoM, doubling time) and the records.
     Growth(ReportArgs),
     /// Forecast of the daily peak, its backtest error, and the headroom of
@@ -121,6 +125,24 @@ pub struct MetricsSegmentsArgs {
     #[arg(long)]
     pub dimension: Dimension,
     #[arg(long, value_enum, default_value_t = Format::Json)]
+    pub format: Format,
+}
+
+#[derive(Debug, Args)]
+pub struct OnlineArgs {
+    /// Project name, as in the configuration file.
+    #[arg(long)]
+    pub project: String,
+    /// Also count per value of platform, country or org_id.
+    #[arg(long)]
+    pub dimension: Option<Dimension>,
+    /// Keep refreshing until interrupted (Ctrl-C).
+    #[arg(long)]
+    pub watch: bool,
+    /// Seconds between refreshes with `--watch`.
+    #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u64).range(1..))]
+    pub every: u64,
+    #[arg(long, value_enum, default_value_t = Format::Table)]
     pub format: Format,
 }
 

@@ -147,6 +147,7 @@ impl Server {
             )),
             sessions: Arc::new(SessionStore::default()),
             reads: ReadsInFlight::new(limits.max_reads_in_flight),
+            online: crate::live::online_cache::OnlineCache::default(),
         };
         Ok(Self {
             listener,

@@ -49,6 +49,7 @@ pub fn app(state: AppState) -> Router {
         .route("/v1/metrics/daily", get(read::figures::daily))
         .route("/v1/metrics/concurrency", get(read::figures::concurrency))
         .route("/v1/metrics/segments", get(read::segments::segments))
+        .route("/v1/online", get(read::online::online))
         .route("/v1/records", get(read::figures::records_list))
         .route("/v1/growth", get(read::capacity::growth))
         .route("/v1/capacity", get(read::capacity::capacity))

@@ -14,6 +14,7 @@ use super::pages::sessions::SessionStore;
 use super::read::in_flight::ReadsInFlight;
 use crate::clock::Clock;
 use crate::config::{IngestSettings, ProjectSettings};
+use crate::live::online_cache::OnlineCache;
 use crate::wal::Wal;
 
 /// What every handler may use; cheap to clone.
@@ -32,6 +33,8 @@ pub struct AppState {
     pub guard: Arc<AuthGuard>,
     pub sessions: Arc<SessionStore>,
     pub reads: ReadsInFlight,
+    /// One evaluation of online now per second, shared by every request.
+    pub online: OnlineCache,
 }
 
 impl AppState {

@@ -11,6 +11,7 @@ mod jobs_run;
 mod keys;
 mod metrics_daily;
 mod metrics_segments;
+mod online;
 mod render;
 mod serve;
 mod simulate;
@@ -28,6 +29,7 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<()> {
         Command::Metrics(MetricsCommand::Segments(args)) => {
             metrics_segments::run(&cli.config, args).await
         }
+        Command::Online(args) => online::run(&cli.config, args).await,
         Command::Growth(args) => capacity::growth(&cli.config, args).await,
         Command::Capacity(args) => capacity::capacity(&cli.config, args).await,
         Command::Render(args) => render::run(&cli.config, args).await,

@@ -31,6 +31,13 @@ pub struct SessionRules {
     pub max_length: u32,
 }
 
+/// A session's status at one second (DESIGN §2, `C_active`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Presence {
+    Active,
+    Away,
+}
+
 /// Half-open `[start, end)` in epoch seconds.
 pub type Interval = (i64, i64);
 
@@ -51,6 +58,21 @@ impl SessionFacts {
         };
         let end = end.min(start + i64::from(rules.max_length));
         (end > start).then_some((start, end))
+    }
+
+    /// Whether the session is open at second `t` and active then.
+    pub fn open_at(&self, rules: SessionRules, t: i64) -> Option<Presence> {
+        let (start, end) = self.interval(rules)?;
+        if !(start..end).contains(&t) {
+            return None;
+        }
+        let mut parts = Vec::new();
+        self.active_parts((t, t + 1), &mut parts);
+        Some(if parts.is_empty() {
+            Presence::Away
+        } else {
+            Presence::Active
+        })
     }
 
     /// The parts of `interval` during which the session's status is active:
@@ -189,5 +211,17 @@ mod tests {
     #[test]
     fn presence_after_the_end_changes_nothing() {
         assert_eq!(active(&[(200, 2)], (100, 200)), vec![(100, 200)]);
+    }
+
+    #[test]
+    fn open_at_follows_the_interval_and_the_latest_status() {
+        let mut session = facts(100, 100, NO_MIN, 400);
+        session.presence = vec![(200, 2), (300, 1), (300, 2)];
+        assert_eq!(session.open_at(RULES, 99), None);
+        assert_eq!(session.open_at(RULES, 100), Some(Presence::Active));
+        assert_eq!(session.open_at(RULES, 250), Some(Presence::Away));
+        assert_eq!(session.open_at(RULES, 300), Some(Presence::Active));
+        assert_eq!(session.open_at(RULES, 999), Some(Presence::Active));
+        assert_eq!(session.open_at(RULES, 1000), None);
     }
 }

@@ -13,7 +13,7 @@ use super::day_window::DayWindow;
 use super::session_interval::{SessionFacts, SessionRules};
 use crate::domain::calendar::{date_of, utc_date};
 use crate::store::StoreError;
-use crate::store::schema::SEGMENT_VALUE_AT;
+use crate::store::schema::{BUCKETS, SEGMENT_VALUE_AT};
 
 /// Extra UTC days read beyond `L` on each side of the day.
 const MARGIN_S: i64 = 86_400;
@@ -71,9 +71,48 @@ pub struct Sessions {
 pub fn read(
     client: &Client,
     project: &str,
+    range: (NaiveDate, NaiveDate),
+    buckets: Range<u8>,
+    with_segments: bool,
+) -> Result<Sessions, StoreError> {
+    read_having(client, project, range, buckets, with_segments, "1")
+}
+
+/// The sessions of `project` in `range` (UTC days) that may be open at
+/// second `at`: those not ended by then and with a sign of life within `T`
+/// before it, or ending after it. A superset: the caller still applies
+/// the whole definition (start, maximum length, presence) to each.
+pub fn read_maybe_open_at(
+    client: &Client,
+    project: &str,
+    range: (NaiveDate, NaiveDate),
+    at: i64,
+    rules: SessionRules,
+    with_segments: bool,
+) -> Result<Sessions, StoreError> {
+    let having = format!(
+        "(s_first_end = {no_end} AND toInt64(s_last_alive) + {timeout} > {at})
+         OR (s_first_end != {no_end} AND toInt64(s_first_end) > {at})",
+        no_end = super::session_interval::NO_MIN,
+        timeout = rules.timeout,
+    );
+    read_having(
+        client,
+        project,
+        range,
+        0..BUCKETS as u8,
+        with_segments,
+        &having,
+    )
+}
+
+fn read_having(
+    client: &Client,
+    project: &str,
     (from, to): (NaiveDate, NaiveDate),
     buckets: Range<u8>,
     with_segments: bool,
+    having: &str,
 ) -> Result<Sessions, StoreError> {
     // A session's value: what follows the second in the least key.
     let segments = if with_segments {
@@ -99,7 +138,8 @@ pub fn read(
              FROM sessions_by_day
              WHERE project = ? AND day >= toDate(?) AND day <= toDate(?)
                AND bucket >= ? AND bucket < ?
-             GROUP BY bucket, user_id, session_id"
+             GROUP BY bucket, user_id, session_id
+             HAVING {having}"
         ))
         .bind(project)
         .bind(from.to_string())

@@ -1,7 +1,8 @@
 //! Random events against a second-by-second evaluation of DESIGN §2 written
 //! here, independently of `src/jobs`: every field of the daily figures, of
 //! the segments of every dimension, and the per-minute series of the day
-//! and of every kept segment must match exactly, over many seeds.
+//! and of every kept segment must match exactly, over many seeds; so must
+//! `GET /v1/online` at seconds around the sessions' starts and ends.
 //!
 //! `HIGHWATER_BRUTE_SEEDS=N` runs N seeds (default 12).
 
@@ -484,7 +485,58 @@ async fn check_seed(seed: u64, place: Place) {
             );
         }
     }
+    check_online(&app, &s, seed).await;
     app.stop().await.unwrap();
+}
+
+/// `GET /v1/online` at seconds around the sessions' starts and ends (and
+/// a few others) against the counts of those seconds, overall and per
+/// value of one dimension.
+async fn check_online(app: &crate::TestApp, s: &Scenario, seed: u64) {
+    let sessions = sessions(s);
+    let all: Vec<&Session> = sessions.iter().collect();
+    let mut rng = SmallRng::seed_from_u64(seed ^ 0x0511);
+    let d = seed as usize % 3;
+    let mut seconds: Vec<i64> = (0..if sessions.is_empty() { 0 } else { 6 })
+        .map(|_| {
+            let x = &sessions[rng.random_range(0..sessions.len())];
+            [x.start, x.end - 1, x.end, x.start + (x.end - x.start) / 2][rng.random_range(0..4)]
+        })
+        .collect();
+    seconds.push(midnight(s.zone, s.day) + rng.random_range(0..86_400));
+    for t in seconds {
+        app.clock.set(t * 1000 + rng.random_range(0..1000));
+        let expected = counts_per_second(&all, t, t + 1)[0];
+        let mut by_value: BTreeMap<&str, Vec<&Session>> = BTreeMap::new();
+        for x in all.iter().filter(|x| x.open_at(t)) {
+            by_value.entry(x.values[d].as_str()).or_default().push(x);
+        }
+        let mut values: Vec<Value> = by_value
+            .into_iter()
+            .map(|(value, of_value)| {
+                let [users, connections, active_users] = counts_per_second(&of_value, t, t + 1)[0];
+                json!({"value": value, "users": users, "connections": connections,
+                       "active_users": active_users})
+            })
+            .collect();
+        values.sort_by_key(|v| std::cmp::Reverse(v["users"].as_u64().unwrap()));
+        let (status, online) = app
+            .read(READ, &format!("/v1/online?dimension={}", DIMENSIONS[d]))
+            .await;
+        assert_eq!(status, 200, "{online}");
+        let context = format!("seed {seed}, second {}", rfc3339(t));
+        assert_eq!(online["as_of"], rfc3339(t), "{context}");
+        assert_eq!(
+            [
+                &online["users"],
+                &online["connections"],
+                &online["active_users"]
+            ],
+            expected.map(|c| json!(c)).each_ref(),
+            "{context}"
+        );
+        assert_eq!(online["values"], json!(values), "{context}");
+    }
 }
 
 #[tokio::test]

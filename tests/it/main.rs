@@ -19,6 +19,7 @@ mod lane;
 mod lanes_agree;
 mod log_replay;
 mod migrations;
+mod online;
 mod outage;
 mod read_api;
 mod schedule;
@@ -225,7 +226,29 @@ pub async fn spawn_app_with(test: &str, url: &str, adjust: impl FnOnce(&mut Sett
             .await
             .unwrap();
     }
-    let db = highwater::store::connect::connect_all(&settings.clickhouse, &urls)
+    start_on(settings, &urls).await
+}
+
+/// A second highwater on `app`'s database (a log of its own, the same
+/// ClickHouse), as two instances behind one load balancer are.
+pub async fn spawn_second_instance(app: &TestApp) -> TestApp {
+    let mut settings = app.settings.clone();
+    let wal = settings
+        .wal
+        .dir
+        .clone()
+        .unwrap()
+        .with_file_name("wal-second");
+    settings.wal.dir = Some(wal);
+    let urls = match &settings.clickhouse.url {
+        Some(url) => vec![url.clone()],
+        None => settings.clickhouse.shard_urls.clone(),
+    };
+    start_on(settings, &urls).await
+}
+
+async fn start_on(settings: Settings, urls: &[String]) -> TestApp {
+    let db = highwater::store::connect::connect_all(&settings.clickhouse, urls)
         .await
         .unwrap();
     let clock = std::sync::Arc::new(ManualClock::new(NOW_MS));

@@ -4,5 +4,6 @@
 pub mod capacity;
 pub mod figures;
 pub mod in_flight;
+pub mod online;
 pub mod params;
 pub mod segments;

@@ -1,0 +1,111 @@
+//! `highwater online --project P [--dimension D] [--watch [--every S]]
+//! [--format table|json]`: online now, read from ClickHouse.
+
+use std::io::{IsTerminal, Write};
+use std::path::Path;
+use std::time::Duration;
+
+use crate::cli::{Format, OnlineArgs};
+use crate::config::Settings;
+use crate::domain::calendar::rfc3339;
+use crate::domain::dimension::label;
+use crate::jobs::compute_day::rules;
+use crate::live::online::{OnlineNow, online_at};
+use crate::startup::Storage;
+
+/// Values shown per refresh in the table (JSON has them all).
+const TABLE_VALUES: usize = 20;
+
+pub async fn run(config: &Path, args: OnlineArgs) -> anyhow::Result<()> {
+    let settings = Settings::load(config, true)?;
+    let project = settings.known_project(&args.project)?;
+    let storage = Storage::open(&settings).await?;
+    let result = show(&storage.client, project, &args).await;
+    storage.close().await;
+    result
+}
+
+async fn show(
+    client: &clickhouse::Client,
+    project: &crate::config::ProjectSettings,
+    args: &OnlineArgs,
+) -> anyhow::Result<()> {
+    // Redraw in place only on a terminal; into a file, one block per refresh.
+    let redraw = args.watch && args.format == Format::Table && std::io::stdout().is_terminal();
+    loop {
+        let at = chrono::Utc::now().timestamp();
+        let online = online_at(client, &project.name, rules(project), at, args.dimension).await?;
+        let mut out = std::io::stdout().lock();
+        if redraw {
+            write!(out, "\x1b[2J\x1b[H")?;
+        }
+        match args.format {
+            Format::Json => writeln!(
+                out,
+                "{}",
+                serde_json::to_string(&as_json(&project.name, &online))?
+            )?,
+            Format::Table => write_table(&mut out, &project.name, &online)?,
+        }
+        out.flush()?;
+        drop(out);
+        if !args.watch {
+            return Ok(());
+        }
+        tokio::select! {
+            () = tokio::time::sleep(Duration::from_secs(args.every)) => {}
+            _ = tokio::signal::ctrl_c() => return Ok(()),
+        }
+    }
+}
+
+fn as_json(project: &str, online: &OnlineNow) -> serde_json::Value {
+    let mut json = serde_json::json!({
+        "project": project,
+        "as_of": rfc3339(online.at),
+        "users": online.counts.users,
+        "connections": online.counts.connections,
+        "active_users": online.counts.active_users,
+    });
+    if let Some((dimension, values)) = &online.values {
+        json["dimension"] = dimension.name().into();
+        json["values"] = serde_json::to_value(values).unwrap_or_default();
+    }
+    json
+}
+
+fn write_table(out: &mut impl Write, project: &str, online: &OnlineNow) -> std::io::Result<()> {
+    let counts = online.counts;
+    writeln!(
+        out,
+        "{project} at {}: {} users online, {} connections, {} active",
+        rfc3339(online.at),
+        counts.users,
+        counts.connections,
+        counts.active_users
+    )?;
+    if let Some((dimension, values)) = &online.values {
+        writeln!(
+            out,
+            "  {:<24} {:>12} {:>12} {:>12}",
+            dimension.name(),
+            "users",
+            "connections",
+            "active"
+        )?;
+        for v in values.iter().take(TABLE_VALUES) {
+            writeln!(
+                out,
+                "  {:<24} {:>12} {:>12} {:>12}",
+                label(&v.value),
+                v.counts.users,
+                v.counts.connections,
+                v.counts.active_users
+            )?;
+        }
+        if values.len() > TABLE_VALUES {
+            writeln!(out, "  … and {} more values", values.len() - TABLE_VALUES)?;
+        }
+    }
+    Ok(())
+}

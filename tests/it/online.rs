@@ -1,0 +1,138 @@
+//! `GET /v1/online` over hand-built sessions whose counts were worked out
+//! by hand from DESIGN §2 (T = 600 s): a lost end timing out, presence
+//! away, active winning within a second, a user on two devices connected
+//! through two instances of highwater on one ClickHouse.
+
+use serde_json::{Value, json};
+
+use crate::{
+    ALPHA_INGEST, ALPHA_READ, NOW_MS, TestApp, event_json, spawn_app, spawn_second_instance,
+};
+
+fn with(mut event: Value, field: &str, value: &str) -> Value {
+    event[field] = json!(value);
+    event
+}
+
+async fn post(app: &TestApp, events: Vec<Value>) {
+    let response = app
+        .post(ALPHA_INGEST, "application/json")
+        .json(&events)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200, "{}", response.text().await.unwrap());
+}
+
+async fn online(app: &TestApp, at_ms: i64, query: &str) -> Value {
+    app.clock.set(at_ms);
+    let (status, body) = app.read(ALPHA_READ, &format!("/v1/online{query}")).await;
+    assert_eq!(status, 200, "{body}");
+    body
+}
+
+fn counts(body: &Value) -> [u64; 3] {
+    ["users", "connections", "active_users"].map(|k| body[k].as_u64().unwrap())
+}
+
+#[tokio::test]
+async fn online_now_counts_open_sessions_once_per_user_across_two_instances() {
+    let first = spawn_app("online_two_instances").await;
+    let second = spawn_second_instance(&first).await;
+    // Through the first instance:
+    post(
+        &first,
+        vec![
+            // u1 on device A: alive 500 s ago → open until 100 s from now.
+            with(
+                event_json("session_start", "u1", "a", 3000),
+                "platform",
+                "ios",
+            ),
+            event_json("heartbeat", "u1", "a", 500),
+            // u3: away since 900 s ago, alive 10 s ago.
+            event_json("session_start", "u3", "s", 1000),
+            with(event_json("presence", "u3", "s", 900), "status", "away"),
+            event_json("heartbeat", "u3", "s", 10),
+            // u4: ended 50 s ago.
+            event_json("session_start", "u4", "s", 100),
+            event_json("session_end", "u4", "s", 50),
+            // u6: one heartbeat 599 s ago, no start: open for this second only.
+            event_json("heartbeat", "u6", "s", 599),
+        ],
+    )
+    .await;
+    // Through the second:
+    post(
+        &second,
+        vec![
+            // u1 on device B, away 100 s ago.
+            with(
+                event_json("session_start", "u1", "b", 200),
+                "platform",
+                "macos",
+            ),
+            with(event_json("presence", "u1", "b", 100), "status", "away"),
+            // u2: its end was lost; alive 700 s ago → timed out 100 s ago.
+            event_json("session_start", "u2", "s", 4000),
+            event_json("heartbeat", "u2", "s", 700),
+            // u5: away and active in the same second → active.
+            event_json("session_start", "u5", "s", 50),
+            with(event_json("presence", "u5", "s", 40), "status", "away"),
+            with(event_json("presence", "u5", "s", 40), "status", "active"),
+        ],
+    )
+    .await;
+    first.drained().await;
+    second.drained().await;
+
+    // Now: u1 (A active, B away), u3 (away), u5, u6 → 4 users, 5
+    // connections, 3 active (u1, u5, u6). Both instances say so.
+    for app in [&first, &second] {
+        let body = online(app, NOW_MS + 999, "").await;
+        assert_eq!(counts(&body), [4, 5, 3], "{body}");
+        assert_eq!(body["as_of"], "2020-03-25T12:00:00Z");
+        assert_eq!(body["unshipped_bytes"], 0);
+        assert_eq!(body["behind_s"], 0.0);
+    }
+    // Per platform: u1's devices count once in each; the rest unknown.
+    let body = online(&second, NOW_MS, "?dimension=platform").await;
+    assert_eq!(body["dimension"], "platform");
+    assert_eq!(
+        body["values"],
+        json!([
+            {"value": "", "users": 3, "connections": 3, "active_users": 2},
+            {"value": "ios", "users": 1, "connections": 1, "active_users": 1},
+            {"value": "macos", "users": 1, "connections": 1, "active_users": 0},
+        ])
+    );
+    // One second later u6 has timed out.
+    let body = online(&first, NOW_MS + 1000, "").await;
+    assert_eq!(counts(&body), [3, 4, 2], "{body}");
+    // 100 s later u1's device A has timed out too: u1 (B, away), u3
+    // (away), u5 (active).
+    let body = online(&first, NOW_MS + 100_000, "").await;
+    assert_eq!(counts(&body), [3, 3, 1], "{body}");
+    // Ten minutes on, every session has timed out (u3, the last alive, at
+    // 590 s).
+    let body = online(&second, NOW_MS + 600_000, "").await;
+    assert_eq!(counts(&body), [0, 0, 0], "{body}");
+    second.stop().await.unwrap();
+    first.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn online_needs_a_read_key_and_a_known_dimension() {
+    let app = spawn_app("online_refusals").await;
+    let (status, _) = app.get("/v1/online").await;
+    assert_eq!(status, 401);
+    let (status, _) = app.read(ALPHA_INGEST, "/v1/online").await;
+    assert_eq!(status, 403);
+    let (status, body) = app.read(ALPHA_READ, "/v1/online?dimension=colour").await;
+    assert_eq!(status, 400, "{body}");
+    assert!(
+        body["message"].as_str().unwrap().contains("colour"),
+        "{body}"
+    );
+    app.stop().await.unwrap();
+}

@@ -17,7 +17,8 @@
 //!   session lengths, per day; the schedule `serve` runs.
 //! - [`store`]: ClickHouse: client, migrations, RowBinary encoding, rows,
 //!   figures tables, the embedded server.
-//! - [`live`]: online now, at the current second, from the stored events.
+//! - [`live`]: online now, at the current second, from the stored events;
+//!   [`monitoring`]: Prometheus metrics at `/metrics`.
 //! - [`capacity`]: growth rates, the forecast of the daily peak and the
 //!   headroom of a configured capacity.
 //! - [`charts`]: the chart kinds, drawn onto any plotters area (PNG, SVG);
@@ -43,6 +44,7 @@ pub mod domain;
 pub mod figures;
 pub mod jobs;
 pub mod live;
+pub mod monitoring;
 pub mod segment_figures;
 pub mod simulate;
 pub mod startup;

@@ -7,6 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
+use sha2::{Digest, Sha256};
 use tokio::net::TcpListener;
 
 use crate::api::access::client::WebSettings;
@@ -20,6 +21,7 @@ use crate::clock::Clock;
 use crate::config::Settings;
 use crate::jobs::schedule::Scheduler;
 use crate::jobs::slicing::Slicing;
+use crate::monitoring::Monitoring;
 use crate::store::local_server::LocalClickHouse;
 use crate::wal::{Wal, WalMonitor, WalTasks};
 
@@ -99,6 +101,8 @@ async fn running_embedded(data_dir: &std::path::Path, shards: usize) -> Option<V
 /// A bound, ready-to-run HTTP server.
 pub struct Server {
     listener: TcpListener,
+    /// `[metrics] listen`, if set.
+    metrics_listener: Option<TcpListener>,
     state: AppState,
     wal_tasks: WalTasks,
     jobs: Option<Scheduler>,
@@ -118,14 +122,24 @@ impl Server {
         let listener = TcpListener::bind(addr)
             .await
             .with_context(|| format!("cannot listen on {addr}"))?;
+        let metrics_listener = match settings.metrics.listen {
+            Some(addr) => Some(
+                TcpListener::bind(addr)
+                    .await
+                    .with_context(|| format!("cannot listen on {addr} (metrics.listen)"))?,
+            ),
+            None => None,
+        };
         let admission = Admission::new(&settings.ingest)?;
         let (wal, wal_tasks) = Wal::open(&settings.wal_dir(), &settings.wal, client.clone())?;
+        let monitoring = Arc::new(Monitoring::new(wal.monitor(), clock.clone()));
         let projects = Arc::new(settings.projects.clone());
         let jobs = settings.jobs.enabled.then(|| {
             let interval = Duration::from_secs(settings.jobs.interval_s.max(1));
             Scheduler::new(client.clone(), projects.clone(), clock.clone(), interval)
                 .with_log(wal.monitor())
                 .with_slicing(Slicing::from(&settings.jobs))
+                .with_monitoring(monitoring.clone())
         });
         let limits = &settings.ingest;
         let state = AppState {
@@ -148,9 +162,16 @@ impl Server {
             sessions: Arc::new(SessionStore::default()),
             reads: ReadsInFlight::new(limits.max_reads_in_flight),
             online: crate::live::online_cache::OnlineCache::default(),
+            monitoring,
+            scrape_key_digest: settings
+                .metrics
+                .scrape_key
+                .as_ref()
+                .map(|key| Sha256::digest(key.as_bytes()).into()),
         };
         Ok(Self {
             listener,
+            metrics_listener,
             state,
             wal_tasks,
             jobs,
@@ -164,6 +185,13 @@ impl Server {
         self.listener
             .local_addr()
             .expect("bound listener has an address")
+    }
+
+    /// Where `/metrics` is served without a key, if anywhere.
+    pub fn metrics_addr(&self) -> Option<SocketAddr> {
+        self.metrics_listener
+            .as_ref()
+            .map(|l| l.local_addr().expect("bound listener has an address"))
     }
 
     /// Holds the scheduled jobs back until the returned sender fires (for a
@@ -189,6 +217,12 @@ impl Server {
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
+        // The metrics address has no shutdown of its own: it answers until
+        // the main address has closed.
+        let metrics = self.metrics_listener.map(|listener| {
+            let router = crate::monitoring::scrape::open_router(self.state.clone());
+            tokio::spawn(async move { axum::serve(listener, router).await })
+        });
         let router = app(self.state);
         let (stop_jobs, jobs_stopped) = tokio::sync::watch::channel(false);
         let held = self.jobs_held;
@@ -232,6 +266,11 @@ impl Server {
         }
         // The router (and with it every log handle) is gone: the appender
         // finishes, the shipper ships what it can until the deadline.
+        // The metrics router holds a log handle too.
+        if let Some(metrics) = metrics {
+            metrics.abort();
+            let _ = metrics.await;
+        }
         self.wal_tasks.finish(deadline).await;
         Ok(())
     }

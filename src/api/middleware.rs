@@ -1,12 +1,18 @@
 //! The middleware that needs the application's state: the failed-key
-//! guard and the bound on reads in flight. Each refuses before the handler
-//! runs, as JSON on the API and as a page under `/dashboards`.
+//! guard and the bound on reads in flight (each refuses before the handler
+//! runs, as JSON on the API and as a page under `/dashboards`), and the
+//! metrics of ingest requests and reads.
 
-use axum::extract::{Request, State};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use axum::body::Body;
+use axum::extract::{MatchedPath, Request, State};
 use axum::http::Method;
 use axum::http::header::{AUTHORIZATION, COOKIE};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
+use http_body_util::BodyExt;
 
 use super::error::{ApiError, AuthFailed};
 use super::pages::error::PageError;
@@ -55,4 +61,39 @@ fn refuse(request: &Request, error: ApiError) -> Response {
     } else {
         error.into_response()
     }
+}
+
+/// Middleware for `POST /v1/events`: counts the request by status and the
+/// body bytes the handler actually read (declared or chunked, refused or
+/// not).
+pub async fn count_ingest(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    let read = Arc::new(AtomicU64::new(0));
+    let counter = read.clone();
+    let request = request.map(|body| {
+        Body::new(body.map_frame(move |frame| {
+            if let Some(data) = frame.data_ref() {
+                counter.fetch_add(data.len() as u64, Ordering::Relaxed);
+            }
+            frame
+        }))
+    });
+    let response = next.run(request).await;
+    state
+        .monitoring
+        .ingest_request(response.status().as_u16(), read.load(Ordering::Relaxed));
+    response
+}
+
+/// Middleware for the reads: their latency per route.
+pub async fn time_reads(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    let route = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or_else(|| "other".to_owned(), |p| p.as_str().to_owned());
+    let started = std::time::Instant::now();
+    let response = next.run(request).await;
+    state
+        .monitoring
+        .read_answered(&route, started.elapsed().as_secs_f64());
+    response
 }

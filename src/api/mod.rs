@@ -43,7 +43,8 @@ pub fn app(state: AppState) -> Router {
     // that a 413 or 408 says which limit it met.
     let ingest = Router::new()
         .route("/v1/events", post(ingest::ingest_events))
-        .layer(DefaultBodyLimit::disable());
+        .layer(DefaultBodyLimit::disable())
+        .layer(from_fn_with_state(state.clone(), middleware::count_ingest));
     // Reads take no body; they are bounded in number and in time.
     let reads = Router::new()
         .route("/v1/metrics/daily", get(read::figures::daily))
@@ -58,7 +59,8 @@ pub fn app(state: AppState) -> Router {
         .layer(TimeoutLayer::with_status_code(
             StatusCode::SERVICE_UNAVAILABLE,
             Duration::from_millis(limits.read_timeout_ms),
-        ));
+        ))
+        .route_layer(from_fn_with_state(state.clone(), middleware::time_reads));
     // Forms: a few KiB, within the body timeout.
     let forms = Router::new()
         .route(
@@ -74,6 +76,7 @@ pub fn app(state: AppState) -> Router {
     Router::new()
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
+        .route("/metrics", get(crate::monitoring::scrape::scrape_with_key))
         .merge(ingest)
         .merge(reads)
         .merge(forms)

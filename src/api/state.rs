@@ -15,6 +15,7 @@ use super::read::in_flight::ReadsInFlight;
 use crate::clock::Clock;
 use crate::config::{IngestSettings, ProjectSettings};
 use crate::live::online_cache::OnlineCache;
+use crate::monitoring::Monitoring;
 use crate::wal::Wal;
 
 /// What every handler may use; cheap to clone.
@@ -35,6 +36,9 @@ pub struct AppState {
     pub reads: ReadsInFlight,
     /// One evaluation of online now per second, shared by every request.
     pub online: OnlineCache,
+    pub monitoring: Arc<Monitoring>,
+    /// SHA-256 of `metrics.scrape_key`, if `/metrics` is served here.
+    pub scrape_key_digest: Option<[u8; 32]>,
 }
 
 impl AppState {

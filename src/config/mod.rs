@@ -7,7 +7,9 @@ mod project;
 mod sections;
 
 pub use project::{ProjectSettings, RateLimits};
-pub use sections::{ClickHouseSettings, Compression, IngestSettings, JobsSettings, WalSettings};
+pub use sections::{
+    ClickHouseSettings, Compression, IngestSettings, JobsSettings, MetricsSettings, WalSettings,
+};
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -44,6 +46,8 @@ pub struct Settings {
     pub wal: WalSettings,
     #[serde(default)]
     pub jobs: JobsSettings,
+    #[serde(default)]
+    pub metrics: MetricsSettings,
     #[serde(default, rename = "project")]
     pub projects: Vec<ProjectSettings>,
 }
@@ -69,6 +73,7 @@ impl Default for Settings {
             ingest: IngestSettings::default(),
             wal: WalSettings::default(),
             jobs: JobsSettings::default(),
+            metrics: MetricsSettings::default(),
             projects: Vec::new(),
         }
     }
@@ -144,6 +149,9 @@ impl Settings {
                 self.wal.max_bytes,
                 self.wal.segment_bytes
             );
+        }
+        if let Some(why) = self.metrics.scrape_key.as_deref().and_then(keys::refusal) {
+            bail!("metrics.scrape_key: {why}");
         }
         let clickhouse = &self.clickhouse;
         match &clickhouse.cluster {

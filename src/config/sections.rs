@@ -152,6 +152,18 @@ impl Default for WalSettings {
     }
 }
 
+/// Prometheus metrics (`GET /metrics`).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct MetricsSettings {
+    /// A listen address of their own (e.g. `127.0.0.1:9464`), unauthenticated:
+    /// keep it on a private network.
+    pub listen: Option<std::net::SocketAddr>,
+    /// Or on the main address, for scrapers that send
+    /// `Authorization: Bearer <scrape_key>` (at least 24 characters).
+    pub scrape_key: Option<String>,
+}
+
 /// The jobs `serve` runs on a schedule.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]

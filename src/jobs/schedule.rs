@@ -27,6 +27,7 @@ use super::slicing::Slicing;
 use crate::clock::Clock;
 use crate::config::ProjectSettings;
 use crate::domain::calendar::{MAX_RANGE_DAYS, date_of, local_day};
+use crate::monitoring::Monitoring;
 use crate::store::StoreError;
 use crate::store::figures;
 use crate::wal::WalMonitor;
@@ -48,6 +49,7 @@ pub struct Scheduler {
     /// received: the watermark must not pass the oldest of them.
     log: Option<WalMonitor>,
     slicing: Slicing,
+    monitoring: Option<Arc<Monitoring>>,
 }
 
 impl Scheduler {
@@ -68,12 +70,19 @@ impl Scheduler {
             pending,
             log: None,
             slicing: Slicing::default(),
+            monitoring: None,
         }
     }
 
     /// How days are cut into slices of users (`jobs.max_sessions_per_slice`).
     pub fn with_slicing(mut self, slicing: Slicing) -> Self {
         self.slicing = slicing;
+        self
+    }
+
+    /// Reports each round's duration and events cut-off (staleness).
+    pub fn with_monitoring(mut self, monitoring: Arc<Monitoring>) -> Self {
+        self.monitoring = Some(monitoring);
         self
     }
 
@@ -88,8 +97,16 @@ impl Scheduler {
         tokio::pin!(shutdown);
         loop {
             for index in 0..self.projects.len() {
-                if let Err(e) = self.tick(index).await {
-                    tracing::error!(project = %self.projects[index].name, error = %e, "scheduled jobs failed");
+                let started = std::time::Instant::now();
+                let cut_ms = self.cut_ms();
+                let result = self.tick(index).await;
+                let name = &self.projects[index].name;
+                if let Some(monitoring) = &self.monitoring {
+                    let seconds = started.elapsed().as_secs_f64();
+                    monitoring.job_round(name, cut_ms, seconds, result.is_ok());
+                }
+                if let Err(e) = result {
+                    tracing::error!(project = %name, error = %e, "scheduled jobs failed");
                 }
             }
             tokio::select! {
@@ -99,11 +116,19 @@ impl Scheduler {
         }
     }
 
+    /// The receive time up to which a round starting now sees every
+    /// event: now, or the oldest batch still in the log.
+    fn cut_ms(&self) -> i64 {
+        let now = self.clock.now_ms();
+        let unshipped = self.log.as_ref().and_then(WalMonitor::oldest_unshipped_ms);
+        unshipped.map_or(now, |u| u.min(now))
+    }
+
     /// One round for one project; returns the days recomputed.
     pub async fn tick(&mut self, index: usize) -> Result<Vec<NaiveDate>, RunError> {
         let project = &self.projects[index];
         let started_ms = self.clock.now_ms();
-        let unshipped = self.log.as_ref().and_then(WalMonitor::oldest_unshipped_ms);
+        let cut_ms = self.cut_ms();
         let today = local_day(project.time_zone, started_ms);
         let stored = figures::day_statuses(&self.client, &project.name).await?;
         let watermark = match self.watermarks[index] {
@@ -135,7 +160,7 @@ impl Scheduler {
         }
         // The late days are remembered in `pending`: the watermark moves on
         // now, whatever happens to the runs below.
-        self.watermarks[index] = Some(unshipped.map_or(started_ms, |u| u.min(started_ms)));
+        self.watermarks[index] = Some(cut_ms);
 
         let mut urgent: BTreeSet<NaiveDate> = BTreeSet::from([today]);
         urgent.extend(

@@ -1,9 +1,12 @@
-//! One evaluation of online now per project, dimension and second, however
-//! many ask: requests arriving together wait for the evaluation in
-//! progress instead of starting their own (at millions online one
-//! evaluation reads millions of sessions).
+//! Requests for online now that arrive together share evaluations (at
+//! millions online one reads millions of sessions): a request waits for
+//! the evaluation in progress, then takes the latest result if that
+//! evaluation began after the request arrived (so it saw every event
+//! stored before the request) and is of the same second; otherwise it
+//! evaluates, for itself and whoever queued behind it.
 
 use std::sync::{Arc, Mutex};
+use std::time::Instant;
 
 use rustc_hash::FxHashMap;
 
@@ -13,7 +16,8 @@ use crate::domain::dimension::Dimension;
 use crate::jobs::compute_day::rules;
 use crate::store::StoreError;
 
-type Slot = Arc<tokio::sync::Mutex<Option<OnlineNow>>>;
+/// The latest result and when its evaluation began.
+type Slot = Arc<tokio::sync::Mutex<Option<(OnlineNow, Instant)>>>;
 /// A project and the dimension asked for, if any.
 type Question = (String, Option<Dimension>);
 
@@ -24,7 +28,7 @@ pub struct OnlineCache {
 
 impl OnlineCache {
     /// Online now for `project` at second `at` (and per value of
-    /// `dimension`): the evaluation of that second if there was one.
+    /// `dimension`).
     pub async fn at(
         &self,
         client: &clickhouse::Client,
@@ -32,6 +36,7 @@ impl OnlineCache {
         at: i64,
         dimension: Option<Dimension>,
     ) -> Result<OnlineNow, StoreError> {
+        let arrived = Instant::now();
         let slot = self
             .slots
             .lock()
@@ -40,11 +45,15 @@ impl OnlineCache {
             .or_default()
             .clone();
         let mut last = slot.lock().await;
-        if let Some(last) = last.as_ref().filter(|last| last.at == at) {
-            return Ok(last.clone());
+        if let Some((online, _)) = last
+            .as_ref()
+            .filter(|(online, began)| online.at == at && *began >= arrived)
+        {
+            return Ok(online.clone());
         }
-        let now = online_at(client, &project.name, rules(project), at, dimension).await?;
-        *last = Some(now.clone());
-        Ok(now)
+        let began = Instant::now();
+        let online = online_at(client, &project.name, rules(project), at, dimension).await?;
+        *last = Some((online.clone(), began));
+        Ok(online)
     }
 }

@@ -82,6 +82,7 @@ impl Inserter {
                     if failures == 0 {
                         tracing::warn!(error = %reason, "ClickHouse did not take the insert; the log keeps every batch and retries");
                     }
+                    self.shared.ship_failures.fetch_add(1, Ordering::Relaxed);
                     self.shared.log.lock().expect("log lock").ship_error = Some(reason);
                     failures += 1;
                     tokio::time::sleep(backoff(failures, self.retry_max)).await;
@@ -156,6 +157,7 @@ impl Inserter {
                     if failures == 0 {
                         tracing::error!("{why}");
                     }
+                    self.shared.ship_failures.fetch_add(1, Ordering::Relaxed);
                     self.shared.log.lock().expect("log lock").ship_error = Some(why);
                     failures += 1;
                     tokio::time::sleep(backoff(failures, self.retry_max)).await;

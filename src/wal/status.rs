@@ -22,6 +22,9 @@ pub struct WalStatus {
     /// Batches are being refused (503) until the shipper frees room.
     pub full: bool,
     pub shipped_rows: u64,
+    /// Inserts ClickHouse did not take since start (each retried or set
+    /// aside).
+    pub ship_failures: u64,
     /// Batches set aside into the dead-letter files by this run.
     pub dead_letter_records: u64,
     /// Bytes of every dead-letter file (counted against `max_bytes`).
@@ -58,6 +61,7 @@ impl WalMonitor {
             max_bytes: shared.max_bytes,
             full: log.full,
             shipped_rows: shared.shipped_rows.load(Ordering::Relaxed),
+            ship_failures: shared.ship_failures.load(Ordering::Relaxed),
             dead_letter_records: shared.dead_letter_records.load(Ordering::Relaxed),
             dead_letter_bytes: shared.dead_letter_bytes.load(Ordering::Relaxed),
             clickhouse_error: log.ship_error.clone(),

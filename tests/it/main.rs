@@ -21,6 +21,7 @@ mod log_replay;
 mod migrations;
 mod online;
 mod outage;
+mod prometheus;
 mod read_api;
 mod schedule;
 mod security;
@@ -179,12 +180,15 @@ pub fn test_settings(database: &str, url: &str) -> Settings {
     settings.wal.ship_linger_ms = 20;
     // Tests run the jobs themselves, at the times they choose.
     settings.jobs.enabled = false;
+    settings.metrics.listen = Some("127.0.0.1:0".parse().unwrap());
     settings
 }
 
 /// A running highwater on a fresh database.
 pub struct TestApp {
     pub base_url: String,
+    /// `GET {metrics_url}/metrics`: the unauthenticated metrics address.
+    pub metrics_url: String,
     pub db: clickhouse::Client,
     /// The server's clock; tests move it.
     pub clock: std::sync::Arc<ManualClock>,
@@ -261,6 +265,7 @@ async fn start_on(settings: Settings, urls: &[String]) -> TestApp {
     .await
     .unwrap();
     let base_url = format!("http://{}", server.local_addr());
+    let metrics_url = format!("http://{}", server.metrics_addr().unwrap());
     let log = server.log_monitor();
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let serving = tokio::spawn(server.run(async {
@@ -268,6 +273,7 @@ async fn start_on(settings: Settings, urls: &[String]) -> TestApp {
     }));
     TestApp {
         base_url,
+        metrics_url,
         db,
         clock,
         settings,

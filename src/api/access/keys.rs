@@ -176,12 +176,7 @@ impl KeyRing {
     /// The key of a request and the project it may act on with `role`, from
     /// its `Authorization: Bearer` header.
     pub fn authorize(&self, headers: &HeaderMap, role: KeyRole) -> Result<Authorized, ApiError> {
-        let token = headers
-            .get(AUTHORIZATION)
-            .and_then(|v| v.as_bytes().strip_prefix(b"Bearer "))
-            .map(|t| t.trim_ascii())
-            .filter(|t| !t.is_empty())
-            .ok_or(ApiError::MissingKey)?;
+        let token = bearer_token(headers).ok_or(ApiError::MissingKey)?;
         let entry = self.find(token).ok_or(ApiError::UnknownKey)?;
         match self.entries[entry].role {
             found if found == role => Ok(Authorized {
@@ -196,6 +191,15 @@ impl KeyRing {
             )),
         }
     }
+}
+
+/// The token of an `Authorization: Bearer` header, if there is one.
+pub fn bearer_token(headers: &HeaderMap) -> Option<&[u8]> {
+    headers
+        .get(AUTHORIZATION)
+        .and_then(|v| v.as_bytes().strip_prefix(b"Bearer "))
+        .map(|t| t.trim_ascii())
+        .filter(|t| !t.is_empty())
 }
 
 #[cfg(test)]

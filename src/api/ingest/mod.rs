@@ -95,6 +95,9 @@ pub async fn ingest_events(
         .append(encoded.into(), rows, now_ms)
         .await
         .map_err(|e: AppendError| ApiError::Unavailable(e.to_string()))?;
+    state
+        .monitoring
+        .events_acknowledged(&project.name, accepted as u64);
     Ok(Json(Accepted { accepted }))
 }
 

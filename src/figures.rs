@@ -100,20 +100,33 @@ pub struct Record {
 /// The final days whose `peak_users` exceeds that of every earlier day
 /// (DESIGN §2). `days` must be in day order.
 pub fn records(days: &[DailyFiguresRow]) -> Vec<Record> {
-    let mut best_so_far = 0;
-    let mut records = Vec::new();
-    for day in days {
-        if day.r#final == 1 && day.peak_users > best_so_far {
-            records.push(Record {
-                day: date_of(day.day).to_string(),
-                peak_users: day.peak_users,
-                peak_users_at: rfc3339(day.peak_users_at.into()),
-                previous_peak_users: best_so_far,
+    above_every_earlier_day(days)
+        .filter(|(_, is_final)| *is_final)
+        .map(|(record, _)| record)
+        .collect()
+}
+
+/// Every day (final or provisional — a "record in progress") whose
+/// `peak_users` exceeds that of every earlier day, and whether it is
+/// final. `days` must be in day order.
+pub fn above_every_earlier_day(
+    days: &[DailyFiguresRow],
+) -> impl Iterator<Item = (Record, bool)> + '_ {
+    days.iter()
+        .scan(0, |best_so_far, day| {
+            let record = (day.peak_users > *best_so_far).then(|| {
+                let record = Record {
+                    day: date_of(day.day).to_string(),
+                    peak_users: day.peak_users,
+                    peak_users_at: rfc3339(day.peak_users_at.into()),
+                    previous_peak_users: *best_so_far,
+                };
+                (record, day.r#final == 1)
             });
-        }
-        best_so_far = best_so_far.max(day.peak_users);
-    }
-    records
+            *best_so_far = (*best_so_far).max(day.peak_users);
+            Some(record)
+        })
+        .flatten()
 }
 
 #[cfg(test)]

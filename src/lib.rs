@@ -18,7 +18,7 @@
 //! - [`store`]: ClickHouse: client, migrations, RowBinary encoding, rows,
 //!   figures tables, the embedded server.
 //! - [`live`]: online now, at the current second, from the stored events;
-//!   [`monitoring`]: Prometheus metrics at `/metrics`.
+//!   [`monitoring`]: Prometheus metrics at `/metrics`; [`alerts`]: webhooks.
 //! - [`capacity`]: growth rates, the forecast of the daily peak and the
 //!   headroom of a configured capacity.
 //! - [`charts`]: the chart kinds, drawn onto any plotters area (PNG, SVG);
@@ -30,6 +30,7 @@
 //! - [`bench`]: event generation and measurement for the benchmarks.
 //! - [`clock`], [`telemetry`]: the injected clock; logging set-up.
 
+pub mod alerts;
 pub mod api;
 pub mod bench;
 pub mod capacity;

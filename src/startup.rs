@@ -10,6 +10,7 @@ use anyhow::Context;
 use sha2::{Digest, Sha256};
 use tokio::net::TcpListener;
 
+use crate::alerts::Alerts;
 use crate::api::access::client::WebSettings;
 use crate::api::access::guard::AuthGuard;
 use crate::api::access::keys::KeyRing;
@@ -106,6 +107,7 @@ pub struct Server {
     state: AppState,
     wal_tasks: WalTasks,
     jobs: Option<Scheduler>,
+    alerts: Option<Arc<Alerts>>,
     /// While set, the scheduled jobs wait for this before their first round.
     jobs_held: Option<tokio::sync::oneshot::Receiver<()>>,
     header_timeout: Duration,
@@ -134,12 +136,14 @@ impl Server {
         let (wal, wal_tasks) = Wal::open(&settings.wal_dir(), &settings.wal, client.clone())?;
         let monitoring = Arc::new(Monitoring::new(wal.monitor(), clock.clone()));
         let projects = Arc::new(settings.projects.clone());
+        let alerts = Alerts::new(&settings.alerts, client.clone(), clock.clone());
         let jobs = settings.jobs.enabled.then(|| {
             let interval = Duration::from_secs(settings.jobs.interval_s.max(1));
             Scheduler::new(client.clone(), projects.clone(), clock.clone(), interval)
                 .with_log(wal.monitor())
                 .with_slicing(Slicing::from(&settings.jobs))
                 .with_monitoring(monitoring.clone())
+                .with_alerts(alerts.clone())
         });
         let limits = &settings.ingest;
         let state = AppState {
@@ -172,6 +176,7 @@ impl Server {
         Ok(Self {
             listener,
             metrics_listener,
+            alerts,
             state,
             wal_tasks,
             jobs,
@@ -223,6 +228,19 @@ impl Server {
             let router = crate::monitoring::scrape::open_router(self.state.clone());
             tokio::spawn(async move { axum::serve(listener, router).await })
         });
+        let (stop_watch, watch_stopped) = tokio::sync::watch::channel(false);
+        let watch = self.alerts.map(|alerts| {
+            let state = &self.state;
+            let (projects, online, log) = (
+                state.projects.clone(),
+                state.online.clone(),
+                state.wal.monitor(),
+            );
+            let mut stopped = watch_stopped;
+            tokio::spawn(alerts.watch(projects, online, log, async move {
+                let _ = stopped.wait_for(|stop| *stop).await;
+            }))
+        });
         let router = app(self.state);
         let (stop_jobs, jobs_stopped) = tokio::sync::watch::channel(false);
         let held = self.jobs_held;
@@ -259,6 +277,12 @@ impl Server {
             .unwrap_or_else(|_| tokio::time::Instant::now())
             + self.shutdown_drain;
         let _ = stop_jobs.send(true);
+        let _ = stop_watch.send(true);
+        if let Some(watch) = watch {
+            // A check in progress (a query of online now) is abandoned.
+            watch.abort();
+            let _ = watch.await;
+        }
         if let Some(jobs) = jobs {
             // A round in progress is abandoned: rounds are idempotent.
             jobs.abort();

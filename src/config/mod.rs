@@ -8,7 +8,8 @@ mod sections;
 
 pub use project::{ProjectSettings, RateLimits};
 pub use sections::{
-    ClickHouseSettings, Compression, IngestSettings, JobsSettings, MetricsSettings, WalSettings,
+    AlertKind, AlertSettings, ClickHouseSettings, Compression, IngestSettings, JobsSettings,
+    MetricsSettings, WalSettings,
 };
 
 use std::net::SocketAddr;
@@ -48,6 +49,9 @@ pub struct Settings {
     pub jobs: JobsSettings,
     #[serde(default)]
     pub metrics: MetricsSettings,
+    /// Webhooks (`[[alert]]`).
+    #[serde(default, rename = "alert")]
+    pub alerts: Vec<AlertSettings>,
     #[serde(default, rename = "project")]
     pub projects: Vec<ProjectSettings>,
 }
@@ -74,6 +78,7 @@ impl Default for Settings {
             wal: WalSettings::default(),
             jobs: JobsSettings::default(),
             metrics: MetricsSettings::default(),
+            alerts: Vec::new(),
             projects: Vec::new(),
         }
     }
@@ -152,6 +157,9 @@ impl Settings {
         }
         if let Some(why) = self.metrics.scrape_key.as_deref().and_then(keys::refusal) {
             bail!("metrics.scrape_key: {why}");
+        }
+        for alert in &self.alerts {
+            alert.validate(&self.projects)?;
         }
         let clickhouse = &self.clickhouse;
         match &clickhouse.cluster {

@@ -24,6 +24,7 @@ use clickhouse::Client;
 
 use super::runner::{RunError, run_range};
 use super::slicing::Slicing;
+use crate::alerts::Alerts;
 use crate::clock::Clock;
 use crate::config::ProjectSettings;
 use crate::domain::calendar::{MAX_RANGE_DAYS, date_of, local_day};
@@ -50,6 +51,7 @@ pub struct Scheduler {
     log: Option<WalMonitor>,
     slicing: Slicing,
     monitoring: Option<Arc<Monitoring>>,
+    alerts: Option<Arc<Alerts>>,
 }
 
 impl Scheduler {
@@ -71,6 +73,7 @@ impl Scheduler {
             log: None,
             slicing: Slicing::default(),
             monitoring: None,
+            alerts: None,
         }
     }
 
@@ -83,6 +86,12 @@ impl Scheduler {
     /// Reports each round's duration and events cut-off (staleness).
     pub fn with_monitoring(mut self, monitoring: Arc<Monitoring>) -> Self {
         self.monitoring = Some(monitoring);
+        self
+    }
+
+    /// Checks the alerts that follow the figures after each round.
+    pub fn with_alerts(mut self, alerts: Option<Arc<Alerts>>) -> Self {
+        self.alerts = alerts;
         self
     }
 
@@ -182,6 +191,11 @@ impl Scheduler {
         }
         done.sort_unstable();
         tracing::info!(project = %project.name, days = done.len(), "scheduled jobs done");
+        if let Some(alerts) = &self.alerts
+            && let Err(e) = alerts.after_round(&self.projects[index]).await
+        {
+            tracing::warn!(project = %self.projects[index].name, error = %e, "alerts not checked this round");
+        }
         Ok(done)
     }
 }

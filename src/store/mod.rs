@@ -1,6 +1,7 @@
 //! ClickHouse: the client, the schema, the row types, and the local server
 //! highwater runs when no cluster is configured.
 
+pub mod alerts_sent;
 pub mod connect;
 pub mod figures;
 pub mod local_server;

@@ -405,7 +405,25 @@ fn single_node() -> Vec<Migration> {
             ("sessions_by_day", "sessions_by_day_mv", "events"),
             None,
         ),
+        alerts_migration(6),
     ]
+}
+
+/// The alerts already sent for episodes that outlive a restart (a record
+/// day), so that a restart does not send them again.
+fn alerts_migration(version: u32) -> Migration {
+    Migration {
+        version,
+        name: "alerts sent",
+        add_columns: Vec::new(),
+        statements: vec![
+            "CREATE TABLE IF NOT EXISTS alerts_sent (
+                alert String, project String, kind String, episode String, sent_ms Int64
+            ) ENGINE = ReplacingMergeTree(sent_ms)
+            ORDER BY (alert, project, kind, episode)"
+                .into(),
+        ],
+    }
 }
 
 fn cluster(name: &str, database: &str) -> Vec<Migration> {
@@ -457,5 +475,8 @@ fn cluster(name: &str, database: &str) -> Vec<Migration> {
             ),
             Some("sessions_by_day"),
         ),
+        // On the first shard only matters (figures live there), but every
+        // shard runs the same migrations.
+        alerts_migration(5),
     ]
 }

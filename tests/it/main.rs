@@ -2,6 +2,7 @@
 //! per run (a private server on free ports); every test gets a database of
 //! its own, named after it.
 
+mod alerts;
 mod backpressure;
 mod bad_input;
 mod browser;

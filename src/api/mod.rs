@@ -55,6 +55,7 @@ pub fn app(state: AppState) -> Router {
         .route("/v1/growth", get(read::capacity::growth))
         .route("/v1/capacity", get(read::capacity::capacity))
         .route("/dashboards/{name}", get(pages::dashboard::show))
+        .route("/dashboards/live.json", get(pages::dashboard::live))
         .layer(from_fn_with_state(state.clone(), middleware::bound_reads))
         .layer(TimeoutLayer::with_status_code(
             StatusCode::SERVICE_UNAVAILABLE,

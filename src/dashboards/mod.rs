@@ -1,7 +1,8 @@
 //! Dashboards: a TOML file names panels ([`spec`]); their data comes from
 //! the stored figures ([`load`]); they become files ([`report`]) or the
-//! live page `serve` shows.
+//! live page `serve` shows ([`page`], topped by [`live_summary`]).
 
+pub mod live_summary;
 pub mod load;
 pub mod page;
 pub mod report;

@@ -1,17 +1,23 @@
-//! The live dashboard as HTML: a form to pick the project and the days, and
-//! every panel as inline SVG. No JavaScript: the picker is a plain GET form
-//! and, while provisional days are shown, the page reloads itself.
+//! The live dashboard as HTML: online now with today's peak so far against
+//! the record, a form to pick the project and the days, and every panel as
+//! inline SVG. The picker is a plain GET form and, while provisional days
+//! are shown, the page reloads itself; one small script refreshes the
+//! online strip every [`LIVE_REFRESH_S`] seconds (without it, the strip
+//! shows the page's own moment).
 
 use std::fmt::Write as _;
 
 use chrono::NaiveDate;
 
+use super::live_summary::LiveSummary;
 use super::load::LoadedPanel;
 use super::report::{STYLE, escape};
 use crate::charts;
 
 /// Seconds between reloads while provisional figures are on the page.
 pub const REFRESH_S: u32 = 60;
+/// Seconds between refreshes of the online strip.
+pub const LIVE_REFRESH_S: u32 = 5;
 
 pub struct PageContext<'a> {
     pub name: &'a str,
@@ -21,6 +27,8 @@ pub struct PageContext<'a> {
     pub project: &'a str,
     pub from: NaiveDate,
     pub to: NaiveDate,
+    /// Online now, today and the record (None: unavailable).
+    pub live: Option<&'a LiveSummary>,
 }
 
 pub fn dashboard(context: &PageContext<'_>, panels: &[LoadedPanel]) -> anyhow::Result<String> {
@@ -80,7 +88,8 @@ pub fn dashboard(context: &PageContext<'_>, panels: &[LoadedPanel]) -> anyhow::R
          <button type=\"submit\">Show</button> \
          <a href=\"/dashboards/login?next={name}\">add a project's read key</a></form>\n\
          <form method=\"post\" action=\"/dashboards/logout\"><button type=\"submit\">Log out</button></form>\n\
-         <p class=\"meta\">{status}</p>\n{body}</body></html>\n",
+         {live}<p class=\"meta\">{status}</p>\n{body}</body></html>\n",
+        live = live_strip(context),
         title = escape(context.title),
         nav = nav.join(" · "),
         project = escape(context.project),
@@ -89,6 +98,65 @@ pub fn dashboard(context: &PageContext<'_>, panels: &[LoadedPanel]) -> anyhow::R
         to = context.to,
     ))
 }
+
+/// Online now, today's peak so far and the record, refreshed in place.
+fn live_strip(context: &PageContext<'_>) -> String {
+    let Some(live) = context.live else {
+        return "<p class=\"meta\">Online now is unavailable (ClickHouse did not answer).</p>\n"
+            .to_owned();
+    };
+    let count = |n: u64| charts::numbers::grouped(n);
+    let today = live.today.as_ref().map_or_else(
+        || "Today: not computed yet.".to_owned(),
+        |t| {
+            format!(
+                "Today's peak so far: <b id=\"today-peak\">{}</b> at <span id=\"today-peak-at\">{}</span>.",
+                count(t.peak_users.into()),
+                t.peak_users_at
+            )
+        },
+    );
+    let record = live.record.as_ref().map_or_else(
+        || "No record yet.".to_owned(),
+        |r| {
+            format!(
+                "Record: <b>{}</b> on {}.",
+                count(r.peak_users.into()),
+                r.day
+            )
+        },
+    );
+    format!(
+        "<section id=\"online\" data-src=\"/dashboards/live.json?project={project}\">\
+         Online now: <b id=\"online-users\">{users}</b> users · \
+         <span id=\"online-connections\">{connections}</span> connections · \
+         <span id=\"online-active\">{active}</span> active \
+         <small>(at <span id=\"online-as-of\">{as_of}</span>)</small><br>{today} {record}</section>\n\
+         <script>{script}</script>\n",
+        script = LIVE_SCRIPT.replace("__MS__", &(LIVE_REFRESH_S * 1000).to_string()),
+        project = escape(context.project),
+        users = count(live.online.users),
+        connections = count(live.online.connections),
+        active = count(live.online.active_users),
+        as_of = live.as_of,
+    )
+}
+
+/// Fetches `live.json` every few seconds and puts its numbers in place;
+/// marks the strip stale when that fails (a session ended, a restart).
+const LIVE_SCRIPT: &str = concat!(
+    "(function(){var s=document.getElementById('online');if(!s||!window.fetch)return;",
+    "function put(id,v){var e=document.getElementById(id);if(e)e.textContent=v;}",
+    "function n(x){return Number(x).toLocaleString('en-US');}",
+    "function tick(){fetch(s.dataset.src,{credentials:'same-origin',cache:'no-store'})",
+    ".then(function(r){if(!r.ok)throw new Error(r.status);return r.json();})",
+    ".then(function(d){put('online-users',n(d.users));put('online-connections',n(d.connections));",
+    "put('online-active',n(d.active_users));put('online-as-of',d.as_of);",
+    "if(d.today){put('today-peak',n(d.today.peak_users));put('today-peak-at',d.today.peak_users_at);}",
+    "s.classList.remove('stale');})",
+    ".catch(function(){s.classList.add('stale');});}",
+    "setInterval(tick,__MS__);})();"
+);
 
 /// The form that asks for a read key, with why it is shown.
 pub fn login(next: &str, message: &str) -> String {
@@ -128,4 +196,6 @@ fn shows_provisional(chart: &charts::Chart) -> bool {
 }
 
 const PAGE_STYLE: &str = "form{margin:12px 0}label{margin-right:12px}\
-input,select,button{font:inherit;padding:2px 6px}";
+input,select,button{font:inherit;padding:2px 6px}\
+#online{padding:8px 12px;border-left:4px solid #2a7;background:#f4fbf7}\
+#online.stale{border-color:#aaa;color:#777}";

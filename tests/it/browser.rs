@@ -15,7 +15,8 @@ use headless_chrome::{Browser, LaunchOptions};
 
 use crate::dashboards::app_with_march;
 use crate::scratch_dir;
-use crate::simulate::READ_KEY;
+use crate::simulate::{INGEST_KEY, READ_KEY};
+use highwater::clock::Clock;
 
 fn chromium() -> PathBuf {
     std::env::var_os("HIGHWATER_CHROMIUM")
@@ -26,11 +27,14 @@ fn chromium() -> PathBuf {
 struct Visit {
     /// Width and height of each panel's SVG, in CSS pixels.
     panels: Vec<(f64, f64)>,
+    /// The online strip's users before and after `meanwhile` ran, and
+    /// whether the page stayed the same page (no reload) in between.
+    online: (String, String, bool),
     errors: Vec<String>,
     screenshot: PathBuf,
 }
 
-fn visit(base_url: &str, out: &Path) -> anyhow::Result<Visit> {
+fn visit(base_url: &str, out: &Path, meanwhile: impl FnOnce()) -> anyhow::Result<Visit> {
     let options = LaunchOptions::default_builder()
         .path(Some(chromium()))
         .headless(true)
@@ -81,9 +85,30 @@ fn visit(base_url: &str, out: &Path) -> anyhow::Result<Visit> {
     let png = tab.capture_screenshot(CaptureScreenshotFormatOption::Png, None, None, true)?;
     let screenshot = out.join("dashboard.png");
     std::fs::write(&screenshot, png)?;
+    let online_users = || -> anyhow::Result<String> {
+        Ok(tab
+            .evaluate("document.getElementById('online-users').textContent", false)?
+            .value
+            .and_then(|v| v.as_str().map(str::to_owned))
+            .unwrap_or_default())
+    };
+    let before = online_users()?;
+    tab.evaluate("window.hwSamePage = 42", false)?;
+    meanwhile();
+    let mut after = before.clone();
+    for _ in 0..40 {
+        std::thread::sleep(Duration::from_millis(500));
+        after = online_users()?;
+        if after != before {
+            break;
+        }
+    }
+    let same_page = tab.evaluate("window.hwSamePage === 42", false)?.value
+        == Some(serde_json::Value::Bool(true));
     let errors = errors.lock().unwrap().clone();
     Ok(Visit {
         panels,
+        online: (before, after, same_page),
         errors,
         screenshot,
     })
@@ -99,7 +124,21 @@ async fn the_dashboard_renders_in_headless_chromium_without_errors() {
     let app = app_with_march("browser").await;
     let base_url = app.base_url.clone();
     let out = scratch_dir("browser");
-    let visit = tokio::task::spawn_blocking(move || visit(&base_url, &out))
+    // While the page is open: three users come online.
+    let runtime = tokio::runtime::Handle::current();
+    let (ingest, now_ms) = (app.post(INGEST_KEY, "application/json"), app.clock.now_ms());
+    let come_online = move || {
+        let events: Vec<serde_json::Value> = (0..3)
+            .map(|u| {
+                serde_json::json!({"type": "session_start", "user_id": format!("newcomer-{u}"),
+                    "session_id": "s", "ts": now_ms - 10_000})
+            })
+            .collect();
+        let status =
+            runtime.block_on(async { ingest.json(&events).send().await.unwrap().status() });
+        assert_eq!(status, 200);
+    };
+    let visit = tokio::task::spawn_blocking(move || visit(&base_url, &out, come_online))
         .await
         .unwrap()
         .unwrap();
@@ -121,6 +160,11 @@ async fn the_dashboard_renders_in_headless_chromium_without_errors() {
         "console errors: {:?}",
         visit.errors
     );
+    // The strip counted them within seconds, without reloading the page.
+    let (before, after, same_page) = &visit.online;
+    let count = |text: &str| text.replace(',', "").parse::<u64>().unwrap();
+    assert_eq!(count(after), count(before) + 3, "{before} → {after}");
+    assert!(same_page, "the page reloaded");
     let screenshot = std::fs::read(&visit.screenshot).unwrap();
     assert_eq!(&screenshot[1..4], b"PNG");
     println!("screenshot: {}", visit.screenshot.display());

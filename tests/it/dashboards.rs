@@ -167,6 +167,41 @@ async fn the_live_dashboard_needs_a_read_key_and_shows_every_panel() {
         "no reload with a provisional day"
     );
     assert!(body.contains("Provisional days on the page"));
+
+    // The online strip: what the API says now, today's peak so far, the
+    // record; the page's script refreshes it from live.json.
+    let (_, online) = app.read(READ_KEY, "/v1/online").await;
+    let (_, daily) = app
+        .read(READ_KEY, "/v1/metrics/daily?from=2020-03-25&to=2020-03-25")
+        .await;
+    let (_, records) = app.read(READ_KEY, "/v1/records").await;
+    let users = online["users"].as_u64().unwrap();
+    assert!(users > 0, "the simulated evening is online: {online}");
+    assert!(
+        body.contains(&format!(
+            "id=\"online-users\">{}</b>",
+            highwater::charts::numbers::grouped(users)
+        )),
+        "{body}"
+    );
+    let (status, live) = page(&app, &http, &cookie, "/dashboards/live.json").await;
+    assert_eq!(status, StatusCode::OK, "{live}");
+    let live: serde_json::Value = serde_json::from_str(&live).unwrap();
+    for field in ["as_of", "users", "connections", "active_users"] {
+        assert_eq!(live[field], online[field], "{field}");
+    }
+    assert_eq!(live["today"]["day"], "2020-03-25");
+    assert_eq!(live["today"]["peak_users"], daily["days"][0]["peak_users"]);
+    assert_eq!(
+        live["today"]["peak_users_at"],
+        daily["days"][0]["peak_users_at"]
+    );
+    let last_record = records["records"].as_array().unwrap().last().unwrap();
+    assert_eq!(live["record"]["day"], last_record["day"]);
+    assert_eq!(live["record"]["peak_users"], last_record["peak_users"]);
+    // Without a session: the login page, not the numbers.
+    let (status, _) = page(&app, &http, "", "/dashboards/live.json").await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -3,6 +3,7 @@
 //! project) make the project picker; each page costs one request of the
 //! shown project's read bucket, like an API read.
 
+use axum::Json;
 use axum::extract::{Path, Query, State};
 use axum::http::header;
 use axum::response::{Html, IntoResponse, Response};
@@ -15,6 +16,7 @@ use super::is_dashboard_name;
 use super::login::COOKIE;
 use crate::api::access::keys::Authorized;
 use crate::api::state::AppState;
+use crate::dashboards::live_summary::summary;
 use crate::dashboards::load::{Chosen, load};
 use crate::dashboards::page::{self, PageContext};
 use crate::dashboards::spec::Dashboard;
@@ -36,22 +38,7 @@ pub async fn show(
     if !is_dashboard_name(&name) {
         return Err(PageError::NotFound("No such dashboard.".into()));
     }
-    let keys = session_keys(&state, &jar, &name)?;
-    let names: Vec<String> = keys
-        .iter()
-        .map(|k| state.projects[k.project].name.clone())
-        .collect();
-    let key = match &query.project {
-        None => keys[0],
-        Some(wanted) => *keys
-            .iter()
-            .find(|k| state.projects[k.project].name == *wanted)
-            .ok_or_else(|| PageError::NoKeyFor {
-                next: name.clone(),
-                project: wanted.clone(),
-            })?,
-    };
-    state.keys.throttle(key, 1)?;
+    let (key, names) = session_key(&state, &jar, &name, query.project.as_deref())?;
     let project = &state.projects[key.project];
     let dashboard = Dashboard::named(&state.dashboards_dir, &name)
         .map_err(PageError::Internal)?
@@ -66,6 +53,11 @@ pub async fn show(
         (None, Some(p)) => (p.from, p.to),
         (None, None) => (today, today),
     };
+    // The strip at the top; the page still shows without it.
+    let live = summary(&state.db, &state.online, project, state.clock.now_ms())
+        .await
+        .inspect_err(|e| tracing::warn!(error = %e, "online now unavailable for the page"))
+        .ok();
     let context = PageContext {
         name: &name,
         title: &dashboard.title,
@@ -73,12 +65,60 @@ pub async fn show(
         project: &project.name,
         from,
         to,
+        live: live.as_ref(),
     };
     let html = page::dashboard(&context, &panels).map_err(PageError::Internal)?;
     Ok(([(header::CACHE_CONTROL, "no-store")], Html(html)).into_response())
 }
 
 /// The read keys of the browser's session, most recent first.
+#[derive(Debug, Deserialize)]
+pub struct LiveQuery {
+    project: Option<String>,
+}
+
+/// `GET /dashboards/live.json?project=P`: what the page's script refreshes
+/// (online now, today's peak so far, the record), for the same session.
+pub async fn live(
+    State(state): State<AppState>,
+    Query(query): Query<LiveQuery>,
+    jar: CookieJar,
+) -> Result<Response, PageError> {
+    let (key, _) = session_key(&state, &jar, "overview", query.project.as_deref())?;
+    let project = &state.projects[key.project];
+    let live = summary(&state.db, &state.online, project, state.clock.now_ms())
+        .await
+        .map_err(|e| PageError::Unavailable(e.into()))?;
+    Ok(([(header::CACHE_CONTROL, "no-store")], Json(live)).into_response())
+}
+
+/// The session's read key for `project` (default: its first), charged one
+/// request, and the names of every project the session may read.
+fn session_key(
+    state: &AppState,
+    jar: &CookieJar,
+    next: &str,
+    project: Option<&str>,
+) -> Result<(Authorized, Vec<String>), PageError> {
+    let keys = session_keys(state, jar, next)?;
+    let names: Vec<String> = keys
+        .iter()
+        .map(|k| state.projects[k.project].name.clone())
+        .collect();
+    let key = match project {
+        None => keys[0],
+        Some(wanted) => *keys
+            .iter()
+            .find(|k| state.projects[k.project].name == wanted)
+            .ok_or_else(|| PageError::NoKeyFor {
+                next: next.to_owned(),
+                project: wanted.to_owned(),
+            })?,
+    };
+    state.keys.throttle(key, 1)?;
+    Ok((key, names))
+}
+
 fn session_keys(
     state: &AppState,
     jar: &CookieJar,

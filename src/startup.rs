@@ -144,6 +144,10 @@ impl Server {
                 .with_slicing(Slicing::from(&settings.jobs))
                 .with_monitoring(monitoring.clone())
                 .with_alerts(alerts.clone())
+                .with_live_interval(
+                    (settings.jobs.live_interval_s > 0)
+                        .then(|| Duration::from_secs(settings.jobs.live_interval_s)),
+                )
         });
         let limits = &settings.ingest;
         let state = AppState {

@@ -219,8 +219,13 @@ pub struct MetricsSettings {
 pub struct JobsSettings {
     /// Run them at all (off: only `highwater jobs run` computes figures).
     pub enabled: bool,
-    /// Seconds between rounds: provisional days are this fresh.
+    /// Seconds between full rounds (every figure of today, the provisional
+    /// days and the days late events re-open).
     pub interval_s: u64,
+    /// Seconds between live rounds, which bring today's session figures
+    /// (peaks and their seconds, minutes, DAU, ACU, session lengths) up to
+    /// date from the users whose events arrived since; 0: none.
+    pub live_interval_s: u64,
     /// A day is read in slices of users of at most this many sessions
     /// (about 250 bytes of job memory each, and ClickHouse's grouping of
     /// them): the memory bound of the jobs, whatever the day's size.
@@ -238,6 +243,7 @@ impl Default for JobsSettings {
         Self {
             enabled: true,
             interval_s: 300,
+            live_interval_s: 10,
             max_sessions_per_slice: 2_000_000,
             slices: 0,
             segments: true,

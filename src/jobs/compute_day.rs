@@ -9,7 +9,7 @@ use hdrhistogram::serialization::{Serializer, V2Serializer};
 
 use super::actives;
 use super::concurrency::MinuteMaxima;
-use super::day_accumulator::DayAccumulator;
+use super::day_accumulator::{DayAccumulator, DaySessionsFigures};
 use super::day_window::DayWindow;
 use super::segment_accumulator::{DimensionFigures, Keep};
 use super::session_interval::SessionRules;
@@ -118,6 +118,40 @@ pub async fn compute_day(
     let figures = accumulator.finish();
     let finish_done = started.elapsed();
 
+    if let Some(dimensions) = &figures.segments {
+        let (values, days) = segment_rows(
+            &project.name,
+            day_num,
+            dimensions,
+            figures.peak_users.value,
+            version,
+        );
+        segments::insert(client, &values, &days).await?;
+    }
+    let row = store_figures(client, project, &window, &figures, (wau, mau), now_ms).await?;
+    tracing::debug!(
+        %day,
+        slices,
+        slices_ms = read_done.as_millis() as u64,
+        finish_ms = (finish_done - read_done).as_millis() as u64,
+        total_ms = started.elapsed().as_millis() as u64,
+        "computed day"
+    );
+    Ok(row)
+}
+
+/// Stores a day's per-minute series and then its row of figures (with
+/// `wau` and `mau` from the DAU sets), as a new version.
+pub async fn store_figures(
+    client: &Client,
+    project: &ProjectSettings,
+    window: &DayWindow,
+    figures: &DaySessionsFigures,
+    (wau, mau): (u64, u64),
+    now_ms: i64,
+) -> Result<DailyFiguresRow, StoreError> {
+    let version = next_version(now_ms);
+    let day_num = day_number(window.day);
     let minutes: Vec<ConcurrencyMinuteRow> = figures
         .minutes
         .iter()
@@ -133,16 +167,6 @@ pub async fn compute_day(
         })
         .collect();
     insert_rows(client, "concurrency_minutes", &minutes).await?;
-    if let Some(dimensions) = &figures.segments {
-        let (values, days) = segment_rows(
-            &project.name,
-            day_num,
-            dimensions,
-            figures.peak_users.value,
-            version,
-        );
-        segments::insert(client, &values, &days).await?;
-    }
 
     let lengths = &figures.session_lengths;
     let quantile = |q: f64| {
@@ -177,19 +201,11 @@ pub async fn compute_day(
         session_p99_s: quantile(0.99),
         session_max_s: if lengths.is_empty() { 0 } else { lengths.max() },
         session_histogram: histogram,
-        r#final: u8::from(is_final(&window, project, now_ms)),
+        r#final: u8::from(is_final(window, project, now_ms)),
         computed_ms: version,
     };
     // Written last: a day's row appears only once its parts are stored.
     insert_rows(client, "daily_figures", std::slice::from_ref(&row)).await?;
-    tracing::debug!(
-        %day,
-        slices,
-        slices_ms = read_done.as_millis() as u64,
-        finish_ms = (finish_done - read_done).as_millis() as u64,
-        total_ms = started.elapsed().as_millis() as u64,
-        "computed day"
-    );
     Ok(row)
 }
 

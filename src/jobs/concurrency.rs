@@ -48,13 +48,22 @@ impl SecondDeltas {
 
     /// Counts `[start, end)` for the seconds it shares with the day.
     /// Returns how many seconds that is.
-    pub fn add(&mut self, (start, end): Interval) -> u64 {
+    pub fn add(&mut self, interval: Interval) -> u64 {
+        self.add_times(interval, 1)
+    }
+
+    /// Takes back what [`add`](Self::add) of `interval` counted.
+    pub fn remove(&mut self, interval: Interval) -> u64 {
+        self.add_times(interval, -1)
+    }
+
+    fn add_times(&mut self, (start, end): Interval, times: i32) -> u64 {
         let last = (self.deltas.len() - 1) as i64;
         let from = (start - self.start).clamp(0, last);
         let to = (end - self.start).clamp(0, last);
         if from < to {
-            self.deltas[from as usize] += 1;
-            self.deltas[to as usize] -= 1;
+            self.deltas[from as usize] += times;
+            self.deltas[to as usize] -= times;
         }
         (to - from).max(0) as u64
     }

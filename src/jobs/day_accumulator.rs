@@ -58,27 +58,62 @@ struct UserDay {
     sessions: SmallVec<[SegmentedSession; 2]>,
 }
 
-type Intervals = SmallVec<[Interval; 2]>;
+pub type Intervals = SmallVec<[Interval; 2]>;
 
 impl UserDay {
-    /// The user's merged intervals online and active (without presence
-    /// events a user is active whenever online).
     fn merged(&self) -> (Intervals, Intervals) {
-        let mut online: Intervals = self.sessions.iter().map(|s| s.interval).collect();
-        merge_intervals(&mut online);
-        let active = if self.sessions.iter().any(|s| s.active.is_some()) {
-            let mut active: Intervals = self
-                .sessions
-                .iter()
-                .flat_map(|s| s.active_parts().iter().copied())
-                .collect();
-            merge_intervals(&mut active);
-            active
-        } else {
-            online.clone()
-        };
-        (online, active)
+        merged(&self.sessions)
     }
+}
+
+/// A user's merged intervals online and active, from their sessions that
+/// touch the day (without presence events a user is active whenever
+/// online).
+pub fn merged(sessions: &[SegmentedSession]) -> (Intervals, Intervals) {
+    let mut online: Intervals = sessions.iter().map(|s| s.interval).collect();
+    merge_intervals(&mut online);
+    let active = if sessions.iter().any(|s| s.active.is_some()) {
+        let mut active: Intervals = sessions
+            .iter()
+            .flat_map(|s| s.active_parts().iter().copied())
+            .collect();
+        merge_intervals(&mut active);
+        active
+    } else {
+        online.clone()
+    };
+    (online, active)
+}
+
+/// What one session means for a day: its length if its last second falls
+/// within the day (the session-length histogram), and the session itself
+/// if it touches the day (without segment values).
+pub fn session_in_day(
+    window: &DayWindow,
+    rules: SessionRules,
+    facts: &SessionFacts,
+) -> (Option<u64>, Option<SegmentedSession>) {
+    let Some(interval) = facts.interval(rules) else {
+        return (None, None);
+    };
+    let (start, end) = interval;
+    let length = (window.start..window.end)
+        .contains(&(end - 1))
+        .then_some((end - start) as u64);
+    if start >= window.end || end <= window.start {
+        return (length, None);
+    }
+    let active = (!facts.presence.is_empty()).then(|| {
+        let mut parts = Vec::new();
+        facts.active_parts(interval, &mut parts);
+        parts.into_boxed_slice()
+    });
+    let session = SegmentedSession {
+        interval,
+        ids: [0; 3],
+        active,
+    };
+    (length, Some(session))
 }
 
 /// No segment values (figures without segments, and tests).
@@ -117,27 +152,17 @@ impl DayAccumulator {
         facts: &SessionFacts,
         values: [&str; 3],
     ) {
-        let Some(interval) = facts.interval(self.rules) else {
+        let (length, session) = session_in_day(&self.window, self.rules, facts);
+        if let Some(length) = length {
+            self.lengths.saturating_record(length);
+        }
+        let Some(mut session) = session else {
             return;
         };
-        let (start, end) = interval;
-        let (day_start, day_end) = (self.window.start, self.window.end);
-        if (day_start..day_end).contains(&(end - 1)) {
-            self.lengths.saturating_record((end - start) as u64);
+        self.connections.add(session.interval);
+        if let Some(segments) = &mut self.segments {
+            session.ids = segments.ids(values);
         }
-        if start >= day_end || end <= day_start {
-            return;
-        }
-        self.connections.add(interval);
-        let ids = match &mut self.segments {
-            Some(segments) => segments.ids(values),
-            None => [0; 3],
-        };
-        let active = (!facts.presence.is_empty()).then(|| {
-            let mut parts = Vec::new();
-            facts.active_parts(interval, &mut parts);
-            parts.into_boxed_slice()
-        });
         let user = match self.users.get_mut(user_id) {
             Some(user) => user,
             None => self
@@ -148,11 +173,7 @@ impl DayAccumulator {
                     ..UserDay::default()
                 }),
         };
-        user.sessions.push(SegmentedSession {
-            interval,
-            ids,
-            active,
-        });
+        user.sessions.push(session);
     }
 
     /// Counts the current slice's users into the day and forgets them;

@@ -18,6 +18,8 @@ pub mod compute_day;
 pub mod concurrency;
 pub mod day_accumulator;
 pub mod day_window;
+pub mod live_day;
+pub mod live_round;
 pub mod runner;
 pub mod schedule;
 pub mod segment_accumulator;

@@ -75,7 +75,39 @@ pub fn read(
     buckets: Range<u8>,
     with_segments: bool,
 ) -> Result<Sessions, StoreError> {
-    read_having(client, project, range, buckets, with_segments, "1")
+    read_narrowed(
+        client,
+        project,
+        range,
+        buckets,
+        with_segments,
+        Narrowing::NONE,
+    )
+}
+
+/// The sessions in `range` of the users of `project` with an event
+/// received (`received_ms`) at or after `since_ms` and stamped at or after
+/// `ts_from_ms` (which prunes the months of events scanned): every session
+/// of those users, changed or not. On a cluster each shard finds its own
+/// users (`distributed_product_mode = local`: a user's events and sessions
+/// live on one shard).
+pub fn read_of_users_changed_since(
+    client: &Client,
+    project: &str,
+    range: (NaiveDate, NaiveDate),
+    since_ms: i64,
+    ts_from_ms: i64,
+) -> Result<Sessions, StoreError> {
+    let changed = format!(
+        "user_id IN (SELECT user_id FROM events
+                     WHERE project = ? AND ts_ms >= {ts_from_ms} AND received_ms >= {since_ms})"
+    );
+    let narrowing = Narrowing {
+        condition: &changed,
+        condition_binds_project: true,
+        having: "1",
+    };
+    read_narrowed(client, project, range, 0..BUCKETS as u8, false, narrowing)
 }
 
 /// The sessions of `project` in `range` (UTC days) that may be open at
@@ -96,23 +128,46 @@ pub fn read_maybe_open_at(
         no_end = super::session_interval::NO_MIN,
         timeout = rules.timeout,
     );
-    read_having(
+    let narrowing = Narrowing {
+        having: &having,
+        ..Narrowing::NONE
+    };
+    read_narrowed(
         client,
         project,
         range,
         0..BUCKETS as u8,
         with_segments,
-        &having,
+        narrowing,
     )
 }
 
-fn read_having(
+/// What a read keeps beyond its days and buckets: sessions meeting
+/// `condition` (SQL on `sessions_by_day`'s columns, with one `?` for the
+/// project if `condition_binds_project`), then those meeting `having` (on
+/// the merged `s_*` columns).
+#[derive(Clone, Copy)]
+struct Narrowing<'a> {
+    condition: &'a str,
+    condition_binds_project: bool,
+    having: &'a str,
+}
+
+impl Narrowing<'_> {
+    const NONE: Narrowing<'static> = Narrowing {
+        condition: "1",
+        condition_binds_project: false,
+        having: "1",
+    };
+}
+
+fn read_narrowed(
     client: &Client,
     project: &str,
     (from, to): (NaiveDate, NaiveDate),
     buckets: Range<u8>,
     with_segments: bool,
-    having: &str,
+    narrowing: Narrowing<'_>,
 ) -> Result<Sessions, StoreError> {
     // A session's value: what follows the second in the least key.
     let segments = if with_segments {
@@ -125,7 +180,7 @@ fn read_having(
     } else {
         "'' AS s_platform, '' AS s_country, '' AS s_org_id".to_owned()
     };
-    let cursor = client
+    let mut query = client
         .query(&format!(
             "SELECT user_id,
                     bucket AS s_bucket,
@@ -137,16 +192,24 @@ fn read_having(
                     {segments}
              FROM sessions_by_day
              WHERE project = ? AND day >= toDate(?) AND day <= toDate(?)
-               AND bucket >= ? AND bucket < ?
+               AND bucket >= ? AND bucket < ? AND {condition}
              GROUP BY bucket, user_id, session_id
-             HAVING {having}"
+             HAVING {having}",
+            condition = narrowing.condition,
+            having = narrowing.having,
         ))
         .bind(project)
         .bind(from.to_string())
         .bind(to.to_string())
         .bind(buckets.start)
-        .bind(buckets.end)
+        .bind(buckets.end);
+    if narrowing.condition_binds_project {
+        query = query.bind(project);
+    }
+    let cursor = query
         .with_setting("distributed_group_by_no_merge", "1")
+        // A subquery of `condition` reads each shard's own rows.
+        .with_setting("distributed_product_mode", "local")
         .fetch::<SessionRow<'_>>()?;
     Ok(Sessions { cursor })
 }

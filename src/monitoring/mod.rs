@@ -36,6 +36,14 @@ pub struct ProjectLabel {
     pub project: String,
 }
 
+/// A round of the jobs: `full` (every figure of today, the provisional and
+/// the re-opened days) or `live` (today's session figures, between them).
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct RoundLabel {
+    pub project: String,
+    pub round: &'static str,
+}
+
 type SecondsGauge = Gauge<f64, AtomicU64>;
 
 /// Every metric highwater keeps; one per process, shared.
@@ -47,8 +55,8 @@ pub struct Monitoring {
     ingest_events: Family<ProjectLabel, Counter>,
     read_seconds: Family<RouteLabel, Histogram>,
     online: [Family<ProjectLabel, Gauge>; 3],
-    job_seconds: Family<ProjectLabel, Histogram>,
-    job_failures: Family<ProjectLabel, Counter>,
+    job_seconds: Family<RoundLabel, Histogram>,
+    job_failures: Family<RoundLabel, Counter>,
     staleness: Family<ProjectLabel, SecondsGauge>,
     /// Per project: the server time up to which the latest finished round
     /// of the jobs saw the events.
@@ -110,14 +118,14 @@ impl Monitoring {
             registry.register(name, help, family.clone());
         }
         let job_seconds =
-            Family::<ProjectLabel, Histogram>::new_with_constructor(job_histogram as fn() -> _);
+            Family::<RoundLabel, Histogram>::new_with_constructor(job_histogram as fn() -> _);
         registry.register_with_unit(
             "job_round_duration",
-            "Time of one scheduled round of the jobs (today, provisional and re-opened days)",
+            "Time of one round of the jobs: full (today, provisional and re-opened days) or live (today's session figures)",
             Unit::Seconds,
             job_seconds.clone(),
         );
-        let job_failures = Family::<ProjectLabel, Counter>::default();
+        let job_failures = Family::<RoundLabel, Counter>::default();
         registry.register(
             "job_round_failures",
             "Scheduled rounds that failed (retried at the next)",
@@ -126,7 +134,7 @@ impl Monitoring {
         let staleness = Family::<ProjectLabel, SecondsGauge>::default();
         registry.register_with_unit(
             "figures_staleness",
-            "Age of the events cut-off of today's figures (since the start of the latest finished round)",
+            "Age of the events cut-off of today's figures (that of the latest finished round, full or live)",
             Unit::Seconds,
             staleness.clone(),
         );
@@ -166,11 +174,14 @@ impl Monitoring {
             .observe(seconds);
     }
 
-    /// A round of the jobs for `project` that saw the events received up
-    /// to `cut_ms` (server time) ended after `seconds`; `ok` if it did
-    /// all its work.
-    pub fn job_round(&self, project: &str, cut_ms: i64, seconds: f64, ok: bool) {
-        let label = project_label(project);
+    /// A round of the jobs (`full` or live) for `project` that saw the
+    /// events received up to `cut_ms` (server time) ended after `seconds`;
+    /// `ok` if it did all its work.
+    pub fn job_round(&self, project: &str, full: bool, cut_ms: i64, seconds: f64, ok: bool) {
+        let label = RoundLabel {
+            project: project.to_owned(),
+            round: if full { "full" } else { "live" },
+        };
         self.job_seconds.get_or_create(&label).observe(seconds);
         if ok {
             self.computed_up_to_ms

@@ -22,15 +22,32 @@ const INGEST: &str = "brute-ingest-key-00000001";
 const READ: &str = "brute-read-key-0000000001";
 
 #[derive(Debug, Clone)]
-struct Event {
-    kind: &'static str,
-    user: usize,
-    session: usize,
-    ts: i64,
+pub(crate) struct Event {
+    pub(crate) kind: &'static str,
+    pub(crate) user: usize,
+    pub(crate) session: usize,
+    pub(crate) ts: i64,
     /// For presence: true = active.
-    active: bool,
+    pub(crate) active: bool,
     /// platform, country, org_id: absent, or one of a few values.
-    dims: [Option<&'static str>; 3],
+    pub(crate) dims: [Option<&'static str>; 3],
+}
+
+impl Event {
+    /// As posted (ts at the end of its second: flooring must not matter).
+    pub(crate) fn json(&self) -> Value {
+        let mut v = json!({"type": self.kind, "user_id": format!("U{}", self.user),
+            "session_id": format!("S{}", self.session), "ts": self.ts * 1000 + 999});
+        if self.kind == "presence" {
+            v["status"] = json!(if self.active { "active" } else { "away" });
+        }
+        for (d, value) in self.dims.iter().enumerate() {
+            if let Some(value) = value {
+                v[DIMENSIONS[d]] = json!(value);
+            }
+        }
+        v
+    }
 }
 
 /// The values events may carry per dimension (few, so that sessions share
@@ -45,22 +62,22 @@ const DIMENSIONS: [&str; 3] = ["platform", "country", "org_id"];
 const TOP_ORGS: usize = 2;
 const WATCHED_ORGS: [&str; 2] = ["o3", "zz"];
 
-struct Scenario {
-    zone: Tz,
-    day: NaiveDate,
-    timeout: i64,
-    max_length: i64,
-    events: Vec<Event>,
+pub(crate) struct Scenario {
+    pub(crate) zone: Tz,
+    pub(crate) day: NaiveDate,
+    pub(crate) timeout: i64,
+    pub(crate) max_length: i64,
+    pub(crate) events: Vec<Event>,
 }
 
-fn midnight(zone: Tz, day: NaiveDate) -> i64 {
+pub(crate) fn midnight(zone: Tz, day: NaiveDate) -> i64 {
     zone.from_local_datetime(&day.and_hms_opt(0, 0, 0).unwrap())
         .earliest()
         .unwrap()
         .timestamp()
 }
 
-fn scenario(seed: u64) -> Scenario {
+pub(crate) fn scenario(seed: u64) -> Scenario {
     let mut rng = SmallRng::seed_from_u64(seed);
     let mut dim_rng = SmallRng::seed_from_u64(seed ^ 0xD1);
     let (zone, day) = match rng.random_range(0..3) {
@@ -420,22 +437,7 @@ async fn check_seed(seed: u64, place: Place) {
     let d1 = midnight(s.zone, s.day.succ_opt().unwrap());
     app.clock.set((d1 + 2 * 86_400) * 1000);
     for chunk in s.events.chunks(40) {
-        let batch: Vec<Value> = chunk
-            .iter()
-            .map(|e| {
-                let mut v = json!({"type": e.kind, "user_id": format!("U{}", e.user),
-                    "session_id": format!("S{}", e.session), "ts": e.ts * 1000 + 999});
-                if e.kind == "presence" {
-                    v["status"] = json!(if e.active { "active" } else { "away" });
-                }
-                for (d, value) in e.dims.iter().enumerate() {
-                    if let Some(value) = value {
-                        v[DIMENSIONS[d]] = json!(value);
-                    }
-                }
-                v
-            })
-            .collect();
+        let batch: Vec<Value> = chunk.iter().map(Event::json).collect();
         let response = app
             .post(INGEST, "application/json")
             .json(&batch)

@@ -18,6 +18,7 @@ mod hostile;
 mod ingest;
 mod lane;
 mod lanes_agree;
+mod live_rounds;
 mod log_replay;
 mod migrations;
 mod online;

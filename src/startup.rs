@@ -20,6 +20,7 @@ use crate::api::read::in_flight::ReadsInFlight;
 use crate::api::{AppState, app};
 use crate::clock::Clock;
 use crate::config::Settings;
+use crate::jobs::live_round::LiveRounds;
 use crate::jobs::schedule::Scheduler;
 use crate::jobs::slicing::Slicing;
 use crate::monitoring::Monitoring;
@@ -107,6 +108,7 @@ pub struct Server {
     state: AppState,
     wal_tasks: WalTasks,
     jobs: Option<Scheduler>,
+    live: Option<LiveRounds>,
     alerts: Option<Arc<Alerts>>,
     /// While set, the scheduled jobs wait for this before their first round.
     jobs_held: Option<tokio::sync::oneshot::Receiver<()>>,
@@ -144,10 +146,19 @@ impl Server {
                 .with_slicing(Slicing::from(&settings.jobs))
                 .with_monitoring(monitoring.clone())
                 .with_alerts(alerts.clone())
-                .with_live_interval(
-                    (settings.jobs.live_interval_s > 0)
-                        .then(|| Duration::from_secs(settings.jobs.live_interval_s)),
-                )
+        });
+        let live = (settings.jobs.enabled && settings.jobs.live_interval_s > 0).then(|| {
+            let interval = Duration::from_secs(settings.jobs.live_interval_s);
+            LiveRounds::new(
+                client.clone(),
+                projects.clone(),
+                clock.clone(),
+                interval,
+                Slicing::from(&settings.jobs),
+            )
+            .with_log(wal.monitor())
+            .with_monitoring(monitoring.clone())
+            .with_alerts(alerts.clone())
         });
         let limits = &settings.ingest;
         let state = AppState {
@@ -184,6 +195,7 @@ impl Server {
             state,
             wal_tasks,
             jobs,
+            live,
             jobs_held: None,
             header_timeout: Duration::from_millis(settings.ingest.header_timeout_ms),
             shutdown_drain: Duration::from_secs(settings.wal.shutdown_drain_s),
@@ -248,14 +260,26 @@ impl Server {
         let router = app(self.state);
         let (stop_jobs, jobs_stopped) = tokio::sync::watch::channel(false);
         let held = self.jobs_held;
+        let live = self.live;
         let jobs = self.jobs.map(|scheduler| {
             let mut stopped = jobs_stopped.clone();
+            let mut live_stopped = jobs_stopped.clone();
             tokio::spawn(async move {
                 if let Some(held) = held
                     && held.await.is_err()
                 {
                     return;
                 }
+                // Live rounds on a task of their own (they must not wait
+                // for a long full round), ended with this one.
+                let _live = live.map(|rounds| {
+                    AbortOnDrop(
+                        tokio::spawn(rounds.run(async move {
+                            let _ = live_stopped.wait_for(|stop| *stop).await;
+                        }))
+                        .abort_handle(),
+                    )
+                });
                 scheduler
                     .run(async move {
                         let _ = stopped.wait_for(|stop| *stop).await;
@@ -301,6 +325,15 @@ impl Server {
         }
         self.wal_tasks.finish(deadline).await;
         Ok(())
+    }
+}
+
+/// Aborts a task when dropped.
+struct AbortOnDrop(tokio::task::AbortHandle);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
     }
 }
 

@@ -1,4 +1,6 @@
-//! The short rounds between full computations: today's session figures
+//! The live rounds, on a loop of their own beside the full rounds of
+//! `schedule` (a full round of a large day must not hold them back):
+//! today's session figures
 //! brought up to date from the users whose events arrived since the last
 //! round (`LiveDay`), then stored as a new version of today's row and
 //! minutes. The first round of a day (or of the process) reads the whole
@@ -13,6 +15,9 @@
 //! full computation (raised to today's DAU if that passed them); the full
 //! computation every `jobs.interval_s` recounts them, and the segments.
 
+use std::sync::Arc;
+use std::time::Duration;
+
 use compact_str::CompactString;
 use rustc_hash::FxHashMap;
 use smallvec::SmallVec;
@@ -20,25 +25,124 @@ use smallvec::SmallVec;
 use super::compute_day::{rules, store_figures};
 use super::day_window::DayWindow;
 use super::live_day::LiveDay;
-use super::schedule::WATERMARK_OVERLAP_MS;
+use super::runner::RunError;
+use super::schedule::{WATERMARK_OVERLAP_MS, cut_ms};
 use super::session_interval::SessionFacts;
 use super::sessions::{self, Sessions};
 use super::slicing::{Slicing, slice_buckets};
+use crate::alerts::Alerts;
+use crate::clock::Clock;
 use crate::config::ProjectSettings;
 use crate::domain::calendar::local_day;
+use crate::monitoring::Monitoring;
 use crate::store::StoreError;
 use crate::store::figures;
+use crate::wal::WalMonitor;
+
+/// The loop of live rounds, every `interval`, for every project.
+pub struct LiveRounds {
+    client: clickhouse::Client,
+    projects: Arc<Vec<ProjectSettings>>,
+    clock: Arc<dyn Clock>,
+    interval: Duration,
+    slicing: Slicing,
+    log: Option<WalMonitor>,
+    monitoring: Option<Arc<Monitoring>>,
+    alerts: Option<Arc<Alerts>>,
+    figures: LiveFigures,
+}
+
+impl LiveRounds {
+    pub fn new(
+        client: clickhouse::Client,
+        projects: Arc<Vec<ProjectSettings>>,
+        clock: Arc<dyn Clock>,
+        interval: Duration,
+        slicing: Slicing,
+    ) -> Self {
+        Self {
+            client,
+            projects,
+            clock,
+            interval,
+            slicing,
+            log: None,
+            monitoring: None,
+            alerts: None,
+            figures: LiveFigures::default(),
+        }
+    }
+
+    /// Batches still in this log hold the cut-off back.
+    pub fn with_log(mut self, log: WalMonitor) -> Self {
+        self.log = Some(log);
+        self
+    }
+
+    pub fn with_monitoring(mut self, monitoring: Arc<Monitoring>) -> Self {
+        self.monitoring = Some(monitoring);
+        self
+    }
+
+    pub fn with_alerts(mut self, alerts: Option<Arc<Alerts>>) -> Self {
+        self.alerts = alerts;
+        self
+    }
+
+    /// Rounds until `shutdown` resolves; a failed round is logged and the
+    /// next one tries again.
+    pub async fn run(mut self, shutdown: impl std::future::Future<Output = ()>) {
+        tokio::pin!(shutdown);
+        loop {
+            for index in 0..self.projects.len() {
+                let started = std::time::Instant::now();
+                let cut_ms = cut_ms(self.clock.as_ref(), self.log.as_ref());
+                let result = self.round(index).await;
+                let name = &self.projects[index].name;
+                if let Some(monitoring) = &self.monitoring {
+                    let seconds = started.elapsed().as_secs_f64();
+                    monitoring.job_round(name, false, cut_ms, seconds, result.is_ok());
+                }
+                if let Err(e) = result {
+                    tracing::error!(project = %name, error = %e, "live round failed");
+                }
+            }
+            tokio::select! {
+                _ = &mut shutdown => return,
+                _ = tokio::time::sleep(self.interval) => {}
+            }
+        }
+    }
+
+    /// Brings today's figures of project `index` up to date; returns
+    /// today's peak of users so far.
+    pub async fn round(&mut self, index: usize) -> Result<u32, RunError> {
+        let project = &self.projects[index];
+        let now_ms = self.clock.now_ms();
+        let cut_ms = cut_ms(self.clock.as_ref(), self.log.as_ref());
+        let peak = self
+            .figures
+            .round(&self.client, project, self.slicing, now_ms, cut_ms)
+            .await?;
+        if let Some(alerts) = &self.alerts
+            && let Err(e) = alerts.after_round(project).await
+        {
+            tracing::warn!(project = %project.name, error = %e, "alerts not checked this round");
+        }
+        Ok(peak)
+    }
+}
 
 /// Per project: today's figures and the cut-off of the round that made them.
 #[derive(Default)]
-pub struct LiveFigures {
+struct LiveFigures {
     days: FxHashMap<String, (LiveDay, i64)>,
 }
 
 impl LiveFigures {
     /// One round for `project` at `now_ms`, seeing every event received
     /// before `cut_ms`; returns today's peak of users.
-    pub async fn round(
+    async fn round(
         &mut self,
         client: &clickhouse::Client,
         project: &ProjectSettings,

@@ -22,7 +22,6 @@ use std::time::Duration;
 use chrono::NaiveDate;
 use clickhouse::Client;
 
-use super::live_round::LiveFigures;
 use super::runner::{RunError, run_range};
 use super::slicing::Slicing;
 use crate::alerts::Alerts;
@@ -33,6 +32,15 @@ use crate::monitoring::Monitoring;
 use crate::store::StoreError;
 use crate::store::figures;
 use crate::wal::WalMonitor;
+
+/// The receive time up to which a round starting now sees every event:
+/// now, or the oldest batch still in `log` (it reaches ClickHouse later
+/// than it was received).
+pub fn cut_ms(clock: &dyn Clock, log: Option<&WalMonitor>) -> i64 {
+    let now = clock.now_ms();
+    let unshipped = log.and_then(WalMonitor::oldest_unshipped_ms);
+    unshipped.map_or(now, |u| u.min(now))
+}
 
 /// Events stamped just before a tick starts but stored just after it are
 /// caught by overlapping the windows by this much.
@@ -53,9 +61,6 @@ pub struct Scheduler {
     slicing: Slicing,
     monitoring: Option<Arc<Monitoring>>,
     alerts: Option<Arc<Alerts>>,
-    /// Today's figures between full rounds, every `live_interval`.
-    live: LiveFigures,
-    live_interval: Option<Duration>,
 }
 
 impl Scheduler {
@@ -78,8 +83,6 @@ impl Scheduler {
             slicing: Slicing::default(),
             monitoring: None,
             alerts: None,
-            live: LiveFigures::default(),
-            live_interval: None,
         }
     }
 
@@ -95,13 +98,6 @@ impl Scheduler {
         self
     }
 
-    /// Also brings today's figures up to date every `interval` (None: only
-    /// in the full rounds), from the users whose events arrived since.
-    pub fn with_live_interval(mut self, interval: Option<Duration>) -> Self {
-        self.live_interval = interval;
-        self
-    }
-
     /// Checks the alerts that follow the figures after each round.
     pub fn with_alerts(mut self, alerts: Option<Arc<Alerts>>) -> Self {
         self.alerts = alerts;
@@ -113,69 +109,35 @@ impl Scheduler {
         self
     }
 
-    /// Runs full rounds every `interval` and live rounds every
-    /// `live_interval` between them, until `shutdown` resolves. A failed
-    /// round is logged and retried at the next one.
+    /// Ticks until `shutdown` resolves. A failed tick is logged and retried
+    /// at the next one.
     pub async fn run(mut self, shutdown: impl std::future::Future<Output = ()>) {
         tokio::pin!(shutdown);
-        let mut next_full = tokio::time::Instant::now();
         loop {
-            let full = tokio::time::Instant::now() >= next_full;
-            if full {
-                next_full = tokio::time::Instant::now() + self.interval;
-            }
             for index in 0..self.projects.len() {
                 let started = std::time::Instant::now();
                 let cut_ms = self.cut_ms();
-                let result = if full {
-                    self.tick(index).await.map(|_| ())
-                } else if self.live_interval.is_some() {
-                    self.live_round(index).await.map(|_| ())
-                } else {
-                    continue;
-                };
+                let result = self.tick(index).await;
                 let name = &self.projects[index].name;
                 if let Some(monitoring) = &self.monitoring {
                     let seconds = started.elapsed().as_secs_f64();
-                    monitoring.job_round(name, full, cut_ms, seconds, result.is_ok());
+                    monitoring.job_round(name, true, cut_ms, seconds, result.is_ok());
                 }
                 if let Err(e) = result {
-                    tracing::error!(project = %name, full, error = %e, "scheduled jobs failed");
+                    tracing::error!(project = %name, error = %e, "scheduled jobs failed");
                 }
             }
-            let until_full = next_full.saturating_duration_since(tokio::time::Instant::now());
-            let wait = self.live_interval.map_or(until_full, |l| l.min(until_full));
             tokio::select! {
                 _ = &mut shutdown => return,
-                _ = tokio::time::sleep(wait) => {}
+                _ = tokio::time::sleep(self.interval) => {}
             }
         }
-    }
-
-    /// Brings today's figures of project `index` up to date from the users
-    /// whose events arrived since the last live round (`live_round.rs`);
-    /// returns today's peak of users so far.
-    pub async fn live_round(&mut self, index: usize) -> Result<u32, RunError> {
-        let project = &self.projects[index];
-        let (now_ms, cut_ms) = (self.clock.now_ms(), self.cut_ms());
-        let peak = self
-            .live
-            .round(&self.client, project, self.slicing, now_ms, cut_ms)
-            .await?;
-        if let Some(alerts) = &self.alerts
-            && let Err(e) = alerts.after_round(project).await
-        {
-            tracing::warn!(project = %project.name, error = %e, "alerts not checked this round");
-        }
-        Ok(peak)
     }
 
     /// The receive time up to which a round starting now sees every
     /// event: now, or the oldest batch still in the log.
     fn cut_ms(&self) -> i64 {
-        let now = self.clock.now_ms();
-        let unshipped = self.log.as_ref().and_then(WalMonitor::oldest_unshipped_ms);
-        unshipped.map_or(now, |u| u.min(now))
+        cut_ms(self.clock.as_ref(), self.log.as_ref())
     }
 
     /// One round for one project; returns the days recomputed.

@@ -8,7 +8,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use highwater::config::ProjectSettings;
-use highwater::jobs::schedule::Scheduler;
+use highwater::jobs::live_round::LiveRounds;
+use highwater::jobs::slicing::Slicing;
 use serde_json::Value;
 
 use crate::brute_force::{Event, midnight, scenario};
@@ -51,11 +52,12 @@ async fn check_seed(seed: u64, place: Place) {
     let d1 = midnight(s.zone, s.day.succ_opt().unwrap());
     let first_ms = (d1 - 1200) * 1000;
     let events: Vec<&Event> = s.events.iter().filter(|e| e.ts < d1 - 900).collect();
-    let mut jobs = Scheduler::new(
+    let mut live = LiveRounds::new(
         app.db.clone(),
         Arc::new(app.settings.projects.clone()),
         app.clock.clone(),
-        Duration::from_secs(300),
+        Duration::from_secs(10),
+        Slicing::from(&app.settings.jobs),
     )
     .with_log(app.log.clone());
     let day = s.day.to_string();
@@ -71,7 +73,7 @@ async fn check_seed(seed: u64, place: Place) {
             .unwrap();
         assert_eq!(response.status(), 200, "{}", response.text().await.unwrap());
         app.drained().await;
-        jobs.live_round(0).await.unwrap();
+        live.round(0).await.unwrap();
         let live = today(&app, &day).await;
         app.run_jobs("live", &day, &day).await;
         let full = today(&app, &day).await;

@@ -157,6 +157,12 @@ pub struct ServeArgs {
     /// Listen address; overrides `listen` in the config file.
     #[arg(long)]
     pub listen: Option<SocketAddr>,
+    /// Run the server clock from this instant (RFC 3339) at real speed,
+    /// instead of the system clock: replaying a past day as if live
+    /// (benchmarks, demos). "Today", "online now" and the accepted window
+    /// of `ts` all follow it.
+    #[arg(long)]
+    pub clock_start: Option<chrono::DateTime<chrono::Utc>>,
 }
 
 #[derive(Debug, Args)]
@@ -323,6 +329,15 @@ pub struct BenchFullscaleArgs {
     pub shards: usize,
     #[command(flatten)]
     pub slicing: SlicingArgs,
+    /// Ingest without the scheduled jobs (no live rounds, no online
+    /// sampling): the ingest figures alone.
+    #[arg(long)]
+    pub no_live: bool,
+    /// The server clock's start (RFC 3339; default: 15:30 UTC of --day, a
+    /// quarter of an hour before the March 2020 record's peak), so that
+    /// "today" is the replayed day and "online now" counts its users.
+    #[arg(long)]
+    pub clock_start: Option<chrono::DateTime<chrono::Utc>>,
 }
 
 /// How `jobs run` cuts the day into slices of users (`[jobs]` settings).

@@ -36,6 +36,27 @@ impl Clock for ManualClock {
     }
 }
 
+/// The system clock moved to start at `start_ms` (replaying a past day
+/// at real speed: benchmarks, demos).
+#[derive(Debug)]
+pub struct ShiftedClock {
+    offset_ms: i64,
+}
+
+impl ShiftedClock {
+    pub fn starting_at(start_ms: i64) -> Self {
+        Self {
+            offset_ms: start_ms - SystemClock.now_ms(),
+        }
+    }
+}
+
+impl Clock for ShiftedClock {
+    fn now_ms(&self) -> i64 {
+        SystemClock.now_ms() + self.offset_ms
+    }
+}
+
 pub fn system() -> Arc<dyn Clock> {
     Arc::new(SystemClock)
 }

@@ -3,6 +3,7 @@
 
 pub mod day_of_sessions;
 pub mod events;
+pub mod live_sampler;
 pub mod post;
 pub mod process;
 pub mod server_process;

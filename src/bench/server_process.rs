@@ -11,7 +11,7 @@ pub async fn spawn_server(
     config: &std::path::Path,
     listen: &str,
 ) -> anyhow::Result<tokio::process::Child> {
-    spawn_server_from(&std::env::current_exe()?, config, listen).await
+    spawn_server_from(&std::env::current_exe()?, config, listen, &[]).await
 }
 
 /// [`spawn_server`] with the `highwater` binary at `exe` (tests).
@@ -19,11 +19,13 @@ pub async fn spawn_server_from(
     exe: &std::path::Path,
     config: &std::path::Path,
     listen: &str,
+    extra_args: &[String],
 ) -> anyhow::Result<tokio::process::Child> {
     let mut server = tokio::process::Command::new(exe)
         .arg("serve")
         .arg("--config")
         .arg(config)
+        .args(extra_args)
         .env("RUST_LOG", "highwater=warn")
         .kill_on_drop(true)
         .spawn()

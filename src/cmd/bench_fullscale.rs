@@ -3,6 +3,11 @@
 //! embedded ClickHouse, the simulator posting to it over HTTP, then
 //! `highwater jobs run` as its own process. Prints time and rate per stage,
 //! the events stored, ClickHouse's disk use and the day's `peak_users`.
+//!
+//! Unless `--no-live`, the server runs its scheduled jobs meanwhile (live
+//! rounds every 10 s) on a clock replaying the day's afternoon, and the
+//! bench samples `GET /v1/online`'s latency and the staleness of today's
+//! figures while the day is ingested and for a while after.
 
 use std::sync::Arc;
 
@@ -10,7 +15,8 @@ use anyhow::{Context, ensure};
 
 use crate::bench::fresh_database_on;
 use crate::bench::process::{measure, peak_rss_bytes};
-use crate::bench::server_process::{free_addr, spawn_server, stop_server, wait_shipped};
+use crate::bench::live_sampler::{self, Sample, Target, quantile};
+use crate::bench::server_process::{free_addr, spawn_server_from, stop_server, wait_shipped};
 use crate::cli::BenchFullscaleArgs;
 use crate::simulate::Simulation;
 use crate::simulate::deliver::{PostTarget, progress_bar, to_server};
@@ -21,6 +27,8 @@ use crate::store::local_server::{EMBEDDED_CLUSTER, LocalClickHouse};
 const DATABASE: &str = "bench_fullscale";
 const INGEST_KEY: &str = "fullscale-ingest-key-0000";
 const READ_KEY: &str = "fullscale-read-key-000000";
+/// How long `GET /v1/online` is sampled once everything is stored.
+const AFTER_INGEST: std::time::Duration = std::time::Duration::from_secs(90);
 
 pub async fn run(args: BenchFullscaleArgs) -> anyhow::Result<()> {
     let scenario = Scenario::load(&args.scenario)?;
@@ -39,13 +47,39 @@ pub async fn run(args: BenchFullscaleArgs) -> anyhow::Result<()> {
     let db = fresh_database_on(&urls, DATABASE).await?;
 
     let listen = free_addr()?;
+    let metrics_listen = free_addr()?;
     let config_path = args.data_dir.join("fullscale.toml");
     let wal_dir = args.data_dir.join("wal");
+    let live = (!args.no_live).then_some(metrics_listen.as_str());
     std::fs::write(
         &config_path,
-        server_config(&listen, &urls, &wal_dir, &project, &args.slicing),
+        server_config(&listen, &urls, &wal_dir, &project, &args.slicing, live),
     )?;
-    let mut server = spawn_server(&config_path, &listen).await?;
+    let clock_start = args.clock_start.unwrap_or_else(|| {
+        args.day
+            .and_hms_opt(15, 30, 0)
+            .expect("a valid time")
+            .and_utc()
+    });
+    let extra = ["--clock-start".to_owned(), clock_start.to_rfc3339()];
+    let mut server = spawn_server_from(
+        &std::env::current_exe()?,
+        &config_path,
+        &listen,
+        if args.no_live { &[] } else { &extra },
+    )
+    .await?;
+    let (ingesting, ingesting_rx) = tokio::sync::watch::channel(true);
+    let (stop_sampling, stop_rx) = tokio::sync::watch::channel(false);
+    let sampler = live.map(|metrics| {
+        let target = Target {
+            api: format!("http://{listen}"),
+            metrics: format!("http://{metrics}"),
+            read_key: READ_KEY.into(),
+            project: project.name.clone(),
+        };
+        tokio::spawn(live_sampler::sample(target, ingesting_rx, stop_rx))
+    });
     eprintln!(
         "simulating {} of {:?} at scale {} and posting to http://{listen} ...",
         args.day, simulation.scenario.name, args.scale
@@ -62,6 +96,16 @@ pub async fn run(args: BenchFullscaleArgs) -> anyhow::Result<()> {
     let posting_started = std::time::Instant::now() - posted.elapsed;
     wait_shipped(&listen, std::time::Duration::from_secs(3600)).await?;
     posted.elapsed = posting_started.elapsed();
+    // Once all is in: a while longer at (about) the record's users online.
+    let _ = ingesting.send(false);
+    let samples = match sampler {
+        Some(sampler) => {
+            tokio::time::sleep(AFTER_INGEST).await;
+            let _ = stop_sampling.send(true);
+            sampler.await?
+        }
+        None => Vec::new(),
+    };
     let server_rss = server.id().and_then(peak_rss_bytes).unwrap_or(0);
     stop_server(&mut server).await;
     let summary = &summaries[0];
@@ -188,6 +232,9 @@ pub async fn run(args: BenchFullscaleArgs) -> anyhow::Result<()> {
             n => format!("{n} slices"),
         }
     );
+    if !samples.is_empty() {
+        print_live(&samples);
+    }
     println!(
         "goal: the whole run in <= 600 s: {}",
         if total.as_secs() <= 600 {
@@ -199,12 +246,54 @@ pub async fn run(args: BenchFullscaleArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// `GET /v1/online` latency and the staleness of today's figures, during
+/// ingestion and after.
+fn print_live(samples: &[Sample]) {
+    for during in [true, false] {
+        let phase: Vec<&Sample> = samples.iter().filter(|s| s.during_ingest == during).collect();
+        let latencies: Vec<f64> = phase.iter().map(|s| s.online_seconds).collect();
+        let users: Vec<u64> = phase.iter().filter_map(|s| s.online_users).collect();
+        let stale: Vec<f64> = phase.iter().filter_map(|s| s.staleness_seconds).collect();
+        let show = |v: Option<f64>| v.map_or_else(|| "-".to_owned(), |v| format!("{v:.2}"));
+        println!(
+            "{}: GET /v1/online p50 {} s, p99 {} s over {} samples ({} answered; users online {}); \
+             today's figures staleness p50 {} s, max {} s",
+            if during { "while ingesting" } else { "after ingest" },
+            show(quantile(&latencies, 0.5)),
+            show(quantile(&latencies, 0.99)),
+            latencies.len(),
+            users.len(),
+            match (users.iter().min(), users.iter().max()) {
+                (Some(lo), Some(hi)) => format!("{lo}..{hi}"),
+                _ => "-".to_owned(),
+            },
+            show(quantile(&stale, 0.5)),
+            show(quantile(&stale, 1.0)),
+        );
+    }
+    let during: Vec<f64> = samples
+        .iter()
+        .filter(|s| s.during_ingest)
+        .filter_map(|s| s.staleness_seconds)
+        .collect();
+    let worst = quantile(&during, 1.0);
+    println!(
+        "goal: today's figures at most 60 s stale while ingesting: {}",
+        match worst {
+            Some(w) if w <= 60.0 => "met",
+            Some(_) => "not met",
+            None => "not measured",
+        }
+    );
+}
+
 fn server_config(
     listen: &str,
     urls: &[String],
     wal_dir: &std::path::Path,
     project: &crate::config::ProjectSettings,
     slicing: &crate::cli::SlicingArgs,
+    live_metrics: Option<&str>,
 ) -> String {
     let clickhouse = match urls {
         [url] => format!("url = \"{url}\"\n"),
@@ -217,17 +306,36 @@ fn server_config(
                 .join(", ")
         ),
     };
+    // Live: the scheduled jobs on (full rounds every 300 s, live rounds
+    // every 10 s), /metrics on its own address, reads given time to
+    // answer at full scale, and the whole day accepted although the
+    // clock runs from the afternoon.
+    let (jobs, live) = match live_metrics {
+        None => (slicing.jobs_section(), String::new()),
+        Some(metrics) => (
+            slicing
+                .jobs_section()
+                .replace("enabled = false", "enabled = true\ninterval_s = 300\nlive_interval_s = 10"),
+            format!(
+                "[metrics]\nlisten = \"{metrics}\"\n[ingest]\nread_timeout_ms = 600000\n"
+            ),
+        ),
+    };
+    let ahead = if live_metrics.is_some() {
+        "max_ts_ahead_s = 172800\n"
+    } else {
+        ""
+    };
     format!(
         "listen = \"{listen}\"\n\
          [clickhouse]\n{clickhouse}database = \"{DATABASE}\"\n\
          [wal]\ndir = \"{}\"\n\
-         {jobs}\
-         [[project]]\nname = \"{}\"\ntime_zone = \"{}\"\nsession_timeout_s = {}\nbackfill = true\n\
+         {jobs}{live}\
+         [[project]]\nname = \"{}\"\ntime_zone = \"{}\"\nsession_timeout_s = {}\nbackfill = true\n{ahead}\
          ingest_keys = [\"{INGEST_KEY}\"]\nread_keys = [\"{READ_KEY}\"]\n",
         wal_dir.display(),
         project.name,
         project.time_zone.name(),
         project.session_timeout_s,
-        jobs = slicing.jobs_section(),
     )
 }

@@ -20,14 +20,15 @@ pub async fn run(config: &Path, args: ServeArgs) -> anyhow::Result<()> {
             config.display()
         );
     }
+    let clock: std::sync::Arc<dyn clock::Clock> = match args.clock_start {
+        Some(start) => {
+            tracing::warn!(%start, "the server clock starts in the past (--clock-start)");
+            std::sync::Arc::new(clock::ShiftedClock::starting_at(start.timestamp_millis()))
+        }
+        None => clock::system(),
+    };
     let storage = Storage::open(&settings).await?;
-    let server = Server::bind(
-        &settings,
-        settings.listen,
-        storage.client.clone(),
-        clock::system(),
-    )
-    .await?;
+    let server = Server::bind(&settings, settings.listen, storage.client.clone(), clock).await?;
     tracing::info!(addr = %server.local_addr(), clickhouse = %storage.url, "highwater is serving");
     let result = server.run(shutdown_signal()).await;
     storage.close().await;

@@ -212,7 +212,7 @@ async fn kill_9_at_random_moments_loses_nothing_acknowledged() {
     )
     .unwrap();
     let exe = std::path::Path::new(env!("CARGO_BIN_EXE_highwater"));
-    let mut server = spawn_server_from(exe, &config, &listen).await.unwrap();
+    let mut server = spawn_server_from(exe, &config, &listen, &[]).await.unwrap();
 
     let next = Arc::new(AtomicUsize::new(0));
     let stop = Arc::new(AtomicBool::new(false));
@@ -229,7 +229,7 @@ async fn kill_9_at_random_moments_loses_nothing_acknowledged() {
         tokio::time::sleep(Duration::from_millis(rng.random_range(100..600))).await;
         server.start_kill().unwrap();
         server.wait().await.unwrap();
-        server = spawn_server_from(exe, &config, &listen)
+        server = spawn_server_from(exe, &config, &listen, &[])
             .await
             .unwrap_or_else(|e| panic!("restart after kill {kill}: {e:#}"));
     }

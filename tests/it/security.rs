@@ -76,7 +76,7 @@ async fn a_gigabyte_login_body_without_a_key_is_refused_early_and_costs_no_memor
     )
     .unwrap();
     let exe = std::path::Path::new(env!("CARGO_BIN_EXE_highwater"));
-    let mut server = spawn_server_from(exe, &config, &listen).await.unwrap();
+    let mut server = spawn_server_from(exe, &config, &listen, &[]).await.unwrap();
     let pid = server.id().unwrap();
     let form = "POST /dashboards/login HTTP/1.1\r\nHost: x\r\n\
                 Content-Type: application/x-www-form-urlencoded\r\n";

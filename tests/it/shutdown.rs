@@ -58,7 +58,7 @@ async fn sigterm_stops_serve_within_the_drain_time_while_clickhouse_is_down() {
     let config = dir.join("highwater.toml");
     write_config(&config, &listen, &url, database, &dir.join("wal"));
     let exe = Path::new(env!("CARGO_BIN_EXE_highwater"));
-    let mut server = spawn_server_from(exe, &config, &listen).await.unwrap();
+    let mut server = spawn_server_from(exe, &config, &listen, &[]).await.unwrap();
 
     clickhouse.kill().await;
     let events: Vec<Value> = (0..20)
@@ -100,7 +100,7 @@ async fn sigterm_stops_serve_within_the_drain_time_while_clickhouse_is_down() {
 
     // The next start ships what the log kept.
     clickhouse.restart().await;
-    let mut server = spawn_server_from(exe, &config, &listen).await.unwrap();
+    let mut server = spawn_server_from(exe, &config, &listen, &[]).await.unwrap();
     wait_shipped(&listen, Duration::from_secs(30))
         .await
         .unwrap();

@@ -1,0 +1,110 @@
+//! What `bench fullscale` watches while the day is ingested and after:
+//! every few seconds, the latency of `GET /v1/online` (and the users it
+//! counts) and the staleness of today's figures (the server's own
+//! `highwater_figures_staleness_seconds` at `/metrics`).
+
+use std::time::{Duration, Instant};
+
+use tokio::sync::watch;
+
+/// Between samples (a sample's requests go one after the other).
+const EVERY: Duration = Duration::from_secs(5);
+
+#[derive(Debug, Clone, Copy)]
+pub struct Sample {
+    /// Whether ingestion was still going on.
+    pub during_ingest: bool,
+    pub online_seconds: f64,
+    pub online_users: Option<u64>,
+    pub staleness_seconds: Option<f64>,
+}
+
+/// Where to sample.
+pub struct Target {
+    pub api: String,
+    pub metrics: String,
+    pub read_key: String,
+    pub project: String,
+}
+
+/// Samples until `stop` says so; `ingesting` tells the phase.
+pub async fn sample(
+    target: Target,
+    ingesting: watch::Receiver<bool>,
+    mut stop: watch::Receiver<bool>,
+) -> Vec<Sample> {
+    let http = reqwest::Client::new();
+    let mut samples = Vec::new();
+    while !*stop.borrow() {
+        let during_ingest = *ingesting.borrow();
+        let started = Instant::now();
+        let online: Option<serde_json::Value> = match http
+            .get(format!("{}/v1/online", target.api))
+            .bearer_auth(&target.read_key)
+            .send()
+            .await
+        {
+            Ok(r) if r.status().is_success() => r.json().await.ok(),
+            _ => None,
+        };
+        let online_seconds = started.elapsed().as_secs_f64();
+        let staleness_seconds = match http.get(format!("{}/metrics", target.metrics)).send().await {
+            Ok(r) => r
+                .text()
+                .await
+                .ok()
+                .and_then(|text| staleness(&text, &target.project)),
+            Err(_) => None,
+        };
+        samples.push(Sample {
+            during_ingest,
+            online_seconds,
+            online_users: online.and_then(|o| o["users"].as_u64()),
+            staleness_seconds,
+        });
+        tokio::select! {
+            _ = tokio::time::sleep(EVERY) => {}
+            _ = stop.changed() => {}
+        }
+    }
+    samples
+}
+
+/// The staleness gauge of `project` in an exposition.
+fn staleness(exposition: &str, project: &str) -> Option<f64> {
+    let prefix = format!("highwater_figures_staleness_seconds{{project=\"{project}\"}} ");
+    exposition
+        .lines()
+        .find_map(|line| line.strip_prefix(&prefix))
+        .and_then(|value| value.trim().parse().ok())
+}
+
+/// The `q` quantile (nearest rank) of `values`.
+pub fn quantile(values: &[f64], q: f64) -> Option<f64> {
+    let mut sorted = values.to_vec();
+    sorted.sort_by(f64::total_cmp);
+    let rank = ((q * sorted.len() as f64).ceil() as usize).clamp(1, sorted.len().max(1));
+    sorted.get(rank - 1).copied()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_staleness_of_the_project_is_found_in_the_exposition() {
+        let text = "# TYPE highwater_figures_staleness_seconds gauge\n\
+                    highwater_figures_staleness_seconds{project=\"other\"} 99.0\n\
+                    highwater_figures_staleness_seconds{project=\"chat\"} 12.5\n# EOF\n";
+        assert_eq!(staleness(text, "chat"), Some(12.5));
+        assert_eq!(staleness(text, "none"), None);
+    }
+
+    #[test]
+    fn quantiles_are_nearest_rank() {
+        let values = [5.0, 1.0, 3.0, 2.0, 4.0];
+        assert_eq!(quantile(&values, 0.5), Some(3.0));
+        assert_eq!(quantile(&values, 0.99), Some(5.0));
+        assert_eq!(quantile(&[], 0.5), None);
+    }
+}

@@ -23,6 +23,8 @@ use crate::config::Settings;
 use crate::jobs::live_round::LiveRounds;
 use crate::jobs::schedule::Scheduler;
 use crate::jobs::slicing::Slicing;
+use crate::live::board::LiveBoard;
+use crate::live::online_cache::OnlineCache;
 use crate::monitoring::Monitoring;
 use crate::store::local_server::LocalClickHouse;
 use crate::wal::{Wal, WalMonitor, WalTasks};
@@ -109,6 +111,7 @@ pub struct Server {
     wal_tasks: WalTasks,
     jobs: Option<Scheduler>,
     live: Option<LiveRounds>,
+    board: LiveBoard,
     alerts: Option<Arc<Alerts>>,
     /// While set, the scheduled jobs wait for this before their first round.
     jobs_held: Option<tokio::sync::oneshot::Receiver<()>>,
@@ -147,6 +150,7 @@ impl Server {
                 .with_monitoring(monitoring.clone())
                 .with_alerts(alerts.clone())
         });
+        let board = LiveBoard::default();
         let live = (settings.jobs.enabled && settings.jobs.live_interval_s > 0).then(|| {
             let interval = Duration::from_secs(settings.jobs.live_interval_s);
             LiveRounds::new(
@@ -159,7 +163,12 @@ impl Server {
             .with_log(wal.monitor())
             .with_monitoring(monitoring.clone())
             .with_alerts(alerts.clone())
+            .with_board(board.clone())
         });
+        // Online now from the live rounds' counts while they are at most
+        // this old (a round of a full-scale day takes tens of seconds);
+        // without live rounds the board stays empty.
+        let online = OnlineCache::with_board(board.clone(), LIVE_COUNTS_FRESH_FOR);
         let limits = &settings.ingest;
         let state = AppState {
             projects,
@@ -180,7 +189,7 @@ impl Server {
             )),
             sessions: Arc::new(SessionStore::default()),
             reads: ReadsInFlight::new(limits.max_reads_in_flight),
-            online: crate::live::online_cache::OnlineCache::default(),
+            online,
             monitoring,
             scrape_key_digest: settings
                 .metrics
@@ -196,6 +205,7 @@ impl Server {
             wal_tasks,
             jobs,
             live,
+            board,
             jobs_held: None,
             header_timeout: Duration::from_millis(settings.ingest.header_timeout_ms),
             shutdown_drain: Duration::from_secs(settings.wal.shutdown_drain_s),
@@ -206,6 +216,12 @@ impl Server {
         self.listener
             .local_addr()
             .expect("bound listener has an address")
+    }
+
+    /// Today's counts the live rounds publish and `/v1/online` reads (a
+    /// test's own live rounds may publish here).
+    pub fn live_board(&self) -> LiveBoard {
+        self.board.clone()
     }
 
     /// Where `/metrics` is served without a key, if anywhere.
@@ -327,6 +343,10 @@ impl Server {
         Ok(())
     }
 }
+
+/// How old the live rounds' counts may be for `/v1/online` to answer
+/// from them.
+const LIVE_COUNTS_FRESH_FOR: Duration = Duration::from_secs(180);
 
 /// Aborts a task when dropped.
 struct AbortOnDrop(tokio::task::AbortHandle);

@@ -14,8 +14,8 @@ use std::sync::Arc;
 use anyhow::{Context, ensure};
 
 use crate::bench::fresh_database_on;
-use crate::bench::process::{measure, peak_rss_bytes};
 use crate::bench::live_sampler::{self, Sample, Target, quantile};
+use crate::bench::process::{measure, peak_rss_bytes};
 use crate::bench::server_process::{free_addr, spawn_server_from, stop_server, wait_shipped};
 use crate::cli::BenchFullscaleArgs;
 use crate::simulate::Simulation;
@@ -250,7 +250,10 @@ pub async fn run(args: BenchFullscaleArgs) -> anyhow::Result<()> {
 /// ingestion and after.
 fn print_live(samples: &[Sample]) {
     for during in [true, false] {
-        let phase: Vec<&Sample> = samples.iter().filter(|s| s.during_ingest == during).collect();
+        let phase: Vec<&Sample> = samples
+            .iter()
+            .filter(|s| s.during_ingest == during)
+            .collect();
         let latencies: Vec<f64> = phase.iter().map(|s| s.online_seconds).collect();
         let users: Vec<u64> = phase.iter().filter_map(|s| s.online_users).collect();
         let stale: Vec<f64> = phase.iter().filter_map(|s| s.staleness_seconds).collect();
@@ -258,7 +261,11 @@ fn print_live(samples: &[Sample]) {
         println!(
             "{}: GET /v1/online p50 {} s, p99 {} s over {} samples ({} answered; users online {}); \
              today's figures staleness p50 {} s, max {} s",
-            if during { "while ingesting" } else { "after ingest" },
+            if during {
+                "while ingesting"
+            } else {
+                "after ingest"
+            },
             show(quantile(&latencies, 0.5)),
             show(quantile(&latencies, 0.99)),
             latencies.len(),
@@ -313,12 +320,11 @@ fn server_config(
     let (jobs, live) = match live_metrics {
         None => (slicing.jobs_section(), String::new()),
         Some(metrics) => (
-            slicing
-                .jobs_section()
-                .replace("enabled = false", "enabled = true\ninterval_s = 300\nlive_interval_s = 10"),
-            format!(
-                "[metrics]\nlisten = \"{metrics}\"\n[ingest]\nread_timeout_ms = 600000\n"
+            slicing.jobs_section().replace(
+                "enabled = false",
+                "enabled = true\ninterval_s = 300\nlive_interval_s = 10",
             ),
+            format!("[metrics]\nlisten = \"{metrics}\"\n[ingest]\nread_timeout_ms = 600000\n"),
         ),
     };
     let ahead = if live_metrics.is_some() {

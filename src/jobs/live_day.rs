@@ -147,6 +147,15 @@ impl LiveDay {
         }
     }
 
+    /// `C_user`, `C_conn` and `C_active` at every second of the day.
+    pub fn counts(&self) -> [Vec<u32>; 3] {
+        [
+            self.users_online.counts(),
+            self.connections.counts(),
+            self.active_online.counts(),
+        ]
+    }
+
     /// The day's session figures as they stand (no segments).
     pub fn figures(&self) -> DaySessionsFigures {
         let start = self.window.start;

@@ -34,6 +34,7 @@ use crate::alerts::Alerts;
 use crate::clock::Clock;
 use crate::config::ProjectSettings;
 use crate::domain::calendar::local_day;
+use crate::live::board::{LiveBoard, LiveCounts};
 use crate::monitoring::Monitoring;
 use crate::store::StoreError;
 use crate::store::figures;
@@ -49,6 +50,7 @@ pub struct LiveRounds {
     log: Option<WalMonitor>,
     monitoring: Option<Arc<Monitoring>>,
     alerts: Option<Arc<Alerts>>,
+    board: LiveBoard,
     figures: LiveFigures,
 }
 
@@ -69,6 +71,7 @@ impl LiveRounds {
             log: None,
             monitoring: None,
             alerts: None,
+            board: LiveBoard::default(),
             figures: LiveFigures::default(),
         }
     }
@@ -81,6 +84,12 @@ impl LiveRounds {
 
     pub fn with_monitoring(mut self, monitoring: Arc<Monitoring>) -> Self {
         self.monitoring = Some(monitoring);
+        self
+    }
+
+    /// Where each round publishes today's per-second counts (online now).
+    pub fn with_board(mut self, board: LiveBoard) -> Self {
+        self.board = board;
         self
     }
 
@@ -124,6 +133,17 @@ impl LiveRounds {
             .figures
             .round(&self.client, project, self.slicing, now_ms, cut_ms)
             .await?;
+        if let Some((day, _)) = self.figures.days.get(&project.name) {
+            let [users, connections, active_users] = day.counts();
+            let counts = LiveCounts {
+                start: day.window().start,
+                users,
+                connections,
+                active_users,
+                cut_ms,
+            };
+            self.board.publish(&project.name, counts);
+        }
         if let Some(alerts) = &self.alerts
             && let Err(e) = alerts.after_round(project).await
         {

@@ -47,6 +47,9 @@ pub struct OnlineNow {
     pub at: i64,
     pub counts: OnlineCounts,
     pub values: Option<(Dimension, Vec<OnlineValue>)>,
+    /// From the live rounds' counts: every event received before this
+    /// (server ms) is counted. None: every event stored at the evaluation.
+    pub counted_until_ms: Option<i64>,
 }
 
 /// Users are told apart by a 128-bit hash of their id: a set of hashes
@@ -142,5 +145,6 @@ pub async fn online_at(
         at,
         counts: all.counts(),
         values,
+        counted_until_ms: None,
     })
 }

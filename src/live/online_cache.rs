@@ -10,6 +10,7 @@ use std::time::Instant;
 
 use rustc_hash::FxHashMap;
 
+use super::board::LiveBoard;
 use super::online::{OnlineNow, online_at};
 use crate::config::ProjectSettings;
 use crate::domain::dimension::Dimension;
@@ -24,11 +25,25 @@ type Question = (String, Option<Dimension>);
 #[derive(Clone, Debug, Default)]
 pub struct OnlineCache {
     slots: Arc<Mutex<FxHashMap<Question, Slot>>>,
+    /// Today's counts of the live rounds, used while their cut-off is
+    /// less than `fresh_for_ms` old (no live rounds: always the store).
+    board: LiveBoard,
+    fresh_for_ms: i64,
 }
 
 impl OnlineCache {
+    /// Answers from `board` while its counts are at most `fresh_for` behind.
+    pub fn with_board(board: LiveBoard, fresh_for: std::time::Duration) -> Self {
+        Self {
+            board,
+            fresh_for_ms: fresh_for.as_millis() as i64,
+            ..Self::default()
+        }
+    }
+
     /// Online now for `project` at second `at` (and per value of
-    /// `dimension`).
+    /// `dimension`): from the live rounds' counts when fresh (not per
+    /// value), else evaluated over the store.
     pub async fn at(
         &self,
         client: &clickhouse::Client,
@@ -36,6 +51,18 @@ impl OnlineCache {
         at: i64,
         dimension: Option<Dimension>,
     ) -> Result<OnlineNow, StoreError> {
+        if dimension.is_none()
+            && let Some(live) = self.board.get(&project.name)
+            && at * 1000 - live.cut_ms <= self.fresh_for_ms
+            && let Some(counts) = live.at(at)
+        {
+            return Ok(OnlineNow {
+                at,
+                counts,
+                values: None,
+                counted_until_ms: Some(live.cut_ms),
+            });
+        }
         let arrived = Instant::now();
         let slot = self
             .slots

@@ -155,10 +155,10 @@ pub(crate) fn scenario(seed: u64) -> Scenario {
 }
 
 /// One session as DESIGN §2 defines it, straight from its raw events.
-struct Session {
+pub(crate) struct Session {
     user: usize,
-    start: i64,
-    end: i64,
+    pub(crate) start: i64,
+    pub(crate) end: i64,
     /// (ts, active) of its presence events.
     presence: Vec<(i64, bool)>,
     /// Its value of each dimension: that of its earliest event with one
@@ -180,7 +180,7 @@ impl Session {
     }
 }
 
-fn sessions(s: &Scenario) -> Vec<Session> {
+pub(crate) fn sessions(s: &Scenario) -> Vec<Session> {
     let mut by_key: BTreeMap<(usize, usize), Vec<&Event>> = BTreeMap::new();
     for e in &s.events {
         by_key.entry((e.user, e.session)).or_default().push(e);
@@ -243,7 +243,7 @@ fn active_users(sessions: &[Session], from: i64, to: i64) -> usize {
 
 /// Per second of `[d0, d1)`: users, connections and active users among
 /// `sessions`.
-fn counts_per_second(sessions: &[&Session], d0: i64, d1: i64) -> Vec<[u64; 3]> {
+pub(crate) fn counts_per_second(sessions: &[&Session], d0: i64, d1: i64) -> Vec<[u64; 3]> {
     (d0..d1)
         .map(|t| {
             let open: Vec<&&Session> = sessions.iter().filter(|x| x.open_at(t)).collect();

@@ -2,7 +2,9 @@
 //! the last round) against the full computation of the same day, after
 //! each batch of random events (the brute-force test's scenarios: lost
 //! ends, presence, several devices, duplicates, any order), the clock
-//! moving on between batches so that rounds see only recent users.
+//! moving on between batches so that rounds see only recent users; and
+//! `GET /v1/online` answered from the rounds' counts against a
+//! second-by-second evaluation of the events posted so far.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -12,8 +14,14 @@ use highwater::jobs::live_round::LiveRounds;
 use highwater::jobs::slicing::Slicing;
 use serde_json::Value;
 
-use crate::brute_force::{Event, midnight, scenario};
+use crate::brute_force::{
+    Event, Scenario, Session, counts_per_second, midnight, scenario, sessions,
+};
 use crate::{Place, TestApp, spawn_app_with};
+use highwater::clock::Clock;
+use rand::rngs::SmallRng;
+use rand::seq::SliceRandom;
+use rand::{RngExt, SeedableRng};
 
 const INGEST: &str = "live-ingest-key-000000001";
 const READ: &str = "live-read-key-00000000001";
@@ -59,8 +67,11 @@ async fn check_seed(seed: u64, place: Place) {
         Duration::from_secs(10),
         Slicing::from(&app.settings.jobs),
     )
-    .with_log(app.log.clone());
+    .with_log(app.log.clone())
+    .with_board(app.board.clone());
     let day = s.day.to_string();
+    let d0 = midnight(s.zone, s.day);
+    let mut posted_so_far: Vec<Event> = Vec::new();
     for (batch, chunk) in events.chunks(events.len().div_ceil(5).max(1)).enumerate() {
         // More than the rounds' overlap (60 s) between batches.
         app.clock.set(first_ms + batch as i64 * 61_000);
@@ -74,12 +85,54 @@ async fn check_seed(seed: u64, place: Place) {
         assert_eq!(response.status(), 200, "{}", response.text().await.unwrap());
         app.drained().await;
         live.round(0).await.unwrap();
-        let live = today(&app, &day).await;
+        posted_so_far.extend(chunk.iter().map(|e| (*e).clone()));
+        check_online(&app, &s, &posted_so_far, d0, seed * 100 + batch as u64).await;
+        let live_figures = today(&app, &day).await;
         app.run_jobs("live", &day, &day).await;
         let full = today(&app, &day).await;
-        assert_eq!(live, full, "seed {seed}, after batch {batch}");
+        assert_eq!(live_figures, full, "seed {seed}, after batch {batch}");
     }
     app.stop().await.unwrap();
+}
+
+/// `/v1/online` from the live counts at a few seconds of today, against
+/// the counts of those seconds over `posted` (the clock is moved there
+/// and back).
+async fn check_online(app: &TestApp, s: &Scenario, posted: &[Event], d0: i64, seed: u64) {
+    let now_ms = app.clock.now_ms();
+    let so_far = Scenario {
+        events: posted.to_vec(),
+        ..*s
+    };
+    let sessions = sessions(&so_far);
+    let all: Vec<&Session> = sessions.iter().collect();
+    let mut rng = SmallRng::seed_from_u64(seed);
+    // Seconds where counts change (starts and ends), within today so far.
+    let mut seconds: Vec<i64> = sessions
+        .iter()
+        .flat_map(|x| [x.start, x.end - 1, x.end])
+        .filter(|t| (d0..now_ms / 1000).contains(t))
+        .collect();
+    seconds.shuffle(&mut rng);
+    seconds.truncate(6);
+    seconds.push(rng.random_range(d0..now_ms / 1000));
+    for t in seconds {
+        app.clock.set(t * 1000 + 500);
+        let (status, online) = app.read(READ, "/v1/online").await;
+        assert_eq!(status, 200, "{online}");
+        assert_eq!(online["source"], "live", "{online}");
+        let expected = counts_per_second(&all, t, t + 1)[0];
+        assert_eq!(
+            [
+                &online["users"],
+                &online["connections"],
+                &online["active_users"]
+            ],
+            expected.map(|c| serde_json::json!(c)).each_ref(),
+            "second {t}"
+        );
+    }
+    app.clock.set(now_ms);
 }
 
 #[tokio::test]

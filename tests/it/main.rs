@@ -191,6 +191,8 @@ pub struct TestApp {
     pub base_url: String,
     /// `GET {metrics_url}/metrics`: the unauthenticated metrics address.
     pub metrics_url: String,
+    /// Where live rounds publish today's counts for `/v1/online`.
+    pub board: highwater::live::board::LiveBoard,
     pub db: clickhouse::Client,
     /// The server's clock; tests move it.
     pub clock: std::sync::Arc<ManualClock>,
@@ -268,6 +270,7 @@ async fn start_on(settings: Settings, urls: &[String]) -> TestApp {
     .unwrap();
     let base_url = format!("http://{}", server.local_addr());
     let metrics_url = format!("http://{}", server.metrics_addr().unwrap());
+    let board = server.live_board();
     let log = server.log_monitor();
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let serving = tokio::spawn(server.run(async {
@@ -276,6 +279,7 @@ async fn start_on(settings: Settings, urls: &[String]) -> TestApp {
     TestApp {
         base_url,
         metrics_url,
+        board,
         db,
         clock,
         settings,

@@ -27,9 +27,14 @@ pub struct OnlineResponse {
     #[serde(flatten)]
     pub counts: OnlineCounts,
     /// Events this instance acknowledged that are not in ClickHouse yet
-    /// (so not counted): their bytes, and the age of the oldest.
+    /// (so not counted).
     pub unshipped_bytes: u64,
+    /// Age of the oldest acknowledged event the answer may not count: the
+    /// oldest unshipped here, or, from live counts, their cut-off.
     pub behind_s: f64,
+    /// `live`: today's counts of the latest live round (jobs on, no
+    /// dimension); `store`: evaluated over every stored event.
+    pub source: &'static str,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub dimension: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -51,6 +56,11 @@ pub async fn online(
     let at = now_ms.div_euclid(1000);
     let online = state.online.at(&state.db, project, at, dimension).await?;
     let log = state.wal.monitor().status(now_ms);
+    // Behind: what this instance holds unshipped, or what the live
+    // counts have not seen yet, whichever is older.
+    let unseen_s = online
+        .counted_until_ms
+        .map_or(0.0, |cut| (now_ms - cut).max(0) as f64 / 1000.0);
     let (dimension, values) = match online.values {
         Some((dimension, values)) => (Some(dimension.name().to_owned()), Some(values)),
         None => (None, None),
@@ -60,7 +70,12 @@ pub async fn online(
         as_of: rfc3339(at),
         counts: online.counts,
         unshipped_bytes: log.backlog_bytes,
-        behind_s: log.backlog_age_s,
+        behind_s: log.backlog_age_s.max(unseen_s),
+        source: if online.counted_until_ms.is_some() {
+            "live"
+        } else {
+            "store"
+        },
         dimension,
         values,
     }))

@@ -165,10 +165,9 @@ impl Server {
             .with_alerts(alerts.clone())
             .with_board(board.clone())
         });
-        // Online now from the live rounds' counts while they are at most
-        // this old (a round of a full-scale day takes tens of seconds);
-        // without live rounds the board stays empty.
-        let online = OnlineCache::with_board(board.clone(), LIVE_COUNTS_FRESH_FOR);
+        // Online now from the live rounds' counts; without live rounds the
+        // board stays empty and the store is read.
+        let online = OnlineCache::new(board.clone(), Slicing::from(&settings.jobs));
         let limits = &settings.ingest;
         let state = AppState {
             projects,
@@ -343,10 +342,6 @@ impl Server {
         Ok(())
     }
 }
-
-/// How old the live rounds' counts may be for `/v1/online` to answer
-/// from them.
-const LIVE_COUNTS_FRESH_FOR: Duration = Duration::from_secs(180);
 
 /// Aborts a task when dropped.
 struct AbortOnDrop(tokio::task::AbortHandle);

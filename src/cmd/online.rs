@@ -10,6 +10,7 @@ use crate::config::Settings;
 use crate::domain::calendar::rfc3339;
 use crate::domain::dimension::label;
 use crate::jobs::compute_day::rules;
+use crate::jobs::slicing::Slicing;
 use crate::live::online::{OnlineNow, online_at};
 use crate::startup::Storage;
 
@@ -20,7 +21,8 @@ pub async fn run(config: &Path, args: OnlineArgs) -> anyhow::Result<()> {
     let settings = Settings::load(config, true)?;
     let project = settings.known_project(&args.project)?;
     let storage = Storage::open(&settings).await?;
-    let result = show(&storage.client, project, &args).await;
+    let slicing = Slicing::from(&settings.jobs);
+    let result = show(&storage.client, project, slicing, &args).await;
     storage.close().await;
     result
 }
@@ -28,13 +30,22 @@ pub async fn run(config: &Path, args: OnlineArgs) -> anyhow::Result<()> {
 async fn show(
     client: &clickhouse::Client,
     project: &crate::config::ProjectSettings,
+    slicing: Slicing,
     args: &OnlineArgs,
 ) -> anyhow::Result<()> {
     // Redraw in place only on a terminal; into a file, one block per refresh.
     let redraw = args.watch && args.format == Format::Table && std::io::stdout().is_terminal();
     loop {
         let at = chrono::Utc::now().timestamp();
-        let online = online_at(client, &project.name, rules(project), at, args.dimension).await?;
+        let online = online_at(
+            client,
+            &project.name,
+            rules(project),
+            slicing,
+            at,
+            args.dimension,
+        )
+        .await?;
         let mut out = std::io::stdout().lock();
         if redraw {
             write!(out, "\x1b[2J\x1b[H")?;

@@ -110,14 +110,14 @@ pub fn read_of_users_changed_since(
     read_narrowed(client, project, range, 0..BUCKETS as u8, false, narrowing)
 }
 
-/// The sessions of `project` in `range` (UTC days) that may be open at
+/// The sessions of `project` in `range` (UTC days) and `buckets` that may be open at
 /// second `at`: those not ended by then and with a sign of life within `T`
 /// before it, or ending after it. A superset: the caller still applies
 /// the whole definition (start, maximum length, presence) to each.
 pub fn read_maybe_open_at(
     client: &Client,
     project: &str,
-    range: (NaiveDate, NaiveDate),
+    (range, buckets): ((NaiveDate, NaiveDate), Range<u8>),
     at: i64,
     rules: SessionRules,
     with_segments: bool,
@@ -132,14 +132,7 @@ pub fn read_maybe_open_at(
         having: &having,
         ..Narrowing::NONE
     };
-    read_narrowed(
-        client,
-        project,
-        range,
-        0..BUCKETS as u8,
-        with_segments,
-        narrowing,
-    )
+    read_narrowed(client, project, range, buckets, with_segments, narrowing)
 }
 
 /// What a read keeps beyond its days and buckets: sessions meeting

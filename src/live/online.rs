@@ -18,6 +18,7 @@ use crate::domain::calendar::utc_date;
 use crate::domain::dimension::Dimension;
 use crate::jobs::session_interval::{Presence, SessionRules};
 use crate::jobs::sessions;
+use crate::jobs::slicing::{Slicing, slice_buckets};
 use crate::store::StoreError;
 
 /// Beyond `L` back and a day ahead: every day that can hold an event of a
@@ -57,11 +58,15 @@ pub struct OnlineNow {
 /// share a hash with a probability no count will ever show (~2⁻⁸⁰ at 10⁸ ids).
 type UserKey = u128;
 
+/// Counts of one value (or of all), over slices of users: a user's
+/// sessions are all in one slice, so each slice's distinct users are
+/// added up and forgotten.
 #[derive(Default)]
 struct Tally {
     users: FxHashSet<UserKey>,
     active: FxHashSet<UserKey>,
     connections: u64,
+    earlier_slices: OnlineCounts,
 }
 
 impl Tally {
@@ -73,11 +78,18 @@ impl Tally {
         }
     }
 
+    fn end_slice(&mut self) {
+        self.earlier_slices = self.counts();
+        self.users.clear();
+        self.active.clear();
+        self.connections = 0;
+    }
+
     fn counts(&self) -> OnlineCounts {
         OnlineCounts {
-            users: self.users.len() as u64,
-            connections: self.connections,
-            active_users: self.active.len() as u64,
+            users: self.earlier_slices.users + self.users.len() as u64,
+            connections: self.earlier_slices.connections + self.connections,
+            active_users: self.earlier_slices.active_users + self.active.len() as u64,
         }
     }
 }
@@ -90,40 +102,53 @@ fn read_range(at: i64, rules: SessionRules) -> (NaiveDate, NaiveDate) {
     )
 }
 
-/// Evaluates online now for `project` at second `at`.
+/// Evaluates online now for `project` at second `at`, reading the
+/// sessions one slice of users at a time as `slicing` says (ClickHouse
+/// groups one slice's sessions at once, as in the daily jobs).
 pub async fn online_at(
     client: &clickhouse::Client,
     project: &str,
     rules: SessionRules,
+    slicing: Slicing,
     at: i64,
     dimension: Option<Dimension>,
 ) -> Result<OnlineNow, StoreError> {
-    let mut sessions = sessions::read_maybe_open_at(
-        client,
-        project,
-        read_range(at, rules),
-        at,
-        rules,
-        dimension.is_some(),
-    )?;
+    let range = read_range(at, rules);
+    let slices = match slicing.fixed {
+        Some(fixed) => fixed,
+        None => slicing.slices_for(sessions::estimate(client, project, range).await?),
+    };
     let mut all = Tally::default();
     let mut by_value: FxHashMap<String, Tally> = FxHashMap::default();
-    while let Some(session) = sessions.next().await? {
-        let Some(presence) = session.facts.open_at(rules, at) else {
-            continue;
-        };
-        let user = xxh3_128(session.user_id.as_bytes());
-        all.add(user, presence);
-        if let Some(dimension) = dimension {
-            let value = session.values[dimension.index()];
-            match by_value.get_mut(value) {
-                Some(tally) => tally.add(user, presence),
-                None => by_value
-                    .entry(value.to_owned())
-                    .or_default()
-                    .add(user, presence),
+    for slice in 0..slices {
+        let buckets = slice_buckets(slice, slices);
+        let mut sessions = sessions::read_maybe_open_at(
+            client,
+            project,
+            (range, buckets),
+            at,
+            rules,
+            dimension.is_some(),
+        )?;
+        while let Some(session) = sessions.next().await? {
+            let Some(presence) = session.facts.open_at(rules, at) else {
+                continue;
+            };
+            let user = xxh3_128(session.user_id.as_bytes());
+            all.add(user, presence);
+            if let Some(dimension) = dimension {
+                let value = session.values[dimension.index()];
+                match by_value.get_mut(value) {
+                    Some(tally) => tally.add(user, presence),
+                    None => by_value
+                        .entry(value.to_owned())
+                        .or_default()
+                        .add(user, presence),
+                }
             }
         }
+        all.end_slice();
+        by_value.values_mut().for_each(Tally::end_slice);
     }
     let values = dimension.map(|dimension| {
         let mut values: Vec<OnlineValue> = by_value

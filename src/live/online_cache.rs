@@ -15,6 +15,7 @@ use super::online::{OnlineNow, online_at};
 use crate::config::ProjectSettings;
 use crate::domain::dimension::Dimension;
 use crate::jobs::compute_day::rules;
+use crate::jobs::slicing::Slicing;
 use crate::store::StoreError;
 
 /// The latest result and when its evaluation began.
@@ -25,25 +26,28 @@ type Question = (String, Option<Dimension>);
 #[derive(Clone, Debug, Default)]
 pub struct OnlineCache {
     slots: Arc<Mutex<FxHashMap<Question, Slot>>>,
-    /// Today's counts of the live rounds, used while their cut-off is
-    /// less than `fresh_for_ms` old (no live rounds: always the store).
+    /// Today's counts of the live rounds (none without live rounds).
     board: LiveBoard,
-    fresh_for_ms: i64,
+    /// How the store is read when it is (slices of users).
+    slicing: Slicing,
 }
 
 impl OnlineCache {
-    /// Answers from `board` while its counts are at most `fresh_for` behind.
-    pub fn with_board(board: LiveBoard, fresh_for: std::time::Duration) -> Self {
+    /// Answers from `board` when it has counts for the second asked
+    /// (however old their cut-off: the answer says it, and falling back to
+    /// a read of the store under the load that slowed the rounds would
+    /// only add to it); else reads the store in slices as `slicing` says.
+    pub fn new(board: LiveBoard, slicing: Slicing) -> Self {
         Self {
             board,
-            fresh_for_ms: fresh_for.as_millis() as i64,
+            slicing,
             ..Self::default()
         }
     }
 
     /// Online now for `project` at second `at` (and per value of
-    /// `dimension`): from the live rounds' counts when fresh (not per
-    /// value), else evaluated over the store.
+    /// `dimension`): from the live rounds' counts if they cover that second
+    /// (not per value), else evaluated over the store.
     pub async fn at(
         &self,
         client: &clickhouse::Client,
@@ -53,7 +57,6 @@ impl OnlineCache {
     ) -> Result<OnlineNow, StoreError> {
         if dimension.is_none()
             && let Some(live) = self.board.get(&project.name)
-            && at * 1000 - live.cut_ms <= self.fresh_for_ms
             && let Some(counts) = live.at(at)
         {
             return Ok(OnlineNow {
@@ -79,7 +82,15 @@ impl OnlineCache {
             return Ok(online.clone());
         }
         let began = Instant::now();
-        let online = online_at(client, &project.name, rules(project), at, dimension).await?;
+        let online = online_at(
+            client,
+            &project.name,
+            rules(project),
+            self.slicing,
+            at,
+            dimension,
+        )
+        .await?;
         *last = Some((online.clone(), began));
         Ok(online)
     }

@@ -1,10 +1,10 @@
 //! The live rounds, on a loop of their own beside the full rounds of
 //! `schedule` (a full round of a large day must not hold them back):
-//! today's session figures
-//! brought up to date from the users whose events arrived since the last
-//! round (`LiveDay`), then stored as a new version of today's row and
-//! minutes. The first round of a day (or of the process) reads the whole
-//! day once.
+//! today's session figures brought up to date from the users whose events
+//! arrived since the last round (`LiveDay`), stored as a new version of
+//! today's row and minutes, and today's per-second counts published for
+//! online now (`LiveBoard`). The first round of a day (or of the process)
+//! reads the whole day once.
 //!
 //! Changed users are found by receive time (`received_ms`), from the
 //! previous round's cut-off minus [`super::schedule::WATERMARK_OVERLAP_MS`];

@@ -105,11 +105,11 @@ impl LiveRounds {
         loop {
             for index in 0..self.projects.len() {
                 let started = std::time::Instant::now();
-                let cut_ms = cut_ms(self.clock.as_ref(), self.log.as_ref());
                 let result = self.round(index).await;
                 let name = &self.projects[index].name;
                 if let Some(monitoring) = &self.monitoring {
                     let seconds = started.elapsed().as_secs_f64();
+                    let cut_ms = result.as_ref().map_or(0, |round| round.cut_ms);
                     monitoring.job_round(name, false, cut_ms, seconds, result.is_ok());
                 }
                 if let Err(e) = result {
@@ -123,13 +123,12 @@ impl LiveRounds {
         }
     }
 
-    /// Brings today's figures of project `index` up to date; returns
-    /// today's peak of users so far.
-    pub async fn round(&mut self, index: usize) -> Result<u32, RunError> {
+    /// Brings today's figures of project `index` up to date.
+    pub async fn round(&mut self, index: usize) -> Result<RoundDone, RunError> {
         let project = &self.projects[index];
         let now_ms = self.clock.now_ms();
         let cut_ms = cut_ms(self.clock.as_ref(), self.log.as_ref());
-        let peak = self
+        let peak_users = self
             .figures
             .round(&self.client, project, self.slicing, now_ms, cut_ms)
             .await?;
@@ -149,8 +148,17 @@ impl LiveRounds {
         {
             tracing::warn!(project = %project.name, error = %e, "alerts not checked this round");
         }
-        Ok(peak)
+        Ok(RoundDone { peak_users, cut_ms })
     }
+}
+
+/// What a live round did.
+#[derive(Debug, Clone, Copy)]
+pub struct RoundDone {
+    /// Today's peak of users so far.
+    pub peak_users: u32,
+    /// Every event received before this (server ms) is counted.
+    pub cut_ms: i64,
 }
 
 /// Per project: today's figures and the cut-off of the round that made them.

@@ -136,3 +136,77 @@ async fn online_needs_a_read_key_and_a_known_dimension() {
     );
     app.stop().await.unwrap();
 }
+
+/// `highwater online` (its own process, reading ClickHouse): the same
+/// counts as the API, as JSON, and `--watch` refreshing.
+#[tokio::test]
+async fn the_online_command_counts_like_the_api() {
+    let app = spawn_app("online_cli").await;
+    // The command runs on the system clock: events from just now.
+    let now_ms = chrono::Utc::now().timestamp_millis();
+    app.clock.set(now_ms);
+    let event = |kind: &str, user: &str, seconds_ago: i64| {
+        json!({"type": kind, "user_id": user, "session_id": "s",
+               "ts": now_ms - seconds_ago * 1000})
+    };
+    post(
+        &app,
+        vec![
+            event("session_start", "u1", 120),
+            event("session_start", "u2", 60),
+            with(event("presence", "u2", 30), "status", "away"),
+            event("session_start", "u3", 300),
+            event("session_end", "u3", 200),
+        ],
+    )
+    .await;
+    app.drained().await;
+    let config = crate::scratch_dir("online_cli").join("highwater.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[clickhouse]\nurl = \"{}\"\ndatabase = \"{}\"\n\
+             [[project]]\nname = \"alpha\"\ningest_keys = [\"{ALPHA_INGEST}\"]\nread_keys = [\"{ALPHA_READ}\"]\n",
+            app.settings.clickhouse.url.as_deref().unwrap(),
+            app.settings.clickhouse.database
+        ),
+    )
+    .unwrap();
+    let run = |args: &[&str]| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_highwater"))
+            .arg("--config")
+            .arg(&config)
+            .args(["online", "--project", "alpha"])
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    let output = run(&["--format", "json"]);
+    assert!(output.status.success(), "{output:?}");
+    let answer: Value = serde_json::from_slice(&output.stdout).unwrap();
+    // u1 and u2 open (u2 away), u3 ended 200 s ago.
+    assert_eq!(counts(&answer), [2, 2, 1], "{answer}");
+    let output = run(&["--dimension", "country"]);
+    let table = String::from_utf8(output.stdout).unwrap();
+    assert!(
+        table.contains("2 users online, 2 connections, 1 active"),
+        "{table}"
+    );
+    assert!(table.contains("unknown"), "{table}");
+    // --watch keeps refreshing until interrupted.
+    let mut watching = std::process::Command::new(env!("CARGO_BIN_EXE_highwater"))
+        .arg("--config")
+        .arg(&config)
+        .args(["online", "--project", "alpha", "--watch", "--every", "1"])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    tokio::time::sleep(std::time::Duration::from_millis(2_500)).await;
+    // SAFETY: a signal to our own child.
+    unsafe { libc::kill(watching.id() as libc::pid_t, libc::SIGINT) };
+    let output = watching.wait_with_output().unwrap();
+    assert!(output.status.success(), "Ctrl-C ends --watch cleanly");
+    let shown = String::from_utf8(output.stdout).unwrap();
+    assert!(shown.matches("users online").count() >= 2, "{shown}");
+    app.stop().await.unwrap();
+}

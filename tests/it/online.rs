@@ -194,7 +194,7 @@ async fn the_online_command_counts_like_the_api() {
     );
     assert!(table.contains("unknown"), "{table}");
     // --watch keeps refreshing until interrupted.
-    let mut watching = std::process::Command::new(env!("CARGO_BIN_EXE_highwater"))
+    let watching = std::process::Command::new(env!("CARGO_BIN_EXE_highwater"))
         .arg("--config")
         .arg(&config)
         .args(["online", "--project", "alpha", "--watch", "--every", "1"])

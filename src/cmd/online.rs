@@ -35,17 +35,23 @@ async fn show(
 ) -> anyhow::Result<()> {
     // Redraw in place only on a terminal; into a file, one block per refresh.
     let redraw = args.watch && args.format == Format::Table && std::io::stdout().is_terminal();
+    // One listener for the whole run: a Ctrl-C during a query counts too.
+    let interrupted = tokio::signal::ctrl_c();
+    tokio::pin!(interrupted);
     loop {
         let at = chrono::Utc::now().timestamp();
-        let online = online_at(
+        let evaluation = online_at(
             client,
             &project.name,
             rules(project),
             slicing,
             at,
             args.dimension,
-        )
-        .await?;
+        );
+        let online = tokio::select! {
+            online = evaluation => online?,
+            _ = &mut interrupted => return Ok(()),
+        };
         let mut out = std::io::stdout().lock();
         if redraw {
             write!(out, "\x1b[2J\x1b[H")?;
@@ -65,7 +71,7 @@ async fn show(
         }
         tokio::select! {
             () = tokio::time::sleep(Duration::from_secs(args.every)) => {}
-            _ = tokio::signal::ctrl_c() => return Ok(()),
+            _ = &mut interrupted => return Ok(()),
         }
     }
 }

@@ -202,9 +202,16 @@ async fn the_online_command_counts_like_the_api() {
         .spawn()
         .unwrap();
     tokio::time::sleep(std::time::Duration::from_millis(2_500)).await;
+    let pid = watching.id() as libc::pid_t;
     // SAFETY: a signal to our own child.
-    unsafe { libc::kill(watching.id() as libc::pid_t, libc::SIGINT) };
-    let output = watching.wait_with_output().unwrap();
+    unsafe { libc::kill(pid, libc::SIGINT) };
+    let waiting = tokio::task::spawn_blocking(move || watching.wait_with_output());
+    let Ok(output) = tokio::time::timeout(std::time::Duration::from_secs(20), waiting).await else {
+        // SAFETY: as above.
+        unsafe { libc::kill(pid, libc::SIGKILL) };
+        panic!("--watch did not stop within 20 s of Ctrl-C");
+    };
+    let output = output.unwrap().unwrap();
     assert!(output.status.success(), "Ctrl-C ends --watch cleanly");
     let shown = String::from_utf8(output.stdout).unwrap();
     assert!(shown.matches("users online").count() >= 2, "{shown}");

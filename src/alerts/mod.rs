@@ -91,8 +91,14 @@ impl Alerts {
     }
 
     /// Checks the alerts that follow the figures, after a round of the jobs
-    /// for `project`.
-    pub async fn after_round(self: &Arc<Self>, project: &ProjectSettings) -> Result<(), RunError> {
+    /// for `project`; a failure is logged (the next round checks again).
+    pub async fn after_round(self: &Arc<Self>, project: &ProjectSettings) {
+        if let Err(e) = self.check_figures(project).await {
+            tracing::warn!(project = %project.name, error = %e, "alerts not checked this round");
+        }
+    }
+
+    async fn check_figures(self: &Arc<Self>, project: &ProjectSettings) -> Result<(), RunError> {
         let name = project.name.as_str();
         let watched = self.of(AlertKind::Record, name).next().is_some()
             || self.of(AlertKind::HeadroomBelow, name).next().is_some();

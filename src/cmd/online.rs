@@ -7,11 +7,10 @@ use std::time::Duration;
 
 use crate::cli::{Format, OnlineArgs};
 use crate::config::Settings;
-use crate::domain::calendar::rfc3339;
 use crate::domain::dimension::label;
 use crate::jobs::compute_day::rules;
 use crate::jobs::slicing::Slicing;
-use crate::live::online::{OnlineNow, online_at};
+use crate::live::online::{OnlineReport, online_at};
 use crate::startup::Storage;
 
 /// Values shown per refresh in the table (JSON has them all).
@@ -48,8 +47,8 @@ async fn show(
             at,
             args.dimension,
         );
-        let online = tokio::select! {
-            online = evaluation => online?,
+        let report = tokio::select! {
+            online = evaluation => OnlineReport::new(&project.name, online?),
             _ = &mut interrupted => return Ok(()),
         };
         let mut out = std::io::stdout().lock();
@@ -57,12 +56,8 @@ async fn show(
             write!(out, "\x1b[2J\x1b[H")?;
         }
         match args.format {
-            Format::Json => writeln!(
-                out,
-                "{}",
-                serde_json::to_string(&as_json(&project.name, &online))?
-            )?,
-            Format::Table => write_table(&mut out, &project.name, &online)?,
+            Format::Json => writeln!(out, "{}", serde_json::to_string(&report)?)?,
+            Format::Table => write_table(&mut out, &report)?,
         }
         out.flush()?;
         drop(out);
@@ -76,39 +71,18 @@ async fn show(
     }
 }
 
-fn as_json(project: &str, online: &OnlineNow) -> serde_json::Value {
-    let mut json = serde_json::json!({
-        "project": project,
-        "as_of": rfc3339(online.at),
-        "users": online.counts.users,
-        "connections": online.counts.connections,
-        "active_users": online.counts.active_users,
-    });
-    if let Some((dimension, values)) = &online.values {
-        json["dimension"] = dimension.name().into();
-        json["values"] = serde_json::to_value(values).unwrap_or_default();
-    }
-    json
-}
-
-fn write_table(out: &mut impl Write, project: &str, online: &OnlineNow) -> std::io::Result<()> {
-    let counts = online.counts;
+fn write_table(out: &mut impl Write, report: &OnlineReport) -> std::io::Result<()> {
+    let counts = report.counts;
     writeln!(
         out,
-        "{project} at {}: {} users online, {} connections, {} active",
-        rfc3339(online.at),
-        counts.users,
-        counts.connections,
-        counts.active_users
+        "{} at {}: {} users online, {} connections, {} active",
+        report.project, report.as_of, counts.users, counts.connections, counts.active_users
     )?;
-    if let Some((dimension, values)) = &online.values {
+    if let (Some(dimension), Some(values)) = (report.dimension, &report.values) {
         writeln!(
             out,
             "  {:<24} {:>12} {:>12} {:>12}",
-            dimension.name(),
-            "users",
-            "connections",
-            "active"
+            dimension, "users", "connections", "active"
         )?;
         for v in values.iter().take(TABLE_VALUES) {
             writeln!(

@@ -67,10 +67,7 @@ pub async fn compute_day(
     let version = next_version(now_ms);
     let day_num = day_number(day);
     let range = sessions::read_range(&window, rules);
-    let slices = match slicing.fixed {
-        Some(fixed) => fixed,
-        None => slicing.slices_for(sessions::estimate(client, &project.name, range).await?),
-    };
+    let slices = slicing.slices(client, &project.name, range).await?;
 
     let started = std::time::Instant::now();
     let mut accumulator = DayAccumulator::new(window, rules);

@@ -101,6 +101,25 @@ pub fn minute_maxima(counts: &[u32]) -> Vec<u32> {
         .collect()
 }
 
+/// The peaks of `C_user`, `C_conn` and `C_active` (per-second counts of
+/// the day starting at `day_start`, in that order) and their per-minute
+/// maxima.
+pub fn peaks_and_minutes(day_start: i64, counts: &[Vec<u32>; 3]) -> ([Peak; 3], Vec<MinuteMaxima>) {
+    let peaks = counts.each_ref().map(|series| {
+        let (value, at) = peak(series, day_start);
+        Peak { value, at }
+    });
+    let [users, connections, active_users] = counts.each_ref().map(|series| minute_maxima(series));
+    let minutes = (0..users.len())
+        .map(|i| MinuteMaxima {
+            users: users[i],
+            connections: connections[i],
+            active_users: active_users[i],
+        })
+        .collect();
+    (peaks, minutes)
+}
+
 /// Merges intervals in place into disjoint, sorted ones.
 pub fn merge_intervals<A: smallvec::Array<Item = Interval>>(intervals: &mut smallvec::SmallVec<A>) {
     if intervals.len() < 2 {

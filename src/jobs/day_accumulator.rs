@@ -10,7 +10,7 @@ use rustc_hash::FxHashMap;
 use smallvec::SmallVec;
 
 pub use super::concurrency::{MinuteMaxima, Peak};
-use super::concurrency::{SecondDeltas, merge_intervals, minute_maxima, peak};
+use super::concurrency::{SecondDeltas, merge_intervals, peaks_and_minutes};
 use super::day_window::DayWindow;
 use super::segment_accumulator::{DimensionFigures, Keep, SegmentAccumulator, SegmentedSession};
 use super::session_interval::{Interval, SessionFacts, SessionRules};
@@ -214,25 +214,13 @@ impl DayAccumulator {
     /// The day's figures, once every slice has ended.
     pub fn finish(self) -> DaySessionsFigures {
         debug_assert!(self.users.is_empty(), "a slice was not ended");
-        let start = self.window.start;
-        let series = |deltas: &SecondDeltas| {
-            let counts = deltas.counts();
-            let (value, at) = peak(&counts, start);
-            (Peak { value, at }, minute_maxima(&counts))
-        };
-        let (peak_users, user_minutes) = series(&self.users_online);
-        let (peak_connections, connection_minutes) = series(&self.connections);
-        let (peak_active_users, active_minutes) = series(&self.active_online);
-        let minutes = user_minutes
-            .iter()
-            .zip(&connection_minutes)
-            .zip(&active_minutes)
-            .map(|((&users, &connections), &active_users)| MinuteMaxima {
-                users,
-                connections,
-                active_users,
-            })
-            .collect();
+        let counts = [
+            self.users_online.counts(),
+            self.connections.counts(),
+            self.active_online.counts(),
+        ];
+        let ([peak_users, peak_connections, peak_active_users], minutes) =
+            peaks_and_minutes(self.window.start, &counts);
         DaySessionsFigures {
             dau: self.dau,
             peak_users,

@@ -17,7 +17,7 @@ use rustc_hash::FxHashMap;
 use smallvec::SmallVec;
 use xxhash_rust::xxh3::xxh3_128;
 
-use super::concurrency::{MinuteMaxima, Peak, SecondDeltas, minute_maxima, peak};
+use super::concurrency::{SecondDeltas, peaks_and_minutes};
 use super::day_accumulator::{
     DaySessionsFigures, Intervals, merged, session_histogram, session_in_day,
 };
@@ -156,24 +156,11 @@ impl LiveDay {
         ]
     }
 
-    /// The day's session figures as they stand (no segments).
-    pub fn figures(&self) -> DaySessionsFigures {
-        let start = self.window.start;
-        let series = |deltas: &SecondDeltas| {
-            let counts = deltas.counts();
-            let (value, at) = peak(&counts, start);
-            (Peak { value, at }, minute_maxima(&counts))
-        };
-        let (peak_users, user_minutes) = series(&self.users_online);
-        let (peak_connections, connection_minutes) = series(&self.connections);
-        let (peak_active_users, active_minutes) = series(&self.active_online);
-        let minutes = (0..user_minutes.len())
-            .map(|i| MinuteMaxima {
-                users: user_minutes[i],
-                connections: connection_minutes[i],
-                active_users: active_minutes[i],
-            })
-            .collect();
+    /// The day's session figures as they stand (no segments), from its
+    /// [`counts`](Self::counts).
+    pub fn figures(&self, counts: &[Vec<u32>; 3]) -> DaySessionsFigures {
+        let ([peak_users, peak_connections, peak_active_users], minutes) =
+            peaks_and_minutes(self.window.start, counts);
         let mut session_lengths: Histogram<u64> = session_histogram(self.rules);
         for (&length, &count) in &self.lengths {
             session_lengths.saturating_record_n(length, count);
@@ -271,7 +258,7 @@ mod tests {
                 }
                 live.set_user(&user, sessions);
             }
-            same(&live.figures(), &full(w, &users));
+            same(&live.figures(&live.counts()), &full(w, &users));
         }
     }
 }

@@ -26,7 +26,7 @@ use super::compute_day::{rules, store_figures};
 use super::day_window::DayWindow;
 use super::live_day::LiveDay;
 use super::runner::RunError;
-use super::schedule::{WATERMARK_OVERLAP_MS, cut_ms};
+use super::schedule::{Rounds, WATERMARK_OVERLAP_MS, cut_ms, run_rounds};
 use super::session_interval::SessionFacts;
 use super::sessions::{self, Sessions};
 use super::slicing::{Slicing, slice_buckets};
@@ -100,65 +100,46 @@ impl LiveRounds {
 
     /// Rounds until `shutdown` resolves; a failed round is logged and the
     /// next one tries again.
-    pub async fn run(mut self, shutdown: impl std::future::Future<Output = ()>) {
-        tokio::pin!(shutdown);
-        loop {
-            for index in 0..self.projects.len() {
-                let started = std::time::Instant::now();
-                let result = self.round(index).await;
-                let name = &self.projects[index].name;
-                if let Some(monitoring) = &self.monitoring {
-                    let seconds = started.elapsed().as_secs_f64();
-                    let cut_ms = result.as_ref().map_or(0, |round| round.cut_ms);
-                    monitoring.job_round(name, false, cut_ms, seconds, result.is_ok());
-                }
-                if let Err(e) = result {
-                    tracing::error!(project = %name, error = %e, "live round failed");
-                }
-            }
-            tokio::select! {
-                _ = &mut shutdown => return,
-                _ = tokio::time::sleep(self.interval) => {}
-            }
-        }
+    pub async fn run(self, shutdown: impl std::future::Future<Output = ()>) {
+        run_rounds(self, shutdown).await;
     }
 
-    /// Brings today's figures of project `index` up to date.
-    pub async fn round(&mut self, index: usize) -> Result<RoundDone, RunError> {
+    /// Brings today's figures of project `index` up to date; returns the
+    /// receive time (server ms) up to which they count events.
+    pub async fn round(&mut self, index: usize) -> Result<i64, RunError> {
         let project = &self.projects[index];
         let now_ms = self.clock.now_ms();
         let cut_ms = cut_ms(self.clock.as_ref(), self.log.as_ref());
-        let peak_users = self
+        let counts = self
             .figures
             .round(&self.client, project, self.slicing, now_ms, cut_ms)
             .await?;
-        if let Some((day, _)) = self.figures.days.get(&project.name) {
-            let [users, connections, active_users] = day.counts();
-            let counts = LiveCounts {
-                start: day.window().start,
-                users,
-                connections,
-                active_users,
-                cut_ms,
-            };
-            self.board.publish(&project.name, counts);
+        self.board.publish(&project.name, counts);
+        if let Some(alerts) = &self.alerts {
+            alerts.after_round(project).await;
         }
-        if let Some(alerts) = &self.alerts
-            && let Err(e) = alerts.after_round(project).await
-        {
-            tracing::warn!(project = %project.name, error = %e, "alerts not checked this round");
-        }
-        Ok(RoundDone { peak_users, cut_ms })
+        Ok(cut_ms)
     }
 }
 
-/// What a live round did.
-#[derive(Debug, Clone, Copy)]
-pub struct RoundDone {
-    /// Today's peak of users so far.
-    pub peak_users: u32,
-    /// Every event received before this (server ms) is counted.
-    pub cut_ms: i64,
+impl Rounds for LiveRounds {
+    const KIND: &'static str = "live";
+
+    fn projects(&self) -> &[ProjectSettings] {
+        &self.projects
+    }
+
+    fn monitoring(&self) -> Option<&Monitoring> {
+        self.monitoring.as_deref()
+    }
+
+    fn interval(&self) -> Duration {
+        self.interval
+    }
+
+    async fn round_for(&mut self, index: usize) -> Result<i64, RunError> {
+        self.round(index).await
+    }
 }
 
 /// Per project: today's figures and the cut-off of the round that made them.
@@ -169,7 +150,7 @@ struct LiveFigures {
 
 impl LiveFigures {
     /// One round for `project` at `now_ms`, seeing every event received
-    /// before `cut_ms`; returns today's peak of users.
+    /// before `cut_ms`; returns today's per-second counts.
     async fn round(
         &mut self,
         client: &clickhouse::Client,
@@ -177,7 +158,7 @@ impl LiveFigures {
         slicing: Slicing,
         now_ms: i64,
         cut_ms: i64,
-    ) -> Result<u32, StoreError> {
+    ) -> Result<LiveCounts, StoreError> {
         let rules = rules(project);
         let today = local_day(project.time_zone, now_ms);
         let window = DayWindow::new(today, project.time_zone);
@@ -197,12 +178,7 @@ impl LiveFigures {
             }
             _ => {
                 let mut day = LiveDay::new(window, rules);
-                let slices = match slicing.fixed {
-                    Some(fixed) => fixed,
-                    None => {
-                        slicing.slices_for(sessions::estimate(client, &project.name, range).await?)
-                    }
-                };
+                let slices = slicing.slices(client, &project.name, range).await?;
                 for slice in 0..slices {
                     let buckets = slice_buckets(slice, slices);
                     let all = sessions::read(client, &project.name, range, buckets, false)?;
@@ -211,15 +187,23 @@ impl LiveFigures {
                 day
             }
         };
-        let figures = day.figures();
+        let counts = day.counts();
+        let figures = day.figures(&counts);
         let stored = figures::daily(client, &project.name, today, today).await?;
         let dau = figures.dau;
         let (wau, mau) = stored
             .last()
             .map_or((dau, dau), |row| (row.wau.max(dau), row.mau.max(dau)));
-        let row = store_figures(client, project, &window, &figures, (wau, mau), now_ms).await?;
+        store_figures(client, project, &window, &figures, (wau, mau), now_ms).await?;
         self.days.insert(project.name.clone(), (day, cut_ms));
-        Ok(row.peak_users)
+        let [users, connections, active_users] = counts;
+        Ok(LiveCounts {
+            start: window.start,
+            users,
+            connections,
+            active_users,
+            cut_ms,
+        })
     }
 }
 

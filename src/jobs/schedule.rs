@@ -111,27 +111,8 @@ impl Scheduler {
 
     /// Ticks until `shutdown` resolves. A failed tick is logged and retried
     /// at the next one.
-    pub async fn run(mut self, shutdown: impl std::future::Future<Output = ()>) {
-        tokio::pin!(shutdown);
-        loop {
-            for index in 0..self.projects.len() {
-                let started = std::time::Instant::now();
-                let cut_ms = self.cut_ms();
-                let result = self.tick(index).await;
-                let name = &self.projects[index].name;
-                if let Some(monitoring) = &self.monitoring {
-                    let seconds = started.elapsed().as_secs_f64();
-                    monitoring.job_round(name, true, cut_ms, seconds, result.is_ok());
-                }
-                if let Err(e) = result {
-                    tracing::error!(project = %name, error = %e, "scheduled jobs failed");
-                }
-            }
-            tokio::select! {
-                _ = &mut shutdown => return,
-                _ = tokio::time::sleep(self.interval) => {}
-            }
-        }
+    pub async fn run(self, shutdown: impl std::future::Future<Output = ()>) {
+        run_rounds(self, shutdown).await;
     }
 
     /// The receive time up to which a round starting now sees every
@@ -142,9 +123,18 @@ impl Scheduler {
 
     /// One round for one project; returns the days recomputed.
     pub async fn tick(&mut self, index: usize) -> Result<Vec<NaiveDate>, RunError> {
+        let cut_ms = self.cut_ms();
+        self.tick_with_cut(index, cut_ms).await
+    }
+
+    /// [`tick`](Self::tick), counting the events received up to `cut_ms`.
+    async fn tick_with_cut(
+        &mut self,
+        index: usize,
+        cut_ms: i64,
+    ) -> Result<Vec<NaiveDate>, RunError> {
         let project = &self.projects[index];
         let started_ms = self.clock.now_ms();
-        let cut_ms = self.cut_ms();
         let today = local_day(project.time_zone, started_ms);
         let stored = figures::day_statuses(&self.client, &project.name).await?;
         let watermark = match self.watermarks[index] {
@@ -198,12 +188,72 @@ impl Scheduler {
         }
         done.sort_unstable();
         tracing::info!(project = %project.name, days = done.len(), "scheduled jobs done");
-        if let Some(alerts) = &self.alerts
-            && let Err(e) = alerts.after_round(&self.projects[index]).await
-        {
-            tracing::warn!(project = %self.projects[index].name, error = %e, "alerts not checked this round");
+        if let Some(alerts) = &self.alerts {
+            alerts.after_round(&self.projects[index]).await;
         }
         Ok(done)
+    }
+}
+
+impl Rounds for Scheduler {
+    const KIND: &'static str = "full";
+
+    fn projects(&self) -> &[ProjectSettings] {
+        &self.projects
+    }
+
+    fn monitoring(&self) -> Option<&Monitoring> {
+        self.monitoring.as_deref()
+    }
+
+    fn interval(&self) -> Duration {
+        self.interval
+    }
+
+    async fn round_for(&mut self, index: usize) -> Result<i64, RunError> {
+        let cut_ms = self.cut_ms();
+        self.tick_with_cut(index, cut_ms).await.map(|_| cut_ms)
+    }
+}
+
+/// What `serve` runs in rounds, one project after another, every
+/// `interval`: the full rounds here, the live rounds (`live_round`).
+pub trait Rounds {
+    /// The `round` label of their metrics.
+    const KIND: &'static str;
+    fn projects(&self) -> &[ProjectSettings];
+    fn monitoring(&self) -> Option<&Monitoring>;
+    fn interval(&self) -> Duration;
+    /// One project's round; returns the receive time (server ms) up to
+    /// which it counted the events.
+    fn round_for(
+        &mut self,
+        index: usize,
+    ) -> impl std::future::Future<Output = Result<i64, RunError>> + Send;
+}
+
+/// Runs `rounds` for every project, then waits their interval, until
+/// `shutdown` resolves; a failed round is logged and the next one tries
+/// again. Each round's time and cut-off go to the metrics.
+pub async fn run_rounds<R: Rounds>(mut rounds: R, shutdown: impl std::future::Future<Output = ()>) {
+    tokio::pin!(shutdown);
+    loop {
+        for index in 0..rounds.projects().len() {
+            let started = std::time::Instant::now();
+            let result = rounds.round_for(index).await;
+            let name = &rounds.projects()[index].name;
+            if let Some(monitoring) = rounds.monitoring() {
+                let seconds = started.elapsed().as_secs_f64();
+                monitoring.job_round(name, R::KIND, seconds, result.as_ref().ok().copied());
+            }
+            if let Err(e) = result {
+                tracing::error!(project = %name, round = R::KIND, error = %e, "scheduled jobs failed");
+            }
+        }
+        tokio::select! {
+            _ = &mut shutdown => return,
+            _ = tokio::time::sleep(rounds.interval()) => {}
+        }
     }
 }
 

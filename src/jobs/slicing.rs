@@ -41,6 +41,21 @@ impl From<&JobsSettings> for Slicing {
 
 impl Slicing {
     /// The slices of a day of about `sessions` sessions.
+    /// How many slices to read `range` (UTC days) of `project` in: the
+    /// fixed count, or one from the sessions there (an estimate read
+    /// from ClickHouse).
+    pub async fn slices(
+        &self,
+        client: &clickhouse::Client,
+        project: &str,
+        range: (chrono::NaiveDate, chrono::NaiveDate),
+    ) -> Result<u32, crate::store::StoreError> {
+        Ok(match self.fixed {
+            Some(fixed) => fixed,
+            None => self.slices_for(super::sessions::estimate(client, project, range).await?),
+        })
+    }
+
     pub fn slices_for(&self, sessions: u64) -> u32 {
         self.fixed
             .unwrap_or_else(|| slice_count(sessions, self.max_sessions_per_slice))

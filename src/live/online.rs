@@ -53,6 +53,36 @@ pub struct OnlineNow {
     pub counted_until_ms: Option<i64>,
 }
 
+/// Online now as the API and the CLI show it.
+#[derive(Debug, Clone, Serialize)]
+pub struct OnlineReport {
+    pub project: String,
+    /// The second evaluated, RFC 3339 UTC.
+    pub as_of: String,
+    #[serde(flatten)]
+    pub counts: OnlineCounts,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub dimension: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub values: Option<Vec<OnlineValue>>,
+}
+
+impl OnlineReport {
+    pub fn new(project: &str, online: OnlineNow) -> Self {
+        let (dimension, values) = match online.values {
+            Some((dimension, values)) => (Some(dimension.name()), Some(values)),
+            None => (None, None),
+        };
+        Self {
+            project: project.to_owned(),
+            as_of: crate::domain::calendar::rfc3339(online.at),
+            counts: online.counts,
+            dimension,
+            values,
+        }
+    }
+}
+
 /// Users are told apart by a 128-bit hash of their id: a set of hashes
 /// costs a fraction of a set of strings at millions online, and two ids
 /// share a hash with a probability no count will ever show (~2⁻⁸⁰ at 10⁸ ids).
@@ -114,10 +144,7 @@ pub async fn online_at(
     dimension: Option<Dimension>,
 ) -> Result<OnlineNow, StoreError> {
     let range = read_range(at, rules);
-    let slices = match slicing.fixed {
-        Some(fixed) => fixed,
-        None => slicing.slices_for(sessions::estimate(client, project, range).await?),
-    };
+    let slices = slicing.slices(client, project, range).await?;
     let mut all = Tally::default();
     let mut by_value: FxHashMap<String, Tally> = FxHashMap::default();
     for slice in 0..slices {

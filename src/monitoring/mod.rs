@@ -174,22 +174,25 @@ impl Monitoring {
             .observe(seconds);
     }
 
-    /// A round of the jobs (`full` or live) for `project` that saw the
-    /// events received up to `cut_ms` (server time) ended after `seconds`;
-    /// `ok` if it did all its work.
-    pub fn job_round(&self, project: &str, full: bool, cut_ms: i64, seconds: f64, ok: bool) {
+    /// A round of the jobs (`round`: full or live) for `project` ended
+    /// after `seconds`, having counted the events received up to `cut_ms`
+    /// (server time), or failed (`None`).
+    pub fn job_round(&self, project: &str, round: &'static str, seconds: f64, cut_ms: Option<i64>) {
         let label = RoundLabel {
             project: project.to_owned(),
-            round: if full { "full" } else { "live" },
+            round,
         };
         self.job_seconds.get_or_create(&label).observe(seconds);
-        if ok {
-            self.computed_up_to_ms
-                .lock()
-                .expect("monitoring lock")
-                .insert(project.to_owned(), cut_ms);
-        } else {
-            self.job_failures.get_or_create(&label).inc();
+        match cut_ms {
+            Some(cut_ms) => {
+                self.computed_up_to_ms
+                    .lock()
+                    .expect("monitoring lock")
+                    .insert(project.to_owned(), cut_ms);
+            }
+            None => {
+                self.job_failures.get_or_create(&label).inc();
+            }
         }
     }
 

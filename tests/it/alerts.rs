@@ -80,13 +80,7 @@ async fn overlapping(app: &TestApp, users: usize, from: &str, to: &str) {
             })
         })
         .collect();
-    let response = app
-        .post(ALPHA_INGEST, "application/json")
-        .json(&events)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 200);
+    app.post_accepted(ALPHA_INGEST, &events).await;
     app.drained().await;
 }
 

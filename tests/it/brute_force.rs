@@ -438,13 +438,7 @@ async fn check_seed(seed: u64, place: Place) {
     app.clock.set((d1 + 2 * 86_400) * 1000);
     for chunk in s.events.chunks(40) {
         let batch: Vec<Value> = chunk.iter().map(Event::json).collect();
-        let response = app
-            .post(INGEST, "application/json")
-            .json(&batch)
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(response.status(), 200, "{}", response.text().await.unwrap());
+        app.post_accepted(INGEST, &batch).await;
     }
     let day = s.day.to_string();
     app.run_jobs("brute", &day, &day).await;

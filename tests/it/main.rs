@@ -321,6 +321,18 @@ impl TestApp {
         (status, response.json().await.unwrap_or_default())
     }
 
+    /// `POST /v1/events` of `events` (a JSON array) with `key`; they must
+    /// be accepted.
+    pub async fn post_accepted(&self, key: &str, events: &[serde_json::Value]) {
+        let response = self
+            .post(key, "application/json")
+            .json(events)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200, "{}", response.text().await.unwrap());
+    }
+
     pub async fn post_json(&self, body: impl Into<reqwest::Body>) -> reqwest::Response {
         self.post(ALPHA_INGEST, "application/json")
             .body(body)

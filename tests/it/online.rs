@@ -14,16 +14,6 @@ fn with(mut event: Value, field: &str, value: &str) -> Value {
     event
 }
 
-async fn post(app: &TestApp, events: Vec<Value>) {
-    let response = app
-        .post(ALPHA_INGEST, "application/json")
-        .json(&events)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 200, "{}", response.text().await.unwrap());
-}
-
 async fn online(app: &TestApp, at_ms: i64, query: &str) -> Value {
     app.clock.set(at_ms);
     let (status, body) = app.read(ALPHA_READ, &format!("/v1/online{query}")).await;
@@ -40,49 +30,51 @@ async fn online_now_counts_open_sessions_once_per_user_across_two_instances() {
     let first = spawn_app("online_two_instances").await;
     let second = spawn_second_instance(&first).await;
     // Through the first instance:
-    post(
-        &first,
-        vec![
-            // u1 on device A: alive 500 s ago → open until 100 s from now.
-            with(
-                event_json("session_start", "u1", "a", 3000),
-                "platform",
-                "ios",
-            ),
-            event_json("heartbeat", "u1", "a", 500),
-            // u3: away since 900 s ago, alive 10 s ago.
-            event_json("session_start", "u3", "s", 1000),
-            with(event_json("presence", "u3", "s", 900), "status", "away"),
-            event_json("heartbeat", "u3", "s", 10),
-            // u4: ended 50 s ago.
-            event_json("session_start", "u4", "s", 100),
-            event_json("session_end", "u4", "s", 50),
-            // u6: one heartbeat 599 s ago, no start: open for this second only.
-            event_json("heartbeat", "u6", "s", 599),
-        ],
-    )
-    .await;
+    first
+        .post_accepted(
+            ALPHA_INGEST,
+            &[
+                // u1 on device A: alive 500 s ago → open until 100 s from now.
+                with(
+                    event_json("session_start", "u1", "a", 3000),
+                    "platform",
+                    "ios",
+                ),
+                event_json("heartbeat", "u1", "a", 500),
+                // u3: away since 900 s ago, alive 10 s ago.
+                event_json("session_start", "u3", "s", 1000),
+                with(event_json("presence", "u3", "s", 900), "status", "away"),
+                event_json("heartbeat", "u3", "s", 10),
+                // u4: ended 50 s ago.
+                event_json("session_start", "u4", "s", 100),
+                event_json("session_end", "u4", "s", 50),
+                // u6: one heartbeat 599 s ago, no start: open for this second only.
+                event_json("heartbeat", "u6", "s", 599),
+            ],
+        )
+        .await;
     // Through the second:
-    post(
-        &second,
-        vec![
-            // u1 on device B, away 100 s ago.
-            with(
-                event_json("session_start", "u1", "b", 200),
-                "platform",
-                "macos",
-            ),
-            with(event_json("presence", "u1", "b", 100), "status", "away"),
-            // u2: its end was lost; alive 700 s ago → timed out 100 s ago.
-            event_json("session_start", "u2", "s", 4000),
-            event_json("heartbeat", "u2", "s", 700),
-            // u5: away and active in the same second → active.
-            event_json("session_start", "u5", "s", 50),
-            with(event_json("presence", "u5", "s", 40), "status", "away"),
-            with(event_json("presence", "u5", "s", 40), "status", "active"),
-        ],
-    )
-    .await;
+    second
+        .post_accepted(
+            ALPHA_INGEST,
+            &[
+                // u1 on device B, away 100 s ago.
+                with(
+                    event_json("session_start", "u1", "b", 200),
+                    "platform",
+                    "macos",
+                ),
+                with(event_json("presence", "u1", "b", 100), "status", "away"),
+                // u2: its end was lost; alive 700 s ago → timed out 100 s ago.
+                event_json("session_start", "u2", "s", 4000),
+                event_json("heartbeat", "u2", "s", 700),
+                // u5: away and active in the same second → active.
+                event_json("session_start", "u5", "s", 50),
+                with(event_json("presence", "u5", "s", 40), "status", "away"),
+                with(event_json("presence", "u5", "s", 40), "status", "active"),
+            ],
+        )
+        .await;
     first.drained().await;
     second.drained().await;
 
@@ -149,9 +141,9 @@ async fn the_online_command_counts_like_the_api() {
         json!({"type": kind, "user_id": user, "session_id": "s",
                "ts": now_ms - seconds_ago * 1000})
     };
-    post(
-        &app,
-        vec![
+    app.post_accepted(
+        ALPHA_INGEST,
+        &[
             event("session_start", "u1", 120),
             event("session_start", "u2", 60),
             with(event("presence", "u2", 30), "status", "away"),

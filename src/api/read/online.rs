@@ -11,8 +11,7 @@ use serde::{Deserialize, Serialize};
 use super::params::parse_dimension;
 use crate::api::error::ApiError;
 use crate::api::state::AppState;
-use crate::domain::calendar::rfc3339;
-use crate::live::online::{OnlineCounts, OnlineValue};
+use crate::live::online::OnlineReport;
 
 #[derive(Debug, Deserialize)]
 pub struct OnlineQuery {
@@ -21,11 +20,8 @@ pub struct OnlineQuery {
 
 #[derive(Debug, Serialize)]
 pub struct OnlineResponse {
-    pub project: String,
-    /// The second evaluated, RFC 3339 UTC.
-    pub as_of: String,
     #[serde(flatten)]
-    pub counts: OnlineCounts,
+    pub report: OnlineReport,
     /// Events this instance acknowledged that are not in ClickHouse yet
     /// (so not counted).
     pub unshipped_bytes: u64,
@@ -35,10 +31,6 @@ pub struct OnlineResponse {
     /// `live`: today's counts of the latest live round (jobs on, no
     /// dimension); `store`: evaluated over every stored event.
     pub source: &'static str,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub dimension: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub values: Option<Vec<OnlineValue>>,
 }
 
 pub async fn online(
@@ -58,25 +50,12 @@ pub async fn online(
     let log = state.wal.monitor().status(now_ms);
     // Behind: what this instance holds unshipped, or what the live
     // counts have not seen yet, whichever is older.
-    let unseen_s = online
-        .counted_until_ms
-        .map_or(0.0, |cut| (now_ms - cut).max(0) as f64 / 1000.0);
-    let (dimension, values) = match online.values {
-        Some((dimension, values)) => (Some(dimension.name().to_owned()), Some(values)),
-        None => (None, None),
-    };
+    let cut = online.counted_until_ms;
+    let unseen_s = cut.map_or(0.0, |cut| (now_ms - cut).max(0) as f64 / 1000.0);
     Ok(Json(OnlineResponse {
-        project: project.name.clone(),
-        as_of: rfc3339(at),
-        counts: online.counts,
+        report: OnlineReport::new(&project.name, online),
         unshipped_bytes: log.backlog_bytes,
         behind_s: log.backlog_age_s.max(unseen_s),
-        source: if online.counted_until_ms.is_some() {
-            "live"
-        } else {
-            "store"
-        },
-        dimension,
-        values,
+        source: if cut.is_some() { "live" } else { "store" },
     }))
 }

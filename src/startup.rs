@@ -26,7 +26,10 @@ use crate::jobs::slicing::Slicing;
 use crate::live::board::LiveBoard;
 use crate::live::online_cache::OnlineCache;
 use crate::monitoring::Monitoring;
+use crate::store::connect::topology;
 use crate::store::local_server::LocalClickHouse;
+use crate::store::received_users;
+use crate::store::schema::received_users_table;
 use crate::wal::{Wal, WalMonitor, WalTasks};
 
 /// ClickHouse as highwater uses it: a migrated client, and the local
@@ -34,6 +37,9 @@ use crate::wal::{Wal, WalMonitor, WalTasks};
 #[derive(Debug)]
 pub struct Storage {
     pub client: clickhouse::Client,
+    /// A client per server (in `urls`' order), for upkeep each server does
+    /// on its own tables.
+    pub shards: Vec<clickhouse::Client>,
     /// The server highwater talks to (the first shard of a cluster).
     pub url: String,
     /// Every server, for DDL (one URL unless this is a cluster).
@@ -61,11 +67,12 @@ impl Storage {
                 }
             }
         };
-        let client = crate::store::connect::connect_all(clickhouse, &urls)
+        let shards = crate::store::connect::connect_shards(clickhouse, &urls)
             .await
             .with_context(|| format!("could not open ClickHouse at {}", urls.join(", ")))?;
         Ok(Self {
-            client,
+            client: crate::store::connect::main_client(clickhouse, &shards),
+            shards,
             url: urls[0].clone(),
             urls,
             local,
@@ -75,8 +82,13 @@ impl Storage {
     /// Stops the embedded servers, if any. The client goes first: a server
     /// with idle keep-alive connections open waits for them before exiting.
     pub async fn close(self) {
-        let Self { client, local, .. } = self;
-        drop(client);
+        let Self {
+            client,
+            shards,
+            local,
+            ..
+        } = self;
+        drop((client, shards));
         for server in local {
             server.stop().await;
         }
@@ -115,6 +127,10 @@ pub struct Server {
     alerts: Option<Arc<Alerts>>,
     /// While set, the scheduled jobs wait for this before their first round.
     jobs_held: Option<tokio::sync::oneshot::Receiver<()>>,
+    /// Every server's client, once given: old receipts are dropped there.
+    shards: Vec<clickhouse::Client>,
+    /// The table they are dropped from on each server.
+    received_users: &'static str,
     header_timeout: Duration,
     shutdown_drain: Duration,
 }
@@ -206,6 +222,8 @@ impl Server {
             live,
             board,
             jobs_held: None,
+            shards: Vec::new(),
+            received_users: received_users_table(&topology(&settings.clickhouse)),
             header_timeout: Duration::from_millis(settings.ingest.header_timeout_ms),
             shutdown_drain: Duration::from_secs(settings.wal.shutdown_drain_s),
         })
@@ -240,6 +258,13 @@ impl Server {
         release
     }
 
+    /// Keeps `received_users` to its days on every server of `shards` (one
+    /// client per server) while serving.
+    pub fn with_shards(mut self, shards: Vec<clickhouse::Client>) -> Self {
+        self.shards = shards;
+        self
+    }
+
     /// The write-ahead log's status (backlog, dead letters).
     pub fn log_monitor(&self) -> WalMonitor {
         self.state.wal.monitor()
@@ -272,8 +297,22 @@ impl Server {
                 let _ = stopped.wait_for(|stop| *stop).await;
             }))
         });
-        let router = app(self.state);
         let (stop_jobs, jobs_stopped) = tokio::sync::watch::channel(false);
+        let _upkeep = (!self.shards.is_empty()).then(|| {
+            let mut stopped = jobs_stopped.clone();
+            AbortOnDrop(
+                tokio::spawn(received_users::keep_tidy(
+                    self.shards,
+                    self.received_users,
+                    self.state.clock.clone(),
+                    async move {
+                        let _ = stopped.wait_for(|stop| *stop).await;
+                    },
+                ))
+                .abort_handle(),
+            )
+        });
+        let router = app(self.state);
         let held = self.jobs_held;
         let live = self.live;
         let jobs = self.jobs.map(|scheduler| {

@@ -28,7 +28,9 @@ pub async fn run(config: &Path, args: ServeArgs) -> anyhow::Result<()> {
         None => clock::system(),
     };
     let storage = Storage::open(&settings).await?;
-    let server = Server::bind(&settings, settings.listen, storage.client.clone(), clock).await?;
+    let server = Server::bind(&settings, settings.listen, storage.client.clone(), clock)
+        .await?
+        .with_shards(storage.shards.clone());
     tracing::info!(addr = %server.local_addr(), clickhouse = %storage.url, "highwater is serving");
     let result = server.run(shutdown_signal()).await;
     storage.close().await;

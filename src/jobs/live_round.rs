@@ -6,7 +6,7 @@
 //! online now (`LiveBoard`). The first round of a day (or of the process)
 //! reads the whole day once.
 //!
-//! Changed users are found by receive time (`received_ms`), from the
+//! Changed users are found by receive time (in `received_users`), from the
 //! previous round's cut-off minus [`super::schedule::WATERMARK_OVERLAP_MS`];
 //! a round's cut-off is now, or the oldest batch still in this process's
 //! log (those reach ClickHouse later than they were received).
@@ -38,6 +38,7 @@ use crate::live::board::{LiveBoard, LiveCounts};
 use crate::monitoring::Monitoring;
 use crate::store::StoreError;
 use crate::store::figures;
+use crate::store::received_users::kept_from_ms;
 use crate::wal::WalMonitor;
 
 /// The loop of live rounds, every `interval`, for every project.
@@ -164,14 +165,16 @@ impl LiveFigures {
         let window = DayWindow::new(today, project.time_zone);
         let range = sessions::read_range(&window, rules);
         let day = match self.days.remove(&project.name) {
-            Some((mut day, seen_ms)) if day.window().day == today => {
-                let first_day_ms = range.0.and_hms_opt(0, 0, 0).expect("midnight").and_utc();
+            // Receipts that old may have been dropped: read the whole day.
+            Some((mut day, seen_ms))
+                if day.window().day == today
+                    && seen_ms - WATERMARK_OVERLAP_MS >= kept_from_ms(now_ms) =>
+            {
                 let changed = sessions::read_of_users_changed_since(
                     client,
                     &project.name,
                     range,
                     seen_ms - WATERMARK_OVERLAP_MS,
-                    first_day_ms.timestamp_millis(),
                 )?;
                 set_users(&mut day, changed).await?;
                 day

@@ -86,21 +86,22 @@ pub fn read(
 }
 
 /// The sessions in `range` of the users of `project` with an event
-/// received (`received_ms`) at or after `since_ms` and stamped at or after
-/// `ts_from_ms` (which prunes the months of events scanned): every session
-/// of those users, changed or not. On a cluster each shard finds its own
-/// users (`distributed_product_mode = local`: a user's events and sessions
-/// live on one shard).
+/// received (`received_ms`) at or after `since_ms` (found in
+/// `received_users`, which holds the last [`RECEIVED_USERS_KEPT_DAYS`] UTC
+/// days): every session of those users, changed or not. On a cluster each
+/// shard finds its own users (`distributed_product_mode = local`: a user's
+/// events, sessions and receipts live on one shard).
+///
+/// [`RECEIVED_USERS_KEPT_DAYS`]: crate::store::schema::RECEIVED_USERS_KEPT_DAYS
 pub fn read_of_users_changed_since(
     client: &Client,
     project: &str,
     range: (NaiveDate, NaiveDate),
     since_ms: i64,
-    ts_from_ms: i64,
 ) -> Result<Sessions, StoreError> {
     let changed = format!(
-        "user_id IN (SELECT user_id FROM events
-                     WHERE project = ? AND ts_ms >= {ts_from_ms} AND received_ms >= {since_ms})"
+        "user_id IN (SELECT user_id FROM received_users
+                     WHERE project = ? AND received_ms >= {since_ms})"
     );
     let narrowing = Narrowing {
         condition: &changed,

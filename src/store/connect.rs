@@ -46,24 +46,38 @@ pub fn topology(settings: &ClickHouseSettings) -> Topology {
 
 /// Connects to every server of `urls` (one, or every shard of a cluster),
 /// creates the database and migrates it on each, and returns the client of
-/// the first. On a cluster that client inserts synchronously into every
-/// shard (`insert_distributed_sync`): the write-ahead log saves a position
-/// only once every shard holds the rows.
+/// the first (see [`main_client`]).
 pub async fn connect_all(
     settings: &ClickHouseSettings,
     urls: &[String],
 ) -> Result<Client, StoreError> {
+    let shards = connect_shards(settings, urls).await?;
+    Ok(main_client(settings, &shards))
+}
+
+/// One client per server of `urls`, each migrated (in `urls`' order).
+pub async fn connect_shards(
+    settings: &ClickHouseSettings,
+    urls: &[String],
+) -> Result<Vec<Client>, StoreError> {
     let topology = topology(settings);
-    let mut first = None;
+    let mut shards = Vec::with_capacity(urls.len());
     for url in urls {
-        let client = connect_one(settings, url, &topology).await?;
-        first.get_or_insert(client);
+        shards.push(connect_one(settings, url, &topology).await?);
     }
-    let client = first.expect("at least one URL");
-    Ok(match topology {
+    Ok(shards)
+}
+
+/// The client highwater uses everywhere: the first server's. On a cluster
+/// it inserts synchronously into every shard (`insert_distributed_sync`):
+/// the write-ahead log saves a position only once every shard holds the
+/// rows.
+pub fn main_client(settings: &ClickHouseSettings, shards: &[Client]) -> Client {
+    let client = shards.first().expect("at least one URL").clone();
+    match topology(settings) {
         Topology::SingleNode => client,
         Topology::Cluster { .. } => client.with_setting("insert_distributed_sync", "1"),
-    })
+    }
 }
 
 async fn connect_one(

@@ -406,7 +406,53 @@ fn single_node() -> Vec<Migration> {
             None,
         ),
         alerts_migration(6),
+        received_users_migration(7, ("received_users", "received_users_mv", "events"), None),
     ]
+}
+
+/// The table of who had events received when: a live round finds the
+/// users changed since its last cut-off in it, reading only the newest
+/// rows (its sort key is the receive time), where a scan of `events`
+/// would read every row of the month. One row per user and insert block
+/// (the block's latest receive time). Kept for [`RECEIVED_USERS_KEPT_DAYS`]
+/// UTC days (`store::received_users`).
+fn received_users_migration(
+    version: u32,
+    (table, view, events): (&'static str, &'static str, &'static str),
+    distributed: Option<String>,
+) -> Migration {
+    let mut statements = vec![
+        format!(
+            "CREATE TABLE IF NOT EXISTS {table} (project String, received_ms Int64, user_id String)
+             ENGINE = MergeTree
+             PARTITION BY toYYYYMMDD(toDateTime(intDiv(received_ms, 1000), 'UTC'))
+             ORDER BY (project, received_ms)"
+        ),
+        format!(
+            "CREATE MATERIALIZED VIEW IF NOT EXISTS {view} TO {table} AS
+             SELECT project, max(received_ms) AS received_ms, user_id
+             FROM {events} GROUP BY project, user_id"
+        ),
+    ];
+    statements.extend(distributed);
+    Migration {
+        version,
+        name: "received users",
+        add_columns: Vec::new(),
+        statements,
+    }
+}
+
+/// UTC days of `received_users` kept: today and yesterday.
+pub const RECEIVED_USERS_KEPT_DAYS: u32 = 2;
+
+/// The table of received users that each server holds itself (the one its
+/// partitions are dropped from).
+pub fn received_users_table(topology: &Topology) -> &'static str {
+    match topology {
+        Topology::SingleNode => "received_users",
+        Topology::Cluster { .. } => "received_users_local",
+    }
 }
 
 /// The alerts already sent for episodes that outlive a restart (a record
@@ -478,5 +524,14 @@ fn cluster(name: &str, database: &str) -> Vec<Migration> {
         // On the first shard only matters (figures live there), but every
         // shard runs the same migrations.
         alerts_migration(5),
+        received_users_migration(
+            6,
+            (
+                "received_users_local",
+                "received_users_local_mv",
+                "events_local",
+            ),
+            Some(distributed("received_users", "received_users_local")),
+        ),
     ]
 }

@@ -25,6 +25,7 @@ mod online;
 mod outage;
 mod prometheus;
 mod read_api;
+mod received_users;
 mod schedule;
 mod security;
 

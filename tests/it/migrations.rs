@@ -37,6 +37,8 @@ async fn migrations_are_recorded_and_running_them_again_changes_nothing() {
             "daily_figures",
             "events",
             "highwater_migrations",
+            "received_users",
+            "received_users_mv",
             "segment_days",
             "segment_figures",
             "sessions_by_day",
@@ -115,8 +117,8 @@ async fn sessions_stored_before_segments_get_their_values() {
         &[event(NOW_MS - 60_000, "US"), event(NOW_MS - 120_000, "DE")],
     )
     .await;
-    // Segments, then the alerts table.
-    assert_eq!(migrate(&db, &Topology::SingleNode).await.unwrap(), 2);
+    // Segments, then the alerts table and the received users.
+    assert_eq!(migrate(&db, &Topology::SingleNode).await.unwrap(), 3);
     assert_eq!(session_country(&db).await, "DE", "carried over");
     // After the migration the view fills the values as events arrive.
     insert_events(&db, &[event(NOW_MS - 180_000, "FR")]).await;

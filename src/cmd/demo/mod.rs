@@ -60,7 +60,8 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
         storage.client.clone(),
         demo.clock.clone(),
     )
-    .await?;
+    .await?
+    .with_shards(storage.shards.clone());
     // The demo computes the month itself; scheduled rounds start after it.
     let start_jobs = server.hold_jobs();
     let base_url = format!("http://{}", server.local_addr());

@@ -7,8 +7,8 @@
 //!
 //! The per-user part is computed by the same functions as the full
 //! computation's (`session_in_day`, `merged`), so the two cannot disagree.
-//! Kept per user: ids as 128-bit hashes and a few intervals (about 150
-//! bytes with the map).
+//! Kept per user: ids as 128-bit hashes and a few intervals packed in one
+//! allocation (about 100 bytes with the map).
 
 use std::collections::BTreeMap;
 
@@ -24,34 +24,85 @@ use super::day_accumulator::{
 use super::day_window::DayWindow;
 use super::session_interval::{Interval, SessionFacts, SessionRules};
 
-/// What one user adds to the day.
-#[derive(Debug, Default, PartialEq)]
-struct Contribution {
-    online: Intervals,
-    active: Intervals,
-    connections: SmallVec<[Interval; 2]>,
-    /// Lengths of the user's sessions whose last second is in the day.
-    lengths: SmallVec<[u64; 1]>,
-}
+/// What one user adds to the day, packed into one allocation (a day of
+/// Slack's size keeps some 20 million of them): three counts (online,
+/// active and connection intervals), the intervals as offsets from the
+/// day's start — clipped to the day, as `SecondDeltas` clips them, so
+/// nothing counted changes —, then the lengths of the user's sessions whose
+/// last second is in the day.
+#[derive(Debug, PartialEq)]
+struct Contribution(Box<[u32]>);
+
+/// The counts before the intervals.
+const HEADER: usize = 3;
 
 impl Contribution {
     fn of(window: &DayWindow, rules: SessionRules, sessions: &[SessionFacts]) -> Self {
-        let mut contribution = Self::default();
+        let mut lengths: SmallVec<[u64; 1]> = SmallVec::new();
+        let mut connections: Intervals = SmallVec::new();
         let mut in_day = Vec::new();
         for facts in sessions {
             let (length, session) = session_in_day(window, rules, facts);
-            contribution.lengths.extend(length);
+            lengths.extend(length);
             if let Some(session) = session {
-                contribution.connections.push(session.interval);
+                connections.push(session.interval);
                 in_day.push(session);
             }
         }
-        (contribution.online, contribution.active) = merged(&in_day);
-        contribution
+        let (online, active) = merged(&in_day);
+        let clip = |t: i64| (t - window.start).clamp(0, window.len() as i64) as u32;
+        let offsets = |intervals: &Intervals| -> SmallVec<[u32; 8]> {
+            intervals
+                .iter()
+                .map(|&(start, end)| (clip(start), clip(end)))
+                .filter(|(start, end)| start < end)
+                .flat_map(|(start, end)| [start, end])
+                .collect()
+        };
+        let parts = [offsets(&online), offsets(&active), offsets(&connections)];
+        let mut packed = Vec::with_capacity(
+            HEADER + parts.iter().map(|p| p.len()).sum::<usize>() + lengths.len(),
+        );
+        packed.extend(parts.iter().map(|p| (p.len() / 2) as u32));
+        for part in &parts {
+            packed.extend_from_slice(part);
+        }
+        // Lengths are at most the session rules' maximum: seconds in a u32.
+        packed.extend(
+            lengths
+                .iter()
+                .map(|&l| u32::try_from(l).unwrap_or(u32::MAX)),
+        );
+        Self(packed.into_boxed_slice())
+    }
+
+    /// Part `index` (0 online, 1 active, 2 connections) as intervals.
+    fn intervals(&self, index: usize, window: &DayWindow) -> impl Iterator<Item = Interval> {
+        let from = HEADER + 2 * self.0[..index].iter().sum::<u32>() as usize;
+        let count = self.0[index] as usize;
+        self.0[from..from + 2 * count]
+            .chunks_exact(2)
+            .map(move |pair| {
+                (
+                    window.start + i64::from(pair[0]),
+                    window.start + i64::from(pair[1]),
+                )
+            })
+    }
+
+    fn lengths(&self) -> impl Iterator<Item = u64> {
+        let intervals: usize = self.0[..HEADER].iter().sum::<u32>() as usize;
+        self.0[HEADER + 2 * intervals..]
+            .iter()
+            .map(|&l| u64::from(l))
+    }
+
+    fn touches_day(&self) -> bool {
+        self.0[0] > 0
     }
 
     fn is_empty(&self) -> bool {
-        self.connections.is_empty() && self.lengths.is_empty()
+        self.0[2] == 0 && self.lengths().next().is_none()
     }
 }
 
@@ -116,17 +167,18 @@ impl LiveDay {
                 deltas.remove(interval)
             }
         };
-        for &interval in &part.connections {
-            apply(&mut self.connections, interval);
-        }
+        let window = self.window;
         let mut seconds = 0;
-        for &interval in &part.online {
+        for interval in part.intervals(0, &window) {
             seconds += apply(&mut self.users_online, interval);
         }
-        for &interval in &part.active {
+        for interval in part.intervals(1, &window) {
             apply(&mut self.active_online, interval);
         }
-        let touches = u64::from(!part.online.is_empty());
+        for interval in part.intervals(2, &window) {
+            apply(&mut self.connections, interval);
+        }
+        let touches = u64::from(part.touches_day());
         if add {
             self.user_seconds += seconds;
             self.dau += touches;
@@ -134,7 +186,7 @@ impl LiveDay {
             self.user_seconds -= seconds;
             self.dau -= touches;
         }
-        for &length in &part.lengths {
+        for length in part.lengths() {
             let count = self.lengths.entry(length).or_default();
             if add {
                 *count += 1;

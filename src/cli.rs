@@ -165,6 +165,15 @@ pub struct ServeArgs {
     pub clock_start: Option<chrono::DateTime<chrono::Utc>>,
 }
 
+fn positive_rate(text: &str) -> Result<f64, String> {
+    match text.parse::<f64>() {
+        Ok(rate) if rate.is_finite() && rate > 0.0 => Ok(rate),
+        _ => Err(format!(
+            "{text:?} is not a positive number of events a second"
+        )),
+    }
+}
+
 #[derive(Debug, Args)]
 pub struct DemoArgs {
     /// Where the demo serves its API.
@@ -338,6 +347,11 @@ pub struct BenchFullscaleArgs {
     /// "today" is the replayed day and "online now" counts its users.
     #[arg(long)]
     pub clock_start: Option<chrono::DateTime<chrono::Utc>>,
+    /// Post at most this many events a second (default: as fast as the
+    /// server takes them). The bench prints the day's busiest minute at
+    /// real time to compare with.
+    #[arg(long, value_parser = positive_rate)]
+    pub rate: Option<f64>,
 }
 
 /// How `jobs run` cuts the day into slices of users (`[jobs]` settings).

@@ -89,6 +89,7 @@ pub async fn run(args: BenchFullscaleArgs) -> anyhow::Result<()> {
         ingest_key: INGEST_KEY.into(),
         connections: args.connections,
         batch_events: crate::simulate::DEFAULT_BATCH_EVENTS,
+        max_events_per_s: args.rate,
     };
     let (summaries, mut posted) =
         to_server(simulation.clone(), days, &target, progress_bar()).await?;
@@ -137,6 +138,15 @@ pub async fn run(args: BenchFullscaleArgs) -> anyhow::Result<()> {
         .into_iter()
         .next()
         .context("the jobs stored no figures for the day")?;
+    // What "live" means for this day: its busiest minute at real time.
+    let busiest_minute: u64 = db
+        .query(
+            "SELECT max(c) FROM (SELECT count() AS c FROM events WHERE project = ?
+                                 GROUP BY intDiv(ts_ms, 60000))",
+        )
+        .bind(&project.name)
+        .fetch_one()
+        .await?;
     let mut disk_bytes = 0u64;
     for url in &urls {
         let shard = clickhouse::Client::default()
@@ -190,6 +200,14 @@ pub async fn run(args: BenchFullscaleArgs) -> anyhow::Result<()> {
         posted.bytes as f64 / 1e9,
         posted.retries,
         summary.active_users
+    );
+    let real_time = busiest_minute as f64 / 60.0;
+    println!(
+        "posted at {:.0} events/s ({}) = {:.1}x the day's busiest minute at real time ({real_time:.0} events/s)",
+        rate(posting),
+        args.rate
+            .map_or_else(|| "uncapped".to_owned(), |cap| format!("--rate {cap:.0}")),
+        rate(posting) / real_time.max(1.0),
     );
     println!(
         "stored rows: {stored} ({} copies re-sent after failed inserts)",

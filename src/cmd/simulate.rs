@@ -29,6 +29,7 @@ pub async fn run(args: SimulateArgs) -> anyhow::Result<()> {
             ingest_key: args.key.clone().expect("clap: --post requires --key"),
             connections: args.connections,
             batch_events: args.batch,
+            max_events_per_s: None,
         };
         let (summaries, posted) =
             to_server(Arc::new(simulation), days, &target, progress.clone()).await?;

@@ -78,6 +78,9 @@ pub struct PostTarget {
     pub ingest_key: String,
     pub connections: usize,
     pub batch_events: usize,
+    /// At most this many events a second on average (batches are held back
+    /// to keep to it); `None`: as fast as the server takes them.
+    pub max_events_per_s: Option<f64>,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -139,11 +142,17 @@ pub async fn to_server(
             anyhow::Ok(posted)
         }));
     }
-    let batch_events = target.batch_events;
+    let (batch_events, pace) = (target.batch_events, target.max_events_per_s);
     let generator = tokio::task::spawn_blocking(move || {
         let mut waiting = Duration::ZERO;
+        let mut handed = 0usize;
         let summaries = simulation.run(&days, batch_events, &progress, |batch| {
             let waited = Instant::now();
+            if let Some(rate) = pace {
+                handed += batch.events;
+                let due = started + Duration::from_secs_f64(handed as f64 / rate);
+                std::thread::sleep(due.saturating_duration_since(waited));
+            }
             let sent = sender.blocking_send(batch);
             waiting += waited.elapsed();
             sent.map_err(|_| anyhow!("posting stopped"))

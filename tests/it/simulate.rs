@@ -58,6 +58,7 @@ pub async fn replay(app: &TestApp, simulation: Simulation, days: &[NaiveDate]) -
         ingest_key: INGEST_KEY.into(),
         connections: 4,
         batch_events: 5_000,
+        max_events_per_s: None,
     };
     let project = simulation.scenario.project.name.clone();
     let (summaries, posted) = to_server(

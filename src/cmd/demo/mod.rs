@@ -142,6 +142,7 @@ impl Demo {
             ingest_key: self.ingest_key.clone(),
             connections: 4,
             batch_events: crate::simulate::DEFAULT_BATCH_EVENTS,
+            max_events_per_s: None,
         };
         let (summaries, posted) =
             to_server(self.simulation.clone(), days, &target, progress_bar()).await?;

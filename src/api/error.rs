@@ -18,6 +18,8 @@ pub enum ApiError {
     MissingKey,
     #[error("unknown key")]
     UnknownKey,
+    #[error("missing project key: send the project's ingest key as `api_key` (or `token`)")]
+    MissingCaptureKey,
     #[error("{0}")]
     WrongKeyRole(&'static str),
     #[error(
@@ -34,6 +36,10 @@ pub enum ApiError {
     BadGzip(String),
     #[error("the body could not be read: {0}")]
     BodyRead(String),
+    /// A PostHog-style body whose encoding (form, base64, lz-string) or
+    /// envelope does not decode.
+    #[error("the body could not be decoded: {0}")]
+    BadPayload(String),
     #[error(transparent)]
     Batch(#[from] BatchError),
     #[error("the body did not arrive within {0} ms")]
@@ -64,7 +70,9 @@ pub enum ApiError {
 impl ApiError {
     pub fn status(&self) -> StatusCode {
         match self {
-            Self::MissingKey | Self::UnknownKey => StatusCode::UNAUTHORIZED,
+            Self::MissingKey | Self::MissingCaptureKey | Self::UnknownKey => {
+                StatusCode::UNAUTHORIZED
+            }
             Self::WrongKeyRole(_) => StatusCode::FORBIDDEN,
             Self::UnsupportedContentType(_) | Self::UnsupportedEncoding(_) => {
                 StatusCode::UNSUPPORTED_MEDIA_TYPE
@@ -74,9 +82,11 @@ impl ApiError {
             | Self::OverBurst { .. }
             | Self::Batch(BatchError::TooManyEvents { .. }) => StatusCode::PAYLOAD_TOO_LARGE,
             Self::BodyTimeout(_) => StatusCode::REQUEST_TIMEOUT,
-            Self::BadGzip(_) | Self::BodyRead(_) | Self::Batch(_) | Self::BadQuery(_) => {
-                StatusCode::BAD_REQUEST
-            }
+            Self::BadGzip(_)
+            | Self::BodyRead(_)
+            | Self::BadPayload(_)
+            | Self::Batch(_)
+            | Self::BadQuery(_) => StatusCode::BAD_REQUEST,
             Self::NotEnoughHistory(_) => StatusCode::UNPROCESSABLE_ENTITY,
             Self::RateLimited { .. } | Self::TooManyFailedKeys { .. } => {
                 StatusCode::TOO_MANY_REQUESTS
@@ -90,7 +100,7 @@ impl ApiError {
     /// A stable machine-readable name for the error.
     fn code(&self) -> &'static str {
         match self {
-            Self::MissingKey => "missing_key",
+            Self::MissingKey | Self::MissingCaptureKey => "missing_key",
             Self::UnknownKey => "unknown_key",
             Self::WrongKeyRole(_) => "wrong_key_role",
             Self::UnsupportedContentType(_) => "unsupported_content_type",
@@ -99,6 +109,7 @@ impl ApiError {
             Self::DecompressedTooLarge { .. } => "decompressed_body_too_large",
             Self::BadGzip(_) => "bad_gzip",
             Self::BodyRead(_) => "body_read_failed",
+            Self::BadPayload(_) => "bad_payload",
             Self::Batch(BatchError::Malformed(_)) => "malformed_body",
             Self::Batch(BatchError::Empty) => "empty_batch",
             Self::Batch(BatchError::TooManyEvents { .. }) => "too_many_events",

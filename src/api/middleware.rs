@@ -42,9 +42,12 @@ pub async fn limit_failed_keys(
 
 fn presents_credential(request: &Request) -> bool {
     let headers = request.headers();
+    let path = request.uri().path();
     headers.contains_key(AUTHORIZATION)
         || headers.contains_key(COOKIE)
-        || (request.method() == Method::POST && request.uri().path() == "/dashboards/login")
+        || (request.method() == Method::POST
+            // A PostHog body carries its key.
+            && (path == "/dashboards/login" || super::posthog::CAPTURE_PATHS.contains(&path)))
 }
 
 /// Middleware for the read routes: at most `max_reads_in_flight` at once.

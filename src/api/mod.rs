@@ -21,6 +21,7 @@ pub mod http_server;
 pub mod ingest;
 pub mod middleware;
 pub mod pages;
+pub mod posthog;
 pub mod read;
 pub mod state;
 pub mod unread_body;
@@ -41,8 +42,11 @@ pub fn app(state: AppState) -> Router {
     let limits = state.limits.clone();
     // Ingest reads its body itself, with its own limits and timeout, so
     // that a 413 or 408 says which limit it met.
-    let ingest = Router::new()
-        .route("/v1/events", post(ingest::ingest_events))
+    let mut ingest = Router::new().route("/v1/events", post(ingest::ingest_events));
+    for path in posthog::CAPTURE_PATHS {
+        ingest = ingest.route(path, post(posthog::capture));
+    }
+    let ingest = ingest
         .layer(DefaultBodyLimit::disable())
         .layer(from_fn_with_state(state.clone(), middleware::count_ingest));
     // Reads take no body; they are bounded in number and in time.
@@ -78,6 +82,15 @@ pub fn app(state: AppState) -> Router {
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .route("/metrics", get(crate::monitoring::scrape::scrape_with_key))
+        .route("/array/{token}/config", get(posthog::remote_config))
+        .route(
+            "/array/{token}/config.js",
+            get(posthog::remote_config_script),
+        )
+        .route("/flags", post(posthog::flags))
+        .route("/flags/", post(posthog::flags))
+        .route("/decide", post(posthog::flags))
+        .route("/decide/", post(posthog::flags))
         .merge(ingest)
         .merge(reads)
         .merge(forms)

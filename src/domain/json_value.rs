@@ -22,7 +22,25 @@ pub enum JsonValue<'a> {
     Object,
 }
 
-impl JsonValue<'_> {
+impl<'a> JsonValue<'a> {
+    /// The value of a parsed tree (PostHog's events are read as one), its
+    /// strings borrowed; `None` for `null`.
+    pub fn from_json(value: &'a serde_json::Value) -> Option<Self> {
+        use serde_json::Value;
+        Some(match value {
+            Value::Null => return None,
+            Value::Bool(b) => Self::Bool(*b),
+            Value::Number(n) => match (n.as_i64(), n.as_u64()) {
+                (Some(i), _) => Self::Int(i),
+                (None, Some(u)) => Self::BigUint(u),
+                _ => Self::Float(n.as_f64().unwrap_or(f64::NAN)),
+            },
+            Value::String(s) => Self::Str(Cow::Borrowed(s)),
+            Value::Array(_) => Self::Array,
+            Value::Object(_) => Self::Object,
+        })
+    }
+
     /// "a string", "a number", ... for error messages.
     pub fn kind(&self) -> &'static str {
         match self {

@@ -177,6 +177,12 @@ impl KeyRing {
     /// its `Authorization: Bearer` header.
     pub fn authorize(&self, headers: &HeaderMap, role: KeyRole) -> Result<Authorized, ApiError> {
         let token = bearer_token(headers).ok_or(ApiError::MissingKey)?;
+        self.authorize_token(token, role)
+    }
+
+    /// [`authorize`](Self::authorize) for a key sent another way (in a
+    /// PostHog body, say).
+    pub fn authorize_token(&self, token: &[u8], role: KeyRole) -> Result<Authorized, ApiError> {
         let entry = self.find(token).ok_or(ApiError::UnknownKey)?;
         match self.entries[entry].role {
             found if found == role => Ok(Authorized {

@@ -8,19 +8,21 @@ pub mod body;
 use std::time::Duration;
 
 use axum::Json;
-use axum::body::Body;
+use axum::body::{Body, Bytes};
 use axum::extract::State;
 use axum::http::HeaderMap;
 use serde::Serialize;
 
+use super::access::keys::Authorized;
 use super::error::ApiError;
 use super::state::AppState;
 use crate::config::ProjectSettings;
 use crate::domain::batch::{BatchError, parse_batch};
+use crate::domain::event::Event;
 use crate::domain::validate::AcceptWindow;
 use crate::store::row_binary::encode_event;
 use crate::wal::AppendError;
-use admission::parsing_bytes;
+use admission::{Admitted, parsing_bytes};
 use body::{body_format, gunzip, is_gzip, read_limited};
 
 #[derive(Debug, Serialize)]
@@ -39,48 +41,106 @@ pub async fn ingest_events(
     // Every attempt costs at least one event from the key's bucket before
     // any work is done: an empty bucket refuses even invalid batches.
     state.keys.throttle(key, 1)?;
+    let format = body_format(&headers)?;
+    let (body, mut admitted) = read_admitted(&state, &headers, body).await?;
+    let limits = &state.limits;
+    admitted.grow(parsing_bytes(body.len(), limits.max_events_per_batch))?;
+    let max_events = limits.max_events_per_batch;
+    let size = body.len();
+    let (accepted, ()) = append_validated(&state, key, project, size, move |window, rows| {
+        let events = parse_batch(&body, format, window, max_events)?;
+        Ok((rows.encode(&events), ()))
+    })
+    .await?;
+    Ok(Json(accepted))
+}
+
+/// Encodes valid events as rows of the log, stamped with one receive time.
+pub struct RowEncoder {
+    project: String,
+    received_ms: i64,
+}
+
+impl RowEncoder {
+    /// The rows of `events`, and how many.
+    pub fn encode(&self, events: &[Event<'_>]) -> (Vec<u8>, usize) {
+        let mut encoded = Vec::with_capacity(events.len() * 128);
+        for event in events {
+            encode_event(&mut encoded, &self.project, self.received_ms, event);
+        }
+        (encoded, events.len())
+    }
+}
+
+/// The body of an ingest request, admitted (`admission`), read within the
+/// body limit and timeout, and gunzipped if `Content-Encoding` says so
+/// (within the decompressed limit). The admission lasts as long as the
+/// returned guard.
+pub async fn read_admitted(
+    state: &AppState,
+    headers: &HeaderMap,
+    body: Body,
+) -> Result<(Bytes, Admitted), ApiError> {
     let limits = &state.limits;
     // A body declared larger than the limit is refused by `read_limited`
     // (413); it must not look like a busy server (503) here.
-    let wire_bytes = declared_length(&headers)
+    let wire_bytes = declared_length(headers)
         .unwrap_or(limits.max_body_bytes)
         .min(limits.max_body_bytes);
     let mut admitted = state.admission.admit(wire_bytes)?;
-    let format = body_format(&headers)?;
-    let gzip = is_gzip(&headers)?;
-    let body_timeout = Duration::from_millis(limits.body_timeout_ms);
+    let gzip = is_gzip(headers)?;
     let body = tokio::time::timeout(
-        body_timeout,
-        read_limited(&headers, body, limits.max_body_bytes),
+        Duration::from_millis(limits.body_timeout_ms),
+        read_limited(headers, body, limits.max_body_bytes),
     )
     .await
     .map_err(|_| ApiError::BodyTimeout(limits.body_timeout_ms))??;
-    let max_decompressed = limits.max_decompressed_bytes;
     let body = if gzip {
-        let plain = off_the_workers(move || gunzip(&body, max_decompressed)).await?;
-        admitted.grow(plain.len())?;
-        plain.into()
+        gunzip_admitted(body, &mut admitted, limits.max_decompressed_bytes).await?
     } else {
         body
     };
-    admitted.grow(parsing_bytes(body.len(), limits.max_events_per_batch))?;
+    Ok((body, admitted))
+}
+
+/// `compressed` gunzipped off the workers, its size added to `admitted`.
+pub async fn gunzip_admitted(
+    compressed: Bytes,
+    admitted: &mut Admitted,
+    limit: usize,
+) -> Result<Bytes, ApiError> {
+    let plain = off_the_workers(move || gunzip(&compressed, limit)).await?;
+    admitted.grow(plain.len())?;
+    Ok(plain.into())
+}
+
+/// The end every ingest route shares, once it knows the key: `parse` (run
+/// off the async workers) turns the body into valid events of `project`
+/// within its accepted window, encoded as rows (and whatever else the
+/// route answers), or refuses the whole batch; the rows are charged to
+/// `key`, appended to the write-ahead log and acknowledged. A refused batch
+/// is charged what it made the server do (`size`: the body's bytes).
+pub async fn append_validated<P, R>(
+    state: &AppState,
+    key: Authorized,
+    project: &ProjectSettings,
+    size: usize,
+    parse: P,
+) -> Result<(Accepted, R), ApiError>
+where
+    P: FnOnce(&AcceptWindow, &RowEncoder) -> Result<((Vec<u8>, usize), R), ApiError>
+        + Send
+        + 'static,
+    R: Send + 'static,
+{
     let now_ms = state.clock.now_ms();
     let window = accept_window(project, now_ms);
-    let (max_events, name, size) = (
-        limits.max_events_per_batch,
-        project.name.clone(),
-        body.len(),
-    );
-    let parsed = off_the_workers(move || {
-        let events = parse_batch(&body, format, &window, max_events)?;
-        let mut encoded = Vec::with_capacity(body.len());
-        for event in &events {
-            encode_event(&mut encoded, &name, now_ms, event);
-        }
-        Ok::<_, ApiError>((encoded, events.len()))
-    })
-    .await;
-    let (encoded, accepted) = match parsed {
+    let encoder = RowEncoder {
+        project: project.name.clone(),
+        received_ms: now_ms,
+    };
+    let parsed = off_the_workers(move || parse(&window, &encoder)).await;
+    let ((encoded, accepted), extra) = match parsed {
         Ok(parsed) => parsed,
         Err(refused) => {
             state.keys.charge(key, refused_cost(&refused, size));
@@ -98,7 +158,7 @@ pub async fn ingest_events(
     state
         .monitoring
         .events_acknowledged(&project.name, accepted as u64);
-    Ok(Json(Accepted { accepted }))
+    Ok((Accepted { accepted }, extra))
 }
 
 /// A typical event's size, to price a batch that could not be counted.
@@ -120,7 +180,7 @@ fn refused_cost(refused: &ApiError, body_bytes: usize) -> usize {
 /// tokio's blocking pool, so that a few large batches cannot stall the
 /// async workers that answer every other request. The in-flight bounds of
 /// [`super::admission`] bound how many run at once.
-async fn off_the_workers<T: Send + 'static>(
+pub async fn off_the_workers<T: Send + 'static>(
     work: impl FnOnce() -> Result<T, ApiError> + Send + 'static,
 ) -> Result<T, ApiError> {
     tokio::task::spawn_blocking(work)

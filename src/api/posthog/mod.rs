@@ -1,0 +1,130 @@
+//! PostHog-compatible capture, so that a PostHog SDK (`api_host` = this
+//! server, the project's ingest key as its token) counts users here:
+//! `POST /batch`, `/e`, `/capture`, `/i/v0/e` (each with or without a
+//! trailing slash) take PostHog bodies (`payload`) and turn their events
+//! into heartbeats (`events`), through the write-ahead log, limits and rate
+//! limits of `/v1/events`. What posthog-js asks for besides — its remote
+//! config (`/array/<token>/config`, `config.js`) and feature flags
+//! (`/flags`, `/decide`) — gets empty answers, the same for any token (no
+//! oracle for guessing keys), so the SDK proceeds.
+
+pub mod events;
+pub mod lz64;
+pub mod payload;
+
+use axum::Json;
+use axum::body::Body;
+use axum::extract::{Query, State};
+use axum::http::header::CONTENT_TYPE;
+use axum::http::{HeaderMap, HeaderValue};
+use axum::response::IntoResponse;
+use serde::{Deserialize, Serialize};
+
+use super::access::keys::KeyRole;
+use super::error::ApiError;
+use super::ingest::{append_validated, off_the_workers, read_admitted};
+use super::state::AppState;
+use events::{Capture, Refused};
+use payload::Compression;
+
+/// The capture routes' paths.
+pub const CAPTURE_PATHS: [&str; 8] = [
+    "/batch",
+    "/batch/",
+    "/e",
+    "/e/",
+    "/capture",
+    "/capture/",
+    "/i/v0/e",
+    "/i/v0/e/",
+];
+
+/// A decoded body may take this many times its size once parsed into a
+/// JSON tree (a `Value` is 32 bytes; `[0,0,…]` spends two bytes on each).
+const TREE_BYTES_PER_BYTE: usize = 32;
+
+#[derive(Debug, Deserialize)]
+pub struct CaptureQuery {
+    compression: Option<String>,
+}
+
+/// What a capture answers: PostHog's `status: 1`, and what was taken.
+#[derive(Debug, Serialize)]
+pub struct CaptureAnswer {
+    status: u8,
+    accepted: usize,
+    /// Events left out, each with its index, field and reason.
+    #[serde(skip_serializing_if = "is_none_refused")]
+    refused: Refused,
+}
+
+fn is_none_refused(refused: &Refused) -> bool {
+    refused.errors_total == 0
+}
+
+#[tracing::instrument(skip_all, fields(project, events))]
+pub async fn capture(
+    State(state): State<AppState>,
+    Query(query): Query<CaptureQuery>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Json<CaptureAnswer>, ApiError> {
+    let compression = Compression::named(query.compression.as_deref().unwrap_or(""))?;
+    let form = headers
+        .get(CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"));
+    let (body, mut admitted) = read_admitted(&state, &headers, body).await?;
+    let limits = &state.limits;
+    let (limit, max_events) = (limits.max_decompressed_bytes, limits.max_events_per_batch);
+    let json = off_the_workers(move || payload::decode(&body, form, compression, limit)).await?;
+    admitted.grow(json.len().saturating_mul(TREE_BYTES_PER_BYTE))?;
+    let size = json.len();
+    let capture =
+        off_the_workers(move || Capture::parse(&json, max_events).map_err(ApiError::from)).await?;
+    let token = capture
+        .token
+        .as_deref()
+        .ok_or(ApiError::MissingCaptureKey)?;
+    let key = state
+        .keys
+        .authorize_token(token.as_bytes(), KeyRole::Ingest)?;
+    let project = &state.projects[key.project];
+    tracing::Span::current().record("project", project.name.as_str());
+    state.keys.throttle(key, 1)?;
+    let (accepted, refused) = append_validated(&state, key, project, size, move |window, rows| {
+        let converted = capture.convert(window)?;
+        Ok((rows.encode(&converted.events), converted.refused))
+    })
+    .await?;
+    Ok(Json(CaptureAnswer {
+        status: 1,
+        accepted: accepted.accepted,
+        refused,
+    }))
+}
+
+/// `GET /array/<token>/config`: no remote configuration.
+pub async fn remote_config() -> Json<serde_json::Value> {
+    Json(serde_json::json!({}))
+}
+
+/// `GET /array/<token>/config.js`: an empty script.
+pub async fn remote_config_script() -> impl IntoResponse {
+    (
+        [(
+            CONTENT_TYPE,
+            HeaderValue::from_static("application/javascript"),
+        )],
+        "",
+    )
+}
+
+/// `POST /flags`, `/decide`: no feature flags (the body is not read).
+pub async fn flags() -> Json<serde_json::Value> {
+    Json(serde_json::json!({
+        "featureFlags": {},
+        "featureFlagPayloads": {},
+        "errorsWhileComputingFlags": false,
+    }))
+}

@@ -23,6 +23,7 @@ mod log_replay;
 mod migrations;
 mod online;
 mod outage;
+mod posthog;
 mod prometheus;
 mod read_api;
 mod received_users;

@@ -15,6 +15,7 @@
 //! [`app`] below is the router: which limits apply to which routes.
 
 pub mod access;
+pub mod cors;
 pub mod error;
 pub mod health;
 pub mod http_server;
@@ -48,7 +49,18 @@ pub fn app(state: AppState) -> Router {
     }
     let ingest = ingest
         .layer(DefaultBodyLimit::disable())
-        .layer(from_fn_with_state(state.clone(), middleware::count_ingest));
+        .layer(from_fn_with_state(state.clone(), middleware::count_ingest))
+        // What posthog-js asks before it sends (no body read).
+        .route("/array/{token}/config", get(posthog::remote_config))
+        .route(
+            "/array/{token}/config.js",
+            get(posthog::remote_config_script),
+        )
+        .route("/flags", post(posthog::flags))
+        .route("/flags/", post(posthog::flags))
+        .route("/decide", post(posthog::flags))
+        .route("/decide/", post(posthog::flags))
+        .layer(cors::ingest_cors(&state.projects));
     // Reads take no body; they are bounded in number and in time.
     let reads = Router::new()
         .route("/v1/metrics/daily", get(read::figures::daily))
@@ -82,15 +94,6 @@ pub fn app(state: AppState) -> Router {
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .route("/metrics", get(crate::monitoring::scrape::scrape_with_key))
-        .route("/array/{token}/config", get(posthog::remote_config))
-        .route(
-            "/array/{token}/config.js",
-            get(posthog::remote_config_script),
-        )
-        .route("/flags", post(posthog::flags))
-        .route("/flags/", post(posthog::flags))
-        .route("/decide", post(posthog::flags))
-        .route("/decide/", post(posthog::flags))
         .merge(ingest)
         .merge(reads)
         .merge(forms)

@@ -46,6 +46,11 @@ pub struct ProjectSettings {
     /// ...and these, always.
     #[serde(default)]
     pub watched_orgs: Vec<String>,
+    /// Web origins (`https://app.example.com`) whose pages may send events
+    /// from the browser (CORS on the ingest routes): a PostHog SDK or
+    /// `fetch` to `/v1/events` on a page of another origin.
+    #[serde(default)]
+    pub allowed_origins: Vec<String>,
     /// Token buckets per key of this project.
     #[serde(default)]
     pub rate_limits: RateLimits,
@@ -71,6 +76,7 @@ impl ProjectSettings {
             target_utilisation: default_target_utilisation(),
             top_orgs: default_top_orgs(),
             watched_orgs: Vec::new(),
+            allowed_origins: Vec::new(),
             rate_limits: RateLimits::default(),
             ingest_keys: vec![ingest_key.to_owned()],
             read_keys: vec![read_key.to_owned()],
@@ -112,6 +118,13 @@ impl ProjectSettings {
                 self.name
             );
         }
+        if let Some(origin) = self.allowed_origins.iter().find(|o| !is_origin(o)) {
+            bail!(
+                "project {:?}: allowed_origins: {origin:?} is not an origin \
+                 (scheme://host[:port], no path; or \"*\" for any)",
+                self.name
+            );
+        }
         let roles = [("ingest", &self.ingest_keys), ("read", &self.read_keys)];
         let refused: Vec<String> = roles
             .iter()
@@ -123,6 +136,19 @@ impl ProjectSettings {
         }
         Ok(())
     }
+}
+
+/// `scheme://host[:port]` exactly as a browser sends it in `Origin`, or `*`.
+fn is_origin(text: &str) -> bool {
+    if text == "*" {
+        return true;
+    }
+    let Some((scheme, rest)) = text.split_once("://") else {
+        return false;
+    };
+    matches!(scheme, "http" | "https")
+        && !rest.is_empty()
+        && !rest.contains(['/', '?', '#', ' ', '@'])
 }
 
 /// Per-key token buckets of one project.

@@ -18,7 +18,7 @@ use crate::scratch_dir;
 use crate::simulate::{INGEST_KEY, READ_KEY};
 use highwater::clock::Clock;
 
-fn chromium() -> PathBuf {
+pub fn chromium() -> PathBuf {
     std::env::var_os("HIGHWATER_CHROMIUM")
         .map(PathBuf::from)
         .unwrap_or_else(|| PathBuf::from("/usr/bin/chromium"))

@@ -24,6 +24,7 @@ mod migrations;
 mod online;
 mod outage;
 mod posthog;
+mod posthog_js;
 mod prometheus;
 mod read_api;
 mod received_users;

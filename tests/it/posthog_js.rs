@@ -33,7 +33,7 @@ fn posthog_js() -> PathBuf {
 /// events.
 fn page(api_host: &str) -> String {
     format!(
-        r#"<!doctype html><html><head><script src="/array.js"></script></head><body><script>
+        r#"<!doctype html><html><head><link rel="icon" href="data:,"><script src="/array.js"></script></head><body><script>
 posthog.init("{ALPHA_INGEST}", {{
   api_host: "{api_host}", persistence: "memory", request_batching: true,
   opt_out_useragent_filter: true, capture_pageview: false, capture_pageleave: false,
@@ -102,7 +102,10 @@ async fn posthog_js_in_chromium_counts_one_user_in_one_session() {
             if let Event::LogEntryAdded(e) = event
                 && format!("{:?}", e.params.entry.level) == "Error"
             {
-                seen.lock().unwrap().push(e.params.entry.text.clone());
+                let entry = &e.params.entry;
+                seen.lock()
+                    .unwrap()
+                    .push(format!("{} ({:?})", entry.text, entry.url));
             }
         }))?;
         tab.navigate_to(&url)?.wait_until_navigated()?;

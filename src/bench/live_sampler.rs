@@ -56,12 +56,21 @@ pub async fn sample(
                 .and_then(|text| staleness(&text, &target.project)),
             Err(_) => None,
         };
-        samples.push(Sample {
+        let sample = Sample {
             during_ingest,
             online_seconds,
             online_users: online.and_then(|o| o["users"].as_u64()),
             staleness_seconds,
-        });
+        };
+        // As it goes, so that a run cut short still shows what it saw.
+        tracing::info!(
+            during_ingest,
+            online_s = online_seconds,
+            users = ?sample.online_users,
+            staleness_s = ?staleness_seconds,
+            "live sample"
+        );
+        samples.push(sample);
         tokio::select! {
             _ = tokio::time::sleep(EVERY) => {}
             _ = stop.changed() => {}

@@ -31,6 +31,9 @@ const READ_KEY: &str = "fullscale-read-key-000000";
 const AFTER_INGEST: std::time::Duration = std::time::Duration::from_secs(90);
 
 pub async fn run(args: BenchFullscaleArgs) -> anyhow::Result<()> {
+    // Resolved now: a rebuild during the run replaces the file, and the
+    // path of the running one then reads "… (deleted)".
+    let exe = std::env::current_exe()?;
     let scenario = Scenario::load(&args.scenario)?;
     let project = scenario.project_settings(INGEST_KEY, READ_KEY);
     let simulation = Arc::new(Simulation::new(scenario, args.scale, args.seed)?);
@@ -63,7 +66,7 @@ pub async fn run(args: BenchFullscaleArgs) -> anyhow::Result<()> {
     });
     let extra = ["--clock-start".to_owned(), clock_start.to_rfc3339()];
     let mut server = spawn_server_from(
-        &std::env::current_exe()?,
+        &exe,
         &config_path,
         &listen,
         if args.no_live { &[] } else { &extra },
@@ -121,7 +124,7 @@ pub async fn run(args: BenchFullscaleArgs) -> anyhow::Result<()> {
     );
 
     eprintln!("running highwater jobs run for {} ...", args.day);
-    let mut jobs = std::process::Command::new(std::env::current_exe()?);
+    let mut jobs = std::process::Command::new(&exe);
     jobs.args(["jobs", "run", "--project", &project.name])
         .arg("--config")
         .arg(&config_path)

@@ -18,8 +18,10 @@ pub enum ApiError {
     MissingKey,
     #[error("unknown key")]
     UnknownKey,
-    #[error("missing project key: send the project's ingest key as `api_key` (or `token`)")]
-    MissingCaptureKey,
+    /// A key sent another way than the bearer header (a PostHog body, a
+    /// beacon's URL): how to send it.
+    #[error("missing key: send the project's ingest key {0}")]
+    MissingKeyIn(&'static str),
     #[error("{0}")]
     WrongKeyRole(&'static str),
     #[error(
@@ -70,9 +72,7 @@ pub enum ApiError {
 impl ApiError {
     pub fn status(&self) -> StatusCode {
         match self {
-            Self::MissingKey | Self::MissingCaptureKey | Self::UnknownKey => {
-                StatusCode::UNAUTHORIZED
-            }
+            Self::MissingKey | Self::MissingKeyIn(_) | Self::UnknownKey => StatusCode::UNAUTHORIZED,
             Self::WrongKeyRole(_) => StatusCode::FORBIDDEN,
             Self::UnsupportedContentType(_) | Self::UnsupportedEncoding(_) => {
                 StatusCode::UNSUPPORTED_MEDIA_TYPE
@@ -100,7 +100,7 @@ impl ApiError {
     /// A stable machine-readable name for the error.
     fn code(&self) -> &'static str {
         match self {
-            Self::MissingKey | Self::MissingCaptureKey => "missing_key",
+            Self::MissingKey | Self::MissingKeyIn(_) => "missing_key",
             Self::UnknownKey => "unknown_key",
             Self::WrongKeyRole(_) => "wrong_key_role",
             Self::UnsupportedContentType(_) => "unsupported_content_type",

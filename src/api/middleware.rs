@@ -46,8 +46,10 @@ fn presents_credential(request: &Request) -> bool {
     headers.contains_key(AUTHORIZATION)
         || headers.contains_key(COOKIE)
         || (request.method() == Method::POST
-            // A PostHog body carries its key.
-            && (path == "/dashboards/login" || super::posthog::CAPTURE_PATHS.contains(&path)))
+            // A PostHog body or a beacon's URL carries its key.
+            && (path == "/dashboards/login"
+                || path == "/v1/beacon"
+                || super::posthog::CAPTURE_PATHS.contains(&path)))
 }
 
 /// Middleware for the read routes: at most `max_reads_in_flight` at once.

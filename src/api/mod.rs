@@ -24,6 +24,7 @@ pub mod middleware;
 pub mod pages;
 pub mod posthog;
 pub mod read;
+pub mod sdk;
 pub mod state;
 pub mod unread_body;
 
@@ -43,7 +44,9 @@ pub fn app(state: AppState) -> Router {
     let limits = state.limits.clone();
     // Ingest reads its body itself, with its own limits and timeout, so
     // that a 413 or 408 says which limit it met.
-    let mut ingest = Router::new().route("/v1/events", post(ingest::ingest_events));
+    let mut ingest = Router::new()
+        .route("/v1/events", post(ingest::ingest_events))
+        .route("/v1/beacon", post(ingest::ingest_beacon));
     for path in posthog::CAPTURE_PATHS {
         ingest = ingest.route(path, post(posthog::capture));
     }
@@ -94,6 +97,7 @@ pub fn app(state: AppState) -> Router {
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .route("/metrics", get(crate::monitoring::scrape::scrape_with_key))
+        .route("/sdk/highwater.js", get(sdk::snippet))
         .merge(ingest)
         .merge(reads)
         .merge(forms)

@@ -297,6 +297,25 @@ mod tests {
     }
 
     #[test]
+    fn allowed_origins_must_be_origins() {
+        let mut settings = Settings::from_toml(EXAMPLE).unwrap();
+        let origins = |list: &[&str]| list.iter().map(|o| o.to_string()).collect();
+        settings.projects[0].allowed_origins =
+            origins(&["https://app.example.com", "http://127.0.0.1:3000", "*"]);
+        settings.validate().unwrap();
+        for bad in [
+            "app.example.com",
+            "https://app.example.com/",
+            "ftp://x",
+            "https://",
+        ] {
+            settings.projects[0].allowed_origins = origins(&[bad]);
+            let refused = format!("{:#}", settings.validate().unwrap_err());
+            assert!(refused.contains("allowed_origins"), "{bad}: {refused}");
+        }
+    }
+
+    #[test]
     fn unknown_keys_and_bad_zones_are_rejected() {
         assert!(Settings::from_toml("lisen = \"x\"").is_err());
         let bad_zone = "[[project]]\nname = \"a\"\ntime_zone = \"Mars/Olympus\"";

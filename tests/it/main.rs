@@ -13,6 +13,7 @@ mod cluster;
 mod crash;
 mod dashboards;
 mod embedded;
+mod foreign_page;
 mod gate;
 mod hostile;
 mod ingest;
@@ -34,6 +35,7 @@ mod security;
 mod shipping;
 mod shutdown;
 mod simulate;
+mod snippet;
 
 use std::io::Write;
 use std::path::PathBuf;

@@ -9,15 +9,15 @@ use std::time::Duration;
 
 use axum::Json;
 use axum::body::{Body, Bytes};
-use axum::extract::State;
+use axum::extract::{Query, State};
 use axum::http::HeaderMap;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
-use super::access::keys::Authorized;
+use super::access::keys::{Authorized, KeyRole};
 use super::error::ApiError;
 use super::state::AppState;
 use crate::config::ProjectSettings;
-use crate::domain::batch::{BatchError, parse_batch};
+use crate::domain::batch::{BatchError, BodyFormat, parse_batch};
 use crate::domain::event::Event;
 use crate::domain::validate::AcceptWindow;
 use crate::store::row_binary::encode_event;
@@ -37,17 +37,57 @@ pub async fn ingest_events(
     body: Body,
 ) -> Result<Json<Accepted>, ApiError> {
     let (key, project) = state.ingest_key(&headers)?;
+    let format = body_format(&headers)?;
+    ingest_batch(&state, key, project, format, &headers, body).await
+}
+
+#[derive(Debug, Deserialize)]
+pub struct BeaconQuery {
+    key: Option<String>,
+}
+
+/// `POST /v1/beacon?key=<ingest key>`: `/v1/events` for what cannot set
+/// headers — `navigator.sendBeacon` as a page closes, and requests that
+/// must avoid a CORS preflight. The key is in the URL (an ingest key can
+/// only write); a `text/plain` body is a JSON array.
+#[tracing::instrument(skip_all, fields(project, events))]
+pub async fn ingest_beacon(
+    State(state): State<AppState>,
+    Query(query): Query<BeaconQuery>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Json<Accepted>, ApiError> {
+    let token = query.key.ok_or(ApiError::MissingKeyIn("as `?key=`"))?;
+    let key = state
+        .keys
+        .authorize_token(token.as_bytes(), KeyRole::Ingest)?;
+    let project = &state.projects[key.project];
+    let format = match body_format(&headers) {
+        Ok(format) => format,
+        Err(_) => BodyFormat::JsonArray,
+    };
+    ingest_batch(&state, key, project, format, &headers, body).await
+}
+
+/// A batch of `format` for `project`, sent with `key`.
+async fn ingest_batch(
+    state: &AppState,
+    key: Authorized,
+    project: &ProjectSettings,
+    format: BodyFormat,
+    headers: &HeaderMap,
+    body: Body,
+) -> Result<Json<Accepted>, ApiError> {
     tracing::Span::current().record("project", project.name.as_str());
     // Every attempt costs at least one event from the key's bucket before
     // any work is done: an empty bucket refuses even invalid batches.
     state.keys.throttle(key, 1)?;
-    let format = body_format(&headers)?;
-    let (body, mut admitted) = read_admitted(&state, &headers, body).await?;
+    let (body, mut admitted) = read_admitted(state, headers, body).await?;
     let limits = &state.limits;
     admitted.grow(parsing_bytes(body.len(), limits.max_events_per_batch))?;
     let max_events = limits.max_events_per_batch;
     let size = body.len();
-    let (accepted, ()) = append_validated(&state, key, project, size, move |window, rows| {
+    let (accepted, ()) = append_validated(state, key, project, size, move |window, rows| {
         let events = parse_batch(&body, format, window, max_events)?;
         Ok((rows.encode(&events), ()))
     })
@@ -64,7 +104,18 @@ pub struct RowEncoder {
 impl RowEncoder {
     /// The rows of `events`, and how many.
     pub fn encode(&self, events: &[Event<'_>]) -> (Vec<u8>, usize) {
-        let mut encoded = Vec::with_capacity(events.len() * 128);
+        // Each row: its strings, their lengths and the fixed columns.
+        let capacity: usize = events
+            .iter()
+            .map(|e| {
+                let strings = [&e.user_id, &e.session_id, &e.event_id, &e.platform];
+                let more = [&e.country, &e.org_id, &e.app_version];
+                strings.iter().chain(&more).map(|s| s.len()).sum::<usize>()
+                    + self.project.len()
+                    + 48
+            })
+            .sum();
+        let mut encoded = Vec::with_capacity(capacity);
         for event in events {
             encode_event(&mut encoded, &self.project, self.received_ms, event);
         }

@@ -85,7 +85,7 @@ pub async fn capture(
     let token = capture
         .token
         .as_deref()
-        .ok_or(ApiError::MissingCaptureKey)?;
+        .ok_or(ApiError::MissingKeyIn("as `api_key` (or `token`)"))?;
     let key = state
         .keys
         .authorize_token(token.as_bytes(), KeyRole::Ingest)?;

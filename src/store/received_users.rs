@@ -31,27 +31,29 @@ pub fn kept_from_ms(now_ms: i64) -> i64 {
 /// Drops `table`'s days older than the kept ones at `now_ms` on every
 /// server of `shards`; returns how many days were dropped in all.
 pub async fn forget_old(shards: &[Client], table: &str, now_ms: i64) -> Result<usize, StoreError> {
-    let oldest_kept: u32 = DateTime::from_timestamp_millis(kept_from_ms(now_ms))
+    // Partition ids are the days' YYYYMMDD digits: as strings they sort as
+    // the days do (and nothing is parsed that might not be a number).
+    let oldest_kept = DateTime::from_timestamp_millis(kept_from_ms(now_ms))
         .unwrap_or_default()
         .format("%Y%m%d")
-        .to_string()
-        .parse()
-        .expect("eight digits");
+        .to_string();
     let mut dropped = 0;
     for client in shards {
         let partitions: Vec<String> = client
             .query(
                 "SELECT DISTINCT partition FROM system.parts
                  WHERE database = currentDatabase() AND table = ? AND active
-                   AND toUInt32(partition) < ?",
+                   AND partition < ?",
             )
             .bind(table)
-            .bind(oldest_kept)
+            .bind(&oldest_kept)
             .fetch_all()
             .await?;
         for partition in partitions {
-            // A partition id of digits only: nothing to quote.
-            let day: u32 = partition.parse().unwrap_or(0);
+            // Digits only (anything else is not one of our days).
+            let Ok(day) = partition.parse::<u32>() else {
+                continue;
+            };
             client
                 .query(&format!("ALTER TABLE {table} DROP PARTITION {day}"))
                 .execute()

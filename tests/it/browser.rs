@@ -4,14 +4,12 @@
 //! follows the redirect and renders every panel. No console errors, every
 //! panel drawn with a size, and a screenshot under the test output.
 
-use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use headless_chrome::protocol::cdp::Page::CaptureScreenshotFormatOption;
 use headless_chrome::protocol::cdp::types::Event;
-use headless_chrome::{Browser, LaunchOptions};
 
 use crate::dashboards::app_with_march;
 use crate::scratch_dir;
@@ -35,18 +33,7 @@ struct Visit {
 }
 
 fn visit(base_url: &str, out: &Path, meanwhile: impl FnOnce()) -> anyhow::Result<Visit> {
-    let options = LaunchOptions::default_builder()
-        .path(Some(chromium()))
-        .headless(true)
-        .sandbox(false)
-        .window_size(Some((1280, 1000)))
-        .idle_browser_timeout(Duration::from_secs(120))
-        .args(vec![
-            OsStr::new("--disable-gpu"),
-            OsStr::new("--disable-background-networking"),
-        ])
-        .build()?;
-    let browser = Browser::new(options)?;
+    let browser = crate::foreign_page::launch()?;
     let tab = browser.new_tab()?;
     let errors = Arc::new(Mutex::new(Vec::new()));
     let seen = errors.clone();

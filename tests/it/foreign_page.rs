@@ -12,7 +12,7 @@ use axum::response::Html;
 use headless_chrome::protocol::cdp::types::Event;
 use headless_chrome::{Browser, LaunchOptions, Tab};
 
-use crate::{TestApp, spawn_app_with};
+use crate::{ALPHA_READ, TestApp, spawn_app_with};
 
 /// A page's server, bound before highwater starts so that the project can
 /// list its origin.
@@ -60,6 +60,46 @@ impl ForeignPage {
 /// server's 404 for one as an error).
 pub const HEAD: &str = r#"<!doctype html><html><head><link rel="icon" href="data:,">"#;
 
+/// Headless Chromium as every browser test runs it.
+pub fn launch() -> anyhow::Result<Browser> {
+    let options = LaunchOptions::default_builder()
+        .path(Some(crate::browser::chromium()))
+        .headless(true)
+        .sandbox(false)
+        .window_size(Some((1280, 1000)))
+        .idle_browser_timeout(Duration::from_secs(120))
+        .args(vec![
+            OsStr::new("--disable-gpu"),
+            OsStr::new("--disable-background-networking"),
+        ])
+        .build()?;
+    Browser::new(options)
+}
+
+/// The day of `ms` (UTC) and its figures, after the jobs ran for it.
+pub async fn figures_of_the_day(app: &TestApp, ms: i64) -> serde_json::Value {
+    let day = chrono::DateTime::from_timestamp_millis(ms)
+        .unwrap()
+        .date_naive()
+        .to_string();
+    app.run_jobs("alpha", &day, &day).await;
+    let (status, daily) = app
+        .read(
+            ALPHA_READ,
+            &format!("/v1/metrics/daily?from={day}&to={day}"),
+        )
+        .await;
+    assert_eq!(status, 200, "{daily}");
+    daily["days"][0].clone()
+}
+
+/// `ms` floored to its second, as the API writes it.
+pub fn second_of(ms: i64) -> String {
+    chrono::DateTime::from_timestamp(ms.div_euclid(1000), 0)
+        .unwrap()
+        .to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+}
+
 /// Chromium with one tab open at `url`, and the errors it logs.
 pub struct Visit {
     /// Kept open as long as the visit: dropping it closes Chromium.
@@ -70,14 +110,7 @@ pub struct Visit {
 
 impl Visit {
     pub fn open(url: &str) -> anyhow::Result<Self> {
-        let options = LaunchOptions::default_builder()
-            .path(Some(crate::browser::chromium()))
-            .headless(true)
-            .sandbox(false)
-            .idle_browser_timeout(Duration::from_secs(120))
-            .args(vec![OsStr::new("--disable-gpu")])
-            .build()?;
-        let browser = Browser::new(options)?;
+        let browser = launch()?;
         let tab = browser.new_tab()?;
         let errors = Arc::new(Mutex::new(Vec::new()));
         let seen = errors.clone();

@@ -8,8 +8,8 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use crate::foreign_page::{ForeignPage, HEAD, Visit};
-use crate::{ALPHA_INGEST, ALPHA_READ, TestApp};
+use crate::ALPHA_INGEST;
+use crate::foreign_page::{ForeignPage, HEAD, Visit, figures_of_the_day, second_of};
 
 const VERSION: &str = "1.449.2";
 
@@ -38,30 +38,6 @@ for (const name of ["opened", "typed", "sent"]) posthog.capture(name);
 window.hwSession = posthog.get_session_id();
 </script></body></html>"#
     )
-}
-
-/// The day of `ms` (UTC) and its figures, after the jobs ran for it.
-pub async fn figures_of_the_day(app: &TestApp, ms: i64) -> serde_json::Value {
-    let day = chrono::DateTime::from_timestamp_millis(ms)
-        .unwrap()
-        .date_naive()
-        .to_string();
-    app.run_jobs("alpha", &day, &day).await;
-    let (status, daily) = app
-        .read(
-            ALPHA_READ,
-            &format!("/v1/metrics/daily?from={day}&to={day}"),
-        )
-        .await;
-    assert_eq!(status, 200, "{daily}");
-    daily["days"][0].clone()
-}
-
-/// `ms` floored to its second, as the API writes it.
-pub fn second_of(ms: i64) -> String {
-    chrono::DateTime::from_timestamp(ms.div_euclid(1000), 0)
-        .unwrap()
-        .to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -10,8 +10,7 @@ use std::time::Duration;
 use highwater::domain::event::{EventType, PresenceStatus};
 use highwater::store::rows::EventRow;
 
-use crate::foreign_page::{ForeignPage, HEAD, Visit};
-use crate::posthog_js::{figures_of_the_day, second_of};
+use crate::foreign_page::{ForeignPage, HEAD, Visit, figures_of_the_day, second_of};
 use crate::{ALPHA_INGEST, ALPHA_READ, assert_refused, event_json, spawn_app};
 
 /// The page: the snippet from highwater, a heartbeat every 300 ms.
@@ -125,10 +124,9 @@ async fn the_snippet_reports_a_page_that_opens_hides_shows_and_closes() {
     assert_eq!(figures["peak_users_at"], second_of(start_ms), "{figures}");
     assert_eq!(figures["peak_active_users"], 1, "{figures}");
     let seconds = end_ms.div_euclid(1000) - start_ms.div_euclid(1000);
-    let day_seconds = 86_400.0;
     let acu = figures["acu"].as_f64().unwrap();
     assert!(
-        (acu * day_seconds - seconds as f64).abs() < 0.5,
+        (acu * 86_400.0 - seconds as f64).abs() < 0.5,
         "ACU {acu} for a session of {seconds} s"
     );
     app.stop().await.unwrap();

@@ -62,10 +62,8 @@ pub async fn ingest_beacon(
         .keys
         .authorize_token(token.as_bytes(), KeyRole::Ingest)?;
     let project = &state.projects[key.project];
-    let format = match body_format(&headers) {
-        Ok(format) => format,
-        Err(_) => BodyFormat::JsonArray,
-    };
+    // sendBeacon's text/plain, or no type at all: a JSON array.
+    let format = body_format(&headers).unwrap_or(BodyFormat::JsonArray);
     ingest_batch(&state, key, project, format, &headers, body).await
 }
 

@@ -77,7 +77,7 @@ pub async fn capture(
     let (body, mut admitted) = read_admitted(&state, &headers, body).await?;
     let limits = &state.limits;
     let (limit, max_events) = (limits.max_decompressed_bytes, limits.max_events_per_batch);
-    let json = off_the_workers(move || payload::decode(&body, form, compression, limit)).await?;
+    let json = off_the_workers(move || payload::decode(body, form, compression, limit)).await?;
     admitted.grow(json.len().saturating_mul(TREE_BYTES_PER_BYTE))?;
     let size = json.len();
     let capture =

@@ -7,6 +7,7 @@
 
 use base64::Engine;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE};
+use bytes::Bytes;
 
 use super::lz64::{self, Lz64Error};
 use crate::api::error::ApiError;
@@ -40,16 +41,17 @@ impl Compression {
 /// The JSON bytes of a capture body. `form` says the body is
 /// `application/x-www-form-urlencoded`; `compression` is the query's.
 /// Nothing decoded grows past `limit` bytes.
+/// A plain JSON body comes back as it is, not copied.
 pub fn decode(
-    body: &[u8],
+    body: Bytes,
     form: bool,
     compression: Compression,
     limit: usize,
-) -> Result<Vec<u8>, ApiError> {
+) -> Result<Bytes, ApiError> {
     let (payload, compression) = if form {
         let mut data = None;
         let mut said = compression;
-        for (name, value) in form_urlencoded::parse(body) {
+        for (name, value) in form_urlencoded::parse(&body) {
             match name.as_ref() {
                 "data" => data = Some(value.into_owned()),
                 "compression" if said == Compression::Unsaid => said = Compression::named(&value)?,
@@ -58,9 +60,9 @@ pub fn decode(
         }
         let data =
             data.ok_or_else(|| ApiError::BadPayload("the form has no `data` field".to_owned()))?;
-        (data.into_bytes(), said)
+        (Bytes::from(data.into_bytes()), said)
     } else {
-        (body.to_vec(), compression)
+        (body, compression)
     };
     let compression = match compression {
         Compression::Unsaid => sniff(&payload),
@@ -68,10 +70,10 @@ pub fn decode(
     };
     let decompressed = match compression {
         Compression::Unsaid => payload,
-        Compression::Gzip => gunzip(&payload, limit)?,
-        Compression::Base64 => base64(&payload, limit)?,
+        Compression::Gzip => gunzip(&payload, limit)?.into(),
+        Compression::Base64 => base64(&payload, limit)?.into(),
         Compression::Lz64 => lz64::decompress_from_base64(&payload, limit)
-            .map(String::into_bytes)
+            .map(Bytes::from)
             .map_err(|e| match e {
                 Lz64Error::TooLarge => ApiError::DecompressedTooLarge { limit },
                 Lz64Error::Invalid => ApiError::BadPayload("not lz-string (lz64) data".into()),
@@ -95,16 +97,12 @@ fn sniff(payload: &[u8]) -> Compression {
 /// Base64 (standard or URL-safe, padded or not, whitespace ignored), which
 /// may itself hold gzip.
 fn base64(payload: &[u8], limit: usize) -> Result<Vec<u8>, ApiError> {
-    let text: Vec<u8> = payload
+    let mut padded: Vec<u8> = payload
         .iter()
         .copied()
         .filter(|b| !b.is_ascii_whitespace() && *b != b'=')
         .collect();
-    let padded = {
-        let mut padded = text.clone();
-        padded.resize(text.len().div_ceil(4) * 4, b'=');
-        padded
-    };
+    padded.resize(padded.len().div_ceil(4) * 4, b'=');
     let decoded = STANDARD
         .decode(&padded)
         .or_else(|_| URL_SAFE.decode(&padded))
@@ -130,7 +128,8 @@ mod tests {
     }
 
     fn decoded(body: &[u8], form: bool, compression: Compression) -> String {
-        String::from_utf8(decode(body, form, compression, 1 << 20).unwrap()).unwrap()
+        let decoded = decode(Bytes::copy_from_slice(body), form, compression, 1 << 20).unwrap();
+        String::from_utf8(decoded.to_vec()).unwrap()
     }
 
     #[test]
@@ -174,7 +173,7 @@ mod tests {
     #[test]
     fn what_does_not_decode_is_refused_precisely() {
         let refused = |body: &[u8], form: bool, compression: Compression| {
-            decode(body, form, compression, 1 << 20)
+            decode(Bytes::copy_from_slice(body), form, compression, 1 << 20)
                 .unwrap_err()
                 .to_string()
         };
@@ -185,7 +184,7 @@ mod tests {
         assert!(Compression::named("zstd").is_err());
         let big = gzip(&vec![b' '; 4096]);
         assert_eq!(
-            decode(&big, false, Compression::Unsaid, 1000)
+            decode(big.into(), false, Compression::Unsaid, 1000)
                 .unwrap_err()
                 .to_string(),
             ApiError::DecompressedTooLarge { limit: 1000 }.to_string()

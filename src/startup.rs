@@ -158,9 +158,14 @@ impl Server {
         let monitoring = Arc::new(Monitoring::new(wal.monitor(), clock.clone()));
         let projects = Arc::new(settings.projects.clone());
         let alerts = Alerts::new(&settings.alerts, client.clone(), clock.clone());
+        // ClickHouse pauses a query while one of a higher priority (a lower
+        // number) runs: a live round's short read goes before the full
+        // round's long one, which would otherwise hold today's figures back
+        // by the length of its reads. (Inserts carry no priority.)
+        let priority = |level: &str| client.clone().with_setting("priority", level);
         let jobs = settings.jobs.enabled.then(|| {
             let interval = Duration::from_secs(settings.jobs.interval_s.max(1));
-            Scheduler::new(client.clone(), projects.clone(), clock.clone(), interval)
+            Scheduler::new(priority("2"), projects.clone(), clock.clone(), interval)
                 .with_log(wal.monitor())
                 .with_slicing(Slicing::from(&settings.jobs))
                 .with_monitoring(monitoring.clone())
@@ -170,7 +175,7 @@ impl Server {
         let live = (settings.jobs.enabled && settings.jobs.live_interval_s > 0).then(|| {
             let interval = Duration::from_secs(settings.jobs.live_interval_s);
             LiveRounds::new(
-                client.clone(),
+                priority("1"),
                 projects.clone(),
                 clock.clone(),
                 interval,

@@ -125,7 +125,8 @@ pub async fn compute_day(
         );
         segments::insert(client, &values, &days).await?;
     }
-    let row = store_figures(client, project, &window, &figures, (wau, mau), now_ms).await?;
+    let stored = Stored { version, now_ms };
+    let row = store_figures(client, project, &window, &figures, (wau, mau), stored).await?;
     tracing::debug!(
         %day,
         slices,
@@ -137,17 +138,26 @@ pub async fn compute_day(
     Ok(row)
 }
 
+/// How a computation's figures are stored: as `version`, taken when the
+/// computation *started* (not when it stores), so that of two rounds that
+/// overlap, the one that started later — the one that saw more events —
+/// wins, whichever finishes last; and whether the day is final by `now_ms`.
+#[derive(Debug, Clone, Copy)]
+pub struct Stored {
+    pub version: u64,
+    pub now_ms: i64,
+}
+
 /// Stores a day's per-minute series and then its row of figures (with
-/// `wau` and `mau` from the DAU sets), as a new version.
+/// `wau` and `mau` from the DAU sets).
 pub async fn store_figures(
     client: &Client,
     project: &ProjectSettings,
     window: &DayWindow,
     figures: &DaySessionsFigures,
     (wau, mau): (u64, u64),
-    now_ms: i64,
+    Stored { version, now_ms }: Stored,
 ) -> Result<DailyFiguresRow, StoreError> {
-    let version = next_version(now_ms);
     let day_num = day_number(window.day);
     let minutes: Vec<ConcurrencyMinuteRow> = figures
         .minutes

@@ -11,9 +11,13 @@
 //! a round's cut-off is now, or the oldest batch still in this process's
 //! log (those reach ClickHouse later than they were received).
 //!
-//! WAU and MAU are not recounted here: a round keeps those of the latest
-//! full computation (raised to today's DAU if that passed them); the full
-//! computation every `jobs.interval_s` recounts them, and the segments.
+//! WAU and MAU are not recounted here: a round keeps the highest of every
+//! version of today's row (raised to today's DAU if that passed it). Today's
+//! WAU and MAU only grow as events arrive, and the full computation every
+//! `jobs.interval_s` recounts them (and the segments) — but its row is
+//! stored under the version of its start, so the live rounds that started
+//! after it (and saw more events) win over it, and carry its WAU and MAU
+//! on through this maximum.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -22,7 +26,7 @@ use compact_str::CompactString;
 use rustc_hash::FxHashMap;
 use smallvec::SmallVec;
 
-use super::compute_day::{rules, store_figures};
+use super::compute_day::{Stored, next_version, rules, store_figures};
 use super::day_window::DayWindow;
 use super::live_day::LiveDay;
 use super::runner::RunError;
@@ -160,6 +164,11 @@ impl LiveFigures {
         now_ms: i64,
         cut_ms: i64,
     ) -> Result<LiveCounts, StoreError> {
+        // Taken before reading: see `Stored`.
+        let stored_as = Stored {
+            version: next_version(now_ms),
+            now_ms,
+        };
         let rules = rules(project);
         let today = local_day(project.time_zone, now_ms);
         let window = DayWindow::new(today, project.time_zone);
@@ -192,12 +201,10 @@ impl LiveFigures {
         };
         let counts = day.counts();
         let figures = day.figures(&counts);
-        let stored = figures::daily(client, &project.name, today, today).await?;
         let dau = figures.dau;
-        let (wau, mau) = stored
-            .last()
-            .map_or((dau, dau), |row| (row.wau.max(dau), row.mau.max(dau)));
-        store_figures(client, project, &window, &figures, (wau, mau), now_ms).await?;
+        let (wau, mau) = figures::highest_rolling(client, &project.name, today).await?;
+        let rolling = (wau.max(dau), mau.max(dau));
+        store_figures(client, project, &window, &figures, rolling, stored_as).await?;
         self.days.insert(project.name.clone(), (day, cut_ms));
         let [users, connections, active_users] = counts;
         Ok(LiveCounts {

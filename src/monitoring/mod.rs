@@ -134,7 +134,7 @@ impl Monitoring {
         let staleness = Family::<ProjectLabel, SecondsGauge>::default();
         registry.register_with_unit(
             "figures_staleness",
-            "Age of the events cut-off of today's figures (that of the latest finished round, full or live)",
+            "Age of the events cut-off of today's figures (the newest of the finished rounds, full or live)",
             Unit::Seconds,
             staleness.clone(),
         );
@@ -184,11 +184,14 @@ impl Monitoring {
         };
         self.job_seconds.get_or_create(&label).observe(seconds);
         match cut_ms {
+            // Today's stored row is that of the round that started last
+            // (`jobs::compute_day::Stored`), whose cut-off is the newest:
+            // a long full round ending after shorter live rounds does not
+            // set the figures back, nor this gauge.
             Some(cut_ms) => {
-                self.computed_up_to_ms
-                    .lock()
-                    .expect("monitoring lock")
-                    .insert(project.to_owned(), cut_ms);
+                let mut cuts = self.computed_up_to_ms.lock().expect("monitoring lock");
+                let newest = cuts.entry(project.to_owned()).or_insert(cut_ms);
+                *newest = (*newest).max(cut_ms);
             }
             None => {
                 self.job_failures.get_or_create(&label).inc();
@@ -228,5 +231,34 @@ impl Monitoring {
 fn project_label(project: &str) -> ProjectLabel {
     ProjectLabel {
         project: project.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::clock::ManualClock;
+    use crate::config::WalSettings;
+    use crate::wal::Wal;
+
+    fn staleness_of(text: &str) -> &str {
+        text.lines()
+            .find_map(|l| l.strip_prefix("highwater_figures_staleness_seconds{project=\"p\"} "))
+            .expect("the project's staleness")
+    }
+
+    #[tokio::test]
+    async fn a_long_round_ending_last_does_not_set_the_staleness_back() {
+        let dir = tempfile::tempdir().unwrap();
+        let client = clickhouse::Client::default().with_url("http://127.0.0.1:9");
+        let (wal, _tasks) = Wal::open(dir.path(), &WalSettings::default(), client).unwrap();
+        let clock = std::sync::Arc::new(ManualClock::new(1_000_000));
+        let monitoring = Monitoring::new(wal.monitor(), clock);
+        monitoring.job_round("p", "live", 1.0, Some(990_000));
+        // A full round that started before the live round ends after it.
+        monitoring.job_round("p", "full", 600.0, Some(400_000));
+        assert_eq!(staleness_of(&monitoring.encode(1_000_000)), "10.0");
+        monitoring.job_round("p", "live", 1.0, Some(995_000));
+        assert_eq!(staleness_of(&monitoring.encode(1_000_000)), "5.0");
     }
 }

@@ -116,6 +116,21 @@ pub async fn daily(
         .await?)
 }
 
+/// The highest WAU and MAU among the stored versions of one day's row
+/// (0 if none; not-yet-merged versions count too).
+pub async fn highest_rolling(
+    client: &Client,
+    project: &str,
+    day: NaiveDate,
+) -> Result<(u64, u64), StoreError> {
+    Ok(client
+        .query("SELECT max(wau), max(mau) FROM daily_figures WHERE project = ? AND day = toDate(?)")
+        .bind(project)
+        .bind(day.to_string())
+        .fetch_one()
+        .await?)
+}
+
 /// Whether a computed day is final, and when it was computed.
 #[derive(Debug, Clone, PartialEq, Row, Deserialize)]
 pub struct DayStatusRow {

@@ -66,6 +66,9 @@ pub enum Command {
     /// API keys for the configuration file.
     #[command(subcommand)]
     Keys(KeysCommand),
+    /// Print the OpenAPI description of the HTTP API (what `serve` answers
+    /// at /openapi.json; checked in as openapi.json).
+    Openapi,
 }
 
 #[derive(Debug, Subcommand)]

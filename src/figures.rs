@@ -8,7 +8,7 @@ pub use crate::domain::calendar::rfc3339;
 use crate::store::figures::{ConcurrencyMinuteRow, DailyFiguresRow};
 
 /// One day of `GET /v1/metrics/daily`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct DayMetrics {
     pub day: String,
     pub dau: u64,
@@ -29,7 +29,7 @@ pub struct DayMetrics {
     pub is_final: bool,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct DailyResponse {
     pub project: String,
     pub days: Vec<DayMetrics>,
@@ -63,12 +63,34 @@ impl From<&DailyFiguresRow> for DayMetrics {
 }
 
 /// One step of `GET /v1/metrics/concurrency`: the maximum of each count.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ConcurrencyStep {
     pub at: String,
     pub users: u32,
     pub connections: u32,
     pub active_users: u32,
+}
+
+/// `GET /v1/metrics/concurrency`: one day's steps, of the whole project or
+/// of one segment value.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct ConcurrencyResponse {
+    pub project: String,
+    pub day: String,
+    /// Seconds per step.
+    pub step: u32,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dimension: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub value: Option<String>,
+    pub series: Vec<ConcurrencyStep>,
+}
+
+/// `GET /v1/records`: the all-time record days, oldest first.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct RecordsResponse {
+    pub project: String,
+    pub records: Vec<Record>,
 }
 
 /// Folds per-minute maxima into steps of `step_minutes` minutes.
@@ -88,7 +110,7 @@ pub fn concurrency_steps(
 }
 
 /// An all-time record day.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Record {
     pub day: String,
     pub peak_users: u32,

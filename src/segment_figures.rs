@@ -10,7 +10,7 @@ use crate::store::segments::{SegmentDayRow, SegmentFiguresRow};
 
 /// One value of `GET /v1/metrics/segments`. `value` is `""` for sessions
 /// without the field ("unknown").
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct SegmentValue {
     pub value: String,
     pub peak_users: u32,
@@ -24,7 +24,7 @@ pub struct SegmentValue {
 }
 
 /// One day of `GET /v1/metrics/segments`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct SegmentDay {
     pub day: String,
     /// Σ of every value's `peak_users` (each segment's fleet holding its
@@ -40,7 +40,7 @@ pub struct SegmentDay {
     pub values: Vec<SegmentValue>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct SegmentsResponse {
     pub project: String,
     pub dimension: String,

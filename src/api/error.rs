@@ -4,9 +4,10 @@
 use axum::Json;
 use axum::http::{HeaderValue, StatusCode, header::RETRY_AFTER};
 use axum::response::{IntoResponse, Response};
-use serde_json::json;
+use serde::Serialize;
 
 use crate::domain::batch::BatchError;
+use crate::domain::validate::FieldError;
 
 /// Seconds a client should wait after 429 / 503.
 const RETRY_AFTER_BUSY_S: u64 = 1;
@@ -126,14 +127,70 @@ impl ApiError {
     }
 }
 
+/// The body of every API error.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct ErrorBody {
+    /// A stable code (`invalid_events`, `missing_key`, …; README, "Errors").
+    pub error: &'static str,
+    /// What was wrong, for people.
+    pub message: String,
+    /// For `invalid_events`: the first problems, each naming its event and field.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub errors: Option<Vec<FieldError>>,
+    /// For `invalid_events`: how many problems in all.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub errors_total: Option<usize>,
+}
+
+/// What every read can answer besides its own answers (OpenAPI).
+#[derive(utoipa::IntoResponses)]
+pub enum ReadErrors {
+    /// Missing or unknown read key (403 `wrong_key_role` for an ingest key).
+    #[response(status = 401)]
+    Unauthorized(ErrorBody),
+    /// Rate limited: the read key's bucket is empty (see `Retry-After`).
+    #[response(status = 429)]
+    RateLimited(ErrorBody),
+    /// Too many reads at once, or ClickHouse unavailable (see `Retry-After`).
+    #[response(status = 503)]
+    Unavailable(ErrorBody),
+}
+
+/// What every ingest route can answer besides its own answers (OpenAPI).
+#[derive(utoipa::IntoResponses)]
+pub enum IngestErrors {
+    /// Missing or unknown key (403 `wrong_key_role` for a read key).
+    #[response(status = 401)]
+    Unauthorized(ErrorBody),
+    /// The body did not arrive within `body_timeout_ms`.
+    #[response(status = 408)]
+    BodyTimeout(ErrorBody),
+    /// Body, decompressed body or batch over a limit.
+    #[response(status = 413)]
+    TooLarge(ErrorBody),
+    /// Rate limited: the key's bucket is empty (see `Retry-After`).
+    #[response(status = 429)]
+    RateLimited(ErrorBody),
+    /// Busy, or the write-ahead log cannot take the batch (see `Retry-After`).
+    #[response(status = 503)]
+    Unavailable(ErrorBody),
+}
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let status = self.status();
-        let mut body = json!({ "error": self.code(), "message": self.to_string() });
-        if let Self::Batch(BatchError::Invalid { errors, total }) = &self {
-            body["errors"] = json!(errors);
-            body["errors_total"] = json!(total);
-        }
+        let (errors, errors_total) = match &self {
+            Self::Batch(BatchError::Invalid { errors, total }) => {
+                (Some(errors.clone()), Some(*total))
+            }
+            _ => (None, None),
+        };
+        let body = ErrorBody {
+            error: self.code(),
+            message: self.to_string(),
+            errors,
+            errors_total,
+        };
         let mut response = (status, Json(body)).into_response();
         self.mark(&mut response);
         response

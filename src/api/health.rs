@@ -12,6 +12,12 @@ use super::state::AppState;
 use crate::store::connect::ping;
 
 /// The process is up.
+#[utoipa::path(
+    get,
+    path = "/healthz",
+    tag = "service",
+    responses((status = 200, description = "The process is up", content_type = "text/plain", body = String)),
+)]
 pub async fn healthz() -> &'static str {
     "ok\n"
 }
@@ -19,6 +25,15 @@ pub async fn healthz() -> &'static str {
 /// The process can do its work: ClickHouse answers (reads and shipping
 /// need it) and the log has room (ingest needs it). The body always tells
 /// the backlog: acknowledged bytes not yet in ClickHouse, and their age.
+#[utoipa::path(
+    get,
+    path = "/readyz",
+    tag = "service",
+    responses(
+        (status = 200, description = "Ready: ClickHouse answers and the log has room; the body tells the log's backlog", body = serde_json::Value),
+        (status = 503, description = "Not ready, and why", body = serde_json::Value),
+    ),
+)]
 pub async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<serde_json::Value>) {
     let clickhouse = match tokio::time::timeout(Duration::from_secs(2), ping(&state.db)).await {
         Ok(Ok(())) => Ok(()),

@@ -1,7 +1,9 @@
 //! The HTTP surface, one folder per concern:
 //!
 //! - `ingest/` — `POST /v1/events`: admission, body limits, parsing, into
-//!   the write-ahead log (`crate::wal`);
+//!   the write-ahead log (`crate::wal`); the same for what other senders
+//!   speak: `posthog/` (PostHog's capture), `otlp/` (OpenTelemetry logs),
+//!   `sdk/` (the browser snippet), `cors.rs`;
 //! - `read/` — the read API (`/v1/metrics/*`, `/v1/records`, `/v1/growth`,
 //!   `/v1/capacity`) and the bound on reads in flight;
 //! - `pages/` — the live dashboard, its login and sessions, page errors;
@@ -12,7 +14,8 @@
 //!   bound in front of handlers), `unread_body.rs` (keep-alive after early
 //!   refusals), `http_server.rs` (the accept loop).
 //!
-//! [`app`] below is the router: which limits apply to which routes.
+//! [`app`] below is the router: which limits apply to which routes; every
+//! route comes with its OpenAPI description (`openapi.rs`, [`spec`]).
 
 pub mod access;
 pub mod cors;
@@ -21,6 +24,8 @@ pub mod health;
 pub mod http_server;
 pub mod ingest;
 pub mod middleware;
+pub mod openapi;
+pub mod otlp;
 pub mod pages;
 pub mod posthog;
 pub mod read;
@@ -34,73 +39,110 @@ use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::http::StatusCode;
 use axum::middleware::{from_fn, from_fn_with_state};
-use axum::routing::{get, post};
 use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
+use utoipa::OpenApi;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 pub use state::AppState;
 
+/// The routes that take events. Ingest reads its body itself, with its own
+/// limits and timeout, so that a 413 or 408 says which limit it met.
+fn ingest_routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(ingest::ingest_events))
+        .routes(routes!(ingest::ingest_beacon))
+        .routes(routes!(otlp::ingest_logs))
+        .routes(routes!(posthog::batch))
+        .routes(routes!(posthog::batch_slash))
+        .routes(routes!(posthog::e))
+        .routes(routes!(posthog::e_slash))
+        .routes(routes!(posthog::capture_path))
+        .routes(routes!(posthog::capture_slash))
+        .routes(routes!(posthog::i_v0_e))
+        .routes(routes!(posthog::i_v0_e_slash))
+}
+
+/// What posthog-js asks before it sends (no body read).
+fn posthog_setup_routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(posthog::remote_config))
+        .routes(routes!(posthog::remote_config_script))
+        .routes(routes!(posthog::flags_path))
+        .routes(routes!(posthog::flags_slash))
+        .routes(routes!(posthog::decide))
+        .routes(routes!(posthog::decide_slash))
+}
+
+/// Reads take no body; they are bounded in number and in time.
+fn read_routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(read::figures::daily))
+        .routes(routes!(read::figures::concurrency))
+        .routes(routes!(read::segments::segments))
+        .routes(routes!(read::online::online))
+        .routes(routes!(read::figures::records_list))
+        .routes(routes!(read::capacity::growth))
+        .routes(routes!(read::capacity::capacity))
+        .routes(routes!(pages::dashboard::show))
+        .routes(routes!(pages::dashboard::live))
+}
+
+/// Forms: a few KiB, within the body timeout.
+fn form_routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(pages::login::login_page, pages::login::login))
+        .routes(routes!(pages::login::logout))
+}
+
+fn service_routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(health::healthz))
+        .routes(routes!(health::readyz))
+        .routes(routes!(crate::monitoring::scrape::scrape_with_key))
+        .routes(routes!(sdk::snippet))
+        .routes(routes!(openapi::openapi_json))
+}
+
+/// The OpenAPI description of every route (`openapi`).
+pub fn spec() -> utoipa::openapi::OpenApi {
+    let (_, spec) = OpenApiRouter::<AppState>::with_openapi(openapi::ApiDoc::openapi())
+        .merge(service_routes())
+        .merge(ingest_routes())
+        .merge(posthog_setup_routes())
+        .merge(read_routes())
+        .merge(form_routes())
+        .split_for_parts();
+    spec
+}
+
 pub fn app(state: AppState) -> Router {
     let limits = state.limits.clone();
-    // Ingest reads its body itself, with its own limits and timeout, so
-    // that a 413 or 408 says which limit it met.
-    let mut ingest = Router::new()
-        .route("/v1/events", post(ingest::ingest_events))
-        .route("/v1/beacon", post(ingest::ingest_beacon));
-    for path in posthog::CAPTURE_PATHS {
-        ingest = ingest.route(path, post(posthog::capture));
-    }
-    let ingest = ingest
+    let ingest = ingest_routes()
         .layer(DefaultBodyLimit::disable())
         .layer(from_fn_with_state(state.clone(), middleware::count_ingest))
-        // What posthog-js asks before it sends (no body read).
-        .route("/array/{token}/config", get(posthog::remote_config))
-        .route(
-            "/array/{token}/config.js",
-            get(posthog::remote_config_script),
-        )
-        .route("/flags", post(posthog::flags))
-        .route("/flags/", post(posthog::flags))
-        .route("/decide", post(posthog::flags))
-        .route("/decide/", post(posthog::flags))
+        .merge(posthog_setup_routes())
         .layer(cors::ingest_cors(&state.projects));
-    // Reads take no body; they are bounded in number and in time.
-    let reads = Router::new()
-        .route("/v1/metrics/daily", get(read::figures::daily))
-        .route("/v1/metrics/concurrency", get(read::figures::concurrency))
-        .route("/v1/metrics/segments", get(read::segments::segments))
-        .route("/v1/online", get(read::online::online))
-        .route("/v1/records", get(read::figures::records_list))
-        .route("/v1/growth", get(read::capacity::growth))
-        .route("/v1/capacity", get(read::capacity::capacity))
-        .route("/dashboards/{name}", get(pages::dashboard::show))
-        .route("/dashboards/live.json", get(pages::dashboard::live))
+    let reads = read_routes()
         .layer(from_fn_with_state(state.clone(), middleware::bound_reads))
         .layer(TimeoutLayer::with_status_code(
             StatusCode::SERVICE_UNAVAILABLE,
             Duration::from_millis(limits.read_timeout_ms),
         ))
         .route_layer(from_fn_with_state(state.clone(), middleware::time_reads));
-    // Forms: a few KiB, within the body timeout.
-    let forms = Router::new()
-        .route(
-            "/dashboards/login",
-            get(pages::login::login_page).post(pages::login::login),
-        )
-        .route("/dashboards/logout", post(pages::login::logout))
+    let forms = form_routes()
         .layer(DefaultBodyLimit::max(pages::login::FORM_BODY_LIMIT))
         .layer(TimeoutLayer::with_status_code(
             StatusCode::REQUEST_TIMEOUT,
             Duration::from_millis(limits.body_timeout_ms),
         ));
-    Router::new()
-        .route("/healthz", get(health::healthz))
-        .route("/readyz", get(health::readyz))
-        .route("/metrics", get(crate::monitoring::scrape::scrape_with_key))
-        .route("/sdk/highwater.js", get(sdk::snippet))
+    let (router, _) = service_routes()
         .merge(ingest)
         .merge(reads)
         .merge(forms)
+        .split_for_parts();
+    router
         .layer(from_fn_with_state(
             state.clone(),
             middleware::limit_failed_keys,

@@ -14,7 +14,7 @@ const BACKTEST_ORIGINS: usize = 28;
 /// 95% prediction interval.
 const Z: f64 = 1.96;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Method {
     HoltWinters,

@@ -16,14 +16,14 @@ pub struct DayFigures {
 
 /// Relative changes (0.05 = +5%); `None` where the earlier day is missing
 /// or zero.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct Changes {
     pub peak_users: Option<f64>,
     pub dau: Option<f64>,
     pub mau: Option<f64>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct Growth {
     pub day: NaiveDate,
     pub week_over_week: Changes,

@@ -30,14 +30,14 @@ pub const SURGES: [Surge; 2] = [
     },
 ];
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct SurgeCrossing {
     pub label: &'static str,
     /// `None` if it stays below capacity for the horizon.
     pub crosses_on: Option<NaiveDate>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct Headroom {
     pub capacity: u64,
     pub target_utilisation: f64,

@@ -16,7 +16,7 @@ use crate::store::figures::DailyFiguresRow;
 /// Final days a forecast needs: two weeks.
 pub const MIN_DAYS: usize = 14;
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct RecordGap {
     pub day: String,
     pub peak_users: u32,
@@ -25,7 +25,7 @@ pub struct RecordGap {
     pub days_since_previous: Option<i64>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct GrowthReport {
     pub project: String,
     #[serde(flatten)]
@@ -33,7 +33,7 @@ pub struct GrowthReport {
     pub records: Vec<RecordGap>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct ForecastDay {
     pub day: NaiveDate,
     pub peak_users: f64,
@@ -41,7 +41,7 @@ pub struct ForecastDay {
     pub upper: f64,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct CapacityReport {
     pub project: String,
     /// The last final day: the forecast starts the day after.

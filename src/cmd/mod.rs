@@ -43,5 +43,14 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<()> {
             keys::new(count);
             Ok(())
         }
+        Command::Openapi => {
+            use std::io::Write;
+            let written = writeln!(std::io::stdout(), "{}", crate::api::openapi::spec_json());
+            match written {
+                // `highwater openapi | head` is no failure.
+                Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+                other => Ok(other?),
+            }
+        }
     }
 }

@@ -51,6 +51,10 @@ pub struct ProjectSettings {
     /// `fetch` to `/v1/events` on a page of another origin.
     #[serde(default)]
     pub allowed_origins: Vec<String>,
+    /// The attribute of an OpenTelemetry log record (or of its scope or
+    /// resource) that names the user (`/v1/logs`).
+    #[serde(default = "default_otel_user_attribute")]
+    pub otel_user_attribute: String,
     /// Token buckets per key of this project.
     #[serde(default)]
     pub rate_limits: RateLimits,
@@ -77,6 +81,7 @@ impl ProjectSettings {
             top_orgs: default_top_orgs(),
             watched_orgs: Vec::new(),
             allowed_origins: Vec::new(),
+            otel_user_attribute: default_otel_user_attribute(),
             rate_limits: RateLimits::default(),
             ingest_keys: vec![ingest_key.to_owned()],
             read_keys: vec![read_key.to_owned()],
@@ -115,6 +120,12 @@ impl ProjectSettings {
         if self.session_timeout_s == 0 {
             bail!(
                 "project {:?}: session_timeout_s must be positive",
+                self.name
+            );
+        }
+        if self.otel_user_attribute.trim().is_empty() {
+            bail!(
+                "project {:?}: otel_user_attribute must name an attribute (e.g. \"user.id\")",
                 self.name
             );
         }
@@ -196,6 +207,9 @@ fn default_max_ts_ahead_s() -> u32 {
 }
 fn default_max_ts_age_s() -> u32 {
     30 * 24 * 3600
+}
+fn default_otel_user_attribute() -> String {
+    "user.id".to_owned()
 }
 fn default_lateness_s() -> u32 {
     3600

@@ -14,7 +14,7 @@ pub const MAX_EVENT_ID_BYTES: usize = 64;
 pub const MAX_DIMENSION_BYTES: usize = 256;
 
 /// One problem with one event of a batch.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct FieldError {
     /// Position of the event in the batch, from 0.
     pub index: usize,

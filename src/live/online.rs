@@ -26,7 +26,7 @@ use crate::store::StoreError;
 const MARGIN_S: i64 = 86_400;
 
 /// The three counts at one second.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct OnlineCounts {
     pub users: u64,
     pub connections: u64,
@@ -34,7 +34,7 @@ pub struct OnlineCounts {
 }
 
 /// One value of a dimension and its counts.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct OnlineValue {
     pub value: String,
     #[serde(flatten)]
@@ -54,7 +54,7 @@ pub struct OnlineNow {
 }
 
 /// Online now as the API and the CLI show it.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct OnlineReport {
     pub project: String,
     /// The second evaluated, RFC 3339 UTC.

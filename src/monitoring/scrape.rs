@@ -29,6 +29,17 @@ async fn scrape_open(State(state): State<AppState>) -> Response {
 }
 
 /// `/metrics` on the main address.
+#[utoipa::path(
+    get,
+    path = "/metrics",
+    tag = "service",
+    responses(
+        (status = 200, description = "Prometheus metrics (OpenMetrics text); also on `[metrics] listen` without a key", content_type = "application/openmetrics-text", body = String),
+        (status = 401, description = "A missing or wrong scrape key", body = crate::api::error::ErrorBody),
+        (status = 404, description = "No `metrics.scrape_key` set: not served on this address"),
+    ),
+    security(("scrape_key" = [])),
+)]
 pub async fn scrape_with_key(State(state): State<AppState>, headers: HeaderMap) -> Response {
     let Some(expected) = state.scrape_key_digest else {
         return StatusCode::NOT_FOUND.into_response();

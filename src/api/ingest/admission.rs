@@ -23,6 +23,12 @@ pub fn parsing_bytes(body_len: usize, max_events: usize) -> usize {
     events * per_event + body_len
 }
 
+/// A decoded body (a PostHog JSON tree, an OTLP message) may take this many
+/// times its size in memory: a JSON `Value` is 32 bytes and `[0,0,…]`
+/// spends two bytes on each; a protobuf attribute of a few bytes decodes
+/// to a `KeyValue` of about 80.
+pub const DECODED_BYTES_PER_BYTE: usize = 32;
+
 /// What the largest request the limits allow may hold at once: its body,
 /// decompressed, and parsed.
 pub fn largest_request_bytes(settings: &IngestSettings) -> usize {

@@ -4,6 +4,7 @@
 
 pub mod admission;
 pub mod body;
+pub mod partial;
 
 use std::time::Duration;
 
@@ -14,7 +15,7 @@ use axum::http::HeaderMap;
 use serde::{Deserialize, Serialize};
 
 use super::access::keys::{Authorized, KeyRole};
-use super::error::ApiError;
+use super::error::{ApiError, ErrorBody, IngestErrors};
 use super::state::AppState;
 use crate::config::ProjectSettings;
 use crate::domain::batch::{BatchError, BodyFormat, parse_batch};
@@ -25,11 +26,32 @@ use crate::wal::AppendError;
 use admission::{Admitted, parsing_bytes};
 use body::{body_format, gunzip, is_gzip, read_limited};
 
-#[derive(Debug, Serialize)]
+/// What was stored: every event of the batch.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct Accepted {
     pub accepted: usize,
 }
 
+/// Sends a batch of events (DESIGN §1): stored whole, or refused whole.
+#[utoipa::path(
+    post,
+    path = "/v1/events",
+    tag = "ingest",
+    request_body(
+        description = "A JSON array of events, or one event per line (NDJSON); gzip with `Content-Encoding: gzip`",
+        content(
+            (Vec<crate::api::openapi::EventDoc> = "application/json"),
+            (crate::api::openapi::EventDoc = "application/x-ndjson"),
+        ),
+    ),
+    responses(
+        (status = 200, description = "Every event is in the write-ahead log", body = Accepted),
+        (status = 400, description = "Malformed body or invalid events; nothing stored", body = ErrorBody),
+        IngestErrors,
+        (status = 415, description = "Unsupported content type or encoding", body = ErrorBody),
+    ),
+    security(("ingest_key" = [])),
+)]
 #[tracing::instrument(skip_all, fields(project, events))]
 pub async fn ingest_events(
     State(state): State<AppState>,
@@ -50,6 +72,24 @@ pub struct BeaconQuery {
 /// headers — `navigator.sendBeacon` as a page closes, and requests that
 /// must avoid a CORS preflight. The key is in the URL (an ingest key can
 /// only write); a `text/plain` body is a JSON array.
+#[utoipa::path(
+    post,
+    path = "/v1/beacon",
+    tag = "ingest",
+    request_body(
+        description = "As on /v1/events; `text/plain` (what sendBeacon sends) is a JSON array",
+        content(
+            (Vec<crate::api::openapi::EventDoc> = "text/plain"),
+            (Vec<crate::api::openapi::EventDoc> = "application/json"),
+        ),
+    ),
+    responses(
+        (status = 200, description = "Every event is in the write-ahead log", body = Accepted),
+        (status = 400, description = "Malformed body or invalid events; nothing stored", body = ErrorBody),
+        IngestErrors,
+    ),
+    security(("beacon_key" = [])),
+)]
 #[tracing::instrument(skip_all, fields(project, events))]
 pub async fn ingest_beacon(
     State(state): State<AppState>,

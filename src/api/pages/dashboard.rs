@@ -29,6 +29,22 @@ pub struct PageQuery {
     to: Option<String>,
 }
 
+#[utoipa::path(
+    get,
+    path = "/dashboards/{name}",
+    tag = "dashboards",
+    params(
+        ("name" = String, Path, description = "A dashboard of `dashboards_dir` (`overview`, `capacity`, `segments`)"),
+        ("project" = Option<String>, Query, description = "The project (default: the session's first)"),
+        ("from" = Option<String>, Query, description = "First day, YYYY-MM-DD"),
+        ("to" = Option<String>, Query, description = "Last day, YYYY-MM-DD"),
+    ),
+    responses(
+        (status = 200, description = "The dashboard page", content_type = "text/html", body = String),
+        (status = 303, description = "No session: to the login page"),
+        (status = 404, description = "No such dashboard", content_type = "text/html", body = String),
+    ),
+)]
 pub async fn show(
     State(state): State<AppState>,
     Path(name): Path<String>,
@@ -79,6 +95,16 @@ pub struct LiveQuery {
 
 /// `GET /dashboards/live.json?project=P`: what the page's script refreshes
 /// (online now, today's peak so far, the record), for the same session.
+#[utoipa::path(
+    get,
+    path = "/dashboards/live.json",
+    tag = "dashboards",
+    params(("project" = Option<String>, Query, description = "The project (default: the session's first)")),
+    responses(
+        (status = 200, description = "Online now, today's peak so far and the record, for the page's script", body = serde_json::Value),
+        (status = 303, description = "No session: to the login page"),
+    ),
+)]
 pub async fn live(
     State(state): State<AppState>,
     Query(query): Query<LiveQuery>,

@@ -29,6 +29,13 @@ pub struct LoginQuery {
     next: Option<String>,
 }
 
+#[utoipa::path(
+    get,
+    path = "/dashboards/login",
+    tag = "dashboards",
+    params(("next" = Option<String>, Query, description = "The dashboard to open after login")),
+    responses((status = 200, description = "The login form", content_type = "text/html", body = String)),
+)]
 pub async fn login_page(Query(query): Query<LoginQuery>) -> Response {
     let next = query
         .next
@@ -43,6 +50,17 @@ pub struct LoginForm {
     next: String,
 }
 
+#[utoipa::path(
+    post,
+    path = "/dashboards/login",
+    tag = "dashboards",
+    request_body(content = String, content_type = "application/x-www-form-urlencoded", description = "`key` (a read key) and `next` (a dashboard)"),
+    responses(
+        (status = 303, description = "Logged in: a session cookie, and on to the dashboard"),
+        (status = 401, description = "An unknown key: the form again", content_type = "text/html", body = String),
+        (status = 403, description = "A form from another origin", content_type = "text/html", body = String),
+    ),
+)]
 pub async fn login(
     State(state): State<AppState>,
     extensions: Extensions,
@@ -85,6 +103,15 @@ pub async fn login(
 }
 
 /// `POST /dashboards/logout`: ends the session and forgets the cookie.
+#[utoipa::path(
+    post,
+    path = "/dashboards/logout",
+    tag = "dashboards",
+    responses(
+        (status = 303, description = "Logged out: to the login page"),
+        (status = 403, description = "A form from another origin", content_type = "text/html", body = String),
+    ),
+)]
 pub async fn logout(
     State(state): State<AppState>,
     extensions: Extensions,

@@ -7,38 +7,23 @@
 //! version, `uuid` the event id.
 //!
 //! Unlike `/v1/events`, a PostHog batch is taken event by event, as
-//! PostHog's capture does: the valid events are stored and the others
-//! listed in the answer (an event without `$session_id`, say). A batch
-//! without one valid event is refused whole.
+//! PostHog's capture does (`ingest::partial`): an event without
+//! `$session_id`, say, is listed in the answer and the others stored.
 
 use std::borrow::Cow;
 
-use serde::Serialize;
 use serde_json::Value;
 
-use crate::domain::batch::{BatchError, MAX_REPORTED_ERRORS};
-use crate::domain::event::Event;
+use crate::api::ingest::partial::{Converted, keep_valid};
+use crate::domain::batch::BatchError;
 use crate::domain::json_value::JsonValue;
 use crate::domain::raw_event::RawEvent;
-use crate::domain::validate::{AcceptWindow, FieldError, validate_event};
+use crate::domain::validate::{AcceptWindow, FieldError};
 
 /// A decoded capture body: its project token and its events.
 pub struct Capture {
     pub token: Option<String>,
     events: Vec<Value>,
-}
-
-/// The events of a capture, the valid ones converted.
-pub struct Converted<'a> {
-    pub events: Vec<Event<'a>>,
-    pub refused: Refused,
-}
-
-/// The events left out, as the answer lists them.
-#[derive(Debug, Default, Serialize)]
-pub struct Refused {
-    pub errors: Vec<FieldError>,
-    pub errors_total: usize,
 }
 
 impl Capture {
@@ -84,40 +69,19 @@ impl Capture {
     /// The events as highwater events, each validated against `window`;
     /// an event naming another project's token is refused.
     pub fn convert(&self, window: &AcceptWindow) -> Result<Converted<'_>, BatchError> {
-        let mut events = Vec::with_capacity(self.events.len());
-        let mut errors = Vec::new();
-        let mut total = 0;
-        for (index, event) in self.events.iter().enumerate() {
-            let before = errors.len();
-            if let Some(other) = event_token(event)
-                && Some(&other) != self.token.as_ref()
-            {
-                errors.push(FieldError {
-                    index,
-                    field: "token".into(),
-                    message: "names another project than the batch".into(),
+        let events =
+            self.events
+                .iter()
+                .enumerate()
+                .map(|(index, event)| match event_token(event) {
+                    Some(other) if Some(&other) != self.token.as_ref() => Err(FieldError {
+                        index,
+                        field: "token".into(),
+                        message: "names another project than the batch".into(),
+                    }),
+                    _ => Ok(raw_event(event, window)),
                 });
-            } else if let Some(valid) =
-                validate_event(raw_event(event, window), index, window, &mut errors)
-            {
-                events.push(valid);
-            }
-            for error in &mut errors[before..] {
-                error.field = posthog_field(&error.field).to_owned();
-            }
-            total += errors.len() - before;
-            errors.truncate(MAX_REPORTED_ERRORS);
-        }
-        if events.is_empty() {
-            return Err(BatchError::Invalid { errors, total });
-        }
-        Ok(Converted {
-            events,
-            refused: Refused {
-                errors,
-                errors_total: total,
-            },
-        })
+        keep_valid(events, window, |field| posthog_field(field).to_owned())
     }
 }
 

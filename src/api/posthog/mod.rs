@@ -21,10 +21,12 @@ use axum::response::IntoResponse;
 use serde::{Deserialize, Serialize};
 
 use super::access::keys::KeyRole;
-use super::error::ApiError;
+use super::error::{ApiError, ErrorBody, IngestErrors};
+use super::ingest::admission::DECODED_BYTES_PER_BYTE;
+use super::ingest::partial::Refused;
 use super::ingest::{append_validated, off_the_workers, read_admitted};
 use super::state::AppState;
-use events::{Capture, Refused};
+use events::Capture;
 use payload::Compression;
 
 /// The capture routes' paths.
@@ -39,17 +41,13 @@ pub const CAPTURE_PATHS: [&str; 8] = [
     "/i/v0/e/",
 ];
 
-/// A decoded body may take this many times its size once parsed into a
-/// JSON tree (a `Value` is 32 bytes; `[0,0,…]` spends two bytes on each).
-const TREE_BYTES_PER_BYTE: usize = 32;
-
 #[derive(Debug, Deserialize)]
 pub struct CaptureQuery {
     compression: Option<String>,
 }
 
 /// What a capture answers: PostHog's `status: 1`, and what was taken.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct CaptureAnswer {
     status: u8,
     accepted: usize,
@@ -62,8 +60,54 @@ fn is_none_refused(refused: &Refused) -> bool {
     refused.errors_total == 0
 }
 
+/// The capture routes, one handler per path (each is a path of the OpenAPI
+/// description; the path must be a literal there).
+macro_rules! capture_routes {
+    ($($name:ident => $path:literal),* $(,)?) => {$(
+        #[utoipa::path(
+            post,
+            path = $path,
+            tag = "PostHog",
+            params(("compression" = Option<String>, Query,
+                    description = "`gzip-js`, `base64` or `lz64`, as PostHog SDKs say")),
+            request_body(
+                description = "PostHog's capture body: `{api_key, batch: [...]}`, one event, or an array of events (the key in `properties.token`); JSON, gzip (by header or by its magic bytes), base64, lz-string, or a form with `data=`",
+                content(
+                    (serde_json::Value = "application/json"),
+                    (String = "text/plain"),
+                    (String = "application/x-www-form-urlencoded"),
+                ),
+            ),
+            responses(
+                (status = 200, description = "The valid events are in the write-ahead log; the others are listed", body = CaptureAnswer),
+                (status = 400, description = "Not a PostHog body, or no valid event; nothing stored", body = ErrorBody),
+                IngestErrors,
+            ),
+        )]
+        pub async fn $name(
+            state: State<AppState>,
+            query: Query<CaptureQuery>,
+            headers: HeaderMap,
+            body: Body,
+        ) -> Result<Json<CaptureAnswer>, ApiError> {
+            capture(state, query, headers, body).await
+        }
+    )*};
+}
+
+capture_routes! {
+    batch => "/batch",
+    batch_slash => "/batch/",
+    e => "/e",
+    e_slash => "/e/",
+    capture_path => "/capture",
+    capture_slash => "/capture/",
+    i_v0_e => "/i/v0/e",
+    i_v0_e_slash => "/i/v0/e/",
+}
+
 #[tracing::instrument(skip_all, fields(project, events))]
-pub async fn capture(
+async fn capture(
     State(state): State<AppState>,
     Query(query): Query<CaptureQuery>,
     headers: HeaderMap,
@@ -78,7 +122,7 @@ pub async fn capture(
     let limits = &state.limits;
     let (limit, max_events) = (limits.max_decompressed_bytes, limits.max_events_per_batch);
     let json = off_the_workers(move || payload::decode(body, form, compression, limit)).await?;
-    admitted.grow(json.len().saturating_mul(TREE_BYTES_PER_BYTE))?;
+    admitted.grow(json.len().saturating_mul(DECODED_BYTES_PER_BYTE))?;
     let size = json.len();
     let capture =
         off_the_workers(move || Capture::parse(&json, max_events).map_err(ApiError::from)).await?;
@@ -105,11 +149,25 @@ pub async fn capture(
 }
 
 /// `GET /array/<token>/config`: no remote configuration.
+#[utoipa::path(
+    get,
+    path = "/array/{token}/config",
+    tag = "PostHog",
+    params(("token" = String, Path, description = "Any project token: the answer is the same")),
+    responses((status = 200, description = "An empty configuration", body = serde_json::Value)),
+)]
 pub async fn remote_config() -> Json<serde_json::Value> {
     Json(serde_json::json!({}))
 }
 
 /// `GET /array/<token>/config.js`: an empty script.
+#[utoipa::path(
+    get,
+    path = "/array/{token}/config.js",
+    tag = "PostHog",
+    params(("token" = String, Path, description = "Any project token: the answer is the same")),
+    responses((status = 200, description = "An empty script", content_type = "application/javascript", body = String)),
+)]
 pub async fn remote_config_script() -> impl IntoResponse {
     (
         [(
@@ -120,8 +178,30 @@ pub async fn remote_config_script() -> impl IntoResponse {
     )
 }
 
+/// The feature-flag routes, one handler per path.
+macro_rules! flag_routes {
+    ($($name:ident => $path:literal),* $(,)?) => {$(
+        #[utoipa::path(
+            post,
+            path = $path,
+            tag = "PostHog",
+            responses((status = 200, description = "No feature flags (the body is not read)", body = serde_json::Value)),
+        )]
+        pub async fn $name() -> Json<serde_json::Value> {
+            flags().await
+        }
+    )*};
+}
+
+flag_routes! {
+    flags_path => "/flags",
+    flags_slash => "/flags/",
+    decide => "/decide",
+    decide_slash => "/decide/",
+}
+
 /// `POST /flags`, `/decide`: no feature flags (the body is not read).
-pub async fn flags() -> Json<serde_json::Value> {
+async fn flags() -> Json<serde_json::Value> {
     Json(serde_json::json!({
         "featureFlags": {},
         "featureFlagPayloads": {},

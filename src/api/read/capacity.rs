@@ -5,12 +5,23 @@ use axum::extract::{Query, State};
 use axum::http::HeaderMap;
 use serde::Deserialize;
 
-use crate::api::error::ApiError;
+use crate::api::error::{ApiError, ErrorBody, ReadErrors};
 use crate::api::state::AppState;
 use crate::capacity::horizon::Horizon;
 use crate::capacity::report::{CapacityReport, GrowthReport, capacity_report, growth_report};
 use crate::store::figures;
 
+#[utoipa::path(
+    get,
+    path = "/v1/growth",
+    tag = "read",
+    responses(
+        (status = 200, description = "Week-over-week and month-over-month changes, weekly peak growth, the record gaps", body = GrowthReport),
+        (status = 422, description = "Not enough final days yet", body = ErrorBody),
+        ReadErrors,
+    ),
+    security(("read_key" = [])),
+)]
 pub async fn growth(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -25,6 +36,19 @@ pub struct CapacityQuery {
     horizon: Option<String>,
 }
 
+#[utoipa::path(
+    get,
+    path = "/v1/capacity",
+    tag = "read",
+    params(("horizon" = Option<u32>, Query, description = "Days to forecast (default 28)")),
+    responses(
+        (status = 200, description = "The peak forecast with its interval, and the headroom against `capacity_users`", body = CapacityReport),
+        (status = 400, description = "A malformed horizon", body = ErrorBody),
+        (status = 422, description = "Not enough final days yet", body = ErrorBody),
+        ReadErrors,
+    ),
+    security(("read_key" = [])),
+)]
 pub async fn capacity(
     State(state): State<AppState>,
     headers: HeaderMap,

@@ -5,13 +5,14 @@ use axum::Json;
 use axum::extract::{Query, State};
 use axum::http::HeaderMap;
 use serde::Deserialize;
-use serde_json::{Value, json};
 
 use super::params::{parse_day, parse_dimension};
-use crate::api::error::ApiError;
+use crate::api::error::{ApiError, ErrorBody, ReadErrors};
 use crate::api::state::AppState;
 use crate::domain::calendar::check_range;
-use crate::figures::{DailyResponse, DayMetrics, concurrency_steps, records};
+use crate::figures::{
+    ConcurrencyResponse, DailyResponse, DayMetrics, RecordsResponse, concurrency_steps, records,
+};
 use crate::jobs::day_window::DayWindow;
 use crate::segment_figures::value_minutes;
 use crate::store::{figures, segments};
@@ -31,6 +32,21 @@ pub struct ConcurrencyQuery {
     value: Option<String>,
 }
 
+#[utoipa::path(
+    get,
+    path = "/v1/metrics/daily",
+    tag = "read",
+    params(
+        ("from" = String, Query, description = "First day, YYYY-MM-DD (local days of the project's time zone)"),
+        ("to" = String, Query, description = "Last day, YYYY-MM-DD; at most 400 days after `from`"),
+    ),
+    responses(
+        (status = 200, description = "The computed days of the range, oldest first", body = DailyResponse),
+        (status = 400, description = "A missing or malformed day, or too long a range", body = ErrorBody),
+        ReadErrors,
+    ),
+    security(("read_key" = [])),
+)]
 pub async fn daily(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -47,11 +63,28 @@ pub async fn daily(
     }))
 }
 
+#[utoipa::path(
+    get,
+    path = "/v1/metrics/concurrency",
+    tag = "read",
+    params(
+        ("day" = String, Query, description = "The day, YYYY-MM-DD"),
+        ("step" = Option<u32>, Query, description = "Seconds per step: a multiple of 60 up to 86400 (default 60); each step holds the highest of its minutes"),
+        ("dimension" = Option<String>, Query, description = "`platform`, `country` or `org_id`: one segment value's curve"),
+        ("value" = Option<String>, Query, description = "The value, with `dimension` (empty for \"unknown\")"),
+    ),
+    responses(
+        (status = 200, description = "Users, connections and active users per step", body = ConcurrencyResponse),
+        (status = 400, description = "A malformed parameter", body = ErrorBody),
+        ReadErrors,
+    ),
+    security(("read_key" = [])),
+)]
 pub async fn concurrency(
     State(state): State<AppState>,
     headers: HeaderMap,
     Query(query): Query<ConcurrencyQuery>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<ConcurrencyResponse>, ApiError> {
     let project = state.readable_project(&headers)?;
     let day = parse_day("day", query.day.as_deref())?;
     let step: u32 = match query.step.as_deref() {
@@ -66,7 +99,14 @@ pub async fn concurrency(
                 ))
             })?,
     };
-    let mut body = json!({"project": project.name, "day": day.to_string(), "step": step});
+    let mut body = ConcurrencyResponse {
+        project: project.name.clone(),
+        day: day.to_string(),
+        step,
+        dimension: None,
+        value: None,
+        series: Vec::new(),
+    };
     let minutes = match query.dimension.as_deref() {
         None if query.value.is_some() => {
             return Err(ApiError::BadQuery(
@@ -81,8 +121,8 @@ pub async fn concurrency(
                     "`value` is required with `dimension` (empty for \"unknown\")".into(),
                 )
             })?;
-            body["dimension"] = json!(dimension.name());
-            body["value"] = json!(value);
+            body.dimension = Some(dimension.name().to_owned());
+            body.value = Some(value.to_owned());
             let rows =
                 segments::values(&state.db, &project.name, dimension, (day, day), Some(value))
                     .await?;
@@ -92,18 +132,28 @@ pub async fn concurrency(
                 .unwrap_or_default()
         }
     };
-    body["series"] = json!(concurrency_steps(&minutes, (step / 60) as usize));
+    body.series = concurrency_steps(&minutes, (step / 60) as usize);
     Ok(Json(body))
 }
 
+#[utoipa::path(
+    get,
+    path = "/v1/records",
+    tag = "read",
+    responses(
+        (status = 200, description = "The all-time record days: final days whose peak beat every earlier day's", body = RecordsResponse),
+        ReadErrors,
+    ),
+    security(("read_key" = [])),
+)]
 pub async fn records_list(
     State(state): State<AppState>,
     headers: HeaderMap,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<RecordsResponse>, ApiError> {
     let project = state.readable_project(&headers)?;
     let days = figures::all_days(&state.db, &project.name).await?;
-    Ok(Json(json!({
-        "project": project.name,
-        "records": records(&days),
-    })))
+    Ok(Json(RecordsResponse {
+        project: project.name.clone(),
+        records: records(&days),
+    }))
 }

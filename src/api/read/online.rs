@@ -9,7 +9,7 @@ use axum::http::HeaderMap;
 use serde::{Deserialize, Serialize};
 
 use super::params::parse_dimension;
-use crate::api::error::ApiError;
+use crate::api::error::{ApiError, ErrorBody, ReadErrors};
 use crate::api::state::AppState;
 use crate::live::online::OnlineReport;
 
@@ -18,7 +18,7 @@ pub struct OnlineQuery {
     dimension: Option<String>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct OnlineResponse {
     #[serde(flatten)]
     pub report: OnlineReport,
@@ -33,6 +33,18 @@ pub struct OnlineResponse {
     pub source: &'static str,
 }
 
+#[utoipa::path(
+    get,
+    path = "/v1/online",
+    tag = "read",
+    params(("dimension" = Option<String>, Query, description = "`platform`, `country` or `org_id`: counts per value too")),
+    responses(
+        (status = 200, description = "Users, connections and active users online at the server clock's current second (DESIGN §2, \"Online now\")", body = OnlineResponse),
+        (status = 400, description = "An unknown dimension", body = ErrorBody),
+        ReadErrors,
+    ),
+    security(("read_key" = [])),
+)]
 pub async fn online(
     State(state): State<AppState>,
     headers: HeaderMap,

@@ -7,7 +7,7 @@ use axum::http::HeaderMap;
 use serde::Deserialize;
 
 use super::params::{parse_day, parse_dimension};
-use crate::api::error::ApiError;
+use crate::api::error::{ApiError, ErrorBody, ReadErrors};
 use crate::api::state::AppState;
 use crate::domain::calendar::check_range;
 use crate::segment_figures::{SegmentsResponse, segment_days};
@@ -20,6 +20,22 @@ pub struct SegmentsQuery {
     to: Option<String>,
 }
 
+#[utoipa::path(
+    get,
+    path = "/v1/metrics/segments",
+    tag = "read",
+    params(
+        ("dimension" = String, Query, description = "`platform`, `country` or `org_id`"),
+        ("from" = String, Query, description = "First day, YYYY-MM-DD"),
+        ("to" = String, Query, description = "Last day, YYYY-MM-DD"),
+    ),
+    responses(
+        (status = 200, description = "Per day, each kept value's figures and the summed vs coincident peak", body = SegmentsResponse),
+        (status = 400, description = "A missing or malformed parameter", body = ErrorBody),
+        ReadErrors,
+    ),
+    security(("read_key" = [])),
+)]
 pub async fn segments(
     State(state): State<AppState>,
     headers: HeaderMap,

@@ -7,6 +7,12 @@ use axum::response::IntoResponse;
 
 const SNIPPET: &str = include_str!("highwater.js");
 
+#[utoipa::path(
+    get,
+    path = "/sdk/highwater.js",
+    tag = "ingest",
+    responses((status = 200, description = "The browser snippet: `highwater.start({url, key, userId})`", content_type = "application/javascript", body = String)),
+)]
 pub async fn snippet() -> impl IntoResponse {
     (
         [

@@ -83,6 +83,11 @@ async fn otlp_logs_become_the_expected_figures() {
     assert_refused(&app, large, 413, "body_too_large").await;
     let garbage = post(&app, protobuf, vec![0xff; 64]);
     assert_refused(&app, garbage, 400, "malformed_body").await;
+    // A wrong type whose value serde would quote whole (the answer must
+    // stay short: `assert_refused` checks it).
+    let quoted = json!({"resourceLogs": "x".repeat(100_000)}).to_string();
+    let echo = post(&app, "application/json", quoted.into_bytes());
+    assert_refused(&app, echo, 400, "malformed_body").await;
     let sessionless = ExportLogsServiceRequest {
         resource_logs: vec![logs(
             vec![text("user.id", "u9")],

@@ -55,11 +55,14 @@ impl Encoding {
     }
 
     fn decode(self, body: &[u8]) -> Result<ExportLogsServiceRequest, BatchError> {
+        let malformed = |what: &str, e: &dyn std::fmt::Display| {
+            BatchError::Malformed(format!("expected OTLP {what} logs: {}", clipped(e)))
+        };
         match self {
-            Self::Protobuf => ExportLogsServiceRequest::decode(body)
-                .map_err(|e| BatchError::Malformed(format!("expected OTLP protobuf logs: {e}"))),
-            Self::Json => serde_json::from_slice(body)
-                .map_err(|e| BatchError::Malformed(format!("expected OTLP JSON logs: {e}"))),
+            Self::Protobuf => {
+                ExportLogsServiceRequest::decode(body).map_err(|e| malformed("protobuf", &e))
+            }
+            Self::Json => serde_json::from_slice(body).map_err(|e| malformed("JSON", &e)),
         }
     }
 
@@ -78,6 +81,17 @@ impl Encoding {
                 .into_response(),
             Self::Json => axum::Json(response).into_response(),
         }
+    }
+}
+
+/// A decoding error cut short: serde quotes the value it could not take,
+/// and a client's megabyte of garbage should not come back in the answer.
+fn clipped(error: &dyn std::fmt::Display) -> String {
+    const MAX_CHARS: usize = 160;
+    let text = error.to_string();
+    match text.char_indices().nth(MAX_CHARS) {
+        Some((cut, _)) => format!("{}…", &text[..cut]),
+        None => text,
     }
 }
 

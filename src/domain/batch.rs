@@ -168,15 +168,7 @@ mod tests {
     use super::*;
     use crate::domain::event::{EventType, PresenceStatus};
 
-    const NOW_MS: i64 = 1_585_137_600_000; // 2020-03-25T12:00:00Z
-
-    fn window() -> AcceptWindow {
-        AcceptWindow {
-            now_ms: NOW_MS,
-            max_ahead_ms: 300_000,
-            max_age_ms: Some(30 * 86_400_000),
-        }
-    }
+    use crate::domain::validate::test_window::{NOW_MS, window};
 
     fn parse(body: &str, format: BodyFormat) -> Result<Vec<Event<'_>>, BatchError> {
         parse_batch(body.as_bytes(), format, &window(), 1000)

@@ -246,3 +246,20 @@ fn parse_ts(value: Option<JsonValue<'_>>, window: &AcceptWindow, p: &mut Problem
     }
     Some(ts_ms)
 }
+
+/// The window the unit tests validate against: the tests' "now"
+/// (2020-03-25T12:00:00Z) and a project's default limits.
+#[cfg(test)]
+pub mod test_window {
+    use super::AcceptWindow;
+
+    pub const NOW_MS: i64 = 1_585_137_600_000;
+
+    pub fn window() -> AcceptWindow {
+        AcceptWindow {
+            now_ms: NOW_MS,
+            max_ahead_ms: 300_000,
+            max_age_ms: Some(30 * 86_400_000),
+        }
+    }
+}

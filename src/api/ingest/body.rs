@@ -12,8 +12,9 @@ use http_body_util::{BodyExt, LengthLimitError, Limited};
 use crate::api::error::ApiError;
 use crate::domain::batch::BodyFormat;
 
-/// The body format named by `Content-Type` (parameters such as `charset` ignored).
-pub fn body_format(headers: &HeaderMap) -> Result<BodyFormat, ApiError> {
+/// `Content-Type` as sent (for error messages), and its media type in
+/// lower case without parameters such as `charset`.
+pub fn media_type(headers: &HeaderMap) -> (String, String) {
     let value = headers
         .get(CONTENT_TYPE)
         .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
@@ -24,6 +25,12 @@ pub fn body_format(headers: &HeaderMap) -> Result<BodyFormat, ApiError> {
         .unwrap_or("")
         .trim()
         .to_ascii_lowercase();
+    (value, media_type)
+}
+
+/// The body format named by `Content-Type`.
+pub fn body_format(headers: &HeaderMap) -> Result<BodyFormat, ApiError> {
+    let (value, media_type) = media_type(headers);
     match media_type.as_str() {
         "application/json" => Ok(BodyFormat::JsonArray),
         "application/x-ndjson" | "application/ndjson" => Ok(BodyFormat::Ndjson),

@@ -23,6 +23,7 @@ use prost::Message;
 
 use super::error::{ApiError, ErrorBody, IngestErrors};
 use super::ingest::admission::DECODED_BYTES_PER_BYTE;
+use super::ingest::body::media_type;
 use super::ingest::partial::Refused;
 use super::ingest::{append_validated, read_admitted};
 use super::state::AppState;
@@ -40,12 +41,8 @@ enum Encoding {
 
 impl Encoding {
     fn of(headers: &HeaderMap) -> Result<Self, ApiError> {
-        let value = headers
-            .get(CONTENT_TYPE)
-            .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
-            .unwrap_or_default();
-        let media_type = value.split(';').next().unwrap_or("").trim();
-        match media_type.to_ascii_lowercase().as_str() {
+        let (value, media_type) = media_type(headers);
+        match media_type.as_str() {
             "application/x-protobuf" | "application/protobuf" => Ok(Self::Protobuf),
             "application/json" => Ok(Self::Json),
             _ => Err(ApiError::UnsupportedContentType(format!(

@@ -170,15 +170,7 @@ mod tests {
     use opentelemetry_proto::tonic::logs::v1::{ResourceLogs, ScopeLogs};
     use opentelemetry_proto::tonic::resource::v1::Resource;
 
-    const NOW_MS: i64 = 1_585_137_600_000;
-
-    fn window() -> AcceptWindow {
-        AcceptWindow {
-            now_ms: NOW_MS,
-            max_ahead_ms: 300_000,
-            max_age_ms: Some(30 * 86_400_000),
-        }
-    }
+    use crate::domain::validate::test_window::{NOW_MS, window};
 
     fn kv(key: &str, value: Any) -> KeyValue {
         KeyValue {

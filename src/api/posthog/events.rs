@@ -165,15 +165,7 @@ mod tests {
     use super::*;
     use crate::domain::event::EventType;
 
-    const NOW_MS: i64 = 1_585_137_600_000;
-
-    fn window() -> AcceptWindow {
-        AcceptWindow {
-            now_ms: NOW_MS,
-            max_ahead_ms: 300_000,
-            max_age_ms: Some(30 * 86_400_000),
-        }
-    }
+    use crate::domain::validate::test_window::{NOW_MS, window};
 
     #[test]
     fn a_web_batch_becomes_heartbeats_with_its_dimensions() {

@@ -134,6 +134,10 @@ pub struct WalSettings {
     /// A backlog that ships nothing for this long makes `/readyz` answer
     /// 503 ("shipping stalled"), even while ClickHouse answers queries.
     pub stall_after_s: u64,
+    /// The shipping position is made durable (fsynced) at most this often
+    /// and at every clean stop: after a power cut, at most about this long's
+    /// worth of inserts is shipped again (copies that no figure counts).
+    pub checkpoint_sync_ms: u64,
 }
 
 impl Default for WalSettings {
@@ -148,6 +152,7 @@ impl Default for WalSettings {
             retry_max_ms: 10_000,
             shutdown_drain_s: 10,
             stall_after_s: 60,
+            checkpoint_sync_ms: 1_000,
         }
     }
 }

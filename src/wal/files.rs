@@ -20,7 +20,6 @@ pub struct Position {
 /// Size of the segment header; the first record starts here.
 pub const FIRST_OFFSET: u64 = SEGMENT_MAGIC.len() as u64;
 
-const CHECKPOINT: &str = "shipped";
 const LOCK: &str = "lock";
 
 pub fn segment_path(dir: &Path, id: u64) -> PathBuf {
@@ -93,35 +92,83 @@ pub fn sync_dir(dir: &Path) -> io::Result<()> {
     File::open(dir)?.sync_all()
 }
 
-/// The last saved shipping position, if any. A checkpoint that a power
-/// loss left empty or damaged counts as none: shipping starts again from the
-/// first segment, which sends some rows twice — harmless to every figure
-/// (DESIGN §2) — where refusing to start would stop ingest.
+/// The shipping position made durable (fsynced) on a cadence...
+const CHECKPOINT: &str = "shipped";
+/// ...and the latest one, written at every move but never fsynced: after a
+/// power cut it may be gone, empty or cut short, so it only ever counts
+/// when it is ahead of the durable one. (Renaming it over the durable file
+/// would be wrong: any fsync of the directory — a new segment's, say —
+/// would make that rename durable before the data it names.)
+const LATEST: &str = "shipped.latest";
+
+/// The last saved shipping position, if any: the further of the two
+/// checkpoint files. A durable checkpoint that is damaged counts as none:
+/// shipping starts again from the first segment, which sends some rows
+/// twice — harmless to every figure (docs/design.md) — where refusing to
+/// start would stop ingest.
 pub fn read_checkpoint(dir: &Path) -> io::Result<Option<Position>> {
-    let path = dir.join(CHECKPOINT);
-    let bytes = match std::fs::read(&path) {
+    let durable = read_position(&dir.join(CHECKPOINT))?;
+    if durable == Some(None) {
+        tracing::warn!(path = %dir.join(CHECKPOINT).display(), "the shipping checkpoint is damaged; shipping the log again from its first segment");
+    }
+    let latest = read_position(&dir.join(LATEST))?;
+    Ok(durable.flatten().max(latest.flatten()))
+}
+
+/// The position in `path`: `None` if there is no such file, `Some(None)`
+/// if it does not hold one.
+fn read_position(path: &Path) -> io::Result<Option<Option<Position>>> {
+    let bytes = match std::fs::read(path) {
         Ok(bytes) => bytes,
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
         Err(e) => return Err(e),
     };
     let text = String::from_utf8_lossy(&bytes);
     let mut parts = text.split_whitespace().map(str::parse::<u64>);
-    match (parts.next(), parts.next(), parts.next()) {
-        (Some(Ok(segment)), Some(Ok(offset)), None) => Ok(Some(Position { segment, offset })),
-        _ => {
-            tracing::warn!(path = %path.display(), content = ?text.chars().take(40).collect::<String>(), "the shipping checkpoint is damaged; shipping the log again from its first segment");
-            Ok(None)
+    Ok(Some(match (parts.next(), parts.next(), parts.next()) {
+        (Some(Ok(segment)), Some(Ok(offset)), None) if text.ends_with('\n') => {
+            Some(Position { segment, offset })
         }
-    }
+        _ => None,
+    }))
 }
 
-/// Saves the shipping position (write, then rename: never half a file). Not
-/// fsynced: losing it to a power cut only ships some rows twice, which the
-/// figures do not notice (DESIGN §2).
-pub fn write_checkpoint(dir: &Path, at: Position) -> io::Result<()> {
-    let tmp = dir.join(format!("{CHECKPOINT}.tmp"));
-    std::fs::write(&tmp, format!("{} {}\n", at.segment, at.offset))?;
-    std::fs::rename(tmp, dir.join(CHECKPOINT))
+/// Saves the shipping position (write, then rename: never half a file).
+/// `durable`: into the durable checkpoint, the file fsynced before the
+/// rename and the directory after it, so a power cut keeps it (see
+/// `checkpoint` for when); otherwise into the latest one, not fsynced.
+pub fn write_checkpoint(dir: &Path, at: Position, durable: bool) -> io::Result<()> {
+    let name = if durable { CHECKPOINT } else { LATEST };
+    let tmp = dir.join(format!("{name}.tmp"));
+    let mut file = File::create(&tmp)?;
+    file.write_all(format!("{} {}\n", at.segment, at.offset).as_bytes())?;
+    if durable {
+        file.sync_all()?;
+    }
+    drop(file);
+    std::fs::rename(tmp, dir.join(name))?;
+    if durable {
+        sync_dir(dir)?;
+    }
+    Ok(())
+}
+
+/// Creates `dir` and any missing parents so that a power cut keeps them:
+/// each new directory's entry is fsynced in its parent.
+pub fn create_dir_durably(dir: &Path) -> io::Result<()> {
+    let missing: Vec<&Path> = dir.ancestors().take_while(|d| !d.exists()).collect();
+    std::fs::create_dir_all(dir)?;
+    for created in missing.iter().rev() {
+        if let Some(parent) = created.parent() {
+            let parent = if parent.as_os_str().is_empty() {
+                Path::new(".")
+            } else {
+                parent
+            };
+            sync_dir(parent)?;
+        }
+    }
+    Ok(())
 }
 
 /// An exclusive lock on the directory for as long as the value lives (the
@@ -167,17 +214,53 @@ mod tests {
             segment: 7,
             offset: 1234,
         };
-        write_checkpoint(dir.path(), at).unwrap();
+        write_checkpoint(dir.path(), at, true).unwrap();
         assert_eq!(read_checkpoint(dir.path()).unwrap(), Some(at));
+    }
+
+    #[test]
+    fn missing_parents_are_created_too() {
+        let dir = tempfile::tempdir().unwrap();
+        let log = dir.path().join("data/highwater/wal");
+        create_dir_durably(&log).unwrap();
+        assert!(log.is_dir());
+        // Existing directories are fine.
+        create_dir_durably(&log).unwrap();
     }
 
     #[test]
     fn an_empty_or_damaged_checkpoint_counts_as_none() {
         let dir = tempfile::tempdir().unwrap();
-        for damage in [&b""[..], b"7", b"7 x\n", b"\0\0\0\0", b"7 12 99\n"] {
-            std::fs::write(dir.path().join(CHECKPOINT), damage).unwrap();
+        for damage in [&b""[..], b"7", b"7 x\n", b"\0\0\0\0", b"7 12 99\n", b"7 12"] {
+            for file in [CHECKPOINT, LATEST] {
+                std::fs::write(dir.path().join(file), damage).unwrap();
+            }
             assert_eq!(read_checkpoint(dir.path()).unwrap(), None, "{damage:?}");
         }
+    }
+
+    #[test]
+    fn the_further_of_the_durable_and_the_latest_checkpoint_counts() {
+        let dir = tempfile::tempdir().unwrap();
+        let (earlier, later) = (
+            Position {
+                segment: 3,
+                offset: 90,
+            },
+            Position {
+                segment: 4,
+                offset: 8,
+            },
+        );
+        write_checkpoint(dir.path(), earlier, true).unwrap();
+        write_checkpoint(dir.path(), later, false).unwrap();
+        assert_eq!(read_checkpoint(dir.path()).unwrap(), Some(later));
+        // A power cut left the latest one empty: the durable one counts.
+        std::fs::write(dir.path().join(LATEST), b"").unwrap();
+        assert_eq!(read_checkpoint(dir.path()).unwrap(), Some(earlier));
+        // Or cut short: never further than it was.
+        std::fs::write(dir.path().join(LATEST), b"4 8").unwrap();
+        assert_eq!(read_checkpoint(dir.path()).unwrap(), Some(earlier));
     }
 
     #[test]

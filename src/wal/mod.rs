@@ -15,6 +15,7 @@
 
 mod appender;
 mod backoff;
+mod checkpoint;
 mod chunk;
 pub mod dead_letter;
 pub mod files;
@@ -143,7 +144,7 @@ impl Wal {
         client: clickhouse::Client,
     ) -> anyhow::Result<(Self, WalTasks)> {
         use anyhow::Context;
-        std::fs::create_dir_all(dir)
+        files::create_dir_durably(dir)
             .with_context(|| format!("cannot create the log directory {}", dir.display()))?;
         let lock = files::lock_dir(dir)?;
         let mut segments = VecDeque::new();
@@ -171,11 +172,17 @@ impl Wal {
                 offset: FIRST_OFFSET,
             },
         };
-        // Shipped before the last stop, but not yet deleted.
+        // Shipped before the last stop, but not yet deleted (or deleted
+        // where a power cut forgot it).
+        let mut unlinked = false;
         while segments.front().is_some_and(|s| s.id < cursor.segment) {
             let shipped = segments.pop_front().expect("front");
             std::fs::remove_file(files::segment_path(dir, shipped.id))?;
             disk_bytes -= shipped.len;
+            unlinked = true;
+        }
+        if unlinked {
+            files::sync_dir(dir)?;
         }
         let next_id = segments.back().map_or(1, |s| s.id + 1);
         let inherited = Log {

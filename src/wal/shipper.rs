@@ -1,6 +1,7 @@
 //! Moves the log into ClickHouse: reads records from the shipping position,
-//! sends them in large inserts, saves the position, deletes segments once
-//! they are wholly shipped.
+//! sends them in large inserts, saves the position (`checkpoint`: durable
+//! on a cadence and at a clean stop), deletes segments once they are
+//! wholly shipped.
 //!
 //! Getting one chunk into ClickHouse — retries, splitting, dead letters —
 //! is the [`Inserter`]'s work; the shipper moves on only once it is done.
@@ -17,6 +18,7 @@ use clickhouse::Client;
 use tokio::sync::watch;
 use tokio::time::Instant;
 
+use super::checkpoint::Checkpoint;
 use super::chunk::Chunk;
 use super::files::{self, FIRST_OFFSET, Position};
 use super::inserter::Inserter;
@@ -35,6 +37,7 @@ pub struct Shipper {
     stop: watch::Receiver<Option<Instant>>,
     /// The open file of the segment being shipped.
     open: Option<(u64, File)>,
+    checkpoint: Checkpoint,
 }
 
 impl Shipper {
@@ -45,6 +48,12 @@ impl Shipper {
         stop: watch::Receiver<Option<Instant>>,
     ) -> Self {
         let inserter = Inserter::new(shared.clone(), client, settings);
+        let found = shared.log.lock().expect("log lock").cursor;
+        let checkpoint = Checkpoint::new(
+            shared.dir.clone(),
+            Duration::from_millis(settings.checkpoint_sync_ms),
+            Some(found),
+        );
         Self {
             shared,
             inserter,
@@ -53,6 +62,7 @@ impl Shipper {
             retry_max: Duration::from_millis(settings.retry_max_ms.max(1)),
             stop,
             open: None,
+            checkpoint,
         }
     }
 
@@ -68,6 +78,14 @@ impl Shipper {
                     "stopping with part of the log unshipped; it ships at the next start"
                 );
             }
+        }
+        self.sync_checkpoint();
+    }
+
+    /// Makes the shipping position and the unlinks durable now.
+    fn sync_checkpoint(&mut self) {
+        if let Err(e) = self.checkpoint.sync() {
+            tracing::error!(error = %e, "cannot make the shipping position durable (after a power cut some rows would ship twice)");
         }
     }
 
@@ -90,8 +108,10 @@ impl Shipper {
                     }
                     self.shared.shipped.notify_waiters();
                     let appended = self.shared.appended.notified();
+                    let sync_due = self.checkpoint.due();
                     tokio::select! {
                         _ = appended => {}
+                        () = sleep_until_some(sync_due) => self.sync_checkpoint(),
                         changed = self.stop.changed() => {
                             if changed.is_err() {
                                 // The log's owner is gone: nobody to ship for.
@@ -208,7 +228,7 @@ impl Shipper {
     }
 
     /// Moves the cursor and saves it.
-    fn advance(&self, to: Position, last_received_ms: Option<i64>) {
+    fn advance(&mut self, to: Position, last_received_ms: Option<i64>) {
         let mut log = self.shared.log.lock().expect("log lock");
         log.cursor = to;
         log.progress_at = std::time::Instant::now();
@@ -219,7 +239,7 @@ impl Shipper {
             last_received_ms.or(log.oldest_unshipped_ms)
         };
         drop(log);
-        if let Err(e) = files::write_checkpoint(&self.shared.dir, to) {
+        if let Err(e) = self.checkpoint.moved(to) {
             tracing::error!(error = %e, "cannot save the shipping position (a restart would ship some rows twice)");
         }
         self.shared.shipped.notify_waiters();
@@ -231,10 +251,12 @@ impl Shipper {
             self.open = None;
         }
         let path = files::segment_path(&self.shared.dir, segment.id);
-        if let Err(e) = std::fs::remove_file(&path)
-            && e.kind() != std::io::ErrorKind::NotFound
-        {
-            tracing::error!(path = %path.display(), error = %e, "cannot delete a shipped log segment");
+        match std::fs::remove_file(&path) {
+            Ok(()) => self.checkpoint.unlinked(),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => {
+                tracing::error!(path = %path.display(), error = %e, "cannot delete a shipped log segment");
+            }
         }
         let mut log = self.shared.log.lock().expect("log lock");
         log.segments.pop_front();
@@ -246,6 +268,14 @@ impl Shipper {
                 offset: FIRST_OFFSET,
             };
         }
+    }
+}
+
+/// Completes at `at`, or never.
+async fn sleep_until_some(at: Option<std::time::Instant>) {
+    match at {
+        Some(at) => tokio::time::sleep_until(at.into()).await,
+        None => std::future::pending().await,
     }
 }
 

@@ -137,6 +137,122 @@ pub(crate) async fn figures(db: &clickhouse::Client) -> Vec<DailyFiguresRow> {
     rows
 }
 
+/// Clients posting batches (see [`client`]) until stopped.
+pub(crate) struct Clients {
+    running: Vec<tokio::task::JoinHandle<usize>>,
+    stop: Arc<AtomicBool>,
+    next: Arc<AtomicUsize>,
+}
+
+impl Clients {
+    /// `n` clients posting to the server on `listen`.
+    pub(crate) fn start(n: usize, listen: &str) -> Self {
+        let next = Arc::new(AtomicUsize::new(0));
+        let stop = Arc::new(AtomicBool::new(false));
+        let running = (0..n)
+            .map(|_| {
+                tokio::spawn(client(
+                    format!("http://{listen}/v1/events"),
+                    next.clone(),
+                    stop.clone(),
+                ))
+            })
+            .collect();
+        Self {
+            running,
+            stop,
+            next,
+        }
+    }
+
+    /// Stops the clients, then `server` (gracefully: the log drains into
+    /// ClickHouse); returns how many batches were acknowledged and every
+    /// event id stored in `db`.
+    pub(crate) async fn stop_with(
+        self,
+        server: &mut tokio::process::Child,
+        db: &clickhouse::Client,
+    ) -> (usize, Vec<String>) {
+        self.stop.store(true, Ordering::SeqCst);
+        let mut sent = 0;
+        for client in self.running {
+            sent += client.await.unwrap();
+        }
+        stop_server(server).await;
+        let batches = self.next.load(Ordering::SeqCst);
+        assert_eq!(sent, batches, "every batch taken was acknowledged");
+        let stored = db
+            .query("SELECT event_id FROM events")
+            .fetch_all()
+            .await
+            .unwrap();
+        (batches, stored)
+    }
+}
+
+/// A `highwater serve` process of its own on a fresh database, with its log
+/// in `wal` (`wal_settings`: more lines of its `[wal]` section), to be
+/// killed and started again.
+pub(crate) struct KillableServer {
+    pub db: clickhouse::Client,
+    pub listen: String,
+    config: std::path::PathBuf,
+}
+
+impl KillableServer {
+    pub(crate) async fn prepare(
+        dir: &std::path::Path,
+        database: &str,
+        wal: &std::path::Path,
+        wal_settings: &str,
+    ) -> Self {
+        let url = clickhouse_url();
+        let admin = clickhouse::Client::default().with_url(url);
+        admin
+            .query("DROP DATABASE IF EXISTS ?")
+            .bind(clickhouse::sql::Identifier(database))
+            .execute()
+            .await
+            .unwrap();
+        let settings = ClickHouseSettings {
+            url: Some(url.to_owned()),
+            database: database.to_owned(),
+            ..ClickHouseSettings::default()
+        };
+        let db = highwater::store::connect(&settings, url).await.unwrap();
+        let listen = free_addr().unwrap();
+        let config = dir.join("highwater.toml");
+        std::fs::write(
+            &config,
+            format!(
+                "listen = \"{listen}\"\n\
+                 [clickhouse]\nurl = \"{url}\"\ndatabase = \"{database}\"\n\
+                 [wal]\ndir = \"{}\"\nretry_max_ms = 1000\nship_linger_ms = 20\n{wal_settings}\n\
+                 [jobs]\nenabled = false\n\
+                 [[project]]\nname = \"alpha\"\nbackfill = true\n\
+                 ingest_keys = [\"{ALPHA_INGEST}\"]\nread_keys = [\"{ALPHA_READ}\"]\n",
+                wal.display()
+            ),
+        )
+        .unwrap();
+        Self { db, listen, config }
+    }
+
+    /// Starts the server; returns once it is ready.
+    pub(crate) async fn start(&self) -> tokio::process::Child {
+        let exe = std::path::Path::new(env!("CARGO_BIN_EXE_highwater"));
+        spawn_server_from(exe, &self.config, &self.listen, &[])
+            .await
+            .unwrap_or_else(|e| panic!("highwater serve did not start: {e:#}"))
+    }
+
+    /// Kills it (`kill -9`) and waits until it is gone.
+    pub(crate) async fn kill(server: &mut tokio::process::Child) {
+        server.start_kill().unwrap();
+        server.wait().await.unwrap();
+    }
+}
+
 /// Posts batches from `next` until `stop`; each batch is retried until a
 /// 200 (connection errors and 503 are what a crash looks like from here).
 async fn client(url: String, next: Arc<AtomicUsize>, stop: Arc<AtomicBool>) -> usize {
@@ -181,73 +297,19 @@ async fn kill_9_at_random_moments_loses_nothing_acknowledged() {
     let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
 
     let dir = scratch_dir("kill9");
-    let database = "it_kill9";
-    let url = clickhouse_url();
-    let admin = clickhouse::Client::default().with_url(url);
-    admin
-        .query("DROP DATABASE IF EXISTS ?")
-        .bind(clickhouse::sql::Identifier(database))
-        .execute()
-        .await
-        .unwrap();
-    let settings = ClickHouseSettings {
-        url: Some(url.to_owned()),
-        database: database.to_owned(),
-        ..ClickHouseSettings::default()
-    };
-    let db = highwater::store::connect(&settings, url).await.unwrap();
-    let listen = free_addr().unwrap();
-    let config = dir.join("highwater.toml");
-    std::fs::write(
-        &config,
-        format!(
-            "listen = \"{listen}\"\n\
-             [clickhouse]\nurl = \"{url}\"\ndatabase = \"{database}\"\n\
-             [wal]\ndir = \"{}\"\nretry_max_ms = 1000\nship_linger_ms = 20\nsegment_bytes = 65536\n\
-             [jobs]\nenabled = false\n\
-             [[project]]\nname = \"alpha\"\nbackfill = true\n\
-             ingest_keys = [\"{ALPHA_INGEST}\"]\nread_keys = [\"{ALPHA_READ}\"]\n",
-            dir.join("wal").display()
-        ),
-    )
-    .unwrap();
-    let exe = std::path::Path::new(env!("CARGO_BIN_EXE_highwater"));
-    let mut server = spawn_server_from(exe, &config, &listen, &[]).await.unwrap();
+    let server_setup =
+        KillableServer::prepare(&dir, "it_kill9", &dir.join("wal"), "segment_bytes = 65536").await;
+    let (db, listen) = (server_setup.db.clone(), server_setup.listen.clone());
+    let mut server = server_setup.start().await;
 
-    let next = Arc::new(AtomicUsize::new(0));
-    let stop = Arc::new(AtomicBool::new(false));
-    let clients: Vec<_> = (0..4)
-        .map(|_| {
-            tokio::spawn(client(
-                format!("http://{listen}/v1/events"),
-                next.clone(),
-                stop.clone(),
-            ))
-        })
-        .collect();
+    let clients = Clients::start(4, &listen);
     for kill in 0..kills {
         tokio::time::sleep(Duration::from_millis(rng.random_range(100..600))).await;
-        server.start_kill().unwrap();
-        server.wait().await.unwrap();
-        server = spawn_server_from(exe, &config, &listen, &[])
-            .await
-            .unwrap_or_else(|e| panic!("restart after kill {kill}: {e:#}"));
+        KillableServer::kill(&mut server).await;
+        println!("restarting after kill {kill}");
+        server = server_setup.start().await;
     }
-    stop.store(true, Ordering::SeqCst);
-    let mut sent = 0;
-    for client in clients {
-        sent += client.await.unwrap();
-    }
-    // Graceful stop: the log drains into ClickHouse.
-    stop_server(&mut server).await;
-    let batches = next.load(Ordering::SeqCst);
-    assert_eq!(sent, batches, "every batch taken was acknowledged");
-
-    let stored: Vec<String> = db
-        .query("SELECT event_id FROM events")
-        .fetch_all()
-        .await
-        .unwrap();
+    let (batches, stored) = clients.stop_with(&mut server, &db).await;
     let distinct: BTreeSet<String> = stored.iter().cloned().collect();
     println!(
         "{batches} batches acknowledged across {kills} kills; {} rows stored, {} distinct, {} duplicates",
@@ -263,7 +325,10 @@ async fn kill_9_at_random_moments_loses_nothing_acknowledged() {
     );
 
     // The same batches into a server that never crashed.
-    let clean = spawn_app_with("kill9_clean", url, |s| s.projects = vec![alpha()]).await;
+    let clean = spawn_app_with("kill9_clean", clickhouse_url(), |s| {
+        s.projects = vec![alpha()]
+    })
+    .await;
     clean.clock.set(DAY_START_MS + 3 * 86_400_000);
     for b in 0..batches {
         let response = clean.post_json(batch(b).to_string()).await;

@@ -29,6 +29,7 @@ mod otlp;
 mod outage;
 mod posthog;
 mod posthog_js;
+mod power_cut;
 mod prometheus;
 mod read_api;
 mod received_users;
@@ -39,6 +40,7 @@ mod shipping;
 mod shutdown;
 mod simulate;
 mod snippet;
+mod strict_fs;
 
 use std::io::Write;
 use std::path::PathBuf;

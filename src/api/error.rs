@@ -35,6 +35,10 @@ pub enum ApiError {
     BodyTooLarge { limit: usize },
     #[error("the decompressed body is larger than {limit} bytes")]
     DecompressedTooLarge { limit: usize },
+    #[error(
+        "the body would take more than {limit} bytes of memory once decoded: send smaller batches"
+    )]
+    ParsedTooLarge { limit: usize },
     #[error("the body is not valid gzip: {0}")]
     BadGzip(String),
     #[error("the body could not be read: {0}")]
@@ -47,6 +51,13 @@ pub enum ApiError {
     Batch(#[from] BatchError),
     #[error("the body did not arrive within {0} ms")]
     BodyTimeout(u64),
+    #[error("the body arrived slower than {min_bytes_per_s} bytes/s")]
+    BodyTooSlow { min_bytes_per_s: u64 },
+    /// Bodies without a key in flight from one address, past its share.
+    #[error(
+        "this address is sending {limit} bytes of bodies without a key already; retry when they are done"
+    )]
+    AddressBusy { limit: usize },
     #[error("this key's rate limit is reached; retry in {retry_after_s} s")]
     RateLimited { retry_after_s: u64 },
     #[error(
@@ -80,18 +91,19 @@ impl ApiError {
             }
             Self::BodyTooLarge { .. }
             | Self::DecompressedTooLarge { .. }
+            | Self::ParsedTooLarge { .. }
             | Self::OverBurst { .. }
             | Self::Batch(BatchError::TooManyEvents { .. }) => StatusCode::PAYLOAD_TOO_LARGE,
-            Self::BodyTimeout(_) => StatusCode::REQUEST_TIMEOUT,
+            Self::BodyTimeout(_) | Self::BodyTooSlow { .. } => StatusCode::REQUEST_TIMEOUT,
             Self::BadGzip(_)
             | Self::BodyRead(_)
             | Self::BadPayload(_)
             | Self::Batch(_)
             | Self::BadQuery(_) => StatusCode::BAD_REQUEST,
             Self::NotEnoughHistory(_) => StatusCode::UNPROCESSABLE_ENTITY,
-            Self::RateLimited { .. } | Self::TooManyFailedKeys { .. } => {
-                StatusCode::TOO_MANY_REQUESTS
-            }
+            Self::RateLimited { .. }
+            | Self::TooManyFailedKeys { .. }
+            | Self::AddressBusy { .. } => StatusCode::TOO_MANY_REQUESTS,
             Self::Busy | Self::Unavailable(_) | Self::ReadUnavailable => {
                 StatusCode::SERVICE_UNAVAILABLE
             }
@@ -108,6 +120,7 @@ impl ApiError {
             Self::UnsupportedEncoding(_) => "unsupported_content_encoding",
             Self::BodyTooLarge { .. } => "body_too_large",
             Self::DecompressedTooLarge { .. } => "decompressed_body_too_large",
+            Self::ParsedTooLarge { .. } => "parsed_body_too_large",
             Self::BadGzip(_) => "bad_gzip",
             Self::BodyRead(_) => "body_read_failed",
             Self::BadPayload(_) => "bad_payload",
@@ -116,6 +129,8 @@ impl ApiError {
             Self::Batch(BatchError::TooManyEvents { .. }) => "too_many_events",
             Self::Batch(BatchError::Invalid { .. }) => "invalid_events",
             Self::BodyTimeout(_) => "body_timeout",
+            Self::BodyTooSlow { .. } => "body_too_slow",
+            Self::AddressBusy { .. } => "address_busy",
             Self::RateLimited { .. } => "rate_limited",
             Self::TooManyFailedKeys { .. } => "too_many_failed_attempts",
             Self::OverBurst { .. } => "batch_over_rate_burst",
@@ -162,13 +177,15 @@ pub enum IngestErrors {
     /// Missing or unknown key (403 `wrong_key_role` for a read key).
     #[response(status = 401)]
     Unauthorized(ErrorBody),
-    /// The body did not arrive within `body_timeout_ms`.
+    /// The body did not arrive within `body_timeout_ms`, or slower than
+    /// `min_body_bytes_per_s`.
     #[response(status = 408)]
     BodyTimeout(ErrorBody),
     /// Body, decompressed body or batch over a limit.
     #[response(status = 413)]
     TooLarge(ErrorBody),
-    /// Rate limited: the key's bucket is empty (see `Retry-After`).
+    /// Rate limited: the key's bucket is empty, or the address sends too
+    /// many bodies without a key at once (see `Retry-After`).
     #[response(status = 429)]
     RateLimited(ErrorBody),
     /// Busy, or the write-ahead log cannot take the batch (see `Retry-After`).
@@ -223,7 +240,7 @@ impl ApiError {
             Self::RateLimited { retry_after_s } | Self::TooManyFailedKeys { retry_after_s } => {
                 Some(*retry_after_s)
             }
-            Self::Busy => Some(RETRY_AFTER_BUSY_S),
+            Self::Busy | Self::AddressBusy { .. } => Some(RETRY_AFTER_BUSY_S),
             Self::Unavailable(_) | Self::ReadUnavailable => Some(RETRY_AFTER_UNAVAILABLE_S),
             _ => None,
         }

@@ -69,12 +69,23 @@ pub struct IngestSettings {
     pub max_events_per_batch: usize,
     /// Ingest requests being read, parsed or logged at once; beyond, 503.
     pub max_in_flight_requests: usize,
-    /// Bytes those requests may hold in memory together; beyond, 503.
+    /// Bytes those requests may hold in memory together (charged as bodies
+    /// arrive, inflate and parse); beyond, 503.
     pub max_in_flight_bytes: usize,
+    /// Largest in-memory form of a parsed OpenTelemetry body; beyond, 413.
+    /// (Other bodies are bounded by their size and `max_events_per_batch`.)
+    pub max_parsed_bytes: usize,
+    /// Body bytes one client address may have in flight whose key is not
+    /// known yet (PostHog bodies carry theirs inside); beyond, 429.
+    pub max_keyless_bytes_per_address: usize,
     /// A client must send its request headers within this...
     pub header_timeout_ms: u64,
-    /// ...and its whole body within this, or get 408.
+    /// ...and its whole body within this, or get 408...
     pub body_timeout_ms: u64,
+    /// ...and after the first `body_grace_ms`, at least this fast on
+    /// average (a stalled sender is cut off at once, not after the timeout).
+    pub min_body_bytes_per_s: u64,
+    pub body_grace_ms: u64,
     /// A read (API or dashboard page) taking longer is cut off: 503, and
     /// ClickHouse stops it too (`max_execution_time`).
     pub read_timeout_ms: u64,
@@ -98,8 +109,12 @@ impl Default for IngestSettings {
             max_events_per_batch: 100_000,
             max_in_flight_requests: 1024,
             max_in_flight_bytes: 512 * 1024 * 1024,
+            max_parsed_bytes: 128 * 1024 * 1024,
+            max_keyless_bytes_per_address: 32 * 1024 * 1024,
             header_timeout_ms: 10_000,
             body_timeout_ms: 30_000,
+            min_body_bytes_per_s: 64 * 1024,
+            body_grace_ms: 1_000,
             read_timeout_ms: 30_000,
             max_reads_in_flight: 32,
             auth_failure_burst: 10,

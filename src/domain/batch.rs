@@ -1,12 +1,9 @@
 //! A request body → the events of one batch, all valid, or the reasons why
 //! not. A batch is all or nothing (DESIGN §1).
 
-use std::fmt;
+use serde::de::DeserializeSeed;
 
-use serde::de::{DeserializeSeed, Deserializer, SeqAccess, Visitor};
-
-use super::skip::Skip;
-
+use super::bounded_seq::{Bounded, BoundedSeq};
 use super::event::Event;
 use super::raw_event::RawEvent;
 use super::validate::{AcceptWindow, FieldError, validate_event};
@@ -96,12 +93,12 @@ fn parse_items(
                 BatchError::Malformed(format!("expected a JSON array of event objects: {e}"))
             };
             let mut deserializer = serde_json::Deserializer::from_slice(body);
-            let bounded = BoundedEvents { limit: max_events }
+            let bounded = BoundedSeq::<RawEvent>::new(max_events, "a JSON array")
                 .deserialize(&mut deserializer)
                 .map_err(malformed)?;
             deserializer.end().map_err(malformed)?;
             match bounded {
-                Bounded::Events(events) => Ok(events.into_iter().map(Ok).collect()),
+                Bounded::Items(events) => Ok(events.into_iter().map(Ok).collect()),
                 Bounded::TooMany(count) => Err(too_many(count)),
             }
         }
@@ -118,48 +115,6 @@ fn parse_items(
                 .map(|line| serde_json::from_slice(line).map_err(|e| format!("invalid JSON: {e}")))
                 .collect())
         }
-    }
-}
-
-/// Deserializes a JSON array of at most `limit` events.
-struct BoundedEvents {
-    limit: usize,
-}
-
-enum Bounded<'a> {
-    Events(Vec<RawEvent<'a>>),
-    /// More than the limit: how many there were.
-    TooMany(usize),
-}
-
-impl<'de> DeserializeSeed<'de> for BoundedEvents {
-    type Value = Bounded<'de>;
-
-    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Self::Value, D::Error> {
-        deserializer.deserialize_seq(self)
-    }
-}
-
-impl<'de> Visitor<'de> for BoundedEvents {
-    type Value = Bounded<'de>;
-
-    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-        f.write_str("a JSON array")
-    }
-
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
-        let mut events = Vec::new();
-        while let Some(event) = seq.next_element::<RawEvent<'de>>()? {
-            if events.len() == self.limit {
-                let mut count = self.limit + 1;
-                while seq.next_element::<Skip>()?.is_some() {
-                    count += 1;
-                }
-                return Ok(Bounded::TooMany(count));
-            }
-            events.push(event);
-        }
-        Ok(Bounded::Events(events))
     }
 }
 

@@ -2,6 +2,7 @@
 //! what it means), and the calendar every other layer counts days with.
 
 pub mod batch;
+pub mod bounded_seq;
 pub mod calendar;
 pub mod dimension;
 pub mod event;

@@ -101,6 +101,8 @@ async fn requests_beyond_the_in_flight_bound_get_503_and_slow_bodies_408() {
     let app = spawn_app_with("in_flight", clickhouse_url(), |settings| {
         settings.ingest.max_in_flight_requests = 2;
         settings.ingest.body_timeout_ms = 1_500;
+        // The timeout, not the pace (see `stall`), cuts these bodies off.
+        settings.ingest.min_body_bytes_per_s = 1;
     })
     .await;
     // Two clients announce a body and send only part of it.

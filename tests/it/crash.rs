@@ -191,8 +191,8 @@ impl Clients {
 }
 
 /// A `highwater serve` process of its own on a fresh database, with its log
-/// in `wal` (`wal_settings`: more lines of its `[wal]` section), to be
-/// killed and started again.
+/// in `wal` (`wal_settings`, `ingest_settings`: more lines of its `[wal]`
+/// and `[ingest]` sections), to be killed and started again.
 pub(crate) struct KillableServer {
     pub db: clickhouse::Client,
     pub listen: String,
@@ -205,6 +205,7 @@ impl KillableServer {
         database: &str,
         wal: &std::path::Path,
         wal_settings: &str,
+        ingest_settings: &str,
     ) -> Self {
         let url = clickhouse_url();
         let admin = clickhouse::Client::default().with_url(url);
@@ -228,7 +229,7 @@ impl KillableServer {
                 "listen = \"{listen}\"\n\
                  [clickhouse]\nurl = \"{url}\"\ndatabase = \"{database}\"\n\
                  [wal]\ndir = \"{}\"\nretry_max_ms = 1000\nship_linger_ms = 20\n{wal_settings}\n\
-                 [jobs]\nenabled = false\n\
+                 [ingest]\n{ingest_settings}\n[jobs]\nenabled = false\n\
                  [[project]]\nname = \"alpha\"\nbackfill = true\n\
                  ingest_keys = [\"{ALPHA_INGEST}\"]\nread_keys = [\"{ALPHA_READ}\"]\n",
                 wal.display()
@@ -297,8 +298,14 @@ async fn kill_9_at_random_moments_loses_nothing_acknowledged() {
     let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
 
     let dir = scratch_dir("kill9");
-    let server_setup =
-        KillableServer::prepare(&dir, "it_kill9", &dir.join("wal"), "segment_bytes = 65536").await;
+    let server_setup = KillableServer::prepare(
+        &dir,
+        "it_kill9",
+        &dir.join("wal"),
+        "segment_bytes = 65536",
+        "",
+    )
+    .await;
     let (db, listen) = (server_setup.db.clone(), server_setup.listen.clone());
     let mut server = server_setup.start().await;
 

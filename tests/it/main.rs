@@ -20,6 +20,7 @@ mod hostile;
 mod ingest;
 mod lane;
 mod lanes_agree;
+mod large_bodies;
 mod live_rounds;
 mod log_replay;
 mod migrations;
@@ -40,6 +41,7 @@ mod shipping;
 mod shutdown;
 mod simulate;
 mod snippet;
+mod stall;
 mod strict_fs;
 
 use std::io::Write;

@@ -42,6 +42,7 @@ async fn power_cuts_lose_nothing_acknowledged_and_ship_little_twice() {
         "it_power_cut",
         &dir.join("disk/wal"),
         &format!("checkpoint_sync_ms = {CHECKPOINT_SYNC_MS}"),
+        "",
     )
     .await;
     let (db, listen) = (setup.db.clone(), setup.listen.clone());

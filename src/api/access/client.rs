@@ -90,6 +90,21 @@ impl WebSettings {
 
 /// The connection's peer (set by the accept loop; loopback if absent, as in
 /// router tests that call the app directly).
+/// The client's address ([`WebSettings::client_ip`]), for handlers.
+#[derive(Debug, Clone, Copy)]
+pub struct ClientAddress(pub IpAddr);
+
+impl axum::extract::FromRequestParts<crate::api::state::AppState> for ClientAddress {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        state: &crate::api::state::AppState,
+    ) -> Result<Self, Self::Rejection> {
+        Ok(Self(state.web.client_ip(&parts.extensions, &parts.headers)))
+    }
+}
+
 fn peer_ip(extensions: &Extensions) -> IpAddr {
     extensions
         .get::<ConnectInfo<SocketAddr>>()

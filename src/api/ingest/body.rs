@@ -2,13 +2,15 @@
 //! wire and after decompression (a gzip bomb stops at the cap, mid-stream).
 
 use std::io::Read;
+use std::time::{Duration, Instant};
 
 use axum::body::Body;
 use axum::http::HeaderMap;
 use axum::http::header::{CONTENT_ENCODING, CONTENT_LENGTH, CONTENT_TYPE};
 use bytes::Bytes;
-use http_body_util::{BodyExt, LengthLimitError, Limited};
+use http_body_util::BodyExt;
 
+use super::admission::Admitted;
 use crate::api::error::ApiError;
 use crate::domain::batch::BodyFormat;
 
@@ -52,12 +54,40 @@ pub fn is_gzip(headers: &HeaderMap) -> Result<bool, ApiError> {
     }
 }
 
+/// How slowly a body may arrive: after `grace`, at least `min_bytes_per_s`
+/// on average (a client that stalls is cut off long before `timeout`), and
+/// all of it within `timeout`.
+#[derive(Debug, Clone, Copy)]
+pub struct BodyPace {
+    pub grace: Duration,
+    pub min_bytes_per_s: u64,
+    pub timeout: Duration,
+}
+
+impl BodyPace {
+    /// When the body must have gone past `received` bytes: the deadline
+    /// moves on with every byte, so only the slow are cut off.
+    fn deadline(&self, started: Instant, received: usize) -> (Instant, bool) {
+        let paced = self.grace
+            + Duration::from_secs_f64(received as f64 / self.min_bytes_per_s.max(1) as f64);
+        if paced < self.timeout {
+            (started + paced, true)
+        } else {
+            (started + self.timeout, false)
+        }
+    }
+}
+
 /// Reads the whole body, refusing more than `limit` bytes (early, from
-/// `Content-Length`, when the client declares it).
-pub async fn read_limited(
+/// `Content-Length`, when the client declares it) and bodies slower than
+/// `pace`. Its memory is charged to `admitted` as it grows — never from
+/// what the client announces.
+pub async fn read_charged(
     headers: &HeaderMap,
-    body: Body,
+    mut body: Body,
     limit: usize,
+    pace: BodyPace,
+    admitted: &mut Admitted,
 ) -> Result<Bytes, ApiError> {
     let declared = headers
         .get(CONTENT_LENGTH)
@@ -66,31 +96,76 @@ pub async fn read_limited(
     if declared.is_some_and(|n| n > limit as u64) {
         return Err(ApiError::BodyTooLarge { limit });
     }
-    match Limited::new(body, limit).collect().await {
-        Ok(collected) => Ok(collected.to_bytes()),
-        Err(e) if e.downcast_ref::<LengthLimitError>().is_some() => {
-            Err(ApiError::BodyTooLarge { limit })
+    let started = Instant::now();
+    let mut buf: Vec<u8> = Vec::new();
+    loop {
+        let (deadline, paced) = pace.deadline(started, buf.len());
+        let frame = match tokio::time::timeout_at(deadline.into(), body.frame()).await {
+            Err(_) if paced => {
+                return Err(ApiError::BodyTooSlow {
+                    min_bytes_per_s: pace.min_bytes_per_s,
+                });
+            }
+            Err(_) => return Err(ApiError::BodyTimeout(pace.timeout.as_millis() as u64)),
+            Ok(None) => break,
+            Ok(Some(Err(e))) => return Err(ApiError::BodyRead(e.to_string())),
+            Ok(Some(Ok(frame))) => frame,
+        };
+        let Ok(data) = frame.into_data() else {
+            continue; // trailers
+        };
+        let needed = buf.len() + data.len();
+        if needed > limit {
+            return Err(ApiError::BodyTooLarge { limit });
         }
-        Err(e) => Err(ApiError::BodyRead(e.to_string())),
+        if needed > buf.capacity() {
+            let grown = needed.max(2 * buf.capacity()).min(limit);
+            admitted.body_grew(grown - buf.capacity())?;
+            buf.reserve_exact(grown - buf.len());
+        }
+        buf.extend_from_slice(&data);
     }
+    Ok(buf.into())
 }
 
-/// Decompresses gzip (several members allowed), stopping past `limit` bytes.
-pub fn gunzip(compressed: &[u8], limit: usize) -> Result<Vec<u8>, ApiError> {
-    let capacity = compressed.len().saturating_mul(4).min(limit);
-    gunzip_from(compressed, capacity, limit)
+/// Decompresses gzip (several members allowed), stopping past `limit`
+/// bytes; the output's memory is charged to `admitted` as it grows.
+pub fn gunzip(
+    compressed: &[u8],
+    limit: usize,
+    admitted: &mut Admitted,
+) -> Result<Vec<u8>, ApiError> {
+    gunzip_from(compressed, limit, &mut |total| admitted.grow_to(total))
 }
 
-/// [`gunzip`] from any reader: inflation stops one byte past `limit`, so a
-/// bomb costs `limit` bytes of memory and the little input that yields them.
-fn gunzip_from(compressed: impl Read, capacity: usize, limit: usize) -> Result<Vec<u8>, ApiError> {
-    let mut out = Vec::with_capacity(capacity);
-    flate2::read::MultiGzDecoder::new(compressed)
-        .take(limit as u64 + 1)
-        .read_to_end(&mut out)
-        .map_err(|e| ApiError::BadGzip(e.to_string()))?;
-    if out.len() > limit {
-        return Err(ApiError::DecompressedTooLarge { limit });
+/// [`gunzip`] from any reader, `charge` told each new size of the output
+/// buffer: inflation stops one byte past `limit`, so a bomb costs `limit`
+/// bytes of memory and the little input that yields them.
+fn gunzip_from(
+    compressed: impl Read,
+    limit: usize,
+    charge: &mut dyn FnMut(usize) -> Result<(), ApiError>,
+) -> Result<Vec<u8>, ApiError> {
+    const STEP: usize = 64 * 1024;
+    let mut inflate = flate2::read::MultiGzDecoder::new(compressed).take(limit as u64 + 1);
+    let mut out: Vec<u8> = Vec::new();
+    let mut step = [0u8; STEP];
+    loop {
+        let n = inflate
+            .read(&mut step)
+            .map_err(|e| ApiError::BadGzip(e.to_string()))?;
+        if n == 0 {
+            break;
+        }
+        if out.len() + n > limit {
+            return Err(ApiError::DecompressedTooLarge { limit });
+        }
+        if out.len() + n > out.capacity() {
+            let grown = (out.len() + n).max(2 * out.capacity()).min(limit);
+            charge(grown)?;
+            out.reserve_exact(grown - out.len());
+        }
+        out.extend_from_slice(&step[..n]);
     }
     Ok(out)
 }
@@ -107,18 +182,112 @@ mod tests {
         encoder.finish().unwrap()
     }
 
+    fn free(_: usize) -> Result<(), ApiError> {
+        Ok(())
+    }
+
     #[test]
     fn gzip_round_trips_and_stops_at_the_cap() {
         let data = vec![b'x'; 10_000];
-        assert_eq!(gunzip(&gzip(&data), 10_000).unwrap(), data);
+        assert_eq!(
+            gunzip_from(&gzip(&data)[..], 10_000, &mut free).unwrap(),
+            data
+        );
         assert!(matches!(
-            gunzip(&gzip(&data), 9_999),
+            gunzip_from(&gzip(&data)[..], 9_999, &mut free),
             Err(ApiError::DecompressedTooLarge { limit: 9_999 })
         ));
         assert!(matches!(
-            gunzip(b"not gzip at all", 100),
+            gunzip_from(&b"not gzip at all"[..], 100, &mut free),
             Err(ApiError::BadGzip(_))
         ));
+    }
+
+    /// A body that sends `chunks` of `size` bytes, `every` apart.
+    fn trickle(chunks: usize, size: usize, every: Duration) -> Body {
+        let chunks = futures::stream::unfold(0, move |sent| async move {
+            if sent == chunks {
+                return None;
+            }
+            tokio::time::sleep(every).await;
+            Some((
+                Ok::<_, std::io::Error>(Bytes::from(vec![b'x'; size])),
+                sent + 1,
+            ))
+        });
+        Body::from_stream(chunks)
+    }
+
+    fn pace() -> BodyPace {
+        BodyPace {
+            grace: Duration::from_millis(200),
+            min_bytes_per_s: 10_000,
+            timeout: Duration::from_secs(10),
+        }
+    }
+
+    #[tokio::test]
+    async fn a_body_is_charged_as_it_arrives_and_a_stalled_one_is_cut_off() {
+        let mut admitted = Admitted::unlimited();
+        let body = trickle(10, 100, Duration::from_millis(1));
+        let read = read_charged(&HeaderMap::new(), body, 1 << 20, pace(), &mut admitted).await;
+        assert_eq!(read.unwrap().len(), 1000);
+        // Charged what it holds, not more than twice over.
+        assert!(
+            (1000..=2000).contains(&admitted.charged()),
+            "{}",
+            admitted.charged()
+        );
+
+        // 100 bytes, then nothing: cut off soon after the grace period
+        // (200 ms + 100 bytes at 10 kB/s), not at the 10 s timeout.
+        let started = Instant::now();
+        let stalled = trickle(2, 100, Duration::from_secs(5));
+        let mut admitted = Admitted::unlimited();
+        let read = read_charged(&HeaderMap::new(), stalled, 1 << 20, pace(), &mut admitted).await;
+        assert!(matches!(
+            read,
+            Err(ApiError::BodyTooSlow {
+                min_bytes_per_s: 10_000
+            })
+        ));
+        assert!(
+            started.elapsed() < Duration::from_secs(1),
+            "{:?}",
+            started.elapsed()
+        );
+    }
+
+    #[tokio::test]
+    async fn a_body_past_the_limit_is_refused_as_it_arrives() {
+        let body = trickle(10, 100, Duration::ZERO);
+        let read = read_charged(
+            &HeaderMap::new(),
+            body,
+            950,
+            pace(),
+            &mut Admitted::unlimited(),
+        )
+        .await;
+        assert!(matches!(read, Err(ApiError::BodyTooLarge { limit: 950 })));
+    }
+
+    #[test]
+    fn inflating_is_charged_as_it_grows_and_stops_when_refused() {
+        let data = vec![b'x'; 1 << 20];
+        let mut charged = Vec::new();
+        let mut charge = |total: usize| {
+            charged.push(total);
+            if total > 300_000 {
+                Err(ApiError::Busy)
+            } else {
+                Ok(())
+            }
+        };
+        let refused = gunzip_from(&gzip(&data)[..], 1 << 20, &mut charge);
+        assert!(matches!(refused, Err(ApiError::Busy)));
+        assert!(charged.windows(2).all(|w| w[0] < w[1]), "{charged:?}");
+        assert!(*charged.last().unwrap() <= 2 * 300_000, "{charged:?}");
     }
 
     #[test]
@@ -136,7 +305,7 @@ mod tests {
                 Ok(n)
             }
         }
-        let refused = gunzip_from(Counting(&bomb, &read), 0, 1 << 20);
+        let refused = gunzip_from(Counting(&bomb, &read), 1 << 20, &mut free);
         assert!(matches!(
             refused,
             Err(ApiError::DecompressedTooLarge { limit: 1_048_576 })

@@ -20,11 +20,12 @@ use super::state::AppState;
 use crate::config::ProjectSettings;
 use crate::domain::batch::{BatchError, BodyFormat, parse_batch};
 use crate::domain::event::Event;
+use crate::domain::raw_event::RawEvent;
 use crate::domain::validate::AcceptWindow;
 use crate::store::row_binary::encode_event;
 use crate::wal::AppendError;
 use admission::{Admitted, parsing_bytes};
-use body::{body_format, gunzip, is_gzip, read_limited};
+use body::{BodyPace, body_format, gunzip, is_gzip, read_charged};
 
 /// What was stored: every event of the batch.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
@@ -120,9 +121,15 @@ async fn ingest_batch(
     // Every attempt costs at least one event from the key's bucket before
     // any work is done: an empty bucket refuses even invalid batches.
     state.keys.throttle(key, 1)?;
-    let (body, mut admitted) = read_admitted(state, headers, body).await?;
+    let admitted = state.admission.admit()?;
+    let (body, mut admitted) = read_body(state, headers, body, admitted).await?;
     let limits = &state.limits;
-    admitted.grow(parsing_bytes(body.len(), limits.max_events_per_batch))?;
+    let parsed_event = std::mem::size_of::<RawEvent>();
+    admitted.grow(parsing_bytes(
+        body.len(),
+        limits.max_events_per_batch,
+        parsed_event,
+    ))?;
     let max_events = limits.max_events_per_batch;
     let size = body.len();
     let (accepted, ()) = append_validated(state, key, project, size, move |window, rows| {
@@ -140,6 +147,14 @@ pub struct RowEncoder {
 }
 
 impl RowEncoder {
+    /// Rows of `project`, received at `received_ms`.
+    pub fn new(project: &ProjectSettings, received_ms: i64) -> Self {
+        Self {
+            project: project.name.clone(),
+            received_ms,
+        }
+    }
+
     /// The rows of `events`, and how many.
     pub fn encode(&self, events: &[Event<'_>]) -> (Vec<u8>, usize) {
         // Each row: its strings, their lengths and the fixed columns.
@@ -161,46 +176,33 @@ impl RowEncoder {
     }
 }
 
-/// The body of an ingest request, admitted (`admission`), read within the
-/// body limit and timeout, and gunzipped if `Content-Encoding` says so
-/// (within the decompressed limit). The admission lasts as long as the
-/// returned guard.
-pub async fn read_admitted(
+/// The body of an ingest request `admitted` (`admission`): read within
+/// the body limit and pace, and gunzipped if `Content-Encoding` says so
+/// (within the decompressed limit), its memory charged as it grows. The
+/// admission lasts as long as the returned guard.
+pub async fn read_body(
     state: &AppState,
     headers: &HeaderMap,
     body: Body,
+    mut admitted: Admitted,
 ) -> Result<(Bytes, Admitted), ApiError> {
     let limits = &state.limits;
-    // A body declared larger than the limit is refused by `read_limited`
-    // (413); it must not look like a busy server (503) here.
-    let wire_bytes = declared_length(headers)
-        .unwrap_or(limits.max_body_bytes)
-        .min(limits.max_body_bytes);
-    let mut admitted = state.admission.admit(wire_bytes)?;
     let gzip = is_gzip(headers)?;
-    let body = tokio::time::timeout(
-        Duration::from_millis(limits.body_timeout_ms),
-        read_limited(headers, body, limits.max_body_bytes),
-    )
-    .await
-    .map_err(|_| ApiError::BodyTimeout(limits.body_timeout_ms))??;
-    let body = if gzip {
-        gunzip_admitted(body, &mut admitted, limits.max_decompressed_bytes).await?
-    } else {
-        body
+    let pace = BodyPace {
+        grace: Duration::from_millis(limits.body_grace_ms),
+        min_bytes_per_s: limits.min_body_bytes_per_s,
+        timeout: Duration::from_millis(limits.body_timeout_ms),
     };
-    Ok((body, admitted))
-}
-
-/// `compressed` gunzipped off the workers, its size added to `admitted`.
-pub async fn gunzip_admitted(
-    compressed: Bytes,
-    admitted: &mut Admitted,
-    limit: usize,
-) -> Result<Bytes, ApiError> {
-    let plain = off_the_workers(move || gunzip(&compressed, limit)).await?;
-    admitted.grow(plain.len())?;
-    Ok(plain.into())
+    let body = read_charged(headers, body, limits.max_body_bytes, pace, &mut admitted).await?;
+    if !gzip {
+        return Ok((body, admitted));
+    }
+    let limit = limits.max_decompressed_bytes;
+    off_the_workers(move || {
+        let plain = gunzip(&body, limit, &mut admitted)?;
+        Ok((plain.into(), admitted))
+    })
+    .await
 }
 
 /// The end every ingest route shares, once it knows the key: `parse` (run
@@ -224,10 +226,7 @@ where
 {
     let now_ms = state.clock.now_ms();
     let window = accept_window(project, now_ms);
-    let encoder = RowEncoder {
-        project: project.name.clone(),
-        received_ms: now_ms,
-    };
+    let encoder = RowEncoder::new(project, now_ms);
     let parsed = off_the_workers(move || parse(&window, &encoder)).await;
     let ((encoded, accepted), extra) = match parsed {
         Ok(parsed) => parsed,
@@ -236,18 +235,32 @@ where
             return Err(refused);
         }
     };
+    let accepted = append_rows(state, key, project, encoded, accepted, now_ms).await?;
+    Ok((accepted, extra))
+}
+
+/// Valid rows of `project` received at `received_ms`: charged to `key`,
+/// appended to the write-ahead log, acknowledged.
+pub async fn append_rows(
+    state: &AppState,
+    key: Authorized,
+    project: &ProjectSettings,
+    encoded: Vec<u8>,
+    accepted: usize,
+    received_ms: i64,
+) -> Result<Accepted, ApiError> {
     tracing::Span::current().record("events", accepted);
     state.keys.throttle_rest(key, accepted, 1)?;
     let rows = u32::try_from(accepted).expect("batches are capped far below 2^32 events");
     state
         .wal
-        .append(encoded.into(), rows, now_ms)
+        .append(encoded.into(), rows, received_ms)
         .await
         .map_err(|e: AppendError| ApiError::Unavailable(e.to_string()))?;
     state
         .monitoring
         .events_acknowledged(&project.name, accepted as u64);
-    Ok((Accepted { accepted }, extra))
+    Ok(Accepted { accepted })
 }
 
 /// A typical event's size, to price a batch that could not be counted.
@@ -256,7 +269,7 @@ const BYTES_PER_EVENT: usize = 256;
 /// What a refused batch costs its key, in events: what it made the server
 /// do — the events it counted, or for a body that could not be counted,
 /// as many events as its size would hold.
-fn refused_cost(refused: &ApiError, body_bytes: usize) -> usize {
+pub fn refused_cost(refused: &ApiError, body_bytes: usize) -> usize {
     let counted = match refused {
         ApiError::Batch(BatchError::Invalid { total, .. }) => *total,
         ApiError::Batch(BatchError::TooManyEvents { count, .. }) => *count,
@@ -277,16 +290,8 @@ pub async fn off_the_workers<T: Send + 'static>(
         .map_err(|e| ApiError::BodyRead(format!("the batch could not be processed: {e}")))?
 }
 
-fn declared_length(headers: &HeaderMap) -> Option<usize> {
-    headers
-        .get(axum::http::header::CONTENT_LENGTH)?
-        .to_str()
-        .ok()?
-        .parse()
-        .ok()
-}
-
-fn accept_window(project: &ProjectSettings, now_ms: i64) -> AcceptWindow {
+/// The times `project` accepts events at, at `now_ms`.
+pub fn accept_window(project: &ProjectSettings, now_ms: i64) -> AcceptWindow {
     AcceptWindow {
         now_ms,
         max_ahead_ms: i64::from(project.max_ts_ahead_s) * 1000,

@@ -9,6 +9,7 @@
 //! message. Errors are highwater's JSON errors (status codes as OTLP
 //! expects: 400 is not retried, 429/503 are, after `Retry-After`).
 
+pub mod cost;
 pub mod records;
 
 use axum::body::Body;
@@ -22,12 +23,14 @@ use opentelemetry_proto::tonic::collector::logs::v1::{
 use prost::Message;
 
 use super::error::{ApiError, ErrorBody, IngestErrors};
-use super::ingest::admission::DECODED_BYTES_PER_BYTE;
+use super::ingest::admission::parsing_bytes;
 use super::ingest::body::media_type;
 use super::ingest::partial::Refused;
-use super::ingest::{append_validated, read_admitted};
+use super::ingest::{append_validated, off_the_workers, read_body};
 use super::state::AppState;
 use crate::domain::batch::BatchError;
+use crate::domain::raw_event::RawEvent;
+use cost::CostError;
 
 /// The route's path.
 pub const LOGS_PATH: &str = "/v1/logs";
@@ -49,6 +52,21 @@ impl Encoding {
                 "{value} (OTLP/HTTP sends application/x-protobuf or application/json)"
             ))),
         }
+    }
+
+    /// What decoding `body` will hold in memory (`cost`), at most `limit`.
+    fn cost(self, body: &[u8], limit: usize) -> Result<usize, ApiError> {
+        let cost = match self {
+            Self::Protobuf => cost::protobuf(body, limit),
+            Self::Json => cost::json(body, limit),
+        };
+        cost.map_err(|e| match e {
+            CostError::OverLimit => ApiError::ParsedTooLarge { limit },
+            CostError::Malformed(why) => ApiError::Batch(BatchError::Malformed(format!(
+                "expected OTLP logs: {}",
+                clipped(&why)
+            ))),
+        })
     }
 
     fn decode(self, body: &[u8]) -> Result<ExportLogsServiceRequest, BatchError> {
@@ -136,10 +154,21 @@ pub async fn ingest_logs(
     let encoding = Encoding::of(&headers)?;
     // As on /v1/events: one token from the key's bucket before any work.
     state.keys.throttle(key, 1)?;
-    let (body, mut admitted) = read_admitted(&state, &headers, body).await?;
-    admitted.grow(body.len().saturating_mul(DECODED_BYTES_PER_BYTE))?;
-    let size = body.len();
+    let admitted = state.admission.admit()?;
+    let (body, admitted) = read_body(&state, &headers, body, admitted).await?;
     let max_events = state.limits.max_events_per_batch;
+    let limit = state.limits.max_parsed_bytes;
+    // The decoded request is charged before it is built, and then the
+    // events made of its records.
+    let (body, _admitted) = off_the_workers(move || {
+        let mut admitted = admitted;
+        admitted.grow(encoding.cost(&body, limit)?)?;
+        let parsed_event = std::mem::size_of::<RawEvent>();
+        admitted.grow(parsing_bytes(body.len(), max_events, parsed_event))?;
+        Ok((body, admitted))
+    })
+    .await?;
+    let size = body.len();
     let user_attribute = project.otel_user_attribute.clone();
     let (_, refused) = append_validated(&state, key, project, size, move |window, rows| {
         let request = encoding.decode(&body)?;

@@ -6,143 +6,444 @@
 //! the organisation, `$geoip_country_code` the country, `$app_version` the
 //! version, `uuid` the event id.
 //!
+//! The body is read in one pass into [`PostHogEvent`]s that keep only
+//! those fields, borrowed from the body; everything else (a real SDK sends
+//! dozens of properties) is skipped without being built, so a parsed batch
+//! takes a bounded size per event whatever the body holds.
+//!
 //! Unlike `/v1/events`, a PostHog batch is taken event by event, as
 //! PostHog's capture does (`ingest::partial`): an event without
 //! `$session_id`, say, is listed in the answer and the others stored.
 
 use std::borrow::Cow;
+use std::fmt;
 
-use serde_json::Value;
+use serde::de::{DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
 
 use crate::api::ingest::partial::{Converted, keep_valid};
 use crate::domain::batch::BatchError;
+use crate::domain::bounded_seq::{Bounded, BoundedSeq};
 use crate::domain::json_value::JsonValue;
 use crate::domain::raw_event::RawEvent;
+use crate::domain::skip::Skip;
 use crate::domain::validate::{AcceptWindow, FieldError};
 
 /// A decoded capture body: its project token and its events.
-pub struct Capture {
-    pub token: Option<String>,
-    events: Vec<Value>,
+pub struct Capture<'a> {
+    pub token: Option<Cow<'a, str>>,
+    events: Vec<PostHogEvent<'a>>,
 }
 
-impl Capture {
+/// The fields of one PostHog event that highwater reads.
+#[derive(Debug, Default)]
+pub struct PostHogEvent<'a> {
+    /// `api_key` or `token` (the first that is a string)...
+    token: Option<Cow<'a, str>>,
+    /// ...else `properties.token`.
+    property_token: Option<Cow<'a, str>>,
+    distinct_id: Option<JsonValue<'a>>,
+    property_distinct_id: Option<JsonValue<'a>>,
+    session_id: Option<JsonValue<'a>>,
+    timestamp: Option<JsonValue<'a>>,
+    /// `properties.$time`: epoch seconds.
+    time: Option<JsonValue<'a>>,
+    offset: Option<JsonValue<'a>>,
+    uuid: Option<JsonValue<'a>>,
+    os: Option<JsonValue<'a>>,
+    lib: Option<JsonValue<'a>>,
+    country: Option<JsonValue<'a>>,
+    organization: Option<JsonValue<'a>>,
+    app_version: Option<JsonValue<'a>>,
+    /// `Some("an array")` etc. when the event is not a JSON object.
+    not_an_object: Option<&'static str>,
+}
+
+impl<'a> Capture<'a> {
     /// Reads the envelope: `{"api_key"|"token", "batch": [...]}`, one event
     /// object (with its key), or an array of events (each with
     /// `properties.token`).
-    pub fn parse(json: &[u8], max_events: usize) -> Result<Self, BatchError> {
-        let value: Value = serde_json::from_slice(json)
-            .map_err(|e| BatchError::Malformed(format!("expected PostHog JSON: {e}")))?;
-        let (envelope_token, events) = match value {
-            Value::Array(events) => (None, events),
-            Value::Object(mut envelope) => {
-                let token = ["api_key", "token"]
-                    .iter()
-                    .find_map(|k| envelope.get(*k).and_then(Value::as_str).map(str::to_owned));
-                match envelope.remove("batch").or_else(|| envelope.remove("data")) {
-                    Some(Value::Array(events)) => (token, events),
-                    Some(_) => {
-                        return Err(BatchError::Malformed("`batch` must be an array".into()));
-                    }
-                    None => (token, vec![Value::Object(envelope)]),
-                }
-            }
-            _ => {
-                return Err(BatchError::Malformed(
-                    "expected a JSON object or array of events".into(),
-                ));
+    pub fn parse(json: &'a [u8], max_events: usize) -> Result<Self, BatchError> {
+        let malformed =
+            |e: serde_json::Error| BatchError::Malformed(format!("expected PostHog JSON: {e}"));
+        let mut deserializer = serde_json::Deserializer::from_slice(json);
+        let body = BodySeed { max_events }
+            .deserialize(&mut deserializer)
+            .map_err(malformed)?;
+        deserializer.end().map_err(malformed)?;
+        let (envelope_token, events) = match body.events {
+            Bounded::Items(events) => (body.token, events),
+            Bounded::TooMany(count) => {
+                return Err(BatchError::TooManyEvents {
+                    count,
+                    limit: max_events,
+                });
             }
         };
         if events.is_empty() {
             return Err(BatchError::Empty);
         }
-        if events.len() > max_events {
-            return Err(BatchError::TooManyEvents {
-                count: events.len(),
-                limit: max_events,
-            });
-        }
-        let token = envelope_token.or_else(|| events.iter().find_map(event_token));
+        let token = envelope_token.or_else(|| events.iter().find_map(|e| e.own_token().cloned()));
         Ok(Self { token, events })
     }
 
     /// The events as highwater events, each validated against `window`;
     /// an event naming another project's token is refused.
     pub fn convert(&self, window: &AcceptWindow) -> Result<Converted<'_>, BatchError> {
-        let events =
-            self.events
-                .iter()
-                .enumerate()
-                .map(|(index, event)| match event_token(event) {
-                    Some(other) if Some(&other) != self.token.as_ref() => Err(FieldError {
-                        index,
-                        field: "token".into(),
-                        message: "names another project than the batch".into(),
-                    }),
-                    _ => Ok(raw_event(event, window)),
-                });
+        let events = self
+            .events
+            .iter()
+            .enumerate()
+            .map(|(index, event)| match event.own_token() {
+                Some(other) if Some(other) != self.token.as_ref() => Err(FieldError {
+                    index,
+                    field: "token".into(),
+                    message: "names another project than the batch".into(),
+                }),
+                _ => event.raw_event(window.now_ms, index),
+            });
         keep_valid(events, window, |field| posthog_field(field).to_owned())
     }
 }
 
-/// An event's own token (`api_key`, `token` or `properties.token`).
-fn event_token(event: &Value) -> Option<String> {
-    ["api_key", "token"]
-        .iter()
-        .find_map(|k| event.get(*k))
-        .or_else(|| event.get("properties")?.get("token"))
-        .and_then(Value::as_str)
-        .map(str::to_owned)
+impl<'a> PostHogEvent<'a> {
+    /// The event's own token (`api_key`, `token` or `properties.token`).
+    fn own_token(&self) -> Option<&Cow<'a, str>> {
+        self.token.as_ref().or(self.property_token.as_ref())
+    }
+
+    /// The highwater fields of the event.
+    fn raw_event(&self, now_ms: i64, index: usize) -> Result<RawEvent<'a>, FieldError> {
+        let mut raw = RawEvent::default();
+        if let Some(kind) = self.not_an_object {
+            raw.not_an_object = Some(kind);
+            return Ok(raw);
+        }
+        raw.fields = [
+            Some(JsonValue::Str(Cow::Borrowed("heartbeat"))),
+            id(self
+                .distinct_id
+                .as_ref()
+                .or(self.property_distinct_id.as_ref())),
+            id(self.session_id.as_ref()),
+            Some(self.when(now_ms, index)?),
+            None,
+            self.uuid.clone(),
+            self.os.clone().or_else(|| self.lib.clone()),
+            self.country.clone(),
+            self.organization.clone(),
+            self.app_version.clone(),
+        ];
+        Ok(raw)
+    }
+
+    /// When the event happened: `timestamp`, else `properties.$time` (epoch
+    /// seconds), else `offset` milliseconds before now, else now.
+    fn when(&self, now_ms: i64, index: usize) -> Result<JsonValue<'a>, FieldError> {
+        if let Some(ts) = &self.timestamp {
+            return Ok(ts.clone());
+        }
+        let seconds = match self.time {
+            Some(JsonValue::Float(s)) => Some(s),
+            Some(JsonValue::Int(s)) => Some(s as f64),
+            Some(JsonValue::BigUint(s)) => Some(s as f64),
+            _ => None,
+        };
+        if let Some(seconds) = seconds {
+            return Ok(JsonValue::Int((seconds * 1000.0).round() as i64));
+        }
+        let offset = match self.offset {
+            Some(JsonValue::Int(offset)) => offset,
+            _ => 0,
+        };
+        now_ms
+            .checked_sub(offset)
+            .map(JsonValue::Int)
+            .ok_or_else(|| FieldError {
+                index,
+                field: "offset".into(),
+                message: format!("{offset} ms before now is not a time"),
+            })
+    }
+
+    /// One field of the event object.
+    fn take_field<A: MapAccess<'a>>(&mut self, key: &str, map: &mut A) -> Result<(), A::Error> {
+        match key {
+            "api_key" | "token" => {
+                let value = map.next_value::<Option<JsonValue<'a>>>()?;
+                if self.token.is_none() {
+                    self.token = string(value);
+                }
+            }
+            "distinct_id" => self.distinct_id = map.next_value()?,
+            "timestamp" => self.timestamp = map.next_value()?,
+            "offset" => self.offset = map.next_value()?,
+            "uuid" => self.uuid = map.next_value()?,
+            "properties" => map.next_value_seed(PropertiesSeed(self))?,
+            _ => {
+                map.next_value::<Skip>()?;
+            }
+        }
+        Ok(())
+    }
 }
 
-/// The highwater fields of one PostHog event.
-fn raw_event<'a>(event: &'a Value, window: &AcceptWindow) -> RawEvent<'a> {
-    let mut raw = RawEvent::default();
-    let Value::Object(_) = event else {
-        raw.not_an_object = Some(JsonValue::from_json(event).map_or("null", |v| v.kind()));
-        return raw;
-    };
-    let properties = event.get("properties");
-    let property = |name: &str| properties.and_then(|p| p.get(name));
-    let id = |value: Option<&'a Value>| match value {
-        // PostHog takes numeric ids too.
-        Some(Value::Number(n)) => Some(JsonValue::Str(Cow::Owned(n.to_string()))),
-        other => other.and_then(JsonValue::from_json),
-    };
-    raw.fields = [
-        Some(JsonValue::Str(Cow::Borrowed("heartbeat"))),
-        id(event.get("distinct_id").or_else(|| property("distinct_id"))),
-        id(property("$session_id")),
-        Some(timestamp(event, window.now_ms)),
-        None,
-        event.get("uuid").and_then(JsonValue::from_json),
-        property("$os")
-            .or_else(|| property("$lib"))
-            .and_then(JsonValue::from_json),
-        property("$geoip_country_code").and_then(JsonValue::from_json),
-        property("$groups")
-            .and_then(|groups| groups.get("organization"))
-            .and_then(JsonValue::from_json),
-        property("$app_version").and_then(JsonValue::from_json),
-    ];
-    raw
+/// An id as PostHog takes it: a string, or a number as its digits.
+fn id<'a>(value: Option<&JsonValue<'a>>) -> Option<JsonValue<'a>> {
+    Some(match value? {
+        JsonValue::Int(n) => JsonValue::Str(Cow::Owned(n.to_string())),
+        JsonValue::BigUint(n) => JsonValue::Str(Cow::Owned(n.to_string())),
+        JsonValue::Float(n) => JsonValue::Str(Cow::Owned(n.to_string())),
+        other => other.clone(),
+    })
 }
 
-/// When the event happened: `timestamp`, else `properties.$time` (epoch
-/// seconds), else `offset` milliseconds before now, else now.
-fn timestamp<'a>(event: &'a Value, now_ms: i64) -> JsonValue<'a> {
-    if let Some(ts) = event.get("timestamp").and_then(JsonValue::from_json) {
-        return ts;
+fn string(value: Option<JsonValue<'_>>) -> Option<Cow<'_, str>> {
+    match value? {
+        JsonValue::Str(s) => Some(s),
+        _ => None,
     }
-    let time = event
-        .get("properties")
-        .and_then(|p| p.get("$time"))
-        .and_then(Value::as_f64);
-    if let Some(seconds) = time {
-        return JsonValue::Int((seconds * 1000.0).round() as i64);
+}
+
+/// The next key of a JSON object, borrowed unless it has escapes.
+fn next_key<'de, A: MapAccess<'de>>(map: &mut A) -> Result<Option<Cow<'de, str>>, A::Error> {
+    Ok(match map.next_key::<JsonValue<'de>>()? {
+        Some(JsonValue::Str(key)) => Some(key),
+        Some(_) => Some(Cow::Borrowed("")),
+        None => None,
+    })
+}
+
+/// The whole body: an array of events, or an object (an envelope, or one
+/// event).
+struct BodySeed {
+    max_events: usize,
+}
+
+struct Body<'a> {
+    token: Option<Cow<'a, str>>,
+    events: Bounded<PostHogEvent<'a>>,
+}
+
+impl<'de> DeserializeSeed<'de> for BodySeed {
+    type Value = Body<'de>;
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Self::Value, D::Error> {
+        deserializer.deserialize_any(self)
     }
-    let offset = event.get("offset").and_then(Value::as_i64).unwrap_or(0);
-    JsonValue::Int(now_ms - offset)
+}
+
+impl<'de> Visitor<'de> for BodySeed {
+    type Value = Body<'de>;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a JSON object or array of events")
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<Self::Value, A::Error> {
+        let events = BoundedSeq::new(self.max_events, "an array of events").visit_seq(seq)?;
+        Ok(Body {
+            token: None,
+            events,
+        })
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        // Envelope keys and, for a body that is one event, its fields.
+        let mut token = None;
+        let mut batch = None;
+        let mut event = PostHogEvent::default();
+        while let Some(key) = next_key(&mut map)? {
+            match key.as_ref() {
+                "batch" | "data" => {
+                    let events = map.next_value_seed(BoundedSeq::new(
+                        self.max_events,
+                        "`batch` to be an array of events",
+                    ))?;
+                    if key == "batch" || batch.is_none() {
+                        batch = Some(events);
+                    }
+                }
+                "api_key" | "token" => {
+                    let value = map.next_value::<Option<JsonValue<'de>>>()?;
+                    if token.is_none() {
+                        token = string(value);
+                        event.token.clone_from(&token);
+                    }
+                }
+                other => event.take_field(other, &mut map)?,
+            }
+        }
+        let events = batch.unwrap_or_else(|| Bounded::Items(vec![event]));
+        Ok(Body { token, events })
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for PostHogEvent<'de> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_any(EventVisitor)
+    }
+}
+
+struct EventVisitor;
+
+/// What is not an object is an event of that kind (refused, by index).
+macro_rules! not_an_object {
+    ($($method:ident($($arg:ty)?) => $kind:literal),* $(,)?) => {$(
+        fn $method<E>(self, $(_: $arg)?) -> Result<Self::Value, E> {
+            Ok(PostHogEvent { not_an_object: Some($kind), ..PostHogEvent::default() })
+        }
+    )*};
+}
+
+impl<'de> Visitor<'de> for EventVisitor {
+    type Value = PostHogEvent<'de>;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("an event object")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let mut event = PostHogEvent::default();
+        while let Some(key) = next_key(&mut map)? {
+            event.take_field(&key, &mut map)?;
+        }
+        Ok(event)
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+        while seq.next_element::<Skip>()?.is_some() {}
+        Ok(PostHogEvent {
+            not_an_object: Some("an array"),
+            ..PostHogEvent::default()
+        })
+    }
+
+    not_an_object! {
+        visit_bool(bool) => "a boolean",
+        visit_i64(i64) => "an integer",
+        visit_u64(u64) => "an integer",
+        visit_f64(f64) => "a fractional number",
+        visit_str(&str) => "a string",
+        visit_unit() => "null",
+    }
+}
+
+/// `properties`: its fields go into the event; anything but an object is
+/// ignored.
+struct PropertiesSeed<'e, 'a>(&'e mut PostHogEvent<'a>);
+
+impl<'de> DeserializeSeed<'de> for PropertiesSeed<'_, 'de> {
+    type Value = ();
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {
+        deserializer.deserialize_any(self)
+    }
+}
+
+/// Skips a value that is not the object expected.
+macro_rules! ignore_others {
+    ($($method:ident($($arg:ty)?)),* $(,)?) => {$(
+        fn $method<E>(self, $(_: $arg)?) -> Result<Self::Value, E> {
+            Ok(Default::default())
+        }
+    )*};
+}
+
+impl<'de> Visitor<'de> for PropertiesSeed<'_, 'de> {
+    type Value = ();
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("properties")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+        let event = self.0;
+        while let Some(key) = next_key(&mut map)? {
+            let slot = match key.as_ref() {
+                "token" => {
+                    let value = map.next_value::<Option<JsonValue<'de>>>()?;
+                    event.property_token = string(value);
+                    continue;
+                }
+                "$groups" => {
+                    event.organization = map.next_value_seed(OrganizationSeed)?;
+                    continue;
+                }
+                "distinct_id" => &mut event.property_distinct_id,
+                "$session_id" => &mut event.session_id,
+                "$time" => &mut event.time,
+                "$os" => &mut event.os,
+                "$lib" => &mut event.lib,
+                "$geoip_country_code" => &mut event.country,
+                "$app_version" => &mut event.app_version,
+                _ => {
+                    map.next_value::<Skip>()?;
+                    continue;
+                }
+            };
+            *slot = map.next_value()?;
+        }
+        Ok(())
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+        while seq.next_element::<Skip>()?.is_some() {}
+        Ok(())
+    }
+
+    ignore_others!(
+        visit_bool(bool),
+        visit_i64(i64),
+        visit_u64(u64),
+        visit_f64(f64),
+        visit_str(&str),
+        visit_unit()
+    );
+}
+
+/// `$groups.organization`, if `$groups` is an object that has it.
+struct OrganizationSeed;
+
+impl<'de> DeserializeSeed<'de> for OrganizationSeed {
+    type Value = Option<JsonValue<'de>>;
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Self::Value, D::Error> {
+        deserializer.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for OrganizationSeed {
+    type Value = Option<JsonValue<'de>>;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("$groups")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let mut organization = None;
+        while let Some(key) = next_key(&mut map)? {
+            if key == "organization" {
+                organization = map.next_value()?;
+            } else {
+                map.next_value::<Skip>()?;
+            }
+        }
+        Ok(organization)
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+        while seq.next_element::<Skip>()?.is_some() {}
+        Ok(None)
+    }
+
+    ignore_others!(
+        visit_bool(bool),
+        visit_i64(i64),
+        visit_u64(u64),
+        visit_f64(f64),
+        visit_str(&str),
+        visit_unit()
+    );
 }
 
 /// A highwater field's name as the PostHog sender knows it.

@@ -20,12 +20,16 @@ use axum::http::{HeaderMap, HeaderValue};
 use axum::response::IntoResponse;
 use serde::{Deserialize, Serialize};
 
+use super::access::client::ClientAddress;
 use super::access::keys::KeyRole;
 use super::error::{ApiError, ErrorBody, IngestErrors};
-use super::ingest::admission::DECODED_BYTES_PER_BYTE;
+use super::ingest::admission::parsing_bytes;
 use super::ingest::partial::Refused;
-use super::ingest::{append_validated, off_the_workers, read_admitted};
+use super::ingest::{
+    RowEncoder, accept_window, append_rows, off_the_workers, read_body, refused_cost,
+};
 use super::state::AppState;
+use crate::domain::raw_event::RawEvent;
 use events::Capture;
 use payload::Compression;
 
@@ -86,11 +90,12 @@ macro_rules! capture_routes {
         )]
         pub async fn $name(
             state: State<AppState>,
+            client: ClientAddress,
             query: Query<CaptureQuery>,
             headers: HeaderMap,
             body: Body,
         ) -> Result<Json<CaptureAnswer>, ApiError> {
-            capture(state, query, headers, body).await
+            capture(state, client, query, headers, body).await
         }
     )*};
 }
@@ -106,9 +111,12 @@ capture_routes! {
     i_v0_e_slash => "/i/v0/e/",
 }
 
+/// A capture: its key is inside the body, so the body is read as keyless
+/// (`admission`: a share per client address) until the key is found.
 #[tracing::instrument(skip_all, fields(project, events))]
 async fn capture(
     State(state): State<AppState>,
+    ClientAddress(client): ClientAddress,
     Query(query): Query<CaptureQuery>,
     headers: HeaderMap,
     body: Body,
@@ -118,29 +126,68 @@ async fn capture(
         .get(CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"));
-    let (body, mut admitted) = read_admitted(&state, &headers, body).await?;
-    let limits = &state.limits;
-    let (limit, max_events) = (limits.max_decompressed_bytes, limits.max_events_per_batch);
-    let json = off_the_workers(move || payload::decode(body, form, compression, limit)).await?;
-    admitted.grow(json.len().saturating_mul(DECODED_BYTES_PER_BYTE))?;
-    let size = json.len();
-    let capture =
-        off_the_workers(move || Capture::parse(&json, max_events).map_err(ApiError::from)).await?;
-    let token = capture
-        .token
-        .as_deref()
-        .ok_or(ApiError::MissingKeyIn("as `api_key` (or `token`)"))?;
-    let key = state
-        .keys
-        .authorize_token(token.as_bytes(), KeyRole::Ingest)?;
-    let project = &state.projects[key.project];
-    tracing::Span::current().record("project", project.name.as_str());
-    state.keys.throttle(key, 1)?;
-    let (accepted, refused) = append_validated(&state, key, project, size, move |window, rows| {
-        let converted = capture.convert(window)?;
-        Ok((rows.encode(&converted.events), converted.refused))
+    let admitted = state.admission.admit_keyless(client)?;
+    let (body, admitted) = read_body(&state, &headers, body, admitted).await?;
+    let limits = state.limits.clone();
+    let (json, mut admitted) = off_the_workers(move || {
+        let mut admitted = admitted;
+        let json = payload::decode(
+            body,
+            form,
+            compression,
+            limits.max_decompressed_bytes,
+            &mut admitted,
+        )?;
+        Ok((json, admitted))
     })
     .await?;
+    let parsed_event =
+        std::mem::size_of::<events::PostHogEvent>() + std::mem::size_of::<RawEvent>();
+    admitted.grow(parsing_bytes(
+        json.len(),
+        state.limits.max_events_per_batch,
+        parsed_event,
+    ))?;
+    let size = json.len();
+    let now_ms = state.clock.now_ms();
+    let (keys, projects, max_events) = (
+        state.keys.clone(),
+        state.projects.clone(),
+        state.limits.max_events_per_batch,
+    );
+    // One pass off the workers: the events borrow from the body, so the
+    // key is found, checked and charged, and the rows encoded, together.
+    let outcome = off_the_workers(move || {
+        let capture = Capture::parse(&json, max_events)?;
+        let token = capture
+            .token
+            .as_deref()
+            .ok_or(ApiError::MissingKeyIn("as `api_key` (or `token`)"))?;
+        let key = keys.authorize_token(token.as_bytes(), KeyRole::Ingest)?;
+        keys.throttle(key, 1)?;
+        let project = &projects[key.project];
+        let window = accept_window(project, now_ms);
+        let rows = RowEncoder::new(project, now_ms);
+        let converted = capture
+            .convert(&window)
+            .map_err(|e| (key, ApiError::from(e)));
+        Ok(match converted {
+            Ok(converted) => Ok((key, rows.encode(&converted.events), converted.refused)),
+            Err(refused) => Err(refused),
+        })
+    })
+    .await?;
+    admitted.authenticated();
+    let (key, (encoded, accepted), refused) = match outcome {
+        Ok(parsed) => parsed,
+        Err((key, refused)) => {
+            state.keys.charge(key, refused_cost(&refused, size));
+            return Err(refused);
+        }
+    };
+    let project = &state.projects[key.project];
+    tracing::Span::current().record("project", project.name.as_str());
+    let accepted = append_rows(&state, key, project, encoded, accepted, now_ms).await?;
     Ok(Json(CaptureAnswer {
         status: 1,
         accepted: accepted.accepted,

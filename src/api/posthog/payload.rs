@@ -11,6 +11,7 @@ use bytes::Bytes;
 
 use super::lz64::{self, Lz64Error};
 use crate::api::error::ApiError;
+use crate::api::ingest::admission::Admitted;
 use crate::api::ingest::body::gunzip;
 
 /// How the payload is compressed.
@@ -40,15 +41,19 @@ impl Compression {
 
 /// The JSON bytes of a capture body. `form` says the body is
 /// `application/x-www-form-urlencoded`; `compression` is the query's.
-/// Nothing decoded grows past `limit` bytes.
+/// Nothing decoded grows past `limit` bytes, and what decoding holds is
+/// charged to `admitted` before it is built (inflating gzip: as it grows).
 /// A plain JSON body comes back as it is, not copied.
 pub fn decode(
     body: Bytes,
     form: bool,
     compression: Compression,
     limit: usize,
+    admitted: &mut Admitted,
 ) -> Result<Bytes, ApiError> {
     let (payload, compression) = if form {
+        // The `data` field, unescaped, is no longer than the form.
+        admitted.grow(body.len())?;
         let mut data = None;
         let mut said = compression;
         for (name, value) in form_urlencoded::parse(&body) {
@@ -70,14 +75,18 @@ pub fn decode(
     };
     let decompressed = match compression {
         Compression::Unsaid => payload,
-        Compression::Gzip => gunzip(&payload, limit)?.into(),
-        Compression::Base64 => base64(&payload, limit)?.into(),
-        Compression::Lz64 => lz64::decompress_from_base64(&payload, limit)
-            .map(Bytes::from)
-            .map_err(|e| match e {
-                Lz64Error::TooLarge => ApiError::DecompressedTooLarge { limit },
-                Lz64Error::Invalid => ApiError::BadPayload("not lz-string (lz64) data".into()),
-            })?,
+        Compression::Gzip => gunzip(&payload, limit, admitted)?.into(),
+        Compression::Base64 => base64(&payload, limit, admitted)?.into(),
+        Compression::Lz64 => {
+            // A copy of the input, and an output that may reach the limit.
+            admitted.grow(payload.len() + limit)?;
+            lz64::decompress_from_base64(&payload, limit)
+                .map(Bytes::from)
+                .map_err(|e| match e {
+                    Lz64Error::TooLarge => ApiError::DecompressedTooLarge { limit },
+                    Lz64Error::Invalid => ApiError::BadPayload("not lz-string (lz64) data".into()),
+                })?
+        }
     };
     if decompressed.len() > limit {
         return Err(ApiError::DecompressedTooLarge { limit });
@@ -96,7 +105,9 @@ fn sniff(payload: &[u8]) -> Compression {
 
 /// Base64 (standard or URL-safe, padded or not, whitespace ignored), which
 /// may itself hold gzip.
-fn base64(payload: &[u8], limit: usize) -> Result<Vec<u8>, ApiError> {
+fn base64(payload: &[u8], limit: usize, admitted: &mut Admitted) -> Result<Vec<u8>, ApiError> {
+    // The input without white space, and what it decodes to (3/4 of it).
+    admitted.grow(payload.len() + 3 + payload.len().div_ceil(4) * 3)?;
     let mut padded: Vec<u8> = payload
         .iter()
         .copied()
@@ -108,7 +119,7 @@ fn base64(payload: &[u8], limit: usize) -> Result<Vec<u8>, ApiError> {
         .or_else(|_| URL_SAFE.decode(&padded))
         .map_err(|e| ApiError::BadPayload(format!("neither JSON, gzip nor base64: {e}")))?;
     match decoded.as_slice() {
-        [0x1f, 0x8b, ..] => gunzip(&decoded, limit),
+        [0x1f, 0x8b, ..] => gunzip(&decoded, limit, admitted),
         _ => Ok(decoded),
     }
 }
@@ -128,7 +139,14 @@ mod tests {
     }
 
     fn decoded(body: &[u8], form: bool, compression: Compression) -> String {
-        let decoded = decode(Bytes::copy_from_slice(body), form, compression, 1 << 20).unwrap();
+        let decoded = decode(
+            Bytes::copy_from_slice(body),
+            form,
+            compression,
+            1 << 20,
+            &mut Admitted::unlimited(),
+        )
+        .unwrap();
         String::from_utf8(decoded.to_vec()).unwrap()
     }
 
@@ -173,9 +191,15 @@ mod tests {
     #[test]
     fn what_does_not_decode_is_refused_precisely() {
         let refused = |body: &[u8], form: bool, compression: Compression| {
-            decode(Bytes::copy_from_slice(body), form, compression, 1 << 20)
-                .unwrap_err()
-                .to_string()
+            decode(
+                Bytes::copy_from_slice(body),
+                form,
+                compression,
+                1 << 20,
+                &mut Admitted::unlimited(),
+            )
+            .unwrap_err()
+            .to_string()
         };
         assert!(refused(b"***", false, Compression::Unsaid).contains("base64"));
         assert!(refused(b"x=1", true, Compression::Unsaid).contains("`data`"));
@@ -184,9 +208,15 @@ mod tests {
         assert!(Compression::named("zstd").is_err());
         let big = gzip(&vec![b' '; 4096]);
         assert_eq!(
-            decode(big.into(), false, Compression::Unsaid, 1000)
-                .unwrap_err()
-                .to_string(),
+            decode(
+                big.into(),
+                false,
+                Compression::Unsaid,
+                1000,
+                &mut Admitted::unlimited()
+            )
+            .unwrap_err()
+            .to_string(),
             ApiError::DecompressedTooLarge { limit: 1000 }.to_string()
         );
     }

@@ -157,7 +157,7 @@ impl Server {
         let (wal, wal_tasks) = Wal::open(&settings.wal_dir(), &settings.wal, client.clone())?;
         let monitoring = Arc::new(Monitoring::new(wal.monitor(), clock.clone()));
         let projects = Arc::new(settings.projects.clone());
-        let alerts = Alerts::new(&settings.alerts, client.clone(), clock.clone());
+        let alerts = Alerts::new(&settings.alerts, client.clone(), clock.clone())?;
         // ClickHouse pauses a query while one of a higher priority (a lower
         // number) runs: a live round's short read goes before the full
         // round's long one, which would otherwise hold today's figures back
@@ -216,6 +216,7 @@ impl Server {
                 .scrape_key
                 .as_ref()
                 .map(|key| Sha256::digest(key.as_bytes()).into()),
+            clickhouse_check: Arc::default(),
         };
         Ok(Self {
             listener,

@@ -53,7 +53,8 @@ type SentRecords = FxHashMap<(usize, String), HashSet<(String, String)>>;
 pub struct Alerts {
     alerts: Vec<AlertSettings>,
     client: clickhouse::Client,
-    http: reqwest::Client,
+    /// One client per alert (each may trust its own authority).
+    http: Vec<reqwest::Client>,
     clock: Arc<dyn Clock>,
     episodes: Mutex<Episodes<Condition>>,
     /// Loaded from `alerts_sent` at an alert's first check.
@@ -66,17 +67,22 @@ impl Alerts {
         alerts: &[AlertSettings],
         client: clickhouse::Client,
         clock: Arc<dyn Clock>,
-    ) -> Option<Arc<Self>> {
-        (!alerts.is_empty()).then(|| {
-            Arc::new(Self {
-                alerts: alerts.to_vec(),
-                client,
-                http: reqwest::Client::new(),
-                clock,
-                episodes: Mutex::default(),
-                records: tokio::sync::Mutex::default(),
-            })
-        })
+    ) -> anyhow::Result<Option<Arc<Self>>> {
+        if alerts.is_empty() {
+            return Ok(None);
+        }
+        let http = alerts
+            .iter()
+            .map(webhook::client)
+            .collect::<anyhow::Result<_>>()?;
+        Ok(Some(Arc::new(Self {
+            alerts: alerts.to_vec(),
+            client,
+            http,
+            clock,
+            episodes: Mutex::default(),
+            records: tokio::sync::Mutex::default(),
+        })))
     }
 
     /// The alerts of `kind` that watch `project`, with their index.
@@ -203,7 +209,7 @@ impl Alerts {
             let (index, project) = key.clone();
             let alert = &this.alerts[index];
             let body = this.body(alert, &episode.0, Some(&project), details);
-            match webhook::deliver(&this.http, alert, &body, || this.now_s()).await {
+            match webhook::deliver(&this.http[index], alert, &body, || this.now_s()).await {
                 Ok(()) => {
                     let row = SentRow {
                         alert: alert.name.clone(),
@@ -241,7 +247,8 @@ impl Alerts {
             let alert = &this.alerts[condition.0];
             let kind = kind_name(alert.kind);
             let body = this.body(alert, kind, condition.1.as_deref(), details);
-            if let Err(e) = webhook::deliver(&this.http, alert, &body, || this.now_s()).await {
+            let http = &this.http[condition.0];
+            if let Err(e) = webhook::deliver(http, alert, &body, || this.now_s()).await {
                 tracing::error!(alert = %alert.name, kind, error = %e, "alert not delivered; the next check fires it again");
                 this.episodes
                     .lock()

@@ -8,6 +8,7 @@
 
 use std::time::Duration;
 
+use anyhow::Context;
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 
@@ -15,6 +16,34 @@ use crate::config::AlertSettings;
 
 /// The longest wait between two attempts.
 const MAX_BACKOFF: Duration = Duration::from_secs(60);
+
+/// The HTTP client of one alert: TLS by rustls, trusting the platform's
+/// certificate authorities and Mozilla's (webpki), and the alert's own
+/// `ca_file` (a private receiver's authority) if it names one.
+pub fn client(alert: &AlertSettings) -> anyhow::Result<reqwest::Client> {
+    let mozilla = webpki_root_certs::TLS_SERVER_ROOT_CERTS
+        .iter()
+        .filter_map(|der| reqwest::Certificate::from_der(der).ok());
+    let mut builder = reqwest::Client::builder().tls_certs_merge(mozilla);
+    if let Some(path) = &alert.ca_file {
+        builder = builder.tls_certs_merge(
+            ca_file(path)
+                .with_context(|| format!("alert {:?}: ca_file {}", alert.name, path.display()))?,
+        );
+    }
+    builder
+        .build()
+        .with_context(|| format!("alert {:?}: cannot build its HTTP client", alert.name))
+}
+
+/// The certificates of a PEM file.
+pub fn ca_file(path: &std::path::Path) -> anyhow::Result<Vec<reqwest::Certificate>> {
+    let pem = std::fs::read(path).context("cannot read it")?;
+    let certificates =
+        reqwest::Certificate::from_pem_bundle(&pem).context("not PEM certificates")?;
+    anyhow::ensure!(!certificates.is_empty(), "it holds no certificate");
+    Ok(certificates)
+}
 
 /// `sha256=<hex>` of `timestamp.body` under `secret`.
 pub fn signature(secret: &str, timestamp: i64, body: &[u8]) -> String {

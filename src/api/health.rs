@@ -1,13 +1,18 @@
 //! `GET /healthz` (the process is up) and `GET /readyz` (it can do its
 //! work), for load balancers and service managers.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use axum::Json;
 use axum::extract::State;
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
 use serde_json::json;
+use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq;
 
+use super::access::keys::bearer_token;
+use super::error::ApiError;
 use super::state::AppState;
 use crate::store::connect::ping;
 
@@ -22,9 +27,57 @@ pub async fn healthz() -> &'static str {
     "ok\n"
 }
 
+/// How long one answer of ClickHouse stands for every `/readyz`.
+const CHECK_FRESH: Duration = Duration::from_secs(1);
+
+/// The last ClickHouse check, shared: one `SELECT 1` a second at most,
+/// however often `/readyz` is asked (concurrent callers wait for the one
+/// check in progress instead of starting their own).
+#[derive(Debug, Default)]
+pub struct ClickHouseCheck {
+    last: tokio::sync::Mutex<Option<(Instant, Result<(), String>)>>,
+}
+
+impl ClickHouseCheck {
+    /// The last result if fresh, else that of `check`, run now.
+    pub async fn result(
+        &self,
+        check: impl std::future::Future<Output = Result<(), String>>,
+    ) -> Result<(), String> {
+        let mut last = self.last.lock().await;
+        if let Some((at, result)) = &*last
+            && at.elapsed() < CHECK_FRESH
+        {
+            return result.clone();
+        }
+        let result = check.await;
+        *last = Some((Instant::now(), result.clone()));
+        result
+    }
+}
+
+/// Whether the request may see the causes of failures: it carries a read
+/// key or the scrape key. `Err` marks an unknown key (the failed-key guard
+/// counts it).
+fn may_see_details(state: &AppState, headers: &HeaderMap) -> Result<bool, ApiError> {
+    let Some(token) = bearer_token(headers) else {
+        return Ok(false);
+    };
+    let scrape = state.scrape_key_digest.is_some_and(|expected| {
+        let digest: [u8; 32] = Sha256::digest(token).into();
+        bool::from(digest.ct_eq(&expected))
+    });
+    if scrape || state.keys.read_key(token).is_some() {
+        return Ok(true);
+    }
+    Err(ApiError::UnknownKey)
+}
+
 /// The process can do its work: ClickHouse answers (reads and shipping
 /// need it) and the log has room (ingest needs it). The body always tells
-/// the backlog: acknowledged bytes not yet in ClickHouse, and their age.
+/// the backlog: acknowledged bytes not yet in ClickHouse, and their age;
+/// the causes of failures (ClickHouse's errors) only to a request with a
+/// read key or the scrape key.
 #[utoipa::path(
     get,
     path = "/readyz",
@@ -34,13 +87,19 @@ pub async fn healthz() -> &'static str {
         (status = 503, description = "Not ready, and why", body = serde_json::Value),
     ),
 )]
-pub async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<serde_json::Value>) {
-    let clickhouse = match tokio::time::timeout(Duration::from_secs(2), ping(&state.db)).await {
-        Ok(Ok(())) => Ok(()),
-        Ok(Err(e)) => Err(e.to_string()),
-        Err(_) => Err("no answer within 2 s".to_owned()),
-    };
-    let log = state.wal.monitor().status(state.clock.now_ms());
+pub async fn readyz(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    let details = may_see_details(&state, &headers);
+    let clickhouse = state
+        .clickhouse_check
+        .result(async {
+            match tokio::time::timeout(Duration::from_secs(2), ping(&state.db)).await {
+                Ok(Ok(())) => Ok(()),
+                Ok(Err(e)) => Err(e.to_string()),
+                Err(_) => Err("no answer within 2 s".to_owned()),
+            }
+        })
+        .await;
+    let mut log = state.wal.monitor().status(state.clock.now_ms());
     let log_has_room = !log.full;
     let ready = clickhouse.is_ok() && log_has_room && !log.stalled;
     let status = if ready {
@@ -53,27 +112,74 @@ pub async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<serde_js
     } else {
         "refusing: the log is full"
     };
+    let shown = matches!(details, Ok(true));
+    let clickhouse = match clickhouse {
+        Ok(()) => "ok".to_owned(),
+        Err(e) if shown => e,
+        Err(_) => "unavailable".to_owned(),
+    };
     // ClickHouse may answer queries and still take no insert (a table gone,
     // rights revoked, a refusal the shipper keeps retrying): say so.
-    let shipping = if log.stalled {
-        format!(
+    let shipping = match (log.stalled, shown) {
+        (false, _) => "ok".to_owned(),
+        (true, true) => format!(
             "stalled: {} bytes waiting, nothing shipped for {:.0} s ({})",
             log.backlog_bytes,
             log.no_progress_s,
             log.clickhouse_error
                 .as_deref()
                 .unwrap_or("no error reported yet")
-        )
-    } else {
-        "ok".to_owned()
+        ),
+        (true, false) => "stalled".to_owned(),
     };
+    if !shown {
+        log.clickhouse_error = None;
+    }
     let body = json!({
         "ready": ready,
-        "clickhouse": clickhouse.err().unwrap_or_else(|| "ok".into()),
+        "clickhouse": clickhouse,
         "ingest": ingest,
         "ingest_requests_in_flight": state.admission.requests_in_flight(),
         "shipping": shipping,
         "log": log,
     });
-    (status, Json(body))
+    let mut response = (status, Json(body)).into_response();
+    if let Err(unknown) = details {
+        unknown.mark(&mut response);
+    }
+    response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    #[tokio::test]
+    async fn many_readiness_checks_at_once_ask_clickhouse_once() {
+        let check = Arc::new(ClickHouseCheck::default());
+        let asked = Arc::new(AtomicUsize::new(0));
+        let callers: Vec<_> = (0..100)
+            .map(|_| {
+                let (check, asked) = (check.clone(), asked.clone());
+                tokio::spawn(async move {
+                    check
+                        .result(async {
+                            asked.fetch_add(1, Ordering::SeqCst);
+                            tokio::time::sleep(Duration::from_millis(50)).await;
+                            Err("down".to_owned())
+                        })
+                        .await
+                })
+            })
+            .collect();
+        for caller in callers {
+            assert_eq!(caller.await.unwrap(), Err("down".to_owned()));
+        }
+        assert_eq!(asked.load(Ordering::SeqCst), 1);
+        // Stale after a second: asked again.
+        tokio::time::sleep(CHECK_FRESH).await;
+        check.result(async { Ok(()) }).await.unwrap();
+    }
 }

@@ -39,6 +39,8 @@ pub struct AppState {
     pub monitoring: Arc<Monitoring>,
     /// SHA-256 of `metrics.scrape_key`, if `/metrics` is served here.
     pub scrape_key_digest: Option<[u8; 32]>,
+    /// `/readyz`'s last look at ClickHouse.
+    pub clickhouse_check: Arc<super::health::ClickHouseCheck>,
 }
 
 impl AppState {

@@ -212,6 +212,10 @@ pub struct AlertSettings {
     /// Attempts after the first (1 s, 2 s, 4 s… apart, at most 60 s).
     #[serde(default = "alert_retries")]
     pub retries: u32,
+    /// PEM certificate(s) of the authority of a private `https://`
+    /// receiver, trusted besides the platform's and Mozilla's.
+    #[serde(default)]
+    pub ca_file: Option<PathBuf>,
 }
 
 fn alert_timeout_ms() -> u64 {
@@ -309,6 +313,11 @@ impl AlertSettings {
         }
         if self.timeout_ms == 0 {
             anyhow::bail!("alert {name:?}: timeout_ms must be positive");
+        }
+        if let Some(path) = &self.ca_file {
+            crate::alerts::webhook::ca_file(path).map_err(|e| {
+                anyhow::anyhow!("alert {name:?}: ca_file {}: {e:#}", path.display())
+            })?;
         }
         Ok(())
     }

@@ -28,6 +28,28 @@ pub fn check_range(from: NaiveDate, to: NaiveDate) -> Result<(), RangeError> {
     Ok(())
 }
 
+/// The days highwater takes in requests: those ClickHouse's `Date` holds
+/// (1970-01-01 to 2149-06-06), far from the ends of chrono's range, so a
+/// few years either side of any of them is a date too.
+pub fn supported_days() -> std::ops::RangeInclusive<NaiveDate> {
+    epoch_day()..=date_of(u16::MAX)
+}
+
+/// A `YYYY-MM-DD` day within [`supported_days`].
+pub fn parse_day(text: &str) -> Result<NaiveDate, String> {
+    let day = NaiveDate::parse_from_str(text, "%Y-%m-%d")
+        .map_err(|_| format!("{text:?} is not a date like 2020-03-25"))?;
+    let supported = supported_days();
+    if !supported.contains(&day) {
+        return Err(format!(
+            "{day} is outside the days highwater keeps ({} to {})",
+            supported.start(),
+            supported.end()
+        ));
+    }
+    Ok(day)
+}
+
 fn epoch_day() -> NaiveDate {
     NaiveDate::from_ymd_opt(1970, 1, 1).expect("valid")
 }
@@ -93,6 +115,38 @@ mod tests {
             check_range(d("2019-01-01"), d("2020-02-05")),
             Err(RangeError::TooLong { days: 401 })
         );
+    }
+
+    #[test]
+    fn days_outside_what_clickhouse_keeps_are_refused() {
+        assert_eq!(parse_day("2020-03-25"), Ok(d("2020-03-25")));
+        for text in [
+            "-262143-01-01",
+            "+262142-12-31",
+            "1969-12-31",
+            "2149-06-07",
+            "9999-12-31",
+        ] {
+            assert!(parse_day(text).unwrap_err().contains("outside"), "{text}");
+        }
+        assert!(parse_day("2020-02-30").unwrap_err().contains("not a date"));
+    }
+
+    proptest::proptest! {
+        /// Whatever a query string holds, parsing it never panics, and a
+        /// day it accepts can be moved a few years either way (the pages'
+        /// ranges and comparisons do) without leaving chrono's range.
+        #[test]
+        fn any_text_parses_or_is_refused_without_panicking(
+            text in "\\PC{0,24}|[+-]?[0-9]{1,7}-[0-9]{1,2}-[0-9]{1,2}"
+        ) {
+            if let Ok(day) = parse_day(&text) {
+                proptest::prop_assert!(supported_days().contains(&day));
+                let years = chrono::Days::new(5 * 366);
+                proptest::prop_assert!(day.checked_sub_days(years).is_some());
+                proptest::prop_assert!(day.checked_add_days(years).is_some());
+            }
+        }
     }
 
     #[test]

@@ -70,6 +70,13 @@ impl Collector for WalCollector {
         )?;
         write(
             e,
+            "wal_resent_rows",
+            "Events inserted again after an insert without an answer in time (at most this many copies; figures are immune to them)",
+            None,
+            ConstCounter::new(status.resent_rows),
+        )?;
+        write(
+            e,
             "wal_ship_failures",
             "Inserts ClickHouse did not take (retried, or set aside as dead letters)",
             None,

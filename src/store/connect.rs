@@ -109,18 +109,54 @@ async fn connect_one(
         .await?;
     let client = base.with_database(&settings.database);
     let ran = migrations::migrate(&client, topology).await?;
+    deduplicate_retried_inserts(&client, topology).await?;
     tracing::info!(%url, %version, database = %settings.database, migrations_applied = ran, "ClickHouse ready");
     Ok(client)
+}
+
+/// Recent blocks of `events` that the server keeps to drop repeats of.
+const DEDUPLICATION_WINDOW: u32 = 1000;
+
+/// Where the server can (current releases: the MergeTree setting
+/// `non_replicated_deduplication_window`), `events` drops a block it was
+/// sent already — an insert retried after a timeout that had in fact
+/// landed is then stored once, and its materialized views see it once.
+/// (18.16 has no such setting; replicated tables deduplicate by default.)
+/// Copies change no figure either way: this only saves them their rows.
+async fn deduplicate_retried_inserts(
+    client: &Client,
+    topology: &Topology,
+) -> Result<(), StoreError> {
+    let setting = "non_replicated_deduplication_window";
+    let known = client
+        .query("SELECT count() FROM system.merge_tree_settings WHERE name = ?")
+        .bind(setting);
+    if text(known).await? == "0" {
+        return Ok(());
+    }
+    let table = match topology {
+        Topology::SingleNode => "events",
+        Topology::Cluster { .. } => "events_local",
+    };
+    client
+        .query(&format!(
+            "ALTER TABLE {table} MODIFY SETTING {setting} = {DEDUPLICATION_WINDOW}"
+        ))
+        .execute()
+        .await?;
+    Ok(())
 }
 
 /// `SELECT version()`, read as text so that it works before we know the
 /// server's version (row validation may not be supported yet).
 pub async fn server_version(client: &Client) -> Result<String, StoreError> {
-    let bytes = client
-        .query("SELECT version()")
-        .fetch_bytes("TabSeparated")?
-        .collect()
-        .await?;
+    text(client.query("SELECT version()")).await
+}
+
+/// A query's answer as trimmed text (no row types: it works before row
+/// validation is set up, on any server).
+async fn text(query: clickhouse::query::Query) -> Result<String, StoreError> {
+    let bytes = query.fetch_bytes("TabSeparated")?.collect().await?;
     Ok(String::from_utf8_lossy(&bytes).trim().to_owned())
 }
 
@@ -130,13 +166,12 @@ async fn known_settings<'a>(
     wanted: &[(&'a str, &'a str)],
 ) -> Result<Vec<(&'a str, &'a str)>, StoreError> {
     let names: Vec<&str> = wanted.iter().map(|(name, _)| *name).collect();
-    let bytes = client
-        .query("SELECT name FROM system.settings WHERE has(?, name)")
-        .bind(names)
-        .fetch_bytes("TabSeparated")?
-        .collect()
-        .await?;
-    let known = String::from_utf8_lossy(&bytes);
+    let known = text(
+        client
+            .query("SELECT name FROM system.settings WHERE has(?, name)")
+            .bind(names),
+    )
+    .await?;
     let known: Vec<&str> = known.lines().collect();
     Ok(wanted
         .iter()

@@ -28,6 +28,9 @@ use crate::store::row_binary::EVENT_COLUMNS;
 /// would let one of the tries through, a refusal of the rows will not.
 const ATTEMPTS_BEFORE_SPLIT: u32 = 5;
 
+/// How an insert that timed out is described (its rows may be stored).
+const NO_ANSWER: &str = "no answer within";
+
 pub struct Inserter {
     shared: Arc<Shared>,
     client: Client,
@@ -56,8 +59,13 @@ impl Inserter {
         // Failures with an error of unknown kind only: an outage before
         // them must not count towards splitting.
         let mut unknown_failures = 0u32;
+        // An attempt got no answer in time: it may have stored the rows.
+        let mut maybe_stored = false;
         loop {
             let outcome = self.insert(chunk, from, to).await;
+            if matches!(&outcome, Outcome::Unavailable(why) if why.starts_with(NO_ANSWER)) {
+                maybe_stored = true;
+            }
             if matches!(outcome, Outcome::Failed(_)) {
                 unknown_failures += 1;
             }
@@ -68,6 +76,9 @@ impl Inserter {
                         .map(|r| u64::from(r.rows))
                         .sum();
                     self.shared.shipped_rows.fetch_add(rows, Ordering::Relaxed);
+                    if maybe_stored {
+                        self.shared.resent_rows.fetch_add(rows, Ordering::Relaxed);
+                    }
                     if failures > 0 {
                         tracing::info!(failures, "the insert went through; shipping the log");
                     }
@@ -114,7 +125,7 @@ impl Inserter {
         };
         match tokio::time::timeout(self.insert_timeout, work).await {
             Err(_) => Outcome::Unavailable(format!(
-                "no answer within {} ms",
+                "{NO_ANSWER} {} ms",
                 self.insert_timeout.as_millis()
             )),
             Ok(Ok(())) => Outcome::Stored,

@@ -80,6 +80,8 @@ struct Shared {
     /// The shipper moved on (or gave up a round).
     shipped: Notify,
     shipped_rows: AtomicU64,
+    /// Rows inserted again after an attempt that may have stored them.
+    resent_rows: AtomicU64,
     /// Inserts ClickHouse did not take (each retried or set aside).
     ship_failures: AtomicU64,
     dead_letter_records: AtomicU64,
@@ -210,6 +212,7 @@ impl Wal {
             appended: Notify::new(),
             shipped: Notify::new(),
             shipped_rows: AtomicU64::new(0),
+            resent_rows: AtomicU64::new(0),
             ship_failures: AtomicU64::new(0),
             dead_letter_records: AtomicU64::new(0),
             dead_letter_bytes: AtomicU64::new(dead_letter::DeadLetters::disk_bytes(dir)?),

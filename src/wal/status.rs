@@ -22,6 +22,11 @@ pub struct WalStatus {
     /// Batches are being refused (503) until the shipper frees room.
     pub full: bool,
     pub shipped_rows: u64,
+    /// Rows sent again after an insert whose outcome could not be known (no
+    /// answer in time): at most this many copies in ClickHouse from this
+    /// process — fewer where the server deduplicates the retried blocks
+    /// (current releases, replicated tables). Copies change no figure.
+    pub resent_rows: u64,
     /// Inserts ClickHouse did not take since start (each retried or set
     /// aside).
     pub ship_failures: u64,
@@ -61,6 +66,7 @@ impl WalMonitor {
             max_bytes: shared.max_bytes,
             full: log.full,
             shipped_rows: shared.shipped_rows.load(Ordering::Relaxed),
+            resent_rows: shared.resent_rows.load(Ordering::Relaxed),
             ship_failures: shared.ship_failures.load(Ordering::Relaxed),
             dead_letter_records: shared.dead_letter_records.load(Ordering::Relaxed),
             dead_letter_bytes: shared.dead_letter_bytes.load(Ordering::Relaxed),

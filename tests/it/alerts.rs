@@ -22,17 +22,22 @@ const SECRET: &str = "webhook-secret-0123456789abcdef";
 
 type Calls = Arc<Mutex<Vec<(HeaderMap, String)>>>;
 
-/// A webhook receiver on a free port: every call, as received.
-async fn receiver() -> (String, Calls) {
-    let calls: Calls = Arc::default();
+/// The receiver's routes: `POST /hook` keeps every call in `calls`.
+fn receiving(calls: &Calls) -> Router {
     let kept = calls.clone();
-    let router = Router::new().route(
+    Router::new().route(
         "/hook",
         post(move |headers: HeaderMap, body: String| async move {
             kept.lock().unwrap().push((headers, body));
             "ok"
         }),
-    );
+    )
+}
+
+/// A webhook receiver on a free port: every call, as received.
+async fn receiver() -> (String, Calls) {
+    let calls: Calls = Arc::default();
+    let router = receiving(&calls);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}/hook", listener.local_addr().unwrap());
     tokio::spawn(async move { axum::serve(listener, router).await });
@@ -85,7 +90,7 @@ async fn overlapping(app: &TestApp, users: usize, from: &str, to: &str) {
 }
 
 fn scheduler(app: &TestApp) -> Scheduler {
-    let alerts = Alerts::new(&app.settings.alerts, app.db.clone(), app.clock.clone());
+    let alerts = Alerts::new(&app.settings.alerts, app.db.clone(), app.clock.clone()).unwrap();
     Scheduler::new(
         app.db.clone(),
         Arc::new(app.settings.projects.clone()),
@@ -109,6 +114,7 @@ async fn a_day_beating_the_record_sends_exactly_one_record_alert() {
             project: Some("alpha".into()),
             timeout_ms: 2_000,
             retries: 2,
+            ca_file: None,
         }];
     })
     .await;
@@ -151,4 +157,99 @@ async fn a_day_beating_the_record_sends_exactly_one_record_alert() {
     scheduler(&app).tick(0).await.unwrap();
     assert_eq!(bodies(&calls, 2).await.len(), 2);
     app.stop().await.unwrap();
+}
+
+/// An https webhook receiver on a free port, its certificate signed by an
+/// authority of this test's own; returns its URL, the authority's PEM and
+/// the calls.
+async fn tls_receiver() -> (String, String, Calls) {
+    use rcgen::{BasicConstraints, CertificateParams, IsCa, Issuer, KeyPair};
+    let ca_key = KeyPair::generate().unwrap();
+    let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    let ca = ca_params.self_signed(&ca_key).unwrap();
+    let server_key = KeyPair::generate().unwrap();
+    let server = CertificateParams::new(vec!["localhost".to_owned(), "127.0.0.1".to_owned()])
+        .unwrap()
+        .signed_by(&server_key, &Issuer::new(ca_params, &ca_key))
+        .unwrap();
+    let tls = tokio_rustls::rustls::ServerConfig::builder()
+        .with_no_client_auth()
+        .with_single_cert(
+            vec![server.der().clone()],
+            tokio_rustls::rustls::pki_types::PrivateKeyDer::Pkcs8(
+                server_key.serialize_der().into(),
+            ),
+        )
+        .unwrap();
+    let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(tls));
+    let calls: Calls = Arc::default();
+    let router = receiving(&calls);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!(
+        "https://localhost:{}/hook",
+        listener.local_addr().unwrap().port()
+    );
+    tokio::spawn(async move {
+        loop {
+            let (tcp, _) = listener.accept().await.unwrap();
+            let (acceptor, router) = (acceptor.clone(), router.clone());
+            tokio::spawn(async move {
+                // A client that does not trust us hangs up mid-handshake.
+                let Ok(stream) = acceptor.accept(tcp).await else {
+                    return;
+                };
+                let service = hyper::service::service_fn(move |request| {
+                    tower::ServiceExt::oneshot(router.clone(), request)
+                });
+                let _ = hyper::server::conn::http1::Builder::new()
+                    .serve_connection(hyper_util::rt::TokioIo::new(stream), service)
+                    .await;
+            });
+        }
+    });
+    (url, ca.pem(), calls)
+}
+
+#[tokio::test]
+async fn alerts_reach_an_https_receiver_trusted_through_its_ca_file() {
+    let (url, ca_pem, calls) = tls_receiver().await;
+    let ca_file = crate::scratch_dir("alerts-tls").join("ca.pem");
+    std::fs::write(&ca_file, ca_pem).unwrap();
+    let alert = |ca_file: Option<std::path::PathBuf>| AlertSettings {
+        name: "ops".into(),
+        kind: AlertKind::OnlineAbove,
+        url: url.clone(),
+        secret: SECRET.into(),
+        threshold: Some(0.0),
+        project: None,
+        timeout_ms: 5_000,
+        retries: 0,
+        ca_file,
+    };
+    let body = json!({"alert": "ops", "kind": "online_above", "details": {"users": 3}});
+    let now = || 1_585_137_600;
+
+    // Without the authority, the receiver is not trusted: not delivered.
+    let untrusted = alert(None);
+    let client = highwater::alerts::webhook::client(&untrusted).unwrap();
+    let refused = highwater::alerts::webhook::deliver(&client, &untrusted, &body, now).await;
+    assert!(refused.is_err(), "delivered to an untrusted receiver");
+    assert_eq!(calls.lock().unwrap().len(), 0);
+
+    // With it: delivered once, signed.
+    let trusted = alert(Some(ca_file));
+    trusted.validate(&[]).unwrap();
+    let client = highwater::alerts::webhook::client(&trusted).unwrap();
+    highwater::alerts::webhook::deliver(&client, &trusted, &body, now)
+        .await
+        .unwrap();
+    let received = bodies(&calls, 1).await;
+    assert_eq!(received, vec![body]);
+
+    // A ca_file that is no certificate is refused with the configuration.
+    let bad = crate::scratch_dir("alerts-tls").join("not-a-ca.pem");
+    std::fs::write(&bad, "hello").unwrap();
+    let error = alert(Some(bad)).validate(&[]).unwrap_err().to_string();
+    assert!(error.contains("ca_file"), "{error}");
 }

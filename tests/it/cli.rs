@@ -151,3 +151,66 @@ fn keys_new_prints_fresh_keys_a_configuration_accepts() {
     let refused = format!("{:#}", settings.validate().unwrap_err());
     assert!(refused.contains("23 characters"), "{refused}");
 }
+
+/// What `serve` logs from start to a graceful stop, with `env` set.
+async fn serve_logs(env: &[(&str, &str)]) -> String {
+    let dir = scratch_dir(&format!("logs-{}", env.len()));
+    let listen = highwater::bench::server_process::free_addr().unwrap();
+    let config = dir.join("highwater.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "listen = \"{listen}\"\n[clickhouse]\nurl = \"{}\"\ndatabase = \"it_logs\"\n\
+             [wal]\ndir = \"{}\"\n[jobs]\nenabled = false\n[[project]]\nname = \"chat\"\n",
+            crate::clickhouse_url(),
+            dir.join("wal").display()
+        ),
+    )
+    .unwrap();
+    let mut server = tokio::process::Command::new(env!("CARGO_BIN_EXE_highwater"))
+        .args(["serve", "--config"])
+        .arg(&config)
+        .env("RUST_LOG", "highwater=info")
+        .envs(env.iter().copied())
+        .stderr(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let http = reqwest::Client::new();
+    for _ in 0..300 {
+        if http
+            .get(format!("http://{listen}/readyz"))
+            .send()
+            .await
+            .is_ok()
+        {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    highwater::bench::server_process::stop_server(&mut server).await;
+    let mut logs = String::new();
+    tokio::io::AsyncReadExt::read_to_string(&mut server.stderr.take().unwrap(), &mut logs)
+        .await
+        .unwrap();
+    assert!(logs.contains("highwater is serving"), "{logs}");
+    logs
+}
+
+#[tokio::test]
+async fn logs_to_a_pipe_are_plain_text_or_json_lines_when_asked() {
+    let plain = serve_logs(&[]).await;
+    assert!(
+        !plain.contains('\u{1b}'),
+        "colour escapes in a pipe: {plain:?}"
+    );
+    let json = serve_logs(&[("HIGHWATER_LOG_FORMAT", "json")]).await;
+    for line in json.lines().filter(|l| !l.is_empty()) {
+        let entry: serde_json::Value =
+            serde_json::from_str(line).unwrap_or_else(|e| panic!("{e}: {line}"));
+        assert!(
+            entry["level"].is_string() && entry["fields"].is_object(),
+            "{line}"
+        );
+    }
+}

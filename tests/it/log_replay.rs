@@ -14,7 +14,7 @@ use highwater::wal::files::create_segment;
 use highwater::wal::record::Record;
 use serde_json::{Value, json};
 
-use crate::{NOW_MS, clickhouse_url, event_json, scratch_dir, spawn_app_with};
+use crate::{ALPHA_READ, NOW_MS, clickhouse_url, event_json, scratch_dir, spawn_app_with};
 
 /// RowBinary rows of `n` heartbeats of project alpha, event ids `{tag}-{i}`.
 fn rows(tag: &str, n: usize) -> Vec<u8> {
@@ -193,7 +193,7 @@ async fn a_dead_letter_that_cannot_be_written_keeps_its_rows_in_the_log() {
     .await;
     let started = std::time::Instant::now();
     let ready = loop {
-        let (_, ready) = app.get("/readyz").await;
+        let (_, ready) = app.read(ALPHA_READ, "/readyz").await;
         if ready["log"]["clickhouse_error"]
             .as_str()
             .is_some_and(|e| e.contains("dead-letter"))

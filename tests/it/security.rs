@@ -208,6 +208,59 @@ async fn page(app: &TestApp, http: &reqwest::Client, cookie: &str) -> StatusCode
         .status()
 }
 
+/// A dashboard login of `key` from `address` (through the trusted proxy).
+async fn log_in_from(app: &TestApp, key: &str, address: &str) -> StatusCode {
+    no_redirects()
+        .post(format!("{}/dashboards/login", app.base_url))
+        .header("x-forwarded-for", address)
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(format!("key={key}&next=overview"))
+        .send()
+        .await
+        .unwrap()
+        .status()
+}
+
+#[tokio::test]
+async fn logins_cost_their_read_key_and_their_address() {
+    let app = spawn_app_with("login_cost", clickhouse_url(), |settings| {
+        settings.ingest.trusted_proxies = vec!["127.0.0.1".parse().unwrap()];
+        settings.projects[0].rate_limits.read_burst_requests = 3;
+        settings.projects[0].rate_limits.read_requests_per_s = 1;
+    })
+    .await;
+    // Alpha's read key: three logins at once, then its bucket is empty.
+    let mut statuses = Vec::new();
+    for i in 0..6 {
+        statuses.push(log_in_from(&app, ALPHA_READ, &format!("198.51.100.{i}")).await);
+    }
+    assert_eq!(statuses[..3], [StatusCode::SEE_OTHER; 3], "{statuses:?}");
+    assert!(
+        statuses[3..].contains(&StatusCode::TOO_MANY_REQUESTS),
+        "{statuses:?}"
+    );
+    // One address: 60 logins (with beta's key, whose bucket is large),
+    // then 429 (within a few more: one a second refills meanwhile);
+    // another address is unaffected.
+    let beta = "beta-read-key-0123456789abc";
+    for _ in 0..60 {
+        assert_eq!(
+            log_in_from(&app, beta, "203.0.113.9").await,
+            StatusCode::SEE_OTHER
+        );
+    }
+    let mut more = Vec::new();
+    for _ in 0..10 {
+        more.push(log_in_from(&app, beta, "203.0.113.9").await);
+    }
+    assert!(more.contains(&StatusCode::TOO_MANY_REQUESTS), "{more:?}");
+    assert_eq!(
+        log_in_from(&app, beta, "203.0.113.10").await,
+        StatusCode::SEE_OTHER
+    );
+    app.stop().await.unwrap();
+}
+
 #[tokio::test]
 async fn the_dashboard_cookie_holds_a_session_id_and_no_key_material() {
     let app = spawn_app("session_cookie").await;
@@ -295,7 +348,8 @@ async fn the_dashboard_cookie_holds_a_session_id_and_no_key_material() {
 #[tokio::test]
 async fn dashboard_pages_cost_their_reader_like_any_read() {
     let app = spawn_app_with("page_cost", clickhouse_url(), |settings| {
-        settings.projects[0].rate_limits.read_burst_requests = 3;
+        // One for the login (it starts a session), three for pages.
+        settings.projects[0].rate_limits.read_burst_requests = 4;
         settings.projects[0].rate_limits.read_requests_per_s = 1;
     })
     .await;

@@ -58,11 +58,9 @@ async fn the_snippet_reports_a_page_that_opens_hides_shows_and_closes() {
         std::thread::sleep(Duration::from_millis(1000));
         set_visibility(&visit, "visible");
         std::thread::sleep(Duration::from_millis(1000));
-        // Leaving the page fires pagehide: the end goes by sendBeacon.
-        visit
-            .tab
-            .navigate_to("about:blank")?
-            .wait_until_navigated()?;
+        // Closing the page fires pagehide (not into the back/forward
+        // cache): the end goes by sendBeacon.
+        visit.tab.close(true)?;
         anyhow::Ok((visit, session))
     })
     .await
@@ -128,6 +126,88 @@ async fn the_snippet_reports_a_page_that_opens_hides_shows_and_closes() {
     assert!(
         (acu * 86_400.0 - seconds as f64).abs() < 0.5,
         "ACU {acu} for a session of {seconds} s"
+    );
+    app.stop().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_page_that_comes_back_from_the_back_forward_cache_is_still_online() {
+    let page_server = ForeignPage::bind().await;
+    let app = page_server.app("snippet_bfcache").await;
+    let url = format!("{}/", page_server.origin);
+    let other = format!("{}/other", page_server.origin);
+    let restored = format!(
+        "{}<script>addEventListener('pageshow', e => {{ if (e.persisted) window.restored = 'yes' }});</script>",
+        page(&app.base_url)
+    );
+    page_server.serve(
+        restored,
+        vec![(
+            "/other",
+            "text/html",
+            format!("{HEAD}</head><body>elsewhere</body></html>").into_bytes(),
+        )],
+    );
+    let (visit, session, restored) = tokio::task::spawn_blocking(move || {
+        let visit = Visit::open(&url)?;
+        let session = visit.string("hwSession")?;
+        std::thread::sleep(Duration::from_millis(700));
+        visit.tab.navigate_to(&other)?.wait_until_navigated()?;
+        std::thread::sleep(Duration::from_millis(700));
+        visit.tab.evaluate("history.back()", false)?;
+        std::thread::sleep(Duration::from_millis(1000));
+        let restored = visit.string("restored")?;
+        anyhow::Ok((visit, session, restored))
+    })
+    .await
+    .unwrap()
+    .unwrap();
+    assert_eq!(
+        restored, "yes",
+        "Chromium did not restore the page from its back/forward cache"
+    );
+    let mut stored = Vec::new();
+    for _ in 0..40 {
+        stored = app.stored().await;
+        if of_kind(&stored, EventType::Presence)
+            .iter()
+            .any(|e| e.status == PresenceStatus::Active)
+        {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    let errors = visit.errors();
+    drop(visit);
+    assert!(errors.is_empty(), "the browser logged errors: {errors:?}");
+    // One session throughout: away while cached, active again, never ended.
+    assert!(stored.iter().all(|e| e.session_id == session), "{stored:?}");
+    assert!(
+        of_kind(&stored, EventType::SessionEnd).is_empty(),
+        "{stored:?}"
+    );
+    let statuses: Vec<PresenceStatus> = of_kind(&stored, EventType::Presence)
+        .iter()
+        .map(|e| e.status)
+        .collect();
+    assert_eq!(
+        statuses.first(),
+        Some(&PresenceStatus::Away),
+        "{statuses:?}"
+    );
+    assert_eq!(
+        statuses.last(),
+        Some(&PresenceStatus::Active),
+        "{statuses:?}"
+    );
+    // And so the user is online now, and active.
+    app.clock.set(chrono::Utc::now().timestamp_millis());
+    let (status, online) = app.read(ALPHA_READ, "/v1/online").await;
+    assert_eq!(status, 200, "{online}");
+    assert_eq!(
+        (online["users"].as_u64(), online["active_users"].as_u64()),
+        (Some(1), Some(1)),
+        "{online}"
     );
     app.stop().await.unwrap();
 }

@@ -33,7 +33,7 @@ struct KeyEntry {
 }
 
 /// A key that passed [`KeyRing::authorize`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct Authorized {
     pub project: usize,
     entry: usize,

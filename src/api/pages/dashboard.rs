@@ -8,7 +8,6 @@ use axum::extract::{Path, Query, State};
 use axum::http::header;
 use axum::response::{Html, IntoResponse, Response};
 use axum_extra::extract::cookie::CookieJar;
-use chrono::NaiveDate;
 use serde::Deserialize;
 
 use super::error::PageError;
@@ -165,10 +164,7 @@ fn session_keys(
 }
 
 fn chosen_days(query: &PageQuery) -> Result<Option<Chosen>, String> {
-    let parse = |text: &str| {
-        text.parse::<NaiveDate>()
-            .map_err(|_| format!("{text:?} is not a date (YYYY-MM-DD)"))
-    };
+    let parse = crate::domain::calendar::parse_day;
     match (query.from.as_deref(), query.to.as_deref()) {
         (None | Some(""), None | Some("")) => Ok(None),
         (Some(from), Some(to)) if !from.is_empty() && !to.is_empty() => {

@@ -86,6 +86,12 @@ pub async fn login(
     let Some(key) = state.keys.read_key(form.key.as_bytes()) else {
         return Err(PageError::NotAReadKey { next });
     };
+    // A login starts a session: it costs its key a read and its address a
+    // login, so that no one can fill the session table.
+    state.keys.throttle(key, 1)?;
+    state
+        .guard
+        .logged_in(state.web.client_ip(&extensions, &headers))?;
     let old = jar.get(COOKIE).map(|c| c.value().to_owned());
     let id = state.sessions.log_in(old.as_deref(), key);
     let cookie = Cookie::build((COOKIE, id))

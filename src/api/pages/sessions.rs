@@ -2,10 +2,12 @@
 //! an opaque random id (256 bits); the session maps it to the read keys
 //! entered in that browser, so the cookie carries no key material. Sessions
 //! expire, end at logout, and a login always starts a new id (so an id
-//! planted before login is worth nothing after it). They live in memory: a
-//! restart logs everyone out.
+//! planted before login is worth nothing after it). One key holds at most
+//! [`MAX_SESSIONS_PER_KEY`]: its oldest make room for its newest, so no key
+//! can push out the sessions of others. They live in memory: a restart logs
+//! everyone out.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
@@ -18,15 +20,23 @@ use crate::api::access::keys::Authorized;
 
 /// How long a session lasts after its login.
 pub const SESSION_TTL: Duration = Duration::from_secs(7 * 24 * 3600);
-/// Sessions held at most; past it the ones closest to expiry go first.
-const MAX_SESSIONS: usize = 100_000;
+/// Sessions one key (the one a login used) holds at most.
+pub const MAX_SESSIONS_PER_KEY: usize = 1_000;
 /// Read keys one session may hold (one per project in practice).
 const MAX_KEYS: usize = 16;
 
 #[derive(Debug, Default)]
 pub struct SessionStore {
+    table: Mutex<Table>,
+}
+
+#[derive(Debug, Default)]
+struct Table {
     /// By SHA-256 of the id: the table never holds a usable id.
-    sessions: Mutex<HashMap<[u8; 32], Session>>,
+    sessions: HashMap<[u8; 32], Session>,
+    /// The sessions each key logged in, oldest first (ended ones linger
+    /// until their turn comes).
+    by_key: HashMap<Authorized, VecDeque<[u8; 32]>>,
 }
 
 #[derive(Debug, Clone)]
@@ -39,11 +49,11 @@ struct Session {
 impl SessionStore {
     /// The read keys of the session `id`, if it exists and has not expired.
     pub fn keys(&self, id: &str) -> Option<Vec<Authorized>> {
-        let mut sessions = self.sessions.lock().expect("sessions lock");
+        let mut table = self.table.lock().expect("sessions lock");
         let digest = digest(id);
-        let session = sessions.get(&digest)?;
+        let session = table.sessions.get(&digest)?;
         if session.expires <= Instant::now() {
-            sessions.remove(&digest);
+            table.sessions.remove(&digest);
             return None;
         }
         Some(session.keys.clone())
@@ -60,28 +70,27 @@ impl SessionStore {
         }
         keys.truncate(MAX_KEYS);
         let id = URL_SAFE_NO_PAD.encode(rand::rng().random::<[u8; 32]>());
-        let mut sessions = self.sessions.lock().expect("sessions lock");
-        if sessions.len() >= MAX_SESSIONS {
-            let now = Instant::now();
-            sessions.retain(|_, s| s.expires > now);
-            while sessions.len() >= MAX_SESSIONS {
-                let soonest = *sessions
-                    .iter()
-                    .min_by_key(|(_, s)| s.expires)
-                    .expect("not empty")
-                    .0;
-                sessions.remove(&soonest);
-            }
+        let mut table = self.table.lock().expect("sessions lock");
+        let Table { sessions, by_key } = &mut *table;
+        let of_key = by_key.entry(key).or_default();
+        // Forget what has ended; past the bound, the key's oldest goes.
+        of_key.retain(|d| sessions.contains_key(d));
+        while of_key.len() >= MAX_SESSIONS_PER_KEY {
+            let oldest = of_key.pop_front().expect("not empty");
+            sessions.remove(&oldest);
         }
         let expires = Instant::now() + SESSION_TTL;
-        sessions.insert(digest(&id), Session { keys, expires });
+        let digest = digest(&id);
+        of_key.push_back(digest);
+        sessions.insert(digest, Session { keys, expires });
         id
     }
 
     pub fn log_out(&self, id: &str) {
-        self.sessions
+        self.table
             .lock()
             .expect("sessions lock")
+            .sessions
             .remove(&digest(id));
     }
 }
@@ -110,6 +119,24 @@ mod tests {
         store.log_out(&second);
         assert_eq!(store.keys(&second), None);
         assert_eq!(store.keys("made-up"), None);
+    }
+
+    #[test]
+    fn one_key_s_logins_push_out_only_its_own_oldest_sessions() {
+        let store = SessionStore::default();
+        let other = store.log_in(None, key(1));
+        let first = store.log_in(None, key(0));
+        for _ in 0..(3 * MAX_SESSIONS_PER_KEY) {
+            store.log_in(None, key(0));
+        }
+        assert_eq!(
+            store.keys(&other),
+            Some(vec![key(1)]),
+            "another key's session stays"
+        );
+        assert_eq!(store.keys(&first), None, "the key's oldest went");
+        let table = store.table.lock().unwrap();
+        assert_eq!(table.sessions.len(), MAX_SESSIONS_PER_KEY + 1);
     }
 
     #[test]

@@ -3,17 +3,14 @@
 use chrono::NaiveDate;
 
 use crate::api::error::ApiError;
+use crate::domain::calendar;
 use crate::domain::dimension::Dimension;
 
-/// A `YYYY-MM-DD` query parameter.
+/// A `YYYY-MM-DD` query parameter, within the days highwater keeps.
 pub fn parse_day(name: &str, value: Option<&str>) -> Result<NaiveDate, ApiError> {
     let value =
         value.ok_or_else(|| ApiError::BadQuery(format!("`{name}` is required (YYYY-MM-DD)")))?;
-    NaiveDate::parse_from_str(value, "%Y-%m-%d").map_err(|_| {
-        ApiError::BadQuery(format!(
-            "`{name}` = {value:?} is not a date like 2020-03-25"
-        ))
-    })
+    calendar::parse_day(value).map_err(|why| ApiError::BadQuery(format!("`{name}`: {why}")))
 }
 
 /// The `dimension` query parameter.

@@ -34,7 +34,9 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Run the ingest API (POST /v1/events), /healthz and /readyz.
+    /// Run the service: ingest (/v1/events, the browser snippet, PostHog and
+    /// OpenTelemetry routes), the read API, the dashboards, the rounds that
+    /// keep the figures up to date, alerts and /metrics.
     Serve(ServeArgs),
     /// Everything end to end on the embedded ClickHouse: replay the March
     /// 2020 surge through the API, run the jobs, show the daily figures and
@@ -166,6 +168,12 @@ pub struct ServeArgs {
     /// of `ts` all follow it.
     #[arg(long)]
     pub clock_start: Option<chrono::DateTime<chrono::Utc>>,
+    /// The part this instance plays among several behind a load balancer;
+    /// overrides `[server] role`: `all` takes events, answers reads and may
+    /// lead (full rounds, alerts); `ingest` only takes events and answers
+    /// reads; `jobs` only leads.
+    #[arg(long, value_enum)]
+    pub role: Option<crate::config::Role>,
 }
 
 fn positive_rate(text: &str) -> Result<f64, String> {

@@ -25,6 +25,7 @@
 //!   [`dashboards`]: dashboard files, their data, report files, live page.
 //! - [`simulate`]: scenarios → realistic events, calibrated to exact peaks;
 //!   [`client`] posts batches the way a good client does.
+//! - [`instances`]: several instances acting as one: the leader's lease.
 //! - [`startup`]: wires the parts into a running server.
 //! - [`cli`], [`cmd`]: the command line, one file per command.
 //! - [`bench`]: event generation and measurement for the benchmarks.
@@ -43,6 +44,7 @@ pub mod config;
 pub mod dashboards;
 pub mod domain;
 pub mod figures;
+pub mod instances;
 pub mod jobs;
 pub mod live;
 pub mod monitoring;

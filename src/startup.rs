@@ -20,6 +20,8 @@ use crate::api::read::in_flight::ReadsInFlight;
 use crate::api::{AppState, app};
 use crate::clock::Clock;
 use crate::config::Settings;
+use crate::instances::InstanceView;
+use crate::instances::lease::{Lease, instance_id};
 use crate::jobs::live_round::LiveRounds;
 use crate::jobs::schedule::Scheduler;
 use crate::jobs::slicing::Slicing;
@@ -123,6 +125,9 @@ pub struct Server {
     wal_tasks: WalTasks,
     jobs: Option<Scheduler>,
     live: Option<LiveRounds>,
+    /// This instance's part in the lease (when it may lead and has jobs or
+    /// alerts to run), and where it says whether it leads.
+    lease: Option<(Lease, tokio::sync::watch::Sender<bool>)>,
     board: LiveBoard,
     alerts: Option<Arc<Alerts>>,
     /// While set, the scheduled jobs wait for this before their first round.
@@ -133,6 +138,7 @@ pub struct Server {
     received_users: &'static str,
     header_timeout: Duration,
     shutdown_drain: Duration,
+    alert_check: Duration,
 }
 
 impl Server {
@@ -157,42 +163,72 @@ impl Server {
         let (wal, wal_tasks) = Wal::open(&settings.wal_dir(), &settings.wal, client.clone())?;
         let monitoring = Arc::new(Monitoring::new(wal.monitor(), clock.clone()));
         let projects = Arc::new(settings.projects.clone());
-        let alerts = Alerts::new(&settings.alerts, client.clone(), clock.clone())?;
+        let role = settings.server.role;
+        let instance = instance_id(settings.server.instance.as_deref(), &settings.wal_dir())
+            .context("cannot keep this instance's id in the log's directory")?;
+        // Only the leader runs the full rounds and the alerts.
+        let (leads_tx, leads) = tokio::sync::watch::channel(false);
+        let alerts = match role.may_lead() {
+            true => Alerts::with_leadership(
+                Alerts::new(&settings.alerts, client.clone(), clock.clone())?,
+                &instance,
+                leads.clone(),
+            ),
+            false => None,
+        };
         // ClickHouse pauses a query while one of a higher priority (a lower
         // number) runs: a live round's short read goes before the full
         // round's long one, which would otherwise hold today's figures back
         // by the length of its reads. (Inserts carry no priority.)
         let priority = |level: &str| client.clone().with_setting("priority", level);
-        let jobs = settings.jobs.enabled.then(|| {
+        let jobs = (settings.jobs.enabled && role.may_lead()).then(|| {
             let interval = Duration::from_secs(settings.jobs.interval_s.max(1));
             Scheduler::new(priority("2"), projects.clone(), clock.clone(), interval)
                 .with_log(wal.monitor())
                 .with_slicing(Slicing::from(&settings.jobs))
                 .with_monitoring(monitoring.clone())
                 .with_alerts(alerts.clone())
+                .with_leadership(leads.clone())
+        });
+        let lease = (jobs.is_some() || alerts.is_some()).then(|| {
+            let lease = Duration::from_secs(settings.server.lease_s);
+            (
+                Lease::new(
+                    client.clone(),
+                    instance.clone(),
+                    role,
+                    lease,
+                    crate::clock::system(),
+                ),
+                leads_tx,
+            )
         });
         let board = LiveBoard::default();
-        let live = (settings.jobs.enabled && settings.jobs.live_interval_s > 0).then(|| {
-            let interval = Duration::from_secs(settings.jobs.live_interval_s);
-            LiveRounds::new(
-                priority("1"),
-                projects.clone(),
-                clock.clone(),
-                interval,
-                Slicing::from(&settings.jobs),
-            )
-            .with_log(wal.monitor())
-            .with_monitoring(monitoring.clone())
-            .with_alerts(alerts.clone())
-            .with_board(board.clone())
-        });
+        let serves_clients = role.serves_clients();
+        let live = (serves_clients && settings.jobs.enabled && settings.jobs.live_interval_s > 0)
+            .then(|| {
+                let interval = Duration::from_secs(settings.jobs.live_interval_s);
+                LiveRounds::new(
+                    priority("1"),
+                    projects.clone(),
+                    clock.clone(),
+                    interval,
+                    Slicing::from(&settings.jobs),
+                )
+                .with_log(wal.monitor())
+                .with_monitoring(monitoring.clone())
+                .with_alerts(alerts.clone())
+                .with_board(board.clone())
+            });
         // Online now from the live rounds' counts; without live rounds the
         // board stays empty and the store is read.
         let online = OnlineCache::new(board.clone(), Slicing::from(&settings.jobs));
         let limits = &settings.ingest;
+        let keys = Arc::new(KeyRing::new(&settings.projects));
+        let client_for_sessions = client.clone();
         let state = AppState {
             projects,
-            keys: Arc::new(KeyRing::new(&settings.projects)),
+            keys: keys.clone(),
             limits: Arc::new(limits.clone()),
             admission,
             wal,
@@ -207,7 +243,12 @@ impl Server {
                 limits.auth_failure_burst,
                 limits.auth_failures_per_minute,
             )),
-            sessions: Arc::new(SessionStore::default()),
+            // Sessions expire in real days, whatever the server's clock says.
+            sessions: Arc::new(SessionStore::new(
+                client_for_sessions,
+                keys,
+                crate::clock::system(),
+            )),
             reads: ReadsInFlight::new(limits.max_reads_in_flight),
             online,
             monitoring,
@@ -217,6 +258,11 @@ impl Server {
                 .as_ref()
                 .map(|key| Sha256::digest(key.as_bytes()).into()),
             clickhouse_check: Arc::default(),
+            instance: InstanceView {
+                id: instance,
+                role,
+                leads: leads.clone(),
+            },
         };
         Ok(Self {
             listener,
@@ -226,12 +272,14 @@ impl Server {
             wal_tasks,
             jobs,
             live,
+            lease,
             board,
             jobs_held: None,
             shards: Vec::new(),
             received_users: received_users_table(&topology(&settings.clickhouse)),
             header_timeout: Duration::from_millis(settings.ingest.header_timeout_ms),
             shutdown_drain: Duration::from_secs(settings.wal.shutdown_drain_s),
+            alert_check: Duration::from_secs(settings.jobs.alert_check_s.max(1)),
         })
     }
 
@@ -291,6 +339,7 @@ impl Server {
             tokio::spawn(async move { axum::serve(listener, router).await })
         });
         let (stop_watch, watch_stopped) = tokio::sync::watch::channel(false);
+        let alert_check = self.alert_check;
         let watch = self.alerts.map(|alerts| {
             let state = &self.state;
             let (projects, online, log) = (
@@ -299,10 +348,16 @@ impl Server {
                 state.wal.monitor(),
             );
             let mut stopped = watch_stopped;
-            tokio::spawn(alerts.watch(projects, online, log, async move {
-                let _ = stopped.wait_for(|stop| *stop).await;
-            }))
+            tokio::spawn(
+                alerts.watch(projects, online, log, alert_check, async move {
+                    let _ = stopped.wait_for(|stop| *stop).await;
+                }),
+            )
         });
+        let stop_lease = tokio_util::sync::CancellationToken::new();
+        let lease = self
+            .lease
+            .map(|(lease, leads)| tokio::spawn(lease.run(leads, stop_lease.clone())));
         let (stop_jobs, jobs_stopped) = tokio::sync::watch::channel(false);
         let _upkeep = (!self.shards.is_empty()).then(|| {
             let mut stopped = jobs_stopped.clone();
@@ -375,6 +430,11 @@ impl Server {
             // A round in progress is abandoned: rounds are idempotent.
             jobs.abort();
             let _ = jobs.await;
+        }
+        // Withdraws from the lease: another instance leads at once.
+        stop_lease.cancel();
+        if let Some(lease) = lease {
+            let _ = tokio::time::timeout_at(deadline, lease).await;
         }
         // The router (and with it every log handle) is gone: the appender
         // finishes, the shipper ships what it can until the deadline.

@@ -72,7 +72,8 @@ impl Claims {
         if self.settled(alert, scope, episode).await? {
             return Ok(false);
         }
-        self.record(alert, scope, episode, State::Claimed, now_ms).await?;
+        self.record(alert, scope, episode, State::Claimed, now_ms)
+            .await?;
         tokio::time::sleep(SETTLE).await;
         let rows = self.rows(alert, scope, Some(episode)).await?;
         Ok(winner(&rows).is_some_and(|w| w.instance == self.instance && w.at_ms == now_ms))
@@ -100,7 +101,11 @@ impl Claims {
 
     /// The open episode of a condition (claimed or sent, not closed or
     /// failed), if any.
-    pub async fn open_episode(&self, alert: &str, scope: &str) -> Result<Option<String>, StoreError> {
+    pub async fn open_episode(
+        &self,
+        alert: &str,
+        scope: &str,
+    ) -> Result<Option<String>, StoreError> {
         let rows = self.rows(alert, scope, None).await?;
         Ok(open(&rows))
     }
@@ -149,7 +154,11 @@ fn winner(rows: &[EpisodeRow]) -> Option<&EpisodeRow> {
 fn open(rows: &[EpisodeRow]) -> Option<String> {
     let latest = rows.iter().max_by_key(|r| (r.at_ms, r.state as i8))?;
     let episode = &latest.episode;
-    let of_it: Vec<EpisodeRow> = rows.iter().filter(|r| &r.episode == episode).cloned().collect();
+    let of_it: Vec<EpisodeRow> = rows
+        .iter()
+        .filter(|r| &r.episode == episode)
+        .cloned()
+        .collect();
     let ended = of_it.iter().any(|r| r.state == State::Closed);
     let live = of_it.iter().any(|r| r.state == State::Sent) || winner(&of_it).is_some();
     (live && !ended).then(|| episode.clone())
@@ -192,6 +201,10 @@ mod tests {
         assert_eq!(open(&rows), None);
         rows.push(row("300", "b", State::Claimed, 300));
         rows.push(row("300", "b", State::Failed, 301));
-        assert_eq!(open(&rows), None, "a failed delivery leaves it to fire again");
+        assert_eq!(
+            open(&rows),
+            None,
+            "a failed delivery leaves it to fire again"
+        );
     }
 }

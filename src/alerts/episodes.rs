@@ -18,15 +18,26 @@ impl<K> Default for Episodes<K> {
     }
 }
 
+/// What a check of a condition changed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Change {
+    /// It started to hold: a new episode (time to fire).
+    Started,
+    /// It stopped holding: the episode ends.
+    Ended,
+    Unchanged,
+}
+
 impl<K: Hash + Eq> Episodes<K> {
-    /// Records whether the condition `key` holds now; true when that
-    /// starts an episode (time to fire).
-    pub fn update(&mut self, key: K, holds: bool) -> bool {
-        if holds {
-            self.open.insert(key)
-        } else {
-            self.open.remove(&key);
-            false
+    /// Records whether the condition `key` holds now.
+    pub fn update(&mut self, key: K, holds: bool) -> Change {
+        match (holds, holds && !self.open.contains(&key)) {
+            (true, true) => {
+                self.open.insert(key);
+                Change::Started
+            }
+            (false, _) if self.open.remove(&key) => Change::Ended,
+            _ => Change::Unchanged,
         }
     }
 
@@ -44,23 +55,26 @@ mod tests {
     #[test]
     fn a_condition_fires_once_per_episode() {
         let mut episodes = Episodes::default();
-        let fired: Vec<bool> = [false, true, true, true, false, false, true, true]
+        let changes: Vec<Change> = [false, true, true, true, false, false, true, true]
             .into_iter()
             .map(|holds| episodes.update("online", holds))
             .collect();
+        use Change::*;
         assert_eq!(
-            fired,
-            [false, true, false, false, false, false, true, false]
+            changes,
+            [
+                Unchanged, Started, Unchanged, Unchanged, Ended, Unchanged, Started, Unchanged
+            ]
         );
     }
 
     #[test]
     fn conditions_are_independent_and_a_failed_delivery_fires_again() {
         let mut episodes = Episodes::default();
-        assert!(episodes.update(("a", 1), true));
-        assert!(episodes.update(("a", 2), true));
-        assert!(!episodes.update(("a", 1), true));
+        assert_eq!(episodes.update(("a", 1), true), Change::Started);
+        assert_eq!(episodes.update(("a", 2), true), Change::Started);
+        assert_eq!(episodes.update(("a", 1), true), Change::Unchanged);
         episodes.reopen(&("a", 1));
-        assert!(episodes.update(("a", 1), true));
+        assert_eq!(episodes.update(("a", 1), true), Change::Started);
     }
 }

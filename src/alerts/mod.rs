@@ -10,12 +10,13 @@
 //! - `headroom_below`: after each round, `1 − today's peak / capacity_users`
 //!   below the threshold.
 //! - `online_above`, `shipping_stalled`: checked every
-//!   [`WATCH_INTERVAL`] by [`Alerts::watch`].
+//!   `jobs.alert_check_s` by [`Alerts::watch`].
 //!
 //! Deliveries run in tasks of their own: a slow receiver never holds the
 //! jobs back. One that never succeeds is forgotten, so the next check
 //! fires it again.
 
+pub mod claims;
 pub mod episodes;
 pub mod webhook;
 
@@ -35,10 +36,11 @@ use crate::live::online_cache::OnlineCache;
 use crate::store::alerts_sent::{self, SentRow};
 use crate::store::figures;
 use crate::wal::WalMonitor;
-use episodes::Episodes;
+use claims::Claims;
+use episodes::{Change, Episodes};
 
-/// How often `online_above` and `shipping_stalled` are checked.
-pub const WATCH_INTERVAL: Duration = Duration::from_secs(15);
+/// The instance id claims carry where no lease names one (tests, tools).
+const LONE_INSTANCE: &str = "local";
 
 /// The `alerts_sent` row that says an alert's existing records were
 /// taken as known.
@@ -59,6 +61,11 @@ pub struct Alerts {
     episodes: Mutex<Episodes<Condition>>,
     /// Loaded from `alerts_sent` at an alert's first check.
     records: tokio::sync::Mutex<SentRecords>,
+    /// Whether this instance leads: only the leader checks alerts (`None`:
+    /// it always does).
+    leads: Option<tokio::sync::watch::Receiver<bool>>,
+    /// Episodes claimed before they are sent, shared by every instance.
+    claims: Claims,
 }
 
 impl Alerts {
@@ -71,6 +78,7 @@ impl Alerts {
         if alerts.is_empty() {
             return Ok(None);
         }
+        let client_for_claims = client.clone();
         let http = alerts
             .iter()
             .map(webhook::client)
@@ -82,7 +90,28 @@ impl Alerts {
             clock,
             episodes: Mutex::default(),
             records: tokio::sync::Mutex::default(),
+            leads: None,
+            claims: Claims::new(client_for_claims, LONE_INSTANCE.to_owned()),
         })))
+    }
+
+    /// Checks alerts only while this instance (`instance`) leads, and
+    /// claims their episodes in its name (`crate::instances`).
+    pub fn with_leadership(
+        alerts: Option<Arc<Self>>,
+        instance: &str,
+        leads: tokio::sync::watch::Receiver<bool>,
+    ) -> Option<Arc<Self>> {
+        alerts.map(|alerts| {
+            let mut alerts = Arc::try_unwrap(alerts).expect("not shared yet");
+            alerts.claims = Claims::new(alerts.client.clone(), instance.to_owned());
+            alerts.leads = Some(leads);
+            Arc::new(alerts)
+        })
+    }
+
+    fn leads(&self) -> bool {
+        self.leads.as_ref().is_none_or(|leads| *leads.borrow())
     }
 
     /// The alerts of `kind` that watch `project`, with their index.
@@ -99,6 +128,9 @@ impl Alerts {
     /// Checks the alerts that follow the figures, after a round of the jobs
     /// for `project`; a failure is logged (the next round checks again).
     pub async fn after_round(self: &Arc<Self>, project: &ProjectSettings) {
+        if !self.leads() {
+            return;
+        }
         if let Err(e) = self.check_figures(project).await {
             tracing::warn!(project = %project.name, error = %e, "alerts not checked this round");
         }
@@ -196,8 +228,9 @@ impl Alerts {
         Ok(())
     }
 
-    /// Delivers a record alert; remembers it in ClickHouse once delivered,
-    /// forgets it if it cannot be (so that the next round tries again).
+    /// Delivers a record alert if this instance wins its claim;
+    /// remembers it in ClickHouse once delivered, forgets it if it cannot be
+    /// (so that the next round tries again).
     fn send_record(
         self: &Arc<Self>,
         key: (usize, String),
@@ -208,9 +241,11 @@ impl Alerts {
         tokio::spawn(async move {
             let (index, project) = key.clone();
             let alert = &this.alerts[index];
+            let name = format!("{}/{}", episode.0, episode.1);
             let body = this.body(alert, &episode.0, Some(&project), details);
-            match webhook::deliver(&this.http[index], alert, &body, || this.now_s()).await {
-                Ok(()) => {
+            let delivered = this.deliver(index, &project, &name, &body).await;
+            match delivered {
+                Some(true) => {
                     let row = SentRow {
                         alert: alert.name.clone(),
                         project,
@@ -222,8 +257,9 @@ impl Alerts {
                         tracing::warn!(alert = %alert.name, error = %e, "alert sent, but not recorded as sent: a restart may repeat it");
                     }
                 }
-                Err(e) => {
-                    tracing::error!(alert = %alert.name, kind = %episode.0, error = %e, "alert not delivered; the next round tries again");
+                // Another instance has it.
+                None => {}
+                Some(false) => {
                     if let Some(sent) = this.records.lock().await.get_mut(&key) {
                         sent.remove(&episode);
                     }
@@ -232,39 +268,106 @@ impl Alerts {
         });
     }
 
-    /// Fires `condition`'s alert if the condition starts to hold.
+    /// Claims episode `name` of alert `index` for `scope` and, if this
+    /// instance wins it, delivers `body`: `None` when another instance has
+    /// it, else whether it was delivered (each outcome recorded with the
+    /// claim).
+    async fn deliver(&self, index: usize, scope: &str, name: &str, body: &Value) -> Option<bool> {
+        let alert = &self.alerts[index];
+        match self
+            .claims
+            .claim(&alert.name, scope, name, self.clock.now_ms())
+            .await
+        {
+            Ok(true) => {}
+            Ok(false) => return None,
+            Err(e) => {
+                tracing::warn!(alert = %alert.name, error = %e, "alert not claimed (ClickHouse); the next check tries again");
+                return Some(false);
+            }
+        }
+        let delivered = webhook::deliver(&self.http[index], alert, body, || self.now_s()).await;
+        let state = match &delivered {
+            Ok(()) => claims::State::Sent,
+            Err(e) => {
+                tracing::error!(alert = %alert.name, episode = name, error = %e, "alert not delivered; the next check fires it again");
+                claims::State::Failed
+            }
+        };
+        let recorded = self
+            .claims
+            .record(&alert.name, scope, name, state, self.clock.now_ms())
+            .await;
+        if let Err(e) = recorded {
+            tracing::warn!(alert = %alert.name, error = %e, "what became of an alert is not recorded");
+        }
+        Some(delivered.is_ok())
+    }
+
+    /// Fires `condition`'s alert if the condition starts to hold (and no
+    /// instance has its episode open already); ends the episode when it
+    /// stops.
     fn on_condition(self: &Arc<Self>, condition: Condition, holds: bool, details: Value) {
-        let starts = self
+        let change = self
             .episodes
             .lock()
             .expect("episodes lock")
             .update(condition.clone(), holds);
-        if !starts {
+        if change == Change::Unchanged {
             return;
         }
         let this = self.clone();
         tokio::spawn(async move {
             let alert = &this.alerts[condition.0];
-            let kind = kind_name(alert.kind);
-            let body = this.body(alert, kind, condition.1.as_deref(), details);
-            let http = &this.http[condition.0];
-            if let Err(e) = webhook::deliver(http, alert, &body, || this.now_s()).await {
-                tracing::error!(alert = %alert.name, kind, error = %e, "alert not delivered; the next check fires it again");
-                this.episodes
-                    .lock()
-                    .expect("episodes lock")
-                    .reopen(&condition);
+            let scope = condition.1.as_deref().unwrap_or("");
+            let open = match this.claims.open_episode(&alert.name, scope).await {
+                Ok(open) => open,
+                Err(e) => {
+                    tracing::warn!(alert = %alert.name, error = %e, "alert episodes unavailable (ClickHouse); the next check tries again");
+                    this.episodes
+                        .lock()
+                        .expect("episodes lock")
+                        .reopen(&condition);
+                    return;
+                }
+            };
+            let now_ms = this.clock.now_ms();
+            match (change, open) {
+                (Change::Started, None) => {
+                    let kind = kind_name(alert.kind);
+                    let body = this.body(alert, kind, condition.1.as_deref(), details);
+                    let episode = now_ms.to_string();
+                    if this.deliver(condition.0, scope, &episode, &body).await == Some(false) {
+                        this.episodes
+                            .lock()
+                            .expect("episodes lock")
+                            .reopen(&condition);
+                    }
+                }
+                (Change::Ended, Some(episode)) => {
+                    let closed = this
+                        .claims
+                        .record(&alert.name, scope, &episode, claims::State::Closed, now_ms)
+                        .await;
+                    if let Err(e) = closed {
+                        tracing::warn!(alert = %alert.name, error = %e, "the end of an alert episode is not recorded");
+                    }
+                }
+                // Started, but open already (another instance, or before a
+                // restart, sent it); or ended with nothing open.
+                _ => {}
             }
         });
     }
 
-    /// Checks `online_above` and `shipping_stalled` every
-    /// [`WATCH_INTERVAL`] until `shutdown`.
+    /// Checks `online_above` and `shipping_stalled` every `interval`
+    /// (`jobs.alert_check_s`) until `shutdown`.
     pub async fn watch(
         self: Arc<Self>,
         projects: Arc<Vec<ProjectSettings>>,
         online: OnlineCache,
         log: WalMonitor,
+        interval: Duration,
         shutdown: impl std::future::Future<Output = ()>,
     ) {
         tokio::pin!(shutdown);
@@ -272,7 +375,7 @@ impl Alerts {
             self.check_live(&projects, &online, &log).await;
             tokio::select! {
                 () = &mut shutdown => return,
-                () = tokio::time::sleep(WATCH_INTERVAL) => {}
+                () = tokio::time::sleep(interval) => {}
             }
         }
     }
@@ -284,6 +387,9 @@ impl Alerts {
         online: &OnlineCache,
         log: &WalMonitor,
     ) {
+        if !self.leads() {
+            return;
+        }
         let now_ms = self.clock.now_ms();
         for project in projects {
             let alerts: Vec<(usize, f64)> = self

@@ -142,6 +142,7 @@ pub async fn readyz(State(state): State<AppState>, headers: HeaderMap) -> Respon
         "ingest_requests_in_flight": state.admission.requests_in_flight(),
         "shipping": shipping,
         "log": log,
+        "instance": state.instance.to_json(),
     });
     let mut response = (status, Json(body)).into_response();
     if let Err(unknown) = details {

@@ -41,6 +41,8 @@ pub struct AppState {
     pub scrape_key_digest: Option<[u8; 32]>,
     /// `/readyz`'s last look at ClickHouse.
     pub clickhouse_check: Arc<super::health::ClickHouseCheck>,
+    /// Which instance this is, its role, whether it leads.
+    pub instance: crate::instances::InstanceView,
 }
 
 impl AppState {

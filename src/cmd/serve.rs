@@ -14,6 +14,9 @@ pub async fn run(config: &Path, args: ServeArgs) -> anyhow::Result<()> {
     if let Some(listen) = args.listen {
         settings.listen = listen;
     }
+    if let Some(role) = args.role {
+        settings.server.role = role;
+    }
     if settings.projects.is_empty() {
         bail!(
             "{} lists no [[project]]: nothing could be ingested",

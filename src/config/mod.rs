@@ -9,7 +9,7 @@ mod sections;
 pub use project::{ProjectSettings, RateLimits};
 pub use sections::{
     AlertKind, AlertSettings, ClickHouseSettings, Compression, IngestSettings, JobsSettings,
-    MetricsSettings, WalSettings,
+    MetricsSettings, Role, ServerSettings, WalSettings,
 };
 
 use std::net::SocketAddr;
@@ -39,6 +39,8 @@ pub struct Settings {
     /// this is https.
     #[serde(default)]
     pub public_url: Option<String>,
+    #[serde(default)]
+    pub server: ServerSettings,
     #[serde(default)]
     pub clickhouse: ClickHouseSettings,
     #[serde(default)]
@@ -73,6 +75,7 @@ impl Default for Settings {
             data_dir: default_data_dir(),
             dashboards_dir: default_dashboards_dir(),
             public_url: None,
+            server: ServerSettings::default(),
             clickhouse: ClickHouseSettings::default(),
             ingest: IngestSettings::default(),
             wal: WalSettings::default(),
@@ -154,6 +157,14 @@ impl Settings {
                 self.wal.max_bytes,
                 self.wal.segment_bytes
             );
+        }
+        if self.server.lease_s < 3 {
+            bail!("server.lease_s must be at least 3 (a heartbeat goes every third of it)");
+        }
+        if let Some(id) = &self.server.instance
+            && (id.is_empty() || id.len() > 64)
+        {
+            bail!("server.instance must be 1 to 64 characters");
         }
         if let Some(why) = self.metrics.scrape_key.as_deref().and_then(keys::refusal) {
             bail!("metrics.scrape_key: {why}");

@@ -237,6 +237,65 @@ pub struct MetricsSettings {
     pub scrape_key: Option<String>,
 }
 
+/// What this instance of `serve` does among several behind one load
+/// balancer (see `crate::instances`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ServerSettings {
+    /// `all` (the default), `ingest` or `jobs`.
+    pub role: Role,
+    /// This instance's id in the lease (default: one made up at the first
+    /// start and kept in the log's directory). The lowest live id leads.
+    pub instance: Option<String>,
+    /// A leader that stops beating is replaced within this many seconds.
+    pub lease_s: u64,
+}
+
+impl Default for ServerSettings {
+    fn default() -> Self {
+        Self {
+            role: Role::All,
+            instance: None,
+            lease_s: 30,
+        }
+    }
+}
+
+/// The part an instance plays.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    /// Takes events, answers reads and pages, and may lead: full rounds
+    /// and alerts.
+    #[default]
+    All,
+    /// Takes events and answers reads and pages (with today's live rounds);
+    /// never leads.
+    Ingest,
+    /// May lead: full rounds and alerts; takes no events.
+    Jobs,
+}
+
+impl Role {
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::All => "all",
+            Self::Ingest => "ingest",
+            Self::Jobs => "jobs",
+        }
+    }
+
+    /// Takes events and answers reads (and runs live rounds for them).
+    pub fn serves_clients(self) -> bool {
+        self != Self::Jobs
+    }
+
+    /// May lead, and so run the full rounds and the alerts.
+    pub fn may_lead(self) -> bool {
+        self != Self::Ingest
+    }
+}
+
 /// The jobs `serve` runs on a schedule.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -260,6 +319,9 @@ pub struct JobsSettings {
     /// Also compute every figure per platform, country and org_id
     /// (DESIGN §2 "Segments"), in the same pass.
     pub segments: bool,
+    /// Seconds between checks of the `online_above` and `shipping_stalled`
+    /// alerts.
+    pub alert_check_s: u64,
 }
 
 impl Default for JobsSettings {
@@ -271,6 +333,7 @@ impl Default for JobsSettings {
             max_sessions_per_slice: 2_000_000,
             slices: 0,
             segments: true,
+            alert_check_s: 15,
         }
     }
 }

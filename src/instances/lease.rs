@@ -2,7 +2,9 @@
 //!
 //! Every instance that may run the jobs writes a heartbeat into
 //! `instances` every third of `lease_s`; the leader is the lowest instance
-//! id whose heartbeat is younger than `lease_s`. Each instance works that
+//! id whose heartbeat is younger than two thirds of `lease_s` (two beats
+//! missed), so that the others see it gone, and take over, within
+//! `lease_s` of its death. Each instance works that
 //! out for itself from the same table, so they agree without talking to
 //! each other; a leader that dies stops beating and is replaced within
 //! `lease_s`, one that stops cleanly withdraws at once. An instance that
@@ -66,7 +68,7 @@ impl Lease {
 
     /// The instance that leads: the lowest id among the live candidates.
     pub async fn leader(&self) -> Result<Option<String>, StoreError> {
-        let since = self.clock.now_ms() - self.lease.as_millis() as i64;
+        let since = self.clock.now_ms() - (self.lease - self.every()).as_millis() as i64;
         let leader: Vec<String> = self
             .client
             .query(
@@ -82,6 +84,11 @@ impl Lease {
             .fetch_all()
             .await?;
         Ok(leader.into_iter().next())
+    }
+
+    /// How often the heartbeat goes.
+    fn every(&self) -> Duration {
+        (self.lease / 3).max(Duration::from_millis(100))
     }
 
     /// Withdraws at once (a clean stop): the next in line leads at its
@@ -109,11 +116,16 @@ impl Lease {
     /// withdraws at the end. Candidates only (an `ingest` instance never
     /// leads, and only announces itself).
     pub async fn run(self, leads: watch::Sender<bool>, stop: CancellationToken) {
-        let every = (self.lease / 3).max(Duration::from_millis(100));
+        let every = self.every();
         let mut last_beat = tokio::time::Instant::now();
+        // A new instance leads only from its second heartbeat on: by then
+        // it has seen the heartbeats of the others, and they its own.
+        let mut beats = 0u32;
         loop {
             match self.beat().await {
                 Ok(leading) => {
+                    beats += 1;
+                    let leading = leading && beats >= 2;
                     last_beat = tokio::time::Instant::now();
                     let was = leads.send_replace(leading);
                     if was != leading {

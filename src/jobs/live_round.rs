@@ -106,7 +106,8 @@ impl LiveRounds {
     /// Rounds until `shutdown` resolves; a failed round is logged and the
     /// next one tries again.
     pub async fn run(self, shutdown: impl std::future::Future<Output = ()>) {
-        run_rounds(self, shutdown).await;
+        let mut rounds = self;
+        run_rounds(&mut rounds, shutdown).await;
     }
 
     /// Brings today's figures of project `index` up to date; returns the

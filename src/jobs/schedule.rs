@@ -61,6 +61,8 @@ pub struct Scheduler {
     slicing: Slicing,
     monitoring: Option<Arc<Monitoring>>,
     alerts: Option<Arc<Alerts>>,
+    /// Whether this instance leads (`None`: it always does).
+    leads: Option<tokio::sync::watch::Receiver<bool>>,
 }
 
 impl Scheduler {
@@ -83,7 +85,14 @@ impl Scheduler {
             slicing: Slicing::default(),
             monitoring: None,
             alerts: None,
+            leads: None,
         }
+    }
+
+    /// Runs the rounds only while this instance leads (`crate::instances`).
+    pub fn with_leadership(mut self, leads: tokio::sync::watch::Receiver<bool>) -> Self {
+        self.leads = Some(leads);
+        self
     }
 
     /// How days are cut into slices of users (`jobs.max_sessions_per_slice`).
@@ -109,10 +118,33 @@ impl Scheduler {
         self
     }
 
-    /// Ticks until `shutdown` resolves. A failed tick is logged and retried
-    /// at the next one.
-    pub async fn run(self, shutdown: impl std::future::Future<Output = ()>) {
-        run_rounds(self, shutdown).await;
+    /// Ticks until `shutdown` resolves — while this instance leads, if it
+    /// was told of a lease. A failed tick is logged and retried at the next
+    /// one.
+    pub async fn run(mut self, shutdown: impl std::future::Future<Output = ()>) {
+        let Some(mut leads) = self.leads.take() else {
+            return run_rounds(&mut self, shutdown).await;
+        };
+        tokio::pin!(shutdown);
+        loop {
+            tokio::select! {
+                () = &mut shutdown => return,
+                led = leads.wait_for(|leads| *leads) => if led.is_err() { return },
+            }
+            tracing::info!("this instance leads: running the full rounds");
+            // Another instance computed meanwhile: start from what is stored.
+            self.watermarks.iter_mut().for_each(|w| *w = None);
+            let mut lost = leads.clone();
+            let lost = async move {
+                let _ = lost.wait_for(|leads| !*leads).await;
+            };
+            tokio::select! {
+                () = &mut shutdown => return,
+                () = run_rounds(&mut self, lost) => {
+                    tracing::info!("this instance no longer leads: full rounds stop");
+                }
+            }
+        }
     }
 
     /// The receive time up to which a round starting now sees every
@@ -235,7 +267,10 @@ pub trait Rounds {
 /// Runs `rounds` for every project, then waits their interval, until
 /// `shutdown` resolves; a failed round is logged and the next one tries
 /// again. Each round's time and cut-off go to the metrics.
-pub async fn run_rounds<R: Rounds>(mut rounds: R, shutdown: impl std::future::Future<Output = ()>) {
+pub async fn run_rounds<R: Rounds>(
+    rounds: &mut R,
+    shutdown: impl std::future::Future<Output = ()>,
+) {
     tokio::pin!(shutdown);
     loop {
         for index in 0..rounds.projects().len() {

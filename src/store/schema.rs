@@ -407,7 +407,40 @@ fn single_node() -> Vec<Migration> {
         ),
         alerts_migration(6),
         received_users_migration(7, ("received_users", "received_users_mv", "events"), None),
+        instances_migration(8),
     ]
+}
+
+/// What several instances of highwater share to act as one: the lease
+/// (`instances`), the alert episodes they claim (`alert_episodes`) and the
+/// dashboard sessions (`dashboard_sessions`). Their rows are versions or
+/// events, read with `argMax` or in full: no merge is needed to read them.
+fn instances_migration(version: u32) -> Migration {
+    Migration {
+        version,
+        name: "instances, alert episodes, dashboard sessions",
+        add_columns: Vec::new(),
+        statements: vec![
+            "CREATE TABLE IF NOT EXISTS instances (
+                instance String, role String, heartbeat_ms Int64
+            ) ENGINE = ReplacingMergeTree(heartbeat_ms)
+            ORDER BY instance"
+                .into(),
+            "CREATE TABLE IF NOT EXISTS alert_episodes (
+                alert String, scope String, episode String, instance String,
+                state Enum8('claimed' = 1, 'sent' = 2, 'failed' = 3, 'closed' = 4),
+                at_ms Int64
+            ) ENGINE = MergeTree
+            ORDER BY (alert, scope, episode, at_ms)"
+                .into(),
+            "CREATE TABLE IF NOT EXISTS dashboard_sessions (
+                id_digest String, owner String, key_digests Array(String),
+                expires_ms Int64, ended UInt8, version Int64
+            ) ENGINE = ReplacingMergeTree(version)
+            ORDER BY id_digest"
+                .into(),
+        ],
+    }
 }
 
 /// The table of who had events received when: a live round finds the
@@ -533,5 +566,7 @@ fn cluster(name: &str, database: &str) -> Vec<Migration> {
             ),
             Some(distributed("received_users", "received_users_local")),
         ),
+        // Kept on the first shard (every shard has them), like the figures.
+        instances_migration(7),
     ]
 }

@@ -18,6 +18,7 @@ mod gate;
 mod grafana;
 mod hostile;
 mod ingest;
+mod instances;
 mod lane;
 mod lanes_agree;
 mod large_bodies;

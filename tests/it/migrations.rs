@@ -31,12 +31,15 @@ async fn migrations_are_recorded_and_running_them_again_changes_nothing() {
     assert_eq!(
         tables,
         [
+            "alert_episodes",
             "alerts_sent",
             "concurrency_minutes",
             "daily_active_buckets",
             "daily_figures",
+            "dashboard_sessions",
             "events",
             "highwater_migrations",
+            "instances",
             "received_users",
             "received_users_mv",
             "segment_days",
@@ -117,8 +120,9 @@ async fn sessions_stored_before_segments_get_their_values() {
         &[event(NOW_MS - 60_000, "US"), event(NOW_MS - 120_000, "DE")],
     )
     .await;
-    // Segments, then the alerts table and the received users.
-    assert_eq!(migrate(&db, &Topology::SingleNode).await.unwrap(), 3);
+    // Segments, then the alerts table, the received users and the
+    // instances' tables.
+    assert_eq!(migrate(&db, &Topology::SingleNode).await.unwrap(), 4);
     assert_eq!(session_country(&db).await, "DE", "carried over");
     // After the migration the view fills the values as events arrive.
     insert_events(&db, &[event(NOW_MS - 180_000, "FR")]).await;

@@ -549,3 +549,33 @@ async fn minute_level_panels_read_at_most_five_weeks() {
     assert_eq!(panels[1].from, chosen.from);
     app.stop().await.unwrap();
 }
+
+#[tokio::test]
+async fn one_key_s_logins_push_out_only_its_own_oldest_sessions() {
+    use highwater::api::access::keys::KeyRing;
+    use highwater::api::pages::sessions::SessionStore;
+    let app = spawn_app("sessions_per_key").await;
+    let keys = std::sync::Arc::new(KeyRing::new(&app.settings.projects));
+    let store = SessionStore::new(app.db.clone(), keys.clone(), highwater::clock::system())
+        .with_sessions_per_key(3);
+    let alpha = keys.read_key(ALPHA_READ.as_bytes()).unwrap();
+    let beta = keys.read_key(b"beta-read-key-0123456789abc").unwrap();
+    let other = store.log_in(None, beta).await.unwrap();
+    let mut alphas = Vec::new();
+    for _ in 0..5 {
+        alphas.push(store.log_in(None, alpha).await.unwrap());
+    }
+    // Alpha's two oldest made room for its newest; beta's stays.
+    assert_eq!(store.keys(&other).await.unwrap(), Some(vec![beta]));
+    for (i, id) in alphas.iter().enumerate() {
+        let alive = store.keys(id).await.unwrap().is_some();
+        assert_eq!(alive, i >= 2, "session {i}");
+    }
+    // A login from a session carries its keys over and ends it.
+    let both = store.log_in(Some(&other), alpha).await.unwrap();
+    assert_eq!(store.keys(&both).await.unwrap(), Some(vec![alpha, beta]));
+    assert_eq!(store.keys(&other).await.unwrap(), None);
+    store.log_out(&both).await.unwrap();
+    assert_eq!(store.keys(&both).await.unwrap(), None);
+    app.stop().await.unwrap();
+}

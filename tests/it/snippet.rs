@@ -177,8 +177,9 @@ async fn a_page_that_comes_back_from_the_back_forward_cache_is_still_online() {
         }
         tokio::time::sleep(Duration::from_millis(250)).await;
     }
+    // (The page stays open until the end: closing it would send its own
+    // away and end.)
     let errors = visit.errors();
-    drop(visit);
     assert!(errors.is_empty(), "the browser logged errors: {errors:?}");
     // One session throughout: away while cached, active again, never ended.
     assert!(stored.iter().all(|e| e.session_id == session), "{stored:?}");
@@ -209,6 +210,7 @@ async fn a_page_that_comes_back_from_the_back_forward_cache_is_still_online() {
         (Some(1), Some(1)),
         "{online}"
     );
+    drop(visit);
     app.stop().await.unwrap();
 }
 

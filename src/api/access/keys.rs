@@ -107,6 +107,25 @@ impl KeyRing {
         })
     }
 
+    /// The read key whose SHA-256 is `hex` (as dashboard sessions keep
+    /// it), if the configuration still has it.
+    pub fn read_key_by_digest(&self, hex: &str) -> Option<Authorized> {
+        let digest: [u8; 32] = hex::decode(hex).ok()?.try_into().ok()?;
+        let entry = self
+            .entries
+            .iter()
+            .position(|e| e.role == KeyRole::Read && e.digest == digest)?;
+        Some(Authorized {
+            project: self.entries[entry].project,
+            entry,
+        })
+    }
+
+    /// The SHA-256 of `key`, in hex: how sessions name it without keeping it.
+    pub fn digest_hex(&self, key: Authorized) -> String {
+        hex::encode(self.entries[key.entry].digest)
+    }
+
     fn find(&self, token: &[u8]) -> Option<usize> {
         let digest: [u8; 32] = Sha256::digest(token).into();
         let mut found = None;

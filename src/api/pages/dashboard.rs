@@ -14,6 +14,7 @@ use super::error::PageError;
 use super::is_dashboard_name;
 use super::login::COOKIE;
 use crate::api::access::keys::Authorized;
+use crate::api::error::ApiError;
 use crate::api::state::AppState;
 use crate::dashboards::live_summary::summary;
 use crate::dashboards::load::{Chosen, load};
@@ -53,7 +54,7 @@ pub async fn show(
     if !is_dashboard_name(&name) {
         return Err(PageError::NotFound("No such dashboard.".into()));
     }
-    let (key, names) = session_key(&state, &jar, &name, query.project.as_deref())?;
+    let (key, names) = session_key(&state, &jar, &name, query.project.as_deref()).await?;
     let project = &state.projects[key.project];
     let dashboard = Dashboard::named(&state.dashboards_dir, &name)
         .map_err(PageError::Internal)?
@@ -109,7 +110,7 @@ pub async fn live(
     Query(query): Query<LiveQuery>,
     jar: CookieJar,
 ) -> Result<Response, PageError> {
-    let (key, _) = session_key(&state, &jar, "overview", query.project.as_deref())?;
+    let (key, _) = session_key(&state, &jar, "overview", query.project.as_deref()).await?;
     let project = &state.projects[key.project];
     let live = summary(&state.db, &state.online, project, state.clock.now_ms())
         .await
@@ -119,13 +120,13 @@ pub async fn live(
 
 /// The session's read key for `project` (default: its first), charged one
 /// request, and the names of every project the session may read.
-fn session_key(
+async fn session_key(
     state: &AppState,
     jar: &CookieJar,
     next: &str,
     project: Option<&str>,
 ) -> Result<(Authorized, Vec<String>), PageError> {
-    let keys = session_keys(state, jar, next)?;
+    let keys = session_keys(state, jar, next).await?;
     let names: Vec<String> = keys
         .iter()
         .map(|k| state.projects[k.project].name.clone())
@@ -144,7 +145,7 @@ fn session_key(
     Ok((key, names))
 }
 
-fn session_keys(
+async fn session_keys(
     state: &AppState,
     jar: &CookieJar,
     next: &str,
@@ -155,7 +156,12 @@ fn session_keys(
             message: "Enter a read key to see this dashboard.".into(),
         });
     };
-    match state.sessions.keys(cookie.value()) {
+    match state
+        .sessions
+        .keys(cookie.value())
+        .await
+        .map_err(ApiError::from)?
+    {
         Some(keys) if !keys.is_empty() => Ok(keys),
         _ => Err(PageError::SessionUnknown {
             next: next.to_owned(),

@@ -14,6 +14,7 @@ use serde::Deserialize;
 use super::error::PageError;
 use super::is_dashboard_name;
 use super::sessions::SESSION_TTL;
+use crate::api::error::ApiError;
 use crate::api::state::AppState;
 use crate::dashboards::page;
 
@@ -93,7 +94,11 @@ pub async fn login(
         .guard
         .logged_in(state.web.client_ip(&extensions, &headers))?;
     let old = jar.get(COOKIE).map(|c| c.value().to_owned());
-    let id = state.sessions.log_in(old.as_deref(), key);
+    let id = state
+        .sessions
+        .log_in(old.as_deref(), key)
+        .await
+        .map_err(ApiError::from)?;
     let cookie = Cookie::build((COOKIE, id))
         .http_only(true)
         .same_site(SameSite::Strict)
@@ -128,7 +133,11 @@ pub async fn logout(
         return Err(PageError::ForeignForm);
     }
     if let Some(id) = jar.get(COOKIE) {
-        state.sessions.log_out(id.value());
+        state
+            .sessions
+            .log_out(id.value())
+            .await
+            .map_err(ApiError::from)?;
     }
     let jar = jar.remove(Cookie::build(COOKIE).path("/dashboards"));
     Ok((jar, Redirect::to("/dashboards/login")).into_response())

@@ -39,6 +39,9 @@ use crate::wal::{Wal, WalMonitor, WalTasks};
 #[derive(Debug)]
 pub struct Storage {
     pub client: clickhouse::Client,
+    /// The client configured for the server's version, once it answered
+    /// and was migrated (at once for [`Storage::open`]).
+    pub ready: tokio::sync::watch::Receiver<Option<clickhouse::Client>>,
     /// A client per server (in `urls`' order), for upkeep each server does
     /// on its own tables.
     pub shards: Vec<clickhouse::Client>,
@@ -50,7 +53,57 @@ pub struct Storage {
 }
 
 impl Storage {
+    /// Opens ClickHouse for a command: waits until it answers, migrated.
     pub async fn open(settings: &Settings) -> anyhow::Result<Self> {
+        let (urls, local) = Self::servers(settings).await?;
+        let clickhouse = &settings.clickhouse;
+        let shards = crate::store::connect::connect_shards(clickhouse, &urls)
+            .await
+            .with_context(|| format!("could not open ClickHouse at {}", urls.join(", ")))?;
+        let client = crate::store::connect::main_client(clickhouse, &shards);
+        Ok(Self {
+            ready: tokio::sync::watch::channel(Some(client.clone())).1,
+            client,
+            shards,
+            url: urls[0].clone(),
+            urls,
+            local,
+        })
+    }
+
+    /// Opens ClickHouse for `serve`, which starts whether or not it answers:
+    /// the clients are made without asking it anything, and a task of its
+    /// own connects and migrates once it answers (`store::migrator`),
+    /// publishing the client to insert through in `ready`.
+    pub async fn open_for_serving(
+        settings: &Settings,
+        stop: tokio_util::sync::CancellationToken,
+    ) -> anyhow::Result<Self> {
+        let (urls, local) = Self::servers(settings).await?;
+        let clickhouse = &settings.clickhouse;
+        let shards: Vec<clickhouse::Client> = urls
+            .iter()
+            .map(|url| crate::store::connect::bare_client(clickhouse, url))
+            .collect();
+        let (ready_tx, ready) = tokio::sync::watch::channel(None);
+        tokio::spawn(crate::store::migrator::migrate_when_up(
+            clickhouse.clone(),
+            urls.clone(),
+            ready_tx,
+            stop,
+        ));
+        Ok(Self {
+            client: crate::store::connect::main_client(clickhouse, &shards),
+            ready,
+            shards,
+            url: urls[0].clone(),
+            urls,
+            local,
+        })
+    }
+
+    /// The servers' URLs, and the local ones when highwater runs its own.
+    async fn servers(settings: &Settings) -> anyhow::Result<(Vec<String>, Vec<LocalClickHouse>)> {
         let clickhouse = &settings.clickhouse;
         let (urls, local) = if let Some(url) = &clickhouse.url {
             (vec![url.clone()], Vec::new())
@@ -69,16 +122,7 @@ impl Storage {
                 }
             }
         };
-        let shards = crate::store::connect::connect_shards(clickhouse, &urls)
-            .await
-            .with_context(|| format!("could not open ClickHouse at {}", urls.join(", ")))?;
-        Ok(Self {
-            client: crate::store::connect::main_client(clickhouse, &shards),
-            shards,
-            url: urls[0].clone(),
-            urls,
-            local,
-        })
+        Ok((urls, local))
     }
 
     /// Stops the embedded servers, if any. The client goes first: a server
@@ -87,10 +131,11 @@ impl Storage {
         let Self {
             client,
             shards,
+            ready,
             local,
             ..
         } = self;
-        drop((client, shards));
+        drop((client, shards, ready));
         for server in local {
             server.stop().await;
         }
@@ -142,10 +187,25 @@ pub struct Server {
 }
 
 impl Server {
+    /// Binds a server on a ClickHouse that answers and is migrated.
     pub async fn bind(
         settings: &Settings,
         addr: SocketAddr,
         client: clickhouse::Client,
+        clock: Arc<dyn Clock>,
+    ) -> anyhow::Result<Self> {
+        let ready = tokio::sync::watch::channel(Some(client.clone())).1;
+        Self::bind_with(settings, addr, client, ready, clock).await
+    }
+
+    /// Binds a server whose ClickHouse may not answer yet: `client` serves
+    /// reads and jobs (which fail until it answers), and shipping waits for
+    /// `ready` to hold the migrated client.
+    pub async fn bind_with(
+        settings: &Settings,
+        addr: SocketAddr,
+        client: clickhouse::Client,
+        ready: tokio::sync::watch::Receiver<Option<clickhouse::Client>>,
         clock: Arc<dyn Clock>,
     ) -> anyhow::Result<Self> {
         let listener = TcpListener::bind(addr)
@@ -160,7 +220,8 @@ impl Server {
             None => None,
         };
         let admission = Admission::new(&settings.ingest)?;
-        let (wal, wal_tasks) = Wal::open(&settings.wal_dir(), &settings.wal, client.clone())?;
+        let (wal, wal_tasks) =
+            Wal::open_shipping_when(&settings.wal_dir(), &settings.wal, ready.clone())?;
         let monitoring = Arc::new(Monitoring::new(wal.monitor(), clock.clone()));
         let projects = Arc::new(settings.projects.clone());
         let role = settings.server.role;
@@ -263,6 +324,7 @@ impl Server {
                 role,
                 leads: leads.clone(),
             },
+            migrated: ready,
         };
         Ok(Self {
             listener,

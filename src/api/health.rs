@@ -99,6 +99,11 @@ pub async fn readyz(State(state): State<AppState>, headers: HeaderMap) -> Respon
             }
         })
         .await;
+    // Answering is not enough: the schema must be there too.
+    let clickhouse = match (clickhouse, state.migrated.borrow().is_some()) {
+        (Ok(()), false) => Err("migrating".to_owned()),
+        (result, _) => result,
+    };
     let mut log = state.wal.monitor().status(state.clock.now_ms());
     let log_has_room = !log.full;
     let ready = clickhouse.is_ok() && log_has_room && !log.stalled;

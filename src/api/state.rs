@@ -43,6 +43,8 @@ pub struct AppState {
     pub clickhouse_check: Arc<super::health::ClickHouseCheck>,
     /// Which instance this is, its role, whether it leads.
     pub instance: crate::instances::InstanceView,
+    /// Holds the migrated client once ClickHouse answered and was migrated.
+    pub migrated: tokio::sync::watch::Receiver<Option<clickhouse::Client>>,
 }
 
 impl AppState {

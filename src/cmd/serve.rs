@@ -30,12 +30,22 @@ pub async fn run(config: &Path, args: ServeArgs) -> anyhow::Result<()> {
         }
         None => clock::system(),
     };
-    let storage = Storage::open(&settings).await?;
-    let server = Server::bind(&settings, settings.listen, storage.client.clone(), clock)
-        .await?
-        .with_shards(storage.shards.clone());
+    // Serving starts whether ClickHouse answers or not: the log takes the
+    // events until it does.
+    let stop_migrating = tokio_util::sync::CancellationToken::new();
+    let storage = Storage::open_for_serving(&settings, stop_migrating.clone()).await?;
+    let server = Server::bind_with(
+        &settings,
+        settings.listen,
+        storage.client.clone(),
+        storage.ready.clone(),
+        clock,
+    )
+    .await?
+    .with_shards(storage.shards.clone());
     tracing::info!(addr = %server.local_addr(), clickhouse = %storage.url, "highwater is serving");
     let result = server.run(shutdown_signal()).await;
+    stop_migrating.cancel();
     storage.close().await;
     result
 }

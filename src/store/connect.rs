@@ -80,19 +80,35 @@ pub fn main_client(settings: &ClickHouseSettings, shards: &[Client]) -> Client {
     }
 }
 
-async fn connect_one(
-    settings: &ClickHouseSettings,
-    url: &str,
-    topology: &Topology,
-) -> Result<Client, StoreError> {
-    let base = Client::default()
+/// A client of `url`'s database made without asking the server anything,
+/// usable before it answers: row validation off (18.16 cannot take it; a
+/// current server loses only a check), and only settings every version
+/// knows (version-specific ones come with [`connect_one`]).
+pub fn bare_client(settings: &ClickHouseSettings, url: &str) -> Client {
+    server_client(settings, url)
+        .with_validation(false)
+        .with_database(&settings.database)
+}
+
+fn server_client(settings: &ClickHouseSettings, url: &str) -> Client {
+    Client::default()
         .with_url(url)
         .with_compression(match settings.compression {
             Compression::None => clickhouse::Compression::None,
             Compression::Lz4 => clickhouse::Compression::Lz4,
         })
         .with_user(&settings.user)
-        .with_password(&settings.password);
+        .with_password(&settings.password)
+}
+
+/// Connects to `url`: learns its version, creates the database, migrates;
+/// returns the client configured for that version.
+pub async fn connect_one(
+    settings: &ClickHouseSettings,
+    url: &str,
+    topology: &Topology,
+) -> Result<Client, StoreError> {
+    let base = server_client(settings, url);
     let version = server_version(&base).await?;
     let major: u32 = version
         .split('.')

@@ -6,6 +6,7 @@ pub mod connect;
 pub mod figures;
 pub mod local_server;
 pub mod migrations;
+pub mod migrator;
 pub mod received_users;
 pub mod row_binary;
 pub mod rows;

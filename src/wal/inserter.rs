@@ -14,6 +14,7 @@ use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use clickhouse::Client;
+use tokio::sync::watch;
 
 use super::Shared;
 use super::backoff::backoff;
@@ -33,18 +34,23 @@ const NO_ANSWER: &str = "no answer within";
 
 pub struct Inserter {
     shared: Arc<Shared>,
-    client: Client,
+    /// The client, once ClickHouse answers and is migrated (`None` before).
+    storage: watch::Receiver<Option<Client>>,
     dead_letters: DeadLetters,
     insert_timeout: Duration,
     retry_max: Duration,
 }
 
 impl Inserter {
-    pub fn new(shared: Arc<Shared>, client: Client, settings: &WalSettings) -> Self {
+    pub fn new(
+        shared: Arc<Shared>,
+        storage: watch::Receiver<Option<Client>>,
+        settings: &WalSettings,
+    ) -> Self {
         let dead_letters = DeadLetters::new(&shared.dir, settings.segment_bytes);
         Self {
             shared,
-            client,
+            storage,
             dead_letters,
             insert_timeout: Duration::from_millis(settings.insert_timeout_ms),
             retry_max: Duration::from_millis(settings.retry_max_ms.max(1)),
@@ -113,8 +119,12 @@ impl Inserter {
     }
 
     async fn insert(&self, chunk: &Chunk, from: usize, to: usize) -> Outcome {
+        // Nothing is inserted before the schema is there (`store::migrator`).
+        let Some(client) = self.storage.borrow().clone() else {
+            return Outcome::Unavailable("ClickHouse has not answered yet".to_owned());
+        };
         let work = async {
-            let mut insert = self.client.insert_formatted_with(format!(
+            let mut insert = client.insert_formatted_with(format!(
                 "INSERT INTO events ({EVENT_COLUMNS}) FORMAT RowBinary"
             ));
             for span in &chunk.records[from..to] {

@@ -145,6 +145,16 @@ impl Wal {
         settings: &WalSettings,
         client: clickhouse::Client,
     ) -> anyhow::Result<(Self, WalTasks)> {
+        Self::open_shipping_when(dir, settings, tokio::sync::watch::channel(Some(client)).1)
+    }
+
+    /// [`Wal::open`], shipping once `storage` holds a client (ClickHouse
+    /// answers and is migrated): until then the log takes every batch.
+    pub fn open_shipping_when(
+        dir: &Path,
+        settings: &WalSettings,
+        storage: tokio::sync::watch::Receiver<Option<clickhouse::Client>>,
+    ) -> anyhow::Result<(Self, WalTasks)> {
         use anyhow::Context;
         files::create_dir_durably(dir)
             .with_context(|| format!("cannot create the log directory {}", dir.display()))?;
@@ -222,7 +232,7 @@ impl Wal {
         let appender = appender::Appender::start(shared.clone(), next_id, settings, rx)?;
         let (stop_shipping, stop_rx) = tokio::sync::watch::channel(None);
         let shipper =
-            tokio::spawn(shipper::Shipper::new(shared.clone(), client, settings, stop_rx).run());
+            tokio::spawn(shipper::Shipper::new(shared.clone(), storage, settings, stop_rx).run());
         let wal = Self {
             tx,
             monitor: WalMonitor(shared),

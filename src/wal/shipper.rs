@@ -43,11 +43,11 @@ pub struct Shipper {
 impl Shipper {
     pub fn new(
         shared: Arc<Shared>,
-        client: Client,
+        storage: watch::Receiver<Option<Client>>,
         settings: &WalSettings,
         stop: watch::Receiver<Option<Instant>>,
     ) -> Self {
-        let inserter = Inserter::new(shared.clone(), client, settings);
+        let inserter = Inserter::new(shared.clone(), storage, settings);
         let found = shared.log.lock().expect("log lock").cursor;
         let checkpoint = Checkpoint::new(
             shared.dir.clone(),

@@ -11,7 +11,7 @@ use serde_json::{Value, json};
 use tokio::sync::Mutex;
 
 use crate::lane::TestClickHouse;
-use crate::{TestApp, event_json, scratch_dir, spawn_app_with};
+use crate::{ALPHA_INGEST, ALPHA_READ, TestApp, event_json, scratch_dir, spawn_app_with};
 
 /// A batch of `n` heartbeats with event ids `{tag}-{i}`.
 fn batch(tag: &str, n: usize) -> (Value, Vec<String>) {
@@ -230,4 +230,95 @@ async fn the_log_stops_saying_full_as_soon_as_a_batch_fits_again() {
     clickhouse.restart().await;
     assert_eq!(stored_ids(&app).await, acknowledged);
     app.stop().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serve_starts_and_takes_events_while_clickhouse_is_down() {
+    use highwater::bench::server_process::{free_addr, stop_server, wait_shipped};
+    let dir = scratch_dir("serve-without-clickhouse");
+    let mut clickhouse = TestClickHouse::start(&dir.join("clickhouse")).await;
+    let url = clickhouse.url();
+    clickhouse.kill().await;
+    let listen = free_addr().unwrap();
+    let config = dir.join("highwater.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "listen = \"{listen}\"\n[clickhouse]\nurl = \"{url}\"\ndatabase = \"it_no_clickhouse\"\n\
+             [wal]\ndir = \"{}\"\nretry_max_ms = 500\nship_linger_ms = 20\n[jobs]\nenabled = false\n\
+             [[project]]\nname = \"alpha\"\nbackfill = true\ningest_keys = [\"{ALPHA_INGEST}\"]\nread_keys = [\"{ALPHA_READ}\"]\n",
+            dir.join("wal").display()
+        ),
+    )
+    .unwrap();
+    // Started with nothing at `url`: it serves anyway (it used to exit
+    // with "could not open ClickHouse").
+    let exe = std::path::Path::new(env!("CARGO_BIN_EXE_highwater"));
+    let mut server = tokio::process::Command::new(exe)
+        .args(["serve", "--config"])
+        .arg(&config)
+        .env("RUST_LOG", "highwater=warn")
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let http = reqwest::Client::new();
+    let base = format!("http://{listen}");
+    let mut answered = false;
+    for _ in 0..200 {
+        if let Ok(r) = http.get(format!("{base}/healthz")).send().await {
+            answered = r.status() == 200;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(answered, "serve did not start without ClickHouse");
+    let ready = http.get(format!("{base}/readyz")).send().await.unwrap();
+    assert_eq!(ready.status(), 503);
+    // A read has nothing to answer from: 503.
+    let read = http
+        .get(format!("{base}/v1/records"))
+        .bearer_auth(ALPHA_READ)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(read.status(), 503);
+    // 1,000 events, every batch acknowledged into the log.
+    let mut ids = BTreeSet::new();
+    for b in 0..10 {
+        let (events, batch_ids) = batch(&format!("down{b}"), 100);
+        ids.extend(batch_ids);
+        let response = http
+            .post(format!("{base}/v1/events"))
+            .bearer_auth(ALPHA_INGEST)
+            .json(&events)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200);
+    }
+    // ClickHouse comes: the schema is made, the log ships, reads answer.
+    clickhouse.restart().await;
+    wait_shipped(&listen, Duration::from_secs(60))
+        .await
+        .unwrap();
+    let db = clickhouse::Client::default()
+        .with_url(&url)
+        .with_database("it_no_clickhouse")
+        .with_validation(false);
+    let stored: BTreeSet<String> = db
+        .query("SELECT DISTINCT event_id FROM events")
+        .fetch_all::<String>()
+        .await
+        .unwrap()
+        .into_iter()
+        .collect();
+    assert_eq!(stored, ids);
+    let read = http
+        .get(format!("{base}/v1/records"))
+        .bearer_auth(ALPHA_READ)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(read.status(), 200);
+    stop_server(&mut server).await;
 }

@@ -29,137 +29,11 @@ use crate::live::board::LiveBoard;
 use crate::live::online_cache::OnlineCache;
 use crate::monitoring::Monitoring;
 use crate::store::connect::topology;
-use crate::store::local_server::LocalClickHouse;
 use crate::store::received_users;
 use crate::store::schema::received_users_table;
 use crate::wal::{Wal, WalMonitor, WalTasks};
 
-/// ClickHouse as highwater uses it: a migrated client, and the local
-/// servers when highwater runs its own (one, or an embedded cluster).
-#[derive(Debug)]
-pub struct Storage {
-    pub client: clickhouse::Client,
-    /// The client configured for the server's version, once it answered
-    /// and was migrated (at once for [`Storage::open`]).
-    pub ready: tokio::sync::watch::Receiver<Option<clickhouse::Client>>,
-    /// A client per server (in `urls`' order), for upkeep each server does
-    /// on its own tables.
-    pub shards: Vec<clickhouse::Client>,
-    /// The server highwater talks to (the first shard of a cluster).
-    pub url: String,
-    /// Every server, for DDL (one URL unless this is a cluster).
-    pub urls: Vec<String>,
-    pub local: Vec<LocalClickHouse>,
-}
-
-impl Storage {
-    /// Opens ClickHouse for a command: waits until it answers, migrated.
-    pub async fn open(settings: &Settings) -> anyhow::Result<Self> {
-        let (urls, local) = Self::servers(settings).await?;
-        let clickhouse = &settings.clickhouse;
-        let shards = crate::store::connect::connect_shards(clickhouse, &urls)
-            .await
-            .with_context(|| format!("could not open ClickHouse at {}", urls.join(", ")))?;
-        let client = crate::store::connect::main_client(clickhouse, &shards);
-        Ok(Self {
-            ready: tokio::sync::watch::channel(Some(client.clone())).1,
-            client,
-            shards,
-            url: urls[0].clone(),
-            urls,
-            local,
-        })
-    }
-
-    /// Opens ClickHouse for `serve`, which starts whether or not it answers:
-    /// the clients are made without asking it anything, and a task of its
-    /// own connects and migrates once it answers (`store::migrator`),
-    /// publishing the client to insert through in `ready`.
-    pub async fn open_for_serving(
-        settings: &Settings,
-        stop: tokio_util::sync::CancellationToken,
-    ) -> anyhow::Result<Self> {
-        let (urls, local) = Self::servers(settings).await?;
-        let clickhouse = &settings.clickhouse;
-        let shards: Vec<clickhouse::Client> = urls
-            .iter()
-            .map(|url| crate::store::connect::bare_client(clickhouse, url))
-            .collect();
-        let (ready_tx, ready) = tokio::sync::watch::channel(None);
-        tokio::spawn(crate::store::migrator::migrate_when_up(
-            clickhouse.clone(),
-            urls.clone(),
-            ready_tx,
-            stop,
-        ));
-        Ok(Self {
-            client: crate::store::connect::main_client(clickhouse, &shards),
-            ready,
-            shards,
-            url: urls[0].clone(),
-            urls,
-            local,
-        })
-    }
-
-    /// The servers' URLs, and the local ones when highwater runs its own.
-    async fn servers(settings: &Settings) -> anyhow::Result<(Vec<String>, Vec<LocalClickHouse>)> {
-        let clickhouse = &settings.clickhouse;
-        let (urls, local) = if let Some(url) = &clickhouse.url {
-            (vec![url.clone()], Vec::new())
-        } else if clickhouse.cluster.is_some() {
-            (clickhouse.shard_urls.clone(), Vec::new())
-        } else {
-            let shards = clickhouse.embedded_shards;
-            match running_embedded(&settings.data_dir, shards).await {
-                // Another highwater (serve, demo) owns them: share them.
-                Some(urls) => (urls, Vec::new()),
-                None => {
-                    let servers = LocalClickHouse::start_cluster(&settings.data_dir, shards)
-                        .await
-                        .context("could not start the embedded ClickHouse")?;
-                    (servers.iter().map(LocalClickHouse::url).collect(), servers)
-                }
-            }
-        };
-        Ok((urls, local))
-    }
-
-    /// Stops the embedded servers, if any. The client goes first: a server
-    /// with idle keep-alive connections open waits for them before exiting.
-    pub async fn close(self) {
-        let Self {
-            client,
-            shards,
-            ready,
-            local,
-            ..
-        } = self;
-        drop((client, shards, ready));
-        for server in local {
-            server.stop().await;
-        }
-    }
-}
-
-/// The URLs of the embedded servers (`shards` of them) that another
-/// highwater process runs on `data_dir`, if every one answers.
-async fn running_embedded(data_dir: &std::path::Path, shards: usize) -> Option<Vec<String>> {
-    let mut urls = Vec::with_capacity(shards);
-    for shard in 0..shards {
-        let url = LocalClickHouse::advertised_url_of(data_dir, shard)?;
-        let ping = reqwest::Client::new()
-            .get(format!("{url}/ping"))
-            .timeout(Duration::from_secs(2))
-            .send()
-            .await;
-        if !ping.is_ok_and(|r| r.status().is_success()) {
-            return None;
-        }
-        urls.push(url);
-    }
-    Some(urls)
-}
+pub use crate::store::storage::Storage;
 
 /// A bound, ready-to-run HTTP server.
 pub struct Server {
@@ -303,6 +177,7 @@ impl Server {
             guard: Arc::new(AuthGuard::new(
                 limits.auth_failure_burst,
                 limits.auth_failures_per_minute,
+                (limits.login_burst, limits.logins_per_minute),
             )),
             // Sessions expire in real days, whatever the server's clock says.
             sessions: Arc::new(SessionStore::new(

@@ -32,8 +32,7 @@ pub async fn run(config: &Path, args: ServeArgs) -> anyhow::Result<()> {
     };
     // Serving starts whether ClickHouse answers or not: the log takes the
     // events until it does.
-    let stop_migrating = tokio_util::sync::CancellationToken::new();
-    let storage = Storage::open_for_serving(&settings, stop_migrating.clone()).await?;
+    let storage = Storage::open_for_serving(&settings).await?;
     let server = Server::bind_with(
         &settings,
         settings.listen,
@@ -42,10 +41,9 @@ pub async fn run(config: &Path, args: ServeArgs) -> anyhow::Result<()> {
         clock,
     )
     .await?
-    .with_shards(storage.shards.clone());
+    .with_shards(storage.servers.clone());
     tracing::info!(addr = %server.local_addr(), clickhouse = %storage.url, "highwater is serving");
     let result = server.run(shutdown_signal()).await;
-    stop_migrating.cancel();
     storage.close().await;
     result
 }

@@ -173,19 +173,38 @@ impl Settings {
             alert.validate(&self.projects)?;
         }
         let clickhouse = &self.clickhouse;
+        let servers_listed = !clickhouse.shard_urls.is_empty() || !clickhouse.replicas.is_empty();
         match &clickhouse.cluster {
             Some(name) if !is_identifier(name) => {
                 bail!("clickhouse.cluster {name:?} must be letters, digits and '_'")
             }
-            Some(_) if clickhouse.shard_urls.is_empty() || clickhouse.url.is_some() => bail!(
+            Some(_) if !servers_listed || clickhouse.url.is_some() => bail!(
                 "with clickhouse.cluster, list every shard's HTTP URL in clickhouse.shard_urls \
-                 (the first is where highwater sends queries and keeps the figures) and leave \
-                 clickhouse.url out"
+                 (the first is where highwater sends queries and keeps the figures), or every \
+                 server in clickhouse.replicas (one list per shard), and leave clickhouse.url out"
             ),
-            None if !clickhouse.shard_urls.is_empty() => {
-                bail!("clickhouse.shard_urls needs clickhouse.cluster, the cluster's name")
+            Some(_) if !clickhouse.shard_urls.is_empty() && !clickhouse.replicas.is_empty() => {
+                bail!(
+                    "list the cluster's servers in clickhouse.shard_urls or in clickhouse.replicas, not both"
+                )
+            }
+            None if servers_listed => {
+                bail!(
+                    "clickhouse.shard_urls and clickhouse.replicas need clickhouse.cluster, the cluster's name"
+                )
             }
             _ => {}
+        }
+        if clickhouse.replicas.iter().any(Vec::is_empty) {
+            bail!("clickhouse.replicas lists a shard without servers");
+        }
+        if clickhouse.replicated && clickhouse.cluster.is_none() {
+            bail!(
+                "clickhouse.replicated needs clickhouse.cluster (ZooKeeper and macros are the cluster's)"
+            );
+        }
+        if clickhouse.insert_quorum == Some(0) {
+            bail!("clickhouse.insert_quorum must be at least 1");
         }
         let slices = self.jobs.slices;
         if slices > 64
@@ -198,6 +217,9 @@ impl Settings {
         }
         if !(1..=16).contains(&clickhouse.embedded_shards) {
             bail!("clickhouse.embedded_shards must be 1 to 16");
+        }
+        if !(1..=3).contains(&clickhouse.embedded_replicas) {
+            bail!("clickhouse.embedded_replicas must be 1 to 3");
         }
         if !is_identifier(&self.clickhouse.database) {
             bail!(

@@ -23,15 +23,52 @@ pub struct ClickHouseSettings {
     /// An existing cluster: its name in the servers' `remote_servers`...
     #[serde(default)]
     pub cluster: Option<String>,
-    /// ...and the HTTP URL of each of its shards (highwater runs its DDL on
-    /// each; queries and inserts go to the first, which also keeps the
-    /// figures).
+    /// ...and the HTTP URL of each of its shards, one server each
+    /// (highwater runs its DDL on each; queries and inserts go to the first,
+    /// which also keeps the figures)...
     #[serde(default)]
     pub shard_urls: Vec<String>,
+    /// ...or, for a cluster with replicas, every server: one list per
+    /// shard (highwater runs its DDL on each and moves to another server
+    /// when one fails).
+    #[serde(default)]
+    pub replicas: Vec<Vec<String>>,
+    /// The cluster's tables are `Replicated*MergeTree` (ZooKeeper or
+    /// ClickHouse Keeper; paths from the `{shard}` and `{replica}` macros,
+    /// `internal_replication` true).
+    #[serde(default)]
+    pub replicated: bool,
+    /// Replicas that must hold an insert before the log moves past it
+    /// (default 2 when replicated: a node lost right after an insert loses
+    /// nothing; while a shard has fewer live replicas, the log holds the
+    /// events).
+    #[serde(default)]
+    pub insert_quorum: Option<u32>,
     /// With no `url` and no `cluster`: how many local servers highwater
-    /// starts; more than one makes them a cluster of their own.
+    /// starts; more than one makes them a cluster of their own...
     #[serde(default = "one")]
     pub embedded_shards: usize,
+    /// ...with this many replicas each (more than one starts a local
+    /// ZooKeeper, Debian's, and makes the tables replicated).
+    #[serde(default = "one")]
+    pub embedded_replicas: usize,
+}
+
+impl ClickHouseSettings {
+    /// Whether the tables are replicated: a replicated cluster, or an
+    /// embedded one with replicas.
+    pub fn is_replicated(&self) -> bool {
+        self.replicated
+            || (self.url.is_none() && self.cluster.is_none() && self.embedded_replicas > 1)
+    }
+
+    /// The quorum inserts wait for.
+    pub fn quorum(&self) -> Option<u32> {
+        match self.insert_quorum {
+            Some(n) => (n > 1).then_some(n),
+            None => self.is_replicated().then_some(2),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
@@ -53,7 +90,11 @@ impl Default for ClickHouseSettings {
             compression: Compression::None,
             cluster: None,
             shard_urls: Vec::new(),
+            replicas: Vec::new(),
+            replicated: false,
+            insert_quorum: None,
             embedded_shards: 1,
+            embedded_replicas: 1,
         }
     }
 }
@@ -96,6 +137,10 @@ pub struct IngestSettings {
     pub auth_failure_burst: u32,
     /// ...refilled at this rate; past it, 429 without even comparing.
     pub auth_failures_per_minute: u32,
+    /// Dashboard logins one client address may make: this many at once...
+    pub login_burst: u32,
+    /// ...refilled at this rate; past it, 429.
+    pub logins_per_minute: u32,
     /// Reverse proxies whose `X-Forwarded-For` / `X-Forwarded-Proto` are
     /// believed (the client address and whether it came over HTTPS).
     pub trusted_proxies: Vec<std::net::IpAddr>,
@@ -119,6 +164,8 @@ impl Default for IngestSettings {
             max_reads_in_flight: 32,
             auth_failure_burst: 10,
             auth_failures_per_minute: 10,
+            login_burst: 60,
+            logins_per_minute: 60,
             trusted_proxies: Vec::new(),
         }
     }

@@ -35,12 +35,15 @@ pub async fn connect(settings: &ClickHouseSettings, url: &str) -> Result<Client,
 pub fn topology(settings: &ClickHouseSettings) -> Topology {
     let name = match &settings.cluster {
         Some(name) => name.clone(),
-        None if settings.embedded_shards > 1 => EMBEDDED_CLUSTER.to_owned(),
+        None if settings.embedded_shards > 1 || settings.embedded_replicas > 1 => {
+            EMBEDDED_CLUSTER.to_owned()
+        }
         None => return Topology::SingleNode,
     };
-    Topology::Cluster {
-        name,
-        database: settings.database.clone(),
+    let database = settings.database.clone();
+    match settings.is_replicated() {
+        true => Topology::Replicated { name, database },
+        false => Topology::Cluster { name, database },
     }
 }
 
@@ -76,7 +79,9 @@ pub fn main_client(settings: &ClickHouseSettings, shards: &[Client]) -> Client {
     let client = shards.first().expect("at least one URL").clone();
     match topology(settings) {
         Topology::SingleNode => client,
-        Topology::Cluster { .. } => client.with_setting("insert_distributed_sync", "1"),
+        Topology::Cluster { .. } | Topology::Replicated { .. } => {
+            client.with_setting("insert_distributed_sync", "1")
+        }
     }
 }
 
@@ -150,9 +155,9 @@ async fn deduplicate_retried_inserts(
     if text(known).await? == "0" {
         return Ok(());
     }
-    let table = match topology {
-        Topology::SingleNode => "events",
-        Topology::Cluster { .. } => "events_local",
+    let table = match topology.is_cluster() {
+        false => "events",
+        true => "events_local",
     };
     client
         .query(&format!(

@@ -10,11 +10,11 @@ use std::time::{Duration, Instant};
 
 use tokio::process::{Child, Command};
 
-use super::server_config::{USERS_XML, remote_servers, server_config};
+use super::server_config::{Ports, USERS_XML, server_config};
 
 const READY_TIMEOUT: Duration = Duration::from_secs(60);
 const STOP_TIMEOUT: Duration = Duration::from_secs(30);
-const START_ATTEMPTS: usize = 3;
+pub(super) const START_ATTEMPTS: usize = 3;
 /// Where a running server writes its URL, inside its directory.
 const ENDPOINT_FILE: &str = "endpoint";
 /// Environment variable naming the server binary, overriding the search.
@@ -43,6 +43,12 @@ pub enum LocalServerError {
     },
     #[error("ClickHouse did not answer /ping within {}s. Last lines of its log:\n{log_tail}", READY_TIMEOUT.as_secs())]
     NotReady { log_tail: String },
+    #[error(
+        "an embedded cluster with replicas needs ZooKeeper: install Debian's with \
+         `apt-get install -y zookeeper` (and Java), or name its jar in {}",
+        super::local_zookeeper::JAR_ENV
+    )]
+    ZooKeeperNotInstalled,
 }
 
 /// How to launch the server: the binary and the arguments before `--config-file`.
@@ -92,12 +98,11 @@ impl ServerBinary {
 pub struct LocalClickHouse {
     child: Child,
     binary: ServerBinary,
-    http_port: u16,
-    tcp_port: u16,
+    ports: Ports,
     dir: PathBuf,
-    /// The cluster section of its config (empty for a lone server), kept
+    /// The cluster sections of its config (empty for a lone server), kept
     /// for restarts.
-    remote_servers: String,
+    cluster: String,
 }
 
 /// The cluster name of an embedded cluster, in every server's config.
@@ -126,7 +131,11 @@ impl LocalClickHouse {
         data_dir: &Path,
         shards: usize,
     ) -> Result<Vec<Self>, LocalServerError> {
-        Self::start_cluster_with(&ServerBinary::find()?, data_dir, shards).await
+        let layout = super::local_cluster::Layout {
+            shards,
+            replicas: 1,
+        };
+        super::local_cluster::start(&ServerBinary::find()?, data_dir, layout, None).await
     }
 
     async fn start_cluster_with(
@@ -134,60 +143,23 @@ impl LocalClickHouse {
         data_dir: &Path,
         shards: usize,
     ) -> Result<Vec<Self>, LocalServerError> {
-        let mut dirs = Vec::with_capacity(shards);
-        for shard in 0..shards {
-            let dir = shard_dir(data_dir, shard);
-            for sub in ["data", "tmp", "log", "user_files", "format_schemas"] {
-                create_dir(&dir.join(sub))?;
-            }
-            dirs.push(dir.canonicalize().map_err(|source| LocalServerError::Io {
-                path: dir.clone(),
-                source,
-            })?);
-        }
-        let mut attempt = 0;
-        'attempt: loop {
-            attempt += 1;
-            let mut ports = Vec::with_capacity(shards);
-            for dir in &dirs {
-                ports.push((free_port(dir)?, free_port(dir)?));
-            }
-            let cluster = if shards > 1 {
-                let tcp: Vec<u16> = ports.iter().map(|p| p.1).collect();
-                remote_servers(EMBEDDED_CLUSTER, &tcp)
-            } else {
-                String::new()
-            };
-            let mut servers = Vec::with_capacity(shards);
-            for (dir, ports) in dirs.iter().zip(&ports) {
-                match Self::start_once(binary, dir, *ports, &cluster).await {
-                    Ok(server) => servers.push(server),
-                    // Another process may grab a port between our probe and the bind.
-                    Err(LocalServerError::Exited { log_tail, .. })
-                        if attempt < START_ATTEMPTS
-                            && log_tail.contains("Address already in use") =>
-                    {
-                        tracing::warn!("a ClickHouse port was taken; retrying with new ports");
-                        continue 'attempt;
-                    }
-                    Err(e) => return Err(e),
-                }
-            }
-            return Ok(servers);
-        }
+        let layout = super::local_cluster::Layout {
+            shards,
+            replicas: 1,
+        };
+        super::local_cluster::start(binary, data_dir, layout, None).await
     }
 
-    async fn start_once(
+    /// Starts one server on `dir` with `ports` and the `cluster` sections
+    /// of its config, and waits until it answers.
+    pub(super) async fn start_once(
         binary: &ServerBinary,
         dir: &Path,
-        (http_port, tcp_port): (u16, u16),
-        remote_servers: &str,
+        ports: Ports,
+        cluster: &str,
     ) -> Result<Self, LocalServerError> {
         let config = dir.join("config.xml");
-        write_file(
-            &config,
-            &server_config(dir, http_port, tcp_port, remote_servers),
-        )?;
+        write_file(&config, &server_config(dir, ports, cluster))?;
         write_file(&dir.join("users.xml"), USERS_XML)?;
         let console_log = dir.join("log/console.log");
         let console =
@@ -222,12 +194,11 @@ impl LocalClickHouse {
         let mut server = Self {
             child,
             binary: binary.clone(),
-            http_port,
-            tcp_port,
+            ports,
             dir: dir.to_owned(),
-            remote_servers: remote_servers.to_owned(),
+            cluster: cluster.to_owned(),
         };
-        tracing::info!(binary = %binary.path.display(), http_port, dir = %dir.display(), "starting ClickHouse");
+        tracing::info!(binary = %binary.path.display(), http_port = ports.http, dir = %dir.display(), "starting ClickHouse");
         server.wait_ready(binary).await?;
         // Lets other highwater commands on this data directory share it.
         write_file(&dir.join(ENDPOINT_FILE), &server.url())?;
@@ -282,7 +253,7 @@ impl LocalClickHouse {
 
     /// `http://127.0.0.1:PORT` of the server's HTTP interface.
     pub fn url(&self) -> String {
-        format!("http://127.0.0.1:{}", self.http_port)
+        format!("http://127.0.0.1:{}", self.ports.http)
     }
 
     /// The last lines of the server's logs, for error messages.
@@ -322,9 +293,8 @@ impl LocalClickHouse {
     /// [`LocalClickHouse::kill`]): clients configured with its URL reconnect.
     pub async fn restart(&mut self) -> Result<(), LocalServerError> {
         self.kill().await;
-        let ports = (self.http_port, self.tcp_port);
         let restarted =
-            Self::start_once(&self.binary, &self.dir, ports, &self.remote_servers).await?;
+            Self::start_once(&self.binary, &self.dir, self.ports, &self.cluster).await?;
         // The old value's child has exited: dropping it does nothing.
         *self = restarted;
         Ok(())
@@ -367,7 +337,7 @@ pub fn shard_dir(data_dir: &Path, shard: usize) -> PathBuf {
     }
 }
 
-fn free_port(dir: &Path) -> Result<u16, LocalServerError> {
+pub(super) fn free_port(dir: &Path) -> Result<u16, LocalServerError> {
     std::net::TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
         .map(|a| a.port())
@@ -377,14 +347,14 @@ fn free_port(dir: &Path) -> Result<u16, LocalServerError> {
         })
 }
 
-fn create_dir(path: &Path) -> Result<(), LocalServerError> {
+pub(super) fn create_dir(path: &Path) -> Result<(), LocalServerError> {
     std::fs::create_dir_all(path).map_err(|source| LocalServerError::Io {
         path: path.to_owned(),
         source,
     })
 }
 
-fn write_file(path: &Path, text: &str) -> Result<(), LocalServerError> {
+pub(super) fn write_file(path: &Path, text: &str) -> Result<(), LocalServerError> {
     std::fs::write(path, text).map_err(|source| LocalServerError::Io {
         path: path.to_owned(),
         source,

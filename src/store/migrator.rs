@@ -2,51 +2,113 @@
 //! however long they take to answer. `serve` starts while none does — a
 //! restart during an outage, or a rack coming back with highwater before
 //! ClickHouse, is then no ingest outage: the log takes every batch — and
-//! this task connects, migrates and tells the shipper (and `/readyz`) once
-//! they answer. Reads meanwhile answer 503.
+//! this task connects, migrates, and tells the shipper once every shard
+//! has a server that answers; a server that answers later is migrated
+//! then. Reads meanwhile answer 503.
 
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use clickhouse::Client;
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
-use super::connect::{connect_one, main_client, topology};
+use super::connect::{connect_one, main_client};
+use super::schema::Topology;
 use crate::config::ClickHouseSettings;
 
 /// How long to wait between tries while a server does not answer.
 const RETRY: Duration = Duration::from_secs(2);
+/// How long an insert waits for its quorum of replicas before it fails
+/// (and is sent again from the log).
+const QUORUM_TIMEOUT_MS: u32 = 10_000;
 
-/// Connects to and migrates every server of `urls` (one, or each shard of
-/// a cluster), retrying each until it answers; then publishes the client
-/// highwater inserts through in `ready`. Ends early on `stop`.
-pub async fn migrate_when_up(
+/// What to migrate, and where the migrated client will point.
+#[derive(Debug)]
+pub struct Migration {
     settings: ClickHouseSettings,
-    urls: Vec<String>,
+    topology: Topology,
+    /// The servers, shard after shard with their replicas.
+    shards: Vec<Vec<String>>,
+    /// Where the main client goes.
+    entry: String,
+    last_error: Arc<Mutex<Option<String>>>,
+}
+
+impl Migration {
+    pub fn new(
+        settings: ClickHouseSettings,
+        topology: Topology,
+        shards: Vec<Vec<String>>,
+        entry: String,
+    ) -> Self {
+        Self {
+            settings,
+            topology,
+            shards,
+            entry,
+            last_error: Arc::default(),
+        }
+    }
+
+    /// Why the last server that did not answer did not.
+    pub fn last_error(&self) -> Arc<Mutex<Option<String>>> {
+        self.last_error.clone()
+    }
+
+    /// The client the log ships through: the entry, configured as the
+    /// migrated `server` is (its version's settings), inserting into every
+    /// shard at once and, with replicas, into the insert quorum.
+    fn shipping_client(&self, server: &Client) -> Client {
+        let client = main_client(&self.settings, &[server.clone().with_url(&self.entry)]);
+        match self.settings.quorum() {
+            Some(quorum) => client
+                .with_setting("insert_quorum", quorum.to_string())
+                .with_setting("insert_quorum_timeout", QUORUM_TIMEOUT_MS.to_string()),
+            None => client,
+        }
+    }
+}
+
+/// Connects to and migrates every server, retrying each until it answers;
+/// publishes the shipping client in `ready` once every shard has one that
+/// answered. Ends when every server is migrated, or on `stop`.
+pub async fn migrate_when_up(
+    migration: Migration,
     ready: watch::Sender<Option<Client>>,
     stop: CancellationToken,
 ) {
-    let topology = topology(&settings);
-    let mut clients: Vec<Option<Client>> = vec![None; urls.len()];
-    let mut reported = false;
+    let urls: Vec<&String> = migration.shards.iter().flatten().collect();
+    let mut migrated: Vec<Option<Client>> = vec![None; urls.len()];
+    let mut reported = vec![false; urls.len()];
     loop {
-        for (url, client) in urls.iter().zip(clients.iter_mut()) {
-            if client.is_some() {
+        for (index, url) in urls.iter().enumerate() {
+            if migrated[index].is_some() {
                 continue;
             }
-            match connect_one(&settings, url, &topology).await {
-                Ok(connected) => *client = Some(connected),
-                Err(e) if !reported => {
-                    tracing::warn!(%url, error = %e, "ClickHouse does not answer yet; the log keeps every batch until it does");
+            match connect_one(&migration.settings, url, &migration.topology).await {
+                Ok(client) => migrated[index] = Some(client),
+                Err(e) => {
+                    if !reported[index] {
+                        tracing::warn!(%url, error = %e, "ClickHouse does not answer yet; the log keeps every batch until it does");
+                        reported[index] = true;
+                    }
+                    *migration.last_error.lock().expect("error lock") = Some(e.to_string());
                 }
-                Err(_) => {}
             }
         }
-        reported = true;
-        if clients.iter().all(Option::is_some) {
-            let clients: Vec<Client> = clients.into_iter().flatten().collect();
-            ready.send_replace(Some(main_client(&settings, &clients)));
+        let mut at = 0;
+        let every_shard_answers = migration.shards.iter().all(|shard| {
+            let answers = migrated[at..at + shard.len()].iter().any(Option::is_some);
+            at += shard.len();
+            answers
+        });
+        if every_shard_answers && ready.borrow().is_none() {
+            let server = migrated.iter().flatten().next().expect("a server answered");
+            ready.send_replace(Some(migration.shipping_client(server)));
             tracing::info!("ClickHouse is migrated: shipping the log");
+        }
+        if migrated.iter().all(Option::is_some) {
             return;
         }
         tokio::select! {

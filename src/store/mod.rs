@@ -3,8 +3,11 @@
 
 pub mod alerts_sent;
 pub mod connect;
+pub mod failover;
 pub mod figures;
+pub mod local_cluster;
 pub mod local_server;
+pub mod local_zookeeper;
 pub mod migrations;
 pub mod migrator;
 pub mod received_users;
@@ -13,6 +16,7 @@ pub mod rows;
 pub mod schema;
 pub mod segments;
 mod server_config;
+pub mod storage;
 
 pub use connect::connect;
 

@@ -4,9 +4,15 @@
 use std::path::Path;
 
 /// `<yandex>` is the root both 18.16 and current releases accept.
-/// `remote_servers`: the `<remote_servers>` section of a cluster, or empty.
-pub fn server_config(dir: &Path, http_port: u16, tcp_port: u16, remote_servers: &str) -> String {
+/// `cluster`: the sections that make the server part of a cluster
+/// ([`cluster_sections`]), or empty.
+pub fn server_config(dir: &Path, ports: Ports, cluster: &str) -> String {
     let dir = dir.display();
+    let Ports {
+        http: http_port,
+        tcp: tcp_port,
+        interserver: interserver_port,
+    } = ports;
     format!(
         r#"<yandex>
   <logger>
@@ -19,6 +25,8 @@ pub fn server_config(dir: &Path, http_port: u16, tcp_port: u16, remote_servers: 
   <listen_host>127.0.0.1</listen_host>
   <http_port>{http_port}</http_port>
   <tcp_port>{tcp_port}</tcp_port>
+  <interserver_http_host>127.0.0.1</interserver_http_host>
+  <interserver_http_port>{interserver_port}</interserver_http_port>
   <path>{dir}/data/</path>
   <tmp_path>{dir}/tmp/</tmp_path>
   <user_files_path>{dir}/user_files/</user_files_path>
@@ -28,7 +36,7 @@ pub fn server_config(dir: &Path, http_port: u16, tcp_port: u16, remote_servers: 
   <default_database>default</default_database>
   <mark_cache_size>268435456</mark_cache_size>
   <max_concurrent_queries>100</max_concurrent_queries>
-  {remote_servers}
+  {cluster}
 </yandex>
 "#
     )
@@ -48,18 +56,49 @@ pub const USERS_XML: &str = r#"<yandex>
 </yandex>
 "#;
 
-/// The `<remote_servers>` section naming cluster `name`: one shard per TCP
-/// port, each a single replica on this machine (no ZooKeeper, no
-/// replication: `internal_replication` false, as for plain MergeTree).
-pub fn remote_servers(name: &str, tcp_ports: &[u16]) -> String {
+/// The ports one server listens on.
+#[derive(Debug, Clone, Copy)]
+pub struct Ports {
+    pub http: u16,
+    pub tcp: u16,
+    /// Where replicas fetch parts from each other.
+    pub interserver: u16,
+}
+
+/// The sections that make server `index` part of cluster `name`, whose
+/// servers listen on `tcp_ports` (shard after shard, `replicas` each):
+/// `<remote_servers>`, and with replicas also ZooKeeper on `zookeeper`,
+/// the server's `{shard}` and `{replica}` macros, and the queue of
+/// `ON CLUSTER` DDL. Without replicas: no ZooKeeper, no replication
+/// (`internal_replication` false, as for plain MergeTree).
+pub fn cluster_sections(
+    name: &str,
+    tcp_ports: &[u16],
+    replicas: usize,
+    index: usize,
+    zookeeper: Option<u16>,
+) -> String {
+    let replicated = replicas > 1;
     let shards: String = tcp_ports
-        .iter()
-        .map(|port| {
+        .chunks(replicas)
+        .map(|shard| {
+            let servers: String = shard
+                .iter()
+                .map(|port| format!("<replica><host>127.0.0.1</host><port>{port}</port></replica>"))
+                .collect();
             format!(
-                "<shard><internal_replication>false</internal_replication>\
-                 <replica><host>127.0.0.1</host><port>{port}</port></replica></shard>"
+                "<shard><internal_replication>{replicated}</internal_replication>{servers}</shard>"
             )
         })
         .collect();
-    format!("<remote_servers><{name}>{shards}</{name}></remote_servers>")
+    let mut sections = format!("<remote_servers><{name}>{shards}</{name}></remote_servers>");
+    if let Some(port) = zookeeper.filter(|_| replicated) {
+        let (shard, replica) = (index / replicas + 1, index % replicas + 1);
+        sections.push_str(&format!(
+            "\n  <zookeeper><node><host>127.0.0.1</host><port>{port}</port></node></zookeeper>\
+             \n  <macros><shard>{shard:02}</shard><replica>r{replica}</replica></macros>\
+             \n  <distributed_ddl><path>/clickhouse/task_queue/ddl</path></distributed_ddl>"
+        ));
+    }
+    sections
 }

@@ -65,7 +65,8 @@ pub const ALPHA_READ: &str = "alpha-read-key-0123456789ab";
 pub const BETA_INGEST: &str = "beta-ingest-key-0123456789a";
 
 /// A private directory under cargo's target dir for this run; the
-/// directories of earlier runs are removed the first time.
+/// directories of earlier runs are removed the first time (not those of
+/// runs still going: `scripts/test` runs two at once).
 pub fn scratch_dir(name: &str) -> PathBuf {
     static RUN_DIR: OnceLock<PathBuf> = OnceLock::new();
     let run_dir = RUN_DIR.get_or_init(|| {
@@ -73,7 +74,10 @@ pub fn scratch_dir(name: &str) -> PathBuf {
         let own = format!("it-{}", std::process::id());
         for old in std::fs::read_dir(&base).into_iter().flatten().flatten() {
             let name = old.file_name().to_string_lossy().into_owned();
-            if name.starts_with("it-") && name != own {
+            let running = name
+                .strip_prefix("it-")
+                .is_some_and(|pid| std::path::Path::new("/proc").join(pid).exists());
+            if name.starts_with("it-") && !running {
                 let _ = std::fs::remove_dir_all(old.path());
             }
         }

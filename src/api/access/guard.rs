@@ -30,10 +30,6 @@ const SWEEP_EVERY: Duration = Duration::from_secs(10);
 /// Addresses each part of the guard remembers at most (each well under
 /// 100 bytes).
 pub const MAX_ADDRESSES: usize = 100_000;
-/// Dashboard logins one address may make: this many at once, refilled at
-/// this rate per minute (an office behind one address logs in at nine).
-const LOGIN_BURST: u32 = 60;
-const LOGINS_PER_MINUTE: u32 = 60;
 
 #[derive(Debug)]
 pub struct AuthGuard {
@@ -86,10 +82,12 @@ impl AddressBuckets {
 }
 
 impl AuthGuard {
-    pub fn new(burst: u32, per_minute: u32) -> Self {
+    /// Failed keys: `burst` at once, `per_minute` after; logins: `logins`
+    /// (burst, per minute).
+    pub fn new(burst: u32, per_minute: u32, logins: (u32, u32)) -> Self {
         Self {
             failures: AddressBuckets::new(burst, per_minute),
-            logins: AddressBuckets::new(LOGIN_BURST, LOGINS_PER_MINUTE),
+            logins: AddressBuckets::new(logins.0, logins.1),
             blocked: Mutex::new(HashMap::new()),
             swept_at: Mutex::new(Instant::now()),
         }
@@ -169,21 +167,21 @@ mod tests {
 
     #[test]
     fn logins_from_one_address_are_limited_and_others_are_not() {
-        let guard = AuthGuard::new(3, 1);
+        let guard = AuthGuard::new(3, 1, (60, 1));
         let (a, b) = ([10, 0, 0, 1].into(), [10, 0, 0, 2].into());
-        for _ in 0..LOGIN_BURST {
+        for _ in 0..60 {
             guard.logged_in(a).unwrap();
         }
         assert!(matches!(
             guard.logged_in(a),
-            Err(ApiError::RateLimited { retry_after_s: 1 })
+            Err(ApiError::RateLimited { retry_after_s: 60 })
         ));
         guard.logged_in(b).unwrap();
     }
 
     #[test]
     fn an_address_is_blocked_past_its_burst_and_others_are_not() {
-        let guard = AuthGuard::new(3, 1);
+        let guard = AuthGuard::new(3, 1, (60, 60));
         let (a, b) = ([10, 0, 0, 1].into(), [10, 0, 0, 2].into());
         for _ in 0..3 {
             guard.failed(a);
@@ -200,7 +198,7 @@ mod tests {
 
     #[test]
     fn one_bad_key_from_each_of_very_many_addresses_holds_bounded_memory() {
-        let guard = AuthGuard::new(1, 1);
+        let guard = AuthGuard::new(1, 1, (60, 60));
         for i in 0..(3 * MAX_ADDRESSES as u32) {
             let ip = std::net::Ipv4Addr::from(0x0a00_0000 + i);
             guard.failed(ip.into());

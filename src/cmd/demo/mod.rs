@@ -61,7 +61,7 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
         demo.clock.clone(),
     )
     .await?
-    .with_shards(storage.shards.clone());
+    .with_shards(storage.servers.clone());
     // The demo computes the month itself; scheduled rounds start after it.
     let start_jobs = server.hold_jobs();
     let base_url = format!("http://{}", server.local_addr());

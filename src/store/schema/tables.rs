@@ -1,69 +1,14 @@
-//! The schema, as versioned migrations (applied by `migrations`), for one
-//! node or for a cluster.
-//!
-//! Every statement must run on ClickHouse 18.16 and on current releases
-//! (DESIGN §4): plain MergeTree, `Enum8`, `String`, `Int64`; no `DateTime64`,
-//! no `LowCardinality`. Every statement is safe to run twice.
-//!
-//! Sessions are kept per `bucket` = `cityHash64(user_id) % 64`, first in the
-//! sort key after the day: a job reads a day one slice of buckets at a time
-//! (a range of the primary key, so a slice reads only its own granules),
-//! and a user's sessions always fall in one bucket. The DAU sets are kept
-//! per bucket too, so WAU and MAU add up bucket by bucket.
-//!
-//! On a cluster, `events` and `sessions_by_day` are `Distributed` tables
-//! over `*_local` tables on every shard, sharded by `cityHash64(user_id)`:
-//! one user's events on one shard. No ZooKeeper: the DDL runs on each
-//! shard. The figures tables exist on every shard; highwater writes and
-//! reads them on the first one (the one its `url` names).
+//! The tables, views and queries every topology's migrations share.
 
+use super::{AddColumn, Migration};
 use crate::domain::dimension::Dimension;
 
-/// Buckets of users: a slice of a day's computation is a range of them.
-pub const BUCKETS: u32 = 64;
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Topology {
-    SingleNode,
-    /// A cluster as named in the servers' `remote_servers`; `database` is
-    /// the database the `Distributed` tables point into on every shard.
-    Cluster {
-        name: String,
-        database: String,
-    },
-}
-
-pub struct Migration {
-    pub version: u32,
-    pub name: &'static str,
-    /// Columns added before the statements run, each only if the table
-    /// lacks it (18.16 knows no `ADD COLUMN IF NOT EXISTS`).
-    pub add_columns: Vec<AddColumn>,
-    pub statements: Vec<String>,
-}
-
-/// `ALTER TABLE table ADD COLUMN column kind`.
-pub struct AddColumn {
-    pub table: &'static str,
-    pub column: &'static str,
-    pub kind: &'static str,
-}
-
-/// The migrations of `topology`, in order. Append only: never edit a
-/// shipped entry.
-pub fn migrations(topology: &Topology) -> Vec<Migration> {
-    match topology {
-        Topology::SingleNode => single_node(),
-        Topology::Cluster { name, database } => cluster(name, database),
-    }
-}
-
 /// The seconds of `ts_ms`, as every figure uses them (DESIGN §2: floored).
-const TS_S: &str = "toUInt32(intDiv(ts_ms, 1000))";
+pub(super) const TS_S: &str = "toUInt32(intDiv(ts_ms, 1000))";
 /// A user's bucket.
-const BUCKET: &str = "toUInt8(cityHash64(user_id) % 64)";
+pub(super) const BUCKET: &str = "toUInt8(cityHash64(user_id) % 64)";
 
-const EVENTS_COLUMNS: &str = "(
+pub(super) const EVENTS_COLUMNS: &str = "(
     project String,
     `type` Enum8('session_start' = 1, 'session_end' = 2, 'heartbeat' = 3, 'presence' = 4),
     user_id String,
@@ -77,13 +22,13 @@ const EVENTS_COLUMNS: &str = "(
     app_version String,
     received_ms Int64
 )";
-const EVENTS_ENGINE: &str = "ENGINE = MergeTree
+pub(super) const EVENTS_ENGINE: &str = "ENGINE = MergeTree
     PARTITION BY toYYYYMM(toDateTime(intDiv(ts_ms, 1000), 'UTC'))
     ORDER BY (project, user_id, session_id, ts_ms)";
 
 /// The aggregate states [`crate::jobs::session_interval::SessionFacts`]
 /// needs; min/max/groupArray make them immune to duplicates and order.
-fn session_states() -> String {
+pub(super) fn session_states() -> String {
     format!(
         "minState(if(`type` = 'session_start', {TS_S}, toUInt32(4294967295))) AS first_start,
          minState({TS_S}) AS first_event,
@@ -100,7 +45,7 @@ fn session_states() -> String {
 /// strings order as their seconds, then their values): `min` over strings
 /// merges several times faster than over tuples, on 18.16 as on current
 /// releases. No event with the field: the empty state, read as `""`.
-fn segment_states() -> String {
+pub(super) fn segment_states() -> String {
     Dimension::ALL
         .iter()
         .map(|d| {
@@ -116,17 +61,18 @@ fn segment_states() -> String {
 
 /// The ordering key of one event's value of `field`: its second plus
 /// 10^10 (11 digits for any `UInt32` second), then the value.
-fn segment_key(field: &str) -> String {
+pub(super) fn segment_key(field: &str) -> String {
     format!("concat(toString(toUInt64({TS_S}) + 10000000000), {field})")
 }
 /// Where the value starts in a key (1-based, as `substring` counts).
 pub const SEGMENT_VALUE_AT: u32 = 12;
 
 /// The columns [`segment_states`] fills.
-const SEGMENT_STATE_COLUMNS: [&str; 3] = ["platform_first", "country_first", "org_id_first"];
-const SEGMENT_STATE_KIND: &str = "AggregateFunction(min, String)";
+pub(super) const SEGMENT_STATE_COLUMNS: [&str; 3] =
+    ["platform_first", "country_first", "org_id_first"];
+pub(super) const SEGMENT_STATE_KIND: &str = "AggregateFunction(min, String)";
 
-fn add_segment_columns(tables: &[&'static str]) -> Vec<AddColumn> {
+pub(super) fn add_segment_columns(tables: &[&'static str]) -> Vec<AddColumn> {
     tables
         .iter()
         .flat_map(|&table| {
@@ -141,7 +87,7 @@ fn add_segment_columns(tables: &[&'static str]) -> Vec<AddColumn> {
 
 /// The view's query from migration 5 on: the session facts and the
 /// session's segment values.
-fn sessions_with_segments_select(source: &str) -> String {
+pub(super) fn sessions_with_segments_select(source: &str) -> String {
     per_session_select(
         source,
         &format!("{},\n         {}", session_states(), segment_states()),
@@ -151,7 +97,7 @@ fn sessions_with_segments_select(source: &str) -> String {
 /// Fills the segment columns for the events stored before migration 5
 /// (the other aggregate states of these rows stay empty, which merges as
 /// "no event").
-fn backfill_segments(target: &str, source: &str) -> String {
+pub(super) fn backfill_segments(target: &str, source: &str) -> String {
     format!(
         "INSERT INTO {target} (project, day, bucket, user_id, session_id, {columns})
          {select}",
@@ -164,7 +110,7 @@ fn backfill_segments(target: &str, source: &str) -> String {
 /// the per-minute maxima; `segment_days` holds each dimension's totals
 /// and is written last, so its `computed_ms` names the version of the
 /// values to read (a recompute may keep other values, e.g. other orgs).
-const SEGMENT_TABLES: [&str; 2] = [
+pub(super) const SEGMENT_TABLES: [&str; 2] = [
     "CREATE TABLE IF NOT EXISTS segment_figures (
         project String,
         day Date,
@@ -201,7 +147,7 @@ const SEGMENT_TABLES: [&str; 2] = [
 /// Migration 5 on either topology: segment values in the sessions table
 /// `sessions` (fed by `view` from `events`), backfilled, and the segment
 /// figures tables.
-fn segments_migration(
+pub(super) fn segments_migration(
     version: u32,
     (sessions, view, events): (&'static str, &'static str, &'static str),
     also_add_to: Option<&'static str>,
@@ -224,7 +170,7 @@ fn segments_migration(
     }
 }
 
-const SESSION_STATE_COLUMNS: &str = "first_start AggregateFunction(min, UInt32),
+pub(super) const SESSION_STATE_COLUMNS: &str = "first_start AggregateFunction(min, UInt32),
     first_event AggregateFunction(min, UInt32),
     first_end AggregateFunction(min, UInt32),
     last_alive AggregateFunction(max, UInt32),
@@ -232,13 +178,13 @@ const SESSION_STATE_COLUMNS: &str = "first_start AggregateFunction(min, UInt32),
 
 /// One `sessions_by_day` row per (session, UTC day of its events, insert
 /// block), from the events of `source`.
-fn sessions_by_day_select(source: &str) -> String {
+pub(super) fn sessions_by_day_select(source: &str) -> String {
     per_session_select(source, &session_states())
 }
 
 /// `states` per (project, UTC day, bucket, user, session) of the events of
 /// `source`: the shape of every `sessions_by_day` row.
-fn per_session_select(source: &str, states: &str) -> String {
+pub(super) fn per_session_select(source: &str, states: &str) -> String {
     format!(
         "SELECT project, toDate(toDateTime({TS_S}), 'UTC') AS day, {BUCKET} AS bucket,
                 user_id, session_id, {states}
@@ -247,7 +193,7 @@ fn per_session_select(source: &str, states: &str) -> String {
     )
 }
 
-fn sessions_by_day_table(name: &str) -> String {
+pub(super) fn sessions_by_day_table(name: &str) -> String {
     format!(
         "CREATE TABLE IF NOT EXISTS {name} (
             project String, day Date, bucket UInt8, user_id String, session_id String,
@@ -258,7 +204,7 @@ fn sessions_by_day_table(name: &str) -> String {
     )
 }
 
-const FIGURES_TABLES: [&str; 2] = [
+pub(super) const FIGURES_TABLES: [&str; 2] = [
     "CREATE TABLE IF NOT EXISTS daily_figures (
         project String,
         day Date,
@@ -299,7 +245,7 @@ const FIGURES_TABLES: [&str; 2] = [
 ];
 
 /// The figures tables, then `active_users`: the table of the day's users.
-fn figures_tables_and(active_users: &str) -> Vec<String> {
+pub(super) fn figures_tables_and(active_users: &str) -> Vec<String> {
     FIGURES_TABLES
         .iter()
         .chain([&active_users])
@@ -310,7 +256,7 @@ fn figures_tables_and(active_users: &str) -> Vec<String> {
 /// The users active on each day, one row per bucket, for exact WAU/MAU: a
 /// recompute writes every bucket of the day again (empty ones too) and so
 /// replaces them all.
-const ACTIVE_BUCKETS_TABLE: &str = "CREATE TABLE IF NOT EXISTS daily_active_buckets (
+pub(super) const ACTIVE_BUCKETS_TABLE: &str = "CREATE TABLE IF NOT EXISTS daily_active_buckets (
         project String,
         day Date,
         bucket UInt8,
@@ -320,102 +266,11 @@ const ACTIVE_BUCKETS_TABLE: &str = "CREATE TABLE IF NOT EXISTS daily_active_buck
     PARTITION BY toYYYYMM(day)
     ORDER BY (project, day, bucket)";
 
-fn single_node() -> Vec<Migration> {
-    // Versions 2 and 3 made tables that version 4 replaces; they stay as
-    // they shipped, so that every database walks the same path.
-    let old_session_days_select = format!(
-        "SELECT project, toDate(toDateTime({TS_S}), 'UTC') AS day, user_id, session_id,
-                {states}
-         FROM events
-         GROUP BY project, day, user_id, session_id",
-        states = session_states()
-    );
-    vec![
-        Migration {
-            version: 1,
-            name: "events",
-            add_columns: Vec::new(),
-            statements: vec![format!(
-                "CREATE TABLE IF NOT EXISTS events {EVENTS_COLUMNS} {EVENTS_ENGINE}"
-            )],
-        },
-        Migration {
-            version: 2,
-            name: "session_days",
-            add_columns: Vec::new(),
-            statements: vec![
-                format!(
-                    "CREATE TABLE IF NOT EXISTS session_days (
-                        project String, day Date, user_id String, session_id String,
-                        {SESSION_STATE_COLUMNS}
-                    ) ENGINE = AggregatingMergeTree
-                    PARTITION BY toYYYYMM(day)
-                    ORDER BY (project, day, user_id, session_id)"
-                ),
-                format!(
-                    "CREATE MATERIALIZED VIEW IF NOT EXISTS session_days_mv TO session_days AS {old_session_days_select}"
-                ),
-                format!("INSERT INTO session_days {old_session_days_select}"),
-            ],
-        },
-        Migration {
-            version: 3,
-            name: "figures",
-            add_columns: Vec::new(),
-            statements: figures_tables_and(
-                "CREATE TABLE IF NOT EXISTS daily_active_sets (
-                    project String, day Date, computed_ms UInt64, users Array(String)
-                ) ENGINE = ReplacingMergeTree(computed_ms)
-                PARTITION BY toYYYYMM(day)
-                ORDER BY (project, day)",
-            ),
-        },
-        Migration {
-            version: 4,
-            name: "sessions and active users by bucket",
-            add_columns: Vec::new(),
-            statements: vec![
-                sessions_by_day_table("sessions_by_day"),
-                format!(
-                    "CREATE MATERIALIZED VIEW IF NOT EXISTS sessions_by_day_mv TO sessions_by_day AS {}",
-                    sessions_by_day_select("events")
-                ),
-                // Events stored before the view existed. Rows the view
-                // also caught meanwhile are harmless: the aggregates
-                // ignore repeats.
-                format!(
-                    "INSERT INTO sessions_by_day {}",
-                    sessions_by_day_select("events")
-                ),
-                "DROP TABLE IF EXISTS session_days_mv".into(),
-                "DROP TABLE IF EXISTS session_days".into(),
-                ACTIVE_BUCKETS_TABLE.into(),
-                String::from(
-                    "INSERT INTO daily_active_buckets
-                     SELECT project, day, toUInt8(cityHash64(active_user) % 64) AS bucket, computed_ms,
-                            groupArray(active_user) AS bucket_users
-                     FROM daily_active_sets FINAL ARRAY JOIN users AS active_user
-                     GROUP BY project, day, bucket, computed_ms"
-                ),
-                "DROP TABLE IF EXISTS daily_active_sets".into(),
-            ],
-        },
-        segments_migration(
-            5,
-            ("sessions_by_day", "sessions_by_day_mv", "events"),
-            None,
-        ),
-        alerts_migration(6),
-        received_users_migration(7, ("received_users", "received_users_mv", "events"), None),
-        instances_migration(8),
-    ]
-}
-
 /// What several instances of highwater share to act as one: the lease
 /// (`instances`), the alert episodes they claim (`alert_episodes`) and the
 /// dashboard sessions (`dashboard_sessions`). Their rows are versions or
 /// events, read with `argMax` or in full: no merge is needed to read them.
-fn instances_migration(version: u32) -> Migration {
+pub(super) fn instances_migration(version: u32) -> Migration {
     Migration {
         version,
         name: "instances, alert episodes, dashboard sessions",
@@ -449,7 +304,24 @@ fn instances_migration(version: u32) -> Migration {
 /// would read every row of the month. One row per user and insert block
 /// (the block's latest receive time). Kept for [`RECEIVED_USERS_KEPT_DAYS`]
 /// UTC days (`store::received_users`).
-fn received_users_migration(
+/// [`sessions_by_day_table`] with the segment columns from the start (a
+/// schema made after migration 5's).
+pub(super) fn sessions_by_day_table_with_segments(name: &str) -> String {
+    let segments: String = SEGMENT_STATE_COLUMNS
+        .iter()
+        .map(|column| format!(",\n            {column} {SEGMENT_STATE_KIND}"))
+        .collect();
+    format!(
+        "CREATE TABLE IF NOT EXISTS {name} (
+            project String, day Date, bucket UInt8, user_id String, session_id String,
+            {SESSION_STATE_COLUMNS}{segments}
+        ) ENGINE = AggregatingMergeTree
+        PARTITION BY toYYYYMM(day)
+        ORDER BY (project, day, bucket, user_id, session_id)"
+    )
+}
+
+pub(super) fn received_users_migration(
     version: u32,
     (table, view, events): (&'static str, &'static str, &'static str),
     distributed: Option<String>,
@@ -476,21 +348,9 @@ fn received_users_migration(
     }
 }
 
-/// UTC days of `received_users` kept: today and yesterday.
-pub const RECEIVED_USERS_KEPT_DAYS: u32 = 2;
-
-/// The table of received users that each server holds itself (the one its
-/// partitions are dropped from).
-pub fn received_users_table(topology: &Topology) -> &'static str {
-    match topology {
-        Topology::SingleNode => "received_users",
-        Topology::Cluster { .. } => "received_users_local",
-    }
-}
-
 /// The alerts already sent for episodes that outlive a restart (a record
 /// day), so that a restart does not send them again.
-fn alerts_migration(version: u32) -> Migration {
+pub(super) fn alerts_migration(version: u32) -> Migration {
     Migration {
         version,
         name: "alerts sent",
@@ -503,70 +363,4 @@ fn alerts_migration(version: u32) -> Migration {
                 .into(),
         ],
     }
-}
-
-fn cluster(name: &str, database: &str) -> Vec<Migration> {
-    let distributed = |table: &str, local: &str| {
-        format!(
-            "CREATE TABLE IF NOT EXISTS {table} AS {local}
-             ENGINE = Distributed({name}, {database}, {local}, cityHash64(user_id))"
-        )
-    };
-    vec![
-        Migration {
-            version: 1,
-            name: "events on every shard",
-            add_columns: Vec::new(),
-            statements: vec![
-                format!("CREATE TABLE IF NOT EXISTS events_local {EVENTS_COLUMNS} {EVENTS_ENGINE}"),
-                distributed("events", "events_local"),
-            ],
-        },
-        Migration {
-            version: 2,
-            name: "sessions by day and bucket on every shard",
-            add_columns: Vec::new(),
-            statements: vec![
-                sessions_by_day_table("sessions_by_day_local"),
-                // On the local tables: a view on a `Distributed` table would
-                // see only the inserts made through its own node.
-                format!(
-                    "CREATE MATERIALIZED VIEW IF NOT EXISTS sessions_by_day_local_mv TO sessions_by_day_local AS {}",
-                    sessions_by_day_select("events_local")
-                ),
-                distributed("sessions_by_day", "sessions_by_day_local"),
-            ],
-        },
-        Migration {
-            version: 3,
-            name: "figures",
-            add_columns: Vec::new(),
-            statements: figures_tables_and(ACTIVE_BUCKETS_TABLE),
-        },
-        // The `Distributed` table learns the columns too: it reads them
-        // from every shard.
-        segments_migration(
-            4,
-            (
-                "sessions_by_day_local",
-                "sessions_by_day_local_mv",
-                "events_local",
-            ),
-            Some("sessions_by_day"),
-        ),
-        // On the first shard only matters (figures live there), but every
-        // shard runs the same migrations.
-        alerts_migration(5),
-        received_users_migration(
-            6,
-            (
-                "received_users_local",
-                "received_users_local_mv",
-                "events_local",
-            ),
-            Some(distributed("received_users", "received_users_local")),
-        ),
-        // Kept on the first shard (every shard has them), like the figures.
-        instances_migration(7),
-    ]
 }

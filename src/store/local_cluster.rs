@@ -1,0 +1,82 @@
+//! Several embedded servers as one cluster of their own: `shards` of
+//! `replicas` each, on free ports, every server with a directory of its
+//! own ([`shard_dir`] by its index: shard after shard). With replicas, the
+//! servers use the embedded ZooKeeper (`local_zookeeper`) and their tables
+//! are replicated.
+
+use std::path::Path;
+
+use super::local_server::{
+    EMBEDDED_CLUSTER, LocalClickHouse, LocalServerError, START_ATTEMPTS, ServerBinary, create_dir,
+    free_port, shard_dir,
+};
+use super::server_config::{Ports, cluster_sections};
+
+/// How many servers: shards of replicas.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Layout {
+    pub shards: usize,
+    pub replicas: usize,
+}
+
+impl Layout {
+    pub fn servers(self) -> usize {
+        self.shards * self.replicas
+    }
+}
+
+/// Starts the servers of `layout` on `data_dir` as the cluster
+/// [`EMBEDDED_CLUSTER`] (one server: a lone one, without a cluster), their
+/// ZooKeeper on port `zookeeper` when there are replicas; retries with new
+/// ports when another process takes one meanwhile.
+pub async fn start(
+    binary: &ServerBinary,
+    data_dir: &Path,
+    layout: Layout,
+    zookeeper: Option<u16>,
+) -> Result<Vec<LocalClickHouse>, LocalServerError> {
+    let count = layout.servers();
+    let mut dirs = Vec::with_capacity(count);
+    for index in 0..count {
+        let dir = shard_dir(data_dir, index);
+        for sub in ["data", "tmp", "log", "user_files", "format_schemas"] {
+            create_dir(&dir.join(sub))?;
+        }
+        dirs.push(dir.canonicalize().map_err(|source| LocalServerError::Io {
+            path: dir.clone(),
+            source,
+        })?);
+    }
+    let mut attempt = 0;
+    'attempt: loop {
+        attempt += 1;
+        let mut ports = Vec::with_capacity(count);
+        for dir in &dirs {
+            ports.push(Ports {
+                http: free_port(dir)?,
+                tcp: free_port(dir)?,
+                interserver: free_port(dir)?,
+            });
+        }
+        let tcp: Vec<u16> = ports.iter().map(|p| p.tcp).collect();
+        let mut servers = Vec::with_capacity(count);
+        for (index, (dir, ports)) in dirs.iter().zip(&ports).enumerate() {
+            let cluster = match count {
+                1 => String::new(),
+                _ => cluster_sections(EMBEDDED_CLUSTER, &tcp, layout.replicas, index, zookeeper),
+            };
+            match LocalClickHouse::start_once(binary, dir, *ports, &cluster).await {
+                Ok(server) => servers.push(server),
+                // Another process may grab a port between our probe and the bind.
+                Err(LocalServerError::Exited { log_tail, .. })
+                    if attempt < START_ATTEMPTS && log_tail.contains("Address already in use") =>
+                {
+                    tracing::warn!("a ClickHouse port was taken; retrying with new ports");
+                    continue 'attempt;
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        return Ok(servers);
+    }
+}

@@ -200,6 +200,7 @@ impl Server {
                 leads: leads.clone(),
             },
             migrated: ready,
+            clickhouse_servers: None,
         };
         Ok(Self {
             listener,
@@ -253,6 +254,15 @@ impl Server {
     /// client per server) while serving.
     pub fn with_shards(mut self, shards: Vec<clickhouse::Client>) -> Self {
         self.shards = shards;
+        self
+    }
+
+    /// Names the servers of a replicated cluster in `/readyz`.
+    pub fn with_clickhouse_servers(
+        mut self,
+        servers: Option<crate::store::failover::Servers>,
+    ) -> Self {
+        self.state.clickhouse_servers = servers;
         self
     }
 

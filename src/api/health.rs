@@ -140,8 +140,23 @@ pub async fn readyz(State(state): State<AppState>, headers: HeaderMap) -> Respon
     if !shown {
         log.clickhouse_error = None;
     }
+    // Each server of a replicated cluster: whether it answers (and, to a
+    // reader, which it is).
+    let servers: Option<Vec<serde_json::Value>> =
+        state.clickhouse_servers.as_ref().map(|servers| {
+            servers
+                .states()
+                .into_iter()
+                .enumerate()
+                .map(|(index, (url, up))| match shown {
+                    true => json!({"server": index + 1, "url": url, "up": up}),
+                    false => json!({"server": index + 1, "up": up}),
+                })
+                .collect()
+        });
     let body = json!({
         "ready": ready,
+        "clickhouse_servers": servers,
         "clickhouse": clickhouse,
         "ingest": ingest,
         "ingest_requests_in_flight": state.admission.requests_in_flight(),

@@ -45,6 +45,8 @@ pub struct AppState {
     pub instance: crate::instances::InstanceView,
     /// Holds the migrated client once ClickHouse answered and was migrated.
     pub migrated: tokio::sync::watch::Receiver<Option<clickhouse::Client>>,
+    /// The servers of a replicated cluster and whether each answers.
+    pub clickhouse_servers: Option<crate::store::failover::Servers>,
 }
 
 impl AppState {

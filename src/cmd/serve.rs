@@ -41,7 +41,8 @@ pub async fn run(config: &Path, args: ServeArgs) -> anyhow::Result<()> {
         clock,
     )
     .await?
-    .with_shards(storage.servers.clone());
+    .with_shards(storage.servers.clone())
+    .with_clickhouse_servers(storage.failover.as_ref().map(|f| f.servers.clone()));
     tracing::info!(addr = %server.local_addr(), clickhouse = %storage.url, "highwater is serving");
     let result = server.run(shutdown_signal()).await;
     storage.close().await;

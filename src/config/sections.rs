@@ -200,6 +200,12 @@ pub struct WalSettings {
     /// and at every clean stop: after a power cut, at most about this long's
     /// worth of inserts is shipped again (copies that no figure counts).
     pub checkpoint_sync_ms: u64,
+    /// Shipped segments are kept this long before they are deleted; after
+    /// an unclean stop (or a reboot of the machine) the records shipped in
+    /// the last this-long are shipped again: ClickHouse 18.16 does not
+    /// fsync its parts, and a power cut of its machine can lose them. 0:
+    /// deleted at once, never shipped again.
+    pub keep_shipped_s: u64,
 }
 
 impl Default for WalSettings {
@@ -215,6 +221,7 @@ impl Default for WalSettings {
             shutdown_drain_s: 10,
             stall_after_s: 60,
             checkpoint_sync_ms: 1_000,
+            keep_shipped_s: 120,
         }
     }
 }

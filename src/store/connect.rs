@@ -22,7 +22,15 @@ const FIRST_VALIDATING_MAJOR: u32 = 23;
 /// 252; a backfill batch can span years, and one refused insert would hold
 /// up the whole log. An insert is at most `wal.ship_bytes`, which bounds the
 /// parts it makes. 18.16 has no such limit.
-pub const SETTINGS_SENT: [(&str, &str); 1] = [("max_partitions_per_insert_block", "0")];
+///
+/// `deduplicate_blocks_in_dependent_materialized_views`: where an insert is
+/// dropped as a repeat of an earlier one (current releases), its views
+/// decide for themselves, so that a view the first attempt never reached
+/// gets the rows. 18.16 has no such setting (nor drops repeats there).
+pub const SETTINGS_SENT: [(&str, &str); 2] = [
+    ("max_partitions_per_insert_block", "0"),
+    ("deduplicate_blocks_in_dependent_materialized_views", "1"),
+];
 
 /// Connects to `url` (the configured one or the embedded server's) and
 /// returns a client bound to the configured database, migrated.
@@ -79,11 +87,32 @@ pub fn main_client(settings: &ClickHouseSettings, shards: &[Client]) -> Client {
     let client = shards.first().expect("at least one URL").clone();
     match topology(settings) {
         Topology::SingleNode => client,
-        Topology::Cluster { .. } | Topology::Replicated { .. } => {
-            client.with_setting("insert_distributed_sync", "1")
+        Topology::Cluster { .. } => client.with_setting("insert_distributed_sync", "1"),
+        // An insert returns once a quorum of replicas of each shard holds
+        // it, and reads of a shard prefer its first replica: what was just
+        // written is what is read. An insert whose quorum timed out has
+        // written its rows but not its views' (18.16 raises before the
+        // views): its retry must not be dropped as a repeat of the first,
+        // or the views would never see it — copies in `events` are
+        // harmless, lost sessions are not.
+        Topology::Replicated { .. } => {
+            let client = client
+                .with_setting("insert_distributed_sync", "1")
+                .with_setting("load_balancing", "in_order")
+                .with_setting("insert_deduplicate", "0");
+            match settings.quorum() {
+                Some(quorum) => client
+                    .with_setting("insert_quorum", quorum.to_string())
+                    .with_setting("insert_quorum_timeout", QUORUM_TIMEOUT_MS.to_string()),
+                None => client,
+            }
         }
     }
 }
+
+/// How long an insert waits for its quorum of replicas before it fails
+/// (the log sends it again).
+const QUORUM_TIMEOUT_MS: u32 = 10_000;
 
 /// A client of `url`'s database made without asking the server anything,
 /// usable before it answers: row validation off (18.16 cannot take it; a
@@ -131,6 +160,7 @@ pub async fn connect_one(
     let client = base.with_database(&settings.database);
     let ran = migrations::migrate(&client, topology).await?;
     deduplicate_retried_inserts(&client, topology).await?;
+    fsync_inserts(&client, topology).await?;
     tracing::info!(%url, %version, database = %settings.database, migrations_applied = ran, "ClickHouse ready");
     Ok(client)
 }
@@ -148,6 +178,10 @@ async fn deduplicate_retried_inserts(
     client: &Client,
     topology: &Topology,
 ) -> Result<(), StoreError> {
+    if matches!(topology, Topology::Replicated { .. }) {
+        // Replicated tables drop a repeated block by default.
+        return Ok(());
+    }
     let setting = "non_replicated_deduplication_window";
     let known = client
         .query("SELECT count() FROM system.merge_tree_settings WHERE name = ?")
@@ -165,6 +199,27 @@ async fn deduplicate_retried_inserts(
         ))
         .execute()
         .await?;
+    Ok(())
+}
+
+/// On one node, where the server can (current releases: the MergeTree
+/// setting `fsync_after_insert`), `events` fsyncs every part it writes, so
+/// that what the log shipped survives a power cut of ClickHouse's machine.
+/// (18.16 cannot: the log keeps what it shipped for `wal.keep_shipped_s`
+/// and ships it again after an unclean stop. A replicated cluster holds
+/// each insert on a quorum of machines instead.)
+async fn fsync_inserts(client: &Client, topology: &Topology) -> Result<(), StoreError> {
+    if *topology != Topology::SingleNode {
+        return Ok(());
+    }
+    let known = client
+        .query("SELECT name FROM system.merge_tree_settings WHERE name IN ('fsync_after_insert', 'fsync_part_directory')");
+    for setting in text(known).await?.lines() {
+        client
+            .query(&format!("ALTER TABLE events MODIFY SETTING {setting} = 1"))
+            .execute()
+            .await?;
+    }
     Ok(())
 }
 

@@ -14,14 +14,12 @@ use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
 use super::connect::{connect_one, main_client};
+use super::replication_check;
 use super::schema::Topology;
 use crate::config::ClickHouseSettings;
 
 /// How long to wait between tries while a server does not answer.
 const RETRY: Duration = Duration::from_secs(2);
-/// How long an insert waits for its quorum of replicas before it fails
-/// (and is sent again from the log).
-const QUORUM_TIMEOUT_MS: u32 = 10_000;
 
 /// What to migrate, and where the migrated client will point.
 #[derive(Debug)]
@@ -57,16 +55,10 @@ impl Migration {
     }
 
     /// The client the log ships through: the entry, configured as the
-    /// migrated `server` is (its version's settings), inserting into every
-    /// shard at once and, with replicas, into the insert quorum.
+    /// migrated `server` is (its version's settings) and as the topology
+    /// wants ([`main_client`]).
     fn shipping_client(&self, server: &Client) -> Client {
-        let client = main_client(&self.settings, &[server.clone().with_url(&self.entry)]);
-        match self.settings.quorum() {
-            Some(quorum) => client
-                .with_setting("insert_quorum", quorum.to_string())
-                .with_setting("insert_quorum_timeout", QUORUM_TIMEOUT_MS.to_string()),
-            None => client,
-        }
+        main_client(&self.settings, &[server.clone().with_url(&self.entry)])
     }
 }
 
@@ -109,6 +101,15 @@ pub async fn migrate_when_up(
             tracing::info!("ClickHouse is migrated: shipping the log");
         }
         if migrated.iter().all(Option::is_some) {
+            if let Topology::Replicated { name, database } = &migration.topology {
+                let servers: Vec<Client> = migrated.into_iter().flatten().collect();
+                let entry = migration.shipping_client(&servers[0]);
+                if let Err(e) = replication_check::check(name, database, &servers, &entry).await {
+                    tracing::error!(error = %e, "shipping stops until the cluster is fixed");
+                    *migration.last_error.lock().expect("error lock") = Some(e.to_string());
+                    ready.send_replace(None);
+                }
+            }
             return;
         }
         tokio::select! {

@@ -11,6 +11,7 @@ pub mod local_zookeeper;
 pub mod migrations;
 pub mod migrator;
 pub mod received_users;
+pub mod replication_check;
 pub mod row_binary;
 pub mod rows;
 pub mod schema;

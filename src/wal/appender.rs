@@ -95,6 +95,10 @@ impl Appender {
         // room: it clears as soon as a group fits again. Set before the
         // refused hear of it, so that a client's next `/readyz` says so.
         self.shared.log.lock().expect("log lock").full = !refused.is_empty();
+        if !refused.is_empty() {
+            // Shipped segments kept for a while make room now.
+            self.shared.appended.notify_one();
+        }
         for done in refused {
             let _ = done.send(Err(AppendError::Full {
                 max_bytes: self.shared.max_bytes,

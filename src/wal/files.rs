@@ -21,6 +21,8 @@ pub struct Position {
 pub const FIRST_OFFSET: u64 = SEGMENT_MAGIC.len() as u64;
 
 const LOCK: &str = "lock";
+/// Written (durably) by a clean stop: the boot of the machine it stopped in.
+const STOPPED: &str = "stopped";
 
 pub fn segment_path(dir: &Path, id: u64) -> PathBuf {
     dir.join(format!("{id:020}.wal"))
@@ -169,6 +171,29 @@ pub fn create_dir_durably(dir: &Path) -> io::Result<()> {
         }
     }
     Ok(())
+}
+
+/// Records a clean stop under this boot of the machine (`boot_id`).
+pub fn write_stop_mark(dir: &Path, boot_id: &str) -> io::Result<()> {
+    let mut file = File::create(dir.join(STOPPED))?;
+    file.write_all(boot_id.as_bytes())?;
+    file.sync_all()?;
+    sync_dir(dir)
+}
+
+/// Whether the last run stopped cleanly under this boot (`boot_id`), as
+/// its mark says; the mark is removed (durably), so that a crash of this
+/// run is seen as one.
+pub fn take_stop_mark(dir: &Path, boot_id: &str) -> io::Result<bool> {
+    let path = dir.join(STOPPED);
+    let mark = match std::fs::read_to_string(&path) {
+        Ok(mark) => mark,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(false),
+        Err(e) => return Err(e),
+    };
+    std::fs::remove_file(&path)?;
+    sync_dir(dir)?;
+    Ok(!boot_id.is_empty() && mark.trim() == boot_id)
 }
 
 /// An exclusive lock on the directory for as long as the value lives (the

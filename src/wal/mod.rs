@@ -22,6 +22,8 @@ pub mod files;
 mod insert_outcome;
 mod inserter;
 pub mod record;
+mod reship;
+mod retention;
 mod shipper;
 mod status;
 
@@ -134,6 +136,9 @@ pub struct WalTasks {
     appender: std::thread::JoinHandle<()>,
     shipper: tokio::task::JoinHandle<()>,
     stop_shipping: tokio::sync::watch::Sender<Option<tokio::time::Instant>>,
+    dir: PathBuf,
+    /// This boot of the machine, for the stop mark.
+    boot: String,
     _lock: files::DirLock,
 }
 
@@ -170,31 +175,46 @@ impl Wal {
                 inherited: true,
             });
         }
+        let boot = reship::boot_id();
+        let stopped_cleanly = files::take_stop_mark(dir, &boot)?;
         // A position outside its segment is as good as none.
-        let cursor = match files::read_checkpoint(dir)? {
+        let saved = match files::read_checkpoint(dir)? {
             Some(at)
                 if segments
                     .iter()
                     .any(|s| s.id == at.segment && (FIRST_OFFSET..=s.len).contains(&at.offset)) =>
             {
-                at
+                Some(at)
             }
-            _ => Position {
-                segment: segments.front().map_or(0, |s| s.id),
-                offset: FIRST_OFFSET,
-            },
+            _ => None,
         };
-        // Shipped before the last stop, but not yet deleted (or deleted
-        // where a power cut forgot it).
-        let mut unlinked = false;
+        let first = Position {
+            segment: segments.front().map_or(0, |s| s.id),
+            offset: FIRST_OFFSET,
+        };
+        let cursor = match saved {
+            Some(at) if !stopped_cleanly && settings.keep_shipped_s > 0 => {
+                let on_disk: Vec<(u64, u64)> = segments.iter().map(|s| (s.id, s.len)).collect();
+                let keep_ms = settings.keep_shipped_s as i64 * 1000;
+                let from = reship::reship_from(dir, &on_disk, at, keep_ms)?;
+                if from < at {
+                    tracing::warn!(
+                        keep_shipped_s = settings.keep_shipped_s,
+                        "highwater did not stop cleanly (or the machine restarted): shipping again \
+                         what it shipped last, which ClickHouse may have lost"
+                    );
+                }
+                from
+            }
+            Some(at) => at,
+            None => first,
+        };
+        // Shipped before the last stop: kept a while more (deleted by the
+        // shipper when due).
+        let mut inherited_shipped = Vec::new();
         while segments.front().is_some_and(|s| s.id < cursor.segment) {
             let shipped = segments.pop_front().expect("front");
-            std::fs::remove_file(files::segment_path(dir, shipped.id))?;
-            disk_bytes -= shipped.len;
-            unlinked = true;
-        }
-        if unlinked {
-            files::sync_dir(dir)?;
+            inherited_shipped.push((shipped.id, shipped.len));
         }
         let next_id = segments.back().map_or(1, |s| s.id + 1);
         let inherited = Log {
@@ -231,8 +251,9 @@ impl Wal {
         let (tx, rx) = mpsc::unbounded_channel();
         let appender = appender::Appender::start(shared.clone(), next_id, settings, rx)?;
         let (stop_shipping, stop_rx) = tokio::sync::watch::channel(None);
-        let shipper =
-            tokio::spawn(shipper::Shipper::new(shared.clone(), storage, settings, stop_rx).run());
+        let shipper = shipper::Shipper::new(shared.clone(), storage, settings, stop_rx)
+            .with_shipped(&inherited_shipped);
+        let shipper = tokio::spawn(shipper.run());
         let wal = Self {
             tx,
             monitor: WalMonitor(shared),
@@ -241,6 +262,8 @@ impl Wal {
             appender,
             shipper,
             stop_shipping,
+            dir: dir.to_owned(),
+            boot,
             _lock: lock,
         };
         Ok((wal, tasks))
@@ -294,5 +317,8 @@ impl WalTasks {
         }
         let _ = self.stop_shipping.send(Some(deadline));
         let _ = self.shipper.await;
+        if let Err(e) = files::write_stop_mark(&self.dir, &self.boot) {
+            tracing::warn!(error = %e, "cannot mark the log as stopped cleanly: the next start ships its tail again");
+        }
     }
 }

@@ -23,6 +23,7 @@ use super::chunk::Chunk;
 use super::files::{self, FIRST_OFFSET, Position};
 use super::inserter::Inserter;
 use super::record::{Decoded, decode};
+use super::retention::Retention;
 use super::{Segment, Shared};
 use crate::config::WalSettings;
 
@@ -38,6 +39,8 @@ pub struct Shipper {
     /// The open file of the segment being shipped.
     open: Option<(u64, File)>,
     checkpoint: Checkpoint,
+    /// Shipped segments kept a while before they are deleted.
+    retention: Retention,
 }
 
 impl Shipper {
@@ -63,7 +66,16 @@ impl Shipper {
             stop,
             open: None,
             checkpoint,
+            retention: Retention::new(Duration::from_secs(settings.keep_shipped_s)),
         }
+    }
+
+    /// Segments an earlier run shipped (`(id, bytes)`), kept as if shipped now.
+    pub fn with_shipped(mut self, shipped: &[(u64, u64)]) -> Self {
+        for &(id, bytes) in shipped {
+            self.retention.shipped(id, bytes);
+        }
+        self
     }
 
     /// Ships until stopped: at once when the log is empty, else at the
@@ -101,17 +113,20 @@ impl Shipper {
                     }
                     self.ship_from(segment, cursor).await;
                 }
-                Some((segment, true, _)) => self.remove(segment),
+                Some((segment, true, _)) => self.retire(segment),
                 _ => {
                     if stopping {
                         return;
                     }
+                    self.delete_due();
                     self.shared.shipped.notify_waiters();
                     let appended = self.shared.appended.notified();
                     let sync_due = self.checkpoint.due();
+                    let deletion_due = self.retention.next_due();
                     tokio::select! {
                         _ = appended => {}
                         () = sleep_until_some(sync_due) => self.sync_checkpoint(),
+                        () = sleep_until_some(deletion_due) => self.delete_due(),
                         changed = self.stop.changed() => {
                             if changed.is_err() {
                                 // The log's owner is gone: nobody to ship for.
@@ -245,28 +260,41 @@ impl Shipper {
         self.shared.shipped.notify_waiters();
     }
 
-    /// Deletes a wholly shipped, sealed segment.
-    fn remove(&mut self, segment: Segment) {
+    /// A wholly shipped, sealed segment: kept a while (`retention`), then
+    /// deleted.
+    fn retire(&mut self, segment: Segment) {
         if self.open.as_ref().is_some_and(|(id, _)| *id == segment.id) {
             self.open = None;
         }
-        let path = files::segment_path(&self.shared.dir, segment.id);
-        match std::fs::remove_file(&path) {
-            Ok(()) => self.checkpoint.unlinked(),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-            Err(e) => {
-                tracing::error!(path = %path.display(), error = %e, "cannot delete a shipped log segment");
-            }
-        }
         let mut log = self.shared.log.lock().expect("log lock");
         log.segments.pop_front();
-        log.disk_bytes = log.disk_bytes.saturating_sub(segment.len);
-        log.full = false;
         if let Some(next) = log.segments.front() {
             log.cursor = Position {
                 segment: next.id,
                 offset: FIRST_OFFSET,
             };
+        }
+        drop(log);
+        self.retention.shipped(segment.id, segment.len);
+        self.delete_due();
+    }
+
+    /// Deletes the kept segments that are due — every one while the log
+    /// is refusing batches for want of room.
+    fn delete_due(&mut self) {
+        let need_room = self.shared.log.lock().expect("log lock").full;
+        for (id, bytes) in self.retention.due(need_room) {
+            let path = files::segment_path(&self.shared.dir, id);
+            match std::fs::remove_file(&path) {
+                Ok(()) => self.checkpoint.unlinked(),
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => {
+                    tracing::error!(path = %path.display(), error = %e, "cannot delete a shipped log segment");
+                }
+            }
+            let mut log = self.shared.log.lock().expect("log lock");
+            log.disk_bytes = log.disk_bytes.saturating_sub(bytes);
+            log.full = false;
         }
     }
 }

@@ -552,3 +552,10 @@ async fn on_two_shards_jobs_match_a_second_by_second_evaluation() {
         check_seed(seed, Place::TwoShards).await;
     }
 }
+
+#[tokio::test]
+async fn on_two_shards_with_replicas_jobs_match_a_second_by_second_evaluation() {
+    for seed in 200..202 {
+        check_seed(seed, Place::TwoShardsWithReplicas).await;
+    }
+}

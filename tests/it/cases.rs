@@ -290,6 +290,17 @@ macro_rules! cases {
             )*
         }
 
+        /// And on two shards of two replicas each.
+        mod on_two_shards_with_replicas {
+            use super::*;
+            $(
+                #[tokio::test]
+                async fn $name() {
+                    run_case(&case_path($file), Place::TwoShardsWithReplicas).await;
+                }
+            )*
+        }
+
         #[test]
         fn every_case_file_has_a_test() {
             let listed: Vec<&str> = vec![$($file),*];

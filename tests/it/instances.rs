@@ -44,9 +44,41 @@ struct Instance {
     process: Option<tokio::process::Child>,
 }
 
+/// The `[clickhouse]` section of the instances: the run's server, or its
+/// replicated cluster.
+fn clickhouse_section(replicated: bool, database: &str) -> String {
+    match replicated {
+        false => format!(
+            "[clickhouse]\nurl = \"{}\"\ndatabase = \"{database}\"\n",
+            clickhouse_url()
+        ),
+        true => {
+            let shards: Vec<String> = crate::replicated_cluster_urls()
+                .iter()
+                .map(|shard| {
+                    format!(
+                        "[{}]",
+                        shard
+                            .iter()
+                            .map(|u| format!("\"{u}\""))
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    )
+                })
+                .collect();
+            format!(
+                "[clickhouse]\ncluster = \"{}\"\nreplicated = true\nreplicas = [{}]\ndatabase = \"{database}\"\n",
+                highwater::store::local_server::EMBEDDED_CLUSTER,
+                shards.join(", ")
+            )
+        }
+    }
+}
+
 impl Instance {
-    /// Instance `id` with `role` on `database`; alerts go to `hook`.
-    fn configure(test: &str, id: &str, role: &str, database: &str, hook: &str) -> Self {
+    /// Instance `id` with `role` on `clickhouse` (a `[clickhouse]`
+    /// section); alerts go to `hook`.
+    fn configure(test: &str, id: &str, role: &str, clickhouse: &str, hook: &str) -> Self {
         let dir = scratch_dir(&format!("{test}-{id}"));
         let listen = free_addr().unwrap();
         let config = dir.join("highwater.toml");
@@ -55,7 +87,7 @@ impl Instance {
             format!(
                 "listen = \"{listen}\"\n\
                  [server]\nrole = \"{role}\"\ninstance = \"{id}\"\nlease_s = {LEASE_S}\n\
-                 [clickhouse]\nurl = \"{}\"\ndatabase = \"{database}\"\n\
+                 {clickhouse}\
                  [wal]\ndir = \"{}\"\nship_linger_ms = 20\n\
                  [jobs]\ninterval_s = 1\nlive_interval_s = 0\nalert_check_s = 1\n\
                  [metrics]\nscrape_key = \"{SCRAPE_KEY}\"\n\
@@ -63,7 +95,6 @@ impl Instance {
                  url = \"{hook}\"\nsecret = \"{SECRET}\"\nretries = 0\n\
                  [[project]]\nname = \"alpha\"\n\
                  ingest_keys = [\"{ALPHA_INGEST}\"]\nread_keys = [\"{ALPHA_READ}\"]\n",
-                clickhouse_url(),
                 dir.join("wal").display()
             ),
         )
@@ -185,23 +216,40 @@ where
     }
 }
 
-async fn drop_database(database: &str) {
-    clickhouse::Client::default()
-        .with_url(clickhouse_url())
-        .query("DROP DATABASE IF EXISTS ?")
-        .bind(clickhouse::sql::Identifier(database))
-        .execute()
-        .await
-        .unwrap();
+/// Drops `database` on every server of the place.
+async fn drop_database(replicated: bool, database: &str) {
+    let urls = match replicated {
+        false => vec![clickhouse_url().to_owned()],
+        true => crate::replicated_cluster_urls().concat(),
+    };
+    for url in urls {
+        clickhouse::Client::default()
+            .with_url(url)
+            .query("DROP DATABASE IF EXISTS ?")
+            .bind(clickhouse::sql::Identifier(database))
+            .execute()
+            .await
+            .unwrap();
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_instances_lead_once_alert_once_share_logins_and_hand_over() {
-    let database = "it_two_instances";
-    drop_database(database).await;
+    two_instances_act_as_one(false, "it_two_instances").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn on_two_shards_with_replicas_two_instances_act_as_one() {
+    two_instances_act_as_one(true, "it_two_instances_replicated").await;
+}
+
+async fn two_instances_act_as_one(replicated: bool, database: &str) {
+    drop_database(replicated, database).await;
+    let clickhouse = clickhouse_section(replicated, database);
+    let test = database.trim_start_matches("it_");
     let (hook, calls) = receiver().await;
-    let mut a = Instance::configure("instances", "a", "all", database, &hook);
-    let mut b = Instance::configure("instances", "b", "all", database, &hook);
+    let mut a = Instance::configure(test, "a", "all", &clickhouse, &hook);
+    let mut b = Instance::configure(test, "b", "all", &clickhouse, &hook);
     a.start().await;
     b.start().await;
     // The lowest id leads; only the leader runs full rounds.
@@ -252,11 +300,12 @@ async fn two_instances_lead_once_alert_once_share_logins_and_hand_over() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_ingest_instance_and_a_jobs_instance_split_the_work() {
     let database = "it_ingest_and_jobs";
-    drop_database(database).await;
+    drop_database(false, database).await;
+    let clickhouse = clickhouse_section(false, database);
     let (hook, calls) = receiver().await;
     // "a" would lead if it could: an ingest instance never does.
-    let mut ingest = Instance::configure("roles", "a", "ingest", database, &hook);
-    let mut jobs = Instance::configure("roles", "b", "jobs", database, &hook);
+    let mut ingest = Instance::configure("roles", "a", "ingest", &clickhouse, &hook);
+    let mut jobs = Instance::configure("roles", "b", "jobs", &clickhouse, &hook);
     ingest.start().await;
     jobs.start().await;
     eventually(Duration::from_secs(10), "the jobs instance leads", || {

@@ -35,6 +35,7 @@ mod power_cut;
 mod prometheus;
 mod read_api;
 mod received_users;
+mod replicas;
 mod schedule;
 mod security;
 
@@ -146,6 +147,50 @@ pub fn cluster_urls() -> &'static [String] {
     })
 }
 
+/// The servers of a replicated cluster of Debian's ClickHouse — two shards
+/// of two replicas, with Debian's ZooKeeper — shared by this run and
+/// started on first use, shard after shard. Its tests have `two_shards` in
+/// their names too (the current lane cannot form a cluster).
+pub fn replicated_cluster_urls() -> &'static [Vec<String>] {
+    static URLS: OnceLock<Vec<Vec<String>>> = OnceLock::new();
+    URLS.get_or_init(|| {
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let runtime = tokio::runtime::Runtime::new().unwrap();
+            let dir = scratch_dir("replicated");
+            let (zookeeper, servers) = runtime.block_on(async {
+                let zookeeper = highwater::store::local_zookeeper::LocalZooKeeper::start(
+                    &dir.join("zookeeper"),
+                )
+                .await
+                .unwrap_or_else(|e| panic!("cannot start ZooKeeper: {e}"));
+                let binary = highwater::store::local_server::ServerBinary::find().unwrap();
+                let layout = highwater::store::local_cluster::Layout {
+                    shards: 2,
+                    replicas: 2,
+                };
+                let servers = highwater::store::local_cluster::start(
+                    &binary,
+                    &dir,
+                    layout,
+                    Some(zookeeper.port()),
+                )
+                .await
+                .unwrap_or_else(|e| panic!("cannot start the replicated cluster: {e}"));
+                (zookeeper, servers)
+            });
+            let urls: Vec<String> = servers.iter().map(|s| s.url()).collect();
+            tx.send(urls.chunks(2).map(<[String]>::to_vec).collect())
+                .unwrap();
+            let _keep = (zookeeper, servers);
+            loop {
+                std::thread::park();
+            }
+        });
+        rx.recv().expect("the replicated cluster's thread died")
+    })
+}
+
 /// Where a test's highwater keeps its data.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Place {
@@ -153,6 +198,9 @@ pub enum Place {
     Node,
     /// The run's two-shard cluster ([`cluster_urls`]).
     TwoShards,
+    /// The run's replicated cluster, two shards of two replicas
+    /// ([`replicated_cluster_urls`]).
+    TwoShardsWithReplicas,
 }
 
 impl Place {
@@ -161,16 +209,27 @@ impl Place {
         match self {
             Self::Node => clickhouse_url(),
             Self::TwoShards => &cluster_urls()[0],
+            Self::TwoShardsWithReplicas => &replicated_cluster_urls()[0][0],
         }
     }
 
     /// Points `settings` at this place.
     pub fn apply(self, settings: &mut Settings) {
-        if self == Self::TwoShards {
-            let clickhouse = &mut settings.clickhouse;
-            clickhouse.url = None;
-            clickhouse.cluster = Some(highwater::store::local_server::EMBEDDED_CLUSTER.into());
-            clickhouse.shard_urls = cluster_urls().to_vec();
+        let clickhouse = &mut settings.clickhouse;
+        let cluster = Some(highwater::store::local_server::EMBEDDED_CLUSTER.to_owned());
+        match self {
+            Self::Node => {}
+            Self::TwoShards => {
+                clickhouse.url = None;
+                clickhouse.cluster = cluster;
+                clickhouse.shard_urls = cluster_urls().to_vec();
+            }
+            Self::TwoShardsWithReplicas => {
+                clickhouse.url = None;
+                clickhouse.cluster = cluster;
+                clickhouse.replicated = true;
+                clickhouse.replicas = replicated_cluster_urls().to_vec();
+            }
         }
     }
 }
@@ -237,11 +296,7 @@ pub async fn spawn_app_with(test: &str, url: &str, adjust: impl FnOnce(&mut Sett
     let database = format!("it_{test}_{}", COUNTER.fetch_add(1, Ordering::SeqCst));
     let mut settings = test_settings(&database, url);
     adjust(&mut settings);
-    // Every server of the place: one, or each shard of a cluster.
-    let urls = match &settings.clickhouse.url {
-        Some(url) => vec![url.clone()],
-        None => settings.clickhouse.shard_urls.clone(),
-    };
+    let urls = servers_of(&settings);
     for url in &urls {
         let admin = clickhouse::Client::default().with_url(url);
         admin
@@ -265,11 +320,19 @@ pub async fn spawn_second_instance(app: &TestApp) -> TestApp {
         .unwrap()
         .with_file_name("wal-second");
     settings.wal.dir = Some(wal);
-    let urls = match &settings.clickhouse.url {
-        Some(url) => vec![url.clone()],
-        None => settings.clickhouse.shard_urls.clone(),
-    };
+    let urls = servers_of(&settings);
     start_on(settings, &urls).await
+}
+
+/// Every server of the place `settings` name: one, each shard of a
+/// cluster, or each replica of each shard.
+fn servers_of(settings: &Settings) -> Vec<String> {
+    let clickhouse = &settings.clickhouse;
+    match &clickhouse.url {
+        Some(url) => vec![url.clone()],
+        None if !clickhouse.replicas.is_empty() => clickhouse.replicas.concat(),
+        None => clickhouse.shard_urls.clone(),
+    }
 }
 
 async fn start_on(settings: Settings, urls: &[String]) -> TestApp {

@@ -212,6 +212,10 @@ pub struct DemoArgs {
     /// (events sharded by user across them).
     #[arg(long, default_value_t = 1)]
     pub shards: usize,
+    /// With this many replicas of each shard (replicated tables, with a
+    /// local ZooKeeper: Debian's `zookeeper` package).
+    #[arg(long, default_value_t = 1)]
+    pub replicas: usize,
 }
 
 #[derive(Debug, Args)]

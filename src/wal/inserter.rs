@@ -119,8 +119,9 @@ impl Inserter {
     }
 
     async fn insert(&self, chunk: &Chunk, from: usize, to: usize) -> Outcome {
-        // Nothing is inserted before the schema is there (`store::migrator`).
-        let Some(client) = self.storage.borrow().clone() else {
+        // Nothing is inserted before the schema is there (`store::migrator`):
+        // until then the log waits (and says so in `/readyz` once stalled).
+        let Some(client) = self.migrated_client().await else {
             return Outcome::Unavailable("ClickHouse has not answered yet".to_owned());
         };
         let work = async {
@@ -141,6 +142,17 @@ impl Inserter {
             Ok(Ok(())) => Outcome::Stored,
             Ok(Err(e)) => classify(&e),
         }
+    }
+
+    /// The client, once ClickHouse answered and was migrated; `None` if
+    /// the log's owner is gone.
+    async fn migrated_client(&self) -> Option<Client> {
+        let mut storage = self.storage.clone();
+        if storage.borrow().is_none() {
+            self.shared.log.lock().expect("log lock").ship_error =
+                Some("ClickHouse has not answered yet, or is not migrated".to_owned());
+        }
+        storage.wait_for(Option::is_some).await.ok()?.clone()
     }
 
     async fn dead_letter(&self, chunk: &Chunk, index: usize, reason: &str) {

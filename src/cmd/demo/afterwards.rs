@@ -29,13 +29,14 @@ pub fn write_config(settings: &Settings) -> anyhow::Result<PathBuf> {
          # demo's data again (database {database} in {data_dir}).\n\
          listen = \"{listen}\"\n\
          data_dir = \"{data_dir}\"\n\
-         [clickhouse]\ndatabase = \"{database}\"\nembedded_shards = {shards}\n\
+         [clickhouse]\ndatabase = \"{database}\"\nembedded_shards = {shards}\nembedded_replicas = {replicas}\n\
          [jobs]\ninterval_s = {interval}\n\
          [[project]]\nname = \"{name}\"\ntime_zone = \"{zone}\"\nsession_timeout_s = {timeout}\n\
          backfill = true\ningest_keys = [{ingest}]\nread_keys = [{read}]\n",
         config = data_dir.join("demo.toml").display(),
         database = settings.clickhouse.database,
         shards = settings.clickhouse.embedded_shards,
+        replicas = settings.clickhouse.embedded_replicas,
         data_dir = data_dir.display(),
         listen = settings.listen,
         interval = settings.jobs.interval_s,

@@ -112,6 +112,7 @@ impl Demo {
         };
         settings.clickhouse.database = DEMO_DATABASE.into();
         settings.clickhouse.embedded_shards = args.shards;
+        settings.clickhouse.embedded_replicas = args.replicas;
         settings.jobs.interval_s = JOBS_INTERVAL_S;
         settings.validate()?;
         Ok(Self {

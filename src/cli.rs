@@ -351,6 +351,10 @@ pub struct BenchFullscaleArgs {
     /// Local ClickHouse servers, as a cluster when more than one.
     #[arg(long, default_value_t = 1)]
     pub shards: usize,
+    /// Replicas of each shard: more than one starts Debian's ZooKeeper and
+    /// replicates the tables (inserts wait for a quorum of 2).
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u8).range(1..=3))]
+    pub replicas: u8,
     #[command(flatten)]
     pub slicing: SlicingArgs,
     /// Ingest without the scheduled jobs (no live rounds, no online

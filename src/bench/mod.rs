@@ -13,9 +13,11 @@ use clickhouse::sql::Identifier;
 use crate::config::ClickHouseSettings;
 
 /// Drops and recreates `database` (migrated) on every server of `urls`: one,
-/// or the shards of the embedded cluster; returns the first's client.
+/// or the servers of the embedded cluster (shard after shard, `replicas`
+/// each); returns the first's client.
 pub async fn fresh_database_on(
     urls: &[String],
+    replicas: usize,
     database: &str,
 ) -> anyhow::Result<clickhouse::Client> {
     for url in urls {
@@ -28,7 +30,8 @@ pub async fn fresh_database_on(
     }
     let settings = ClickHouseSettings {
         database: database.to_owned(),
-        embedded_shards: urls.len(),
+        embedded_shards: urls.len() / replicas,
+        embedded_replicas: replicas,
         ..ClickHouseSettings::default()
     };
     Ok(crate::store::connect::connect_all(&settings, urls).await?)
@@ -36,5 +39,5 @@ pub async fn fresh_database_on(
 
 /// Drops and recreates `database` (migrated) on the server at `url`.
 pub async fn fresh_database(url: &str, database: &str) -> anyhow::Result<clickhouse::Client> {
-    fresh_database_on(&[url.to_owned()], database).await
+    fresh_database_on(&[url.to_owned()], 1, database).await
 }

@@ -8,6 +8,9 @@
 //! rounds every 10 s) on a clock replaying the day's afternoon, and the
 //! bench samples `GET /v1/online`'s latency and the staleness of today's
 //! figures while the day is ingested and for a while after.
+//!
+//! `--shards` and `--replicas` make the embedded ClickHouse a cluster
+//! (replicated with Debian's ZooKeeper); every server's peak RSS is printed.
 
 use std::sync::Arc;
 
@@ -22,7 +25,9 @@ use crate::simulate::Simulation;
 use crate::simulate::deliver::{PostTarget, progress_bar, to_server};
 use crate::simulate::scenario::Scenario;
 use crate::store::figures;
-use crate::store::local_server::{EMBEDDED_CLUSTER, LocalClickHouse};
+use crate::store::local_cluster::{self, Layout};
+use crate::store::local_server::{EMBEDDED_CLUSTER, LocalClickHouse, ServerBinary};
+use crate::store::local_zookeeper::LocalZooKeeper;
 
 const DATABASE: &str = "bench_fullscale";
 const INGEST_KEY: &str = "fullscale-ingest-key-0000";
@@ -40,14 +45,30 @@ pub async fn run(args: BenchFullscaleArgs) -> anyhow::Result<()> {
     let days = simulation.days(Some(args.day), Some(args.day))?;
     let _ = std::fs::remove_dir_all(&args.data_dir);
     std::fs::create_dir_all(&args.data_dir)?;
+    let layout = Layout {
+        shards: args.shards,
+        replicas: usize::from(args.replicas),
+    };
     eprintln!(
-        "starting {} ClickHouse server(s) in {} ...",
-        args.shards,
+        "starting {} ClickHouse server(s) ({} shard(s) of {} replica(s)) in {} ...",
+        layout.servers(),
+        layout.shards,
+        layout.replicas,
         args.data_dir.display()
     );
-    let servers = LocalClickHouse::start_cluster(&args.data_dir, args.shards).await?;
+    let zookeeper = match layout.replicas {
+        1 => None,
+        _ => Some(LocalZooKeeper::start(&args.data_dir.join("zookeeper")).await?),
+    };
+    let servers = local_cluster::start(
+        &ServerBinary::find()?,
+        &args.data_dir,
+        layout,
+        zookeeper.as_ref().map(LocalZooKeeper::port),
+    )
+    .await?;
     let urls: Vec<String> = servers.iter().map(LocalClickHouse::url).collect();
-    let db = fresh_database_on(&urls, DATABASE).await?;
+    let db = fresh_database_on(&urls, layout.replicas, DATABASE).await?;
 
     let listen = free_addr()?;
     let metrics_listen = free_addr()?;
@@ -56,7 +77,15 @@ pub async fn run(args: BenchFullscaleArgs) -> anyhow::Result<()> {
     let live = (!args.no_live).then_some(metrics_listen.as_str());
     std::fs::write(
         &config_path,
-        server_config(&listen, &urls, &wal_dir, &project, &args.slicing, live),
+        server_config(
+            &listen,
+            &urls,
+            layout,
+            &wal_dir,
+            &project,
+            &args.slicing,
+            live,
+        ),
     )?;
     let clock_start = args.clock_start.unwrap_or_else(|| {
         args.day
@@ -150,6 +179,7 @@ pub async fn run(args: BenchFullscaleArgs) -> anyhow::Result<()> {
         .bind(&project.name)
         .fetch_one()
         .await?;
+    // Every replica's parts: the copies replication keeps.
     let mut disk_bytes = 0u64;
     for url in &urls {
         let shard = clickhouse::Client::default()
@@ -169,6 +199,7 @@ pub async fn run(args: BenchFullscaleArgs) -> anyhow::Result<()> {
     for server in servers {
         server.stop().await;
     }
+    drop(zookeeper);
 
     let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
     let total = posted.elapsed + jobs_run.elapsed;
@@ -238,13 +269,23 @@ pub async fn run(args: BenchFullscaleArgs) -> anyhow::Result<()> {
         clickhouse_rss
             .iter()
             .enumerate()
-            .map(|(i, rss)| format!("shard {}: {:.0} MB", i + 1, *rss as f64 / 1e6))
+            .map(|(i, rss)| format!(
+                "shard {} replica {}: {:.0} MB",
+                i / layout.replicas + 1,
+                i % layout.replicas + 1,
+                *rss as f64 / 1e6
+            ))
             .collect::<Vec<_>>()
             .join(", ")
     );
     println!(
-        "shards: {}; slicing: {}",
-        args.shards,
+        "shards: {}, replicas each: {}{}; slicing: {}",
+        layout.shards,
+        layout.replicas,
+        match layout.replicas {
+            1 => "",
+            _ => " (the disk above counts every replica's copy; inserts wait for a quorum of 2)",
+        },
         match args.slicing.slices {
             0 => format!(
                 "from the day's size, <= {} sessions a slice",
@@ -318,18 +359,29 @@ fn print_live(samples: &[Sample]) {
 fn server_config(
     listen: &str,
     urls: &[String],
+    layout: Layout,
     wal_dir: &std::path::Path,
     project: &crate::config::ProjectSettings,
     slicing: &crate::cli::SlicingArgs,
     live_metrics: Option<&str>,
 ) -> String {
-    let clickhouse = match urls {
-        [url] => format!("url = \"{url}\"\n"),
-        shards => format!(
+    let quoted = |urls: &[String]| {
+        urls.iter()
+            .map(|u| format!("\"{u}\""))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let clickhouse = match (urls, layout.replicas) {
+        ([url], _) => format!("url = \"{url}\"\n"),
+        (shards, 1) => format!(
             "cluster = \"{EMBEDDED_CLUSTER}\"\nshard_urls = [{}]\n",
-            shards
-                .iter()
-                .map(|u| format!("\"{u}\""))
+            quoted(shards)
+        ),
+        (servers, replicas) => format!(
+            "cluster = \"{EMBEDDED_CLUSTER}\"\nreplicated = true\nreplicas = [{}]\n",
+            servers
+                .chunks(replicas)
+                .map(|shard| format!("[{}]", quoted(shard)))
                 .collect::<Vec<_>>()
                 .join(", ")
         ),

@@ -25,7 +25,7 @@ pub struct LocalZooKeeper {
 
 impl LocalZooKeeper {
     /// Starts ZooKeeper on `dir` (created if needed) and waits until it
-    /// answers `ruok`.
+    /// serves.
     pub async fn start(dir: &Path) -> Result<Self, LocalServerError> {
         let port = free_port(dir)?;
         Self::start_on(dir, port).await
@@ -109,14 +109,17 @@ impl LocalZooKeeper {
         }
     }
 
-    /// ZooKeeper answers `imok` to `ruok`.
+    /// ZooKeeper serves sessions: `srvr` names its mode. (`ruok` answers
+    /// `imok` already while a restarted server still loads its data and
+    /// drops every session — and ClickHouse 18.16 exits when its first
+    /// session is dropped.)
     async fn answers(&self) -> bool {
         let ask = async {
             let mut stream = tokio::net::TcpStream::connect(("127.0.0.1", self.port)).await?;
-            stream.write_all(b"ruok").await?;
+            stream.write_all(b"srvr").await?;
             let mut answer = Vec::new();
             stream.read_to_end(&mut answer).await?;
-            std::io::Result::Ok(answer == b"imok")
+            std::io::Result::Ok(String::from_utf8_lossy(&answer).contains("Mode: "))
         };
         matches!(
             tokio::time::timeout(Duration::from_secs(1), ask).await,

@@ -89,6 +89,15 @@ pub async fn migrate_when_up(
                 }
             }
         }
+        let all_migrated = migrated.iter().all(Option::is_some);
+        // Checked before shipping when every server answers at once (the
+        // usual start), or as soon as the last one does.
+        if all_migrated && let Err(e) = check_replication(&migration, &migrated).await {
+            tracing::error!(error = %e, "shipping stops until the cluster is fixed");
+            *migration.last_error.lock().expect("error lock") = Some(e.to_string());
+            ready.send_replace(None);
+            return;
+        }
         let mut at = 0;
         let every_shard_answers = migration.shards.iter().all(|shard| {
             let answers = migrated[at..at + shard.len()].iter().any(Option::is_some);
@@ -100,16 +109,7 @@ pub async fn migrate_when_up(
             ready.send_replace(Some(migration.shipping_client(server)));
             tracing::info!("ClickHouse is migrated: shipping the log");
         }
-        if migrated.iter().all(Option::is_some) {
-            if let Topology::Replicated { name, database } = &migration.topology {
-                let servers: Vec<Client> = migrated.into_iter().flatten().collect();
-                let entry = migration.shipping_client(&servers[0]);
-                if let Err(e) = replication_check::check(name, database, &servers, &entry).await {
-                    tracing::error!(error = %e, "shipping stops until the cluster is fixed");
-                    *migration.last_error.lock().expect("error lock") = Some(e.to_string());
-                    ready.send_replace(None);
-                }
-            }
+        if all_migrated {
             return;
         }
         tokio::select! {
@@ -117,4 +117,18 @@ pub async fn migrate_when_up(
             () = tokio::time::sleep(RETRY) => {}
         }
     }
+}
+
+/// A replicated cluster's `internal_replication` (`replication_check`);
+/// nothing to check on other topologies.
+async fn check_replication(
+    migration: &Migration,
+    migrated: &[Option<Client>],
+) -> Result<(), replication_check::ReplicationCheckError> {
+    let Topology::Replicated { name, database } = &migration.topology else {
+        return Ok(());
+    };
+    let servers: Vec<Client> = migrated.iter().flatten().cloned().collect();
+    let entry = migration.shipping_client(&servers[0]);
+    replication_check::check(name, database, &servers, &entry).await
 }

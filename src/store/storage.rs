@@ -133,9 +133,8 @@ impl Storage {
         } = self;
         stop.cancel();
         drop((client, servers, ready));
-        for server in local {
-            server.stop().await;
-        }
+        // Together: each waits a while for the others' connections to it.
+        futures::future::join_all(local.into_iter().map(LocalClickHouse::stop)).await;
         if let Some(mut zookeeper) = zookeeper {
             zookeeper.kill().await;
         }

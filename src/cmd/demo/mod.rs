@@ -48,8 +48,15 @@ struct Demo {
 pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
     let started = Instant::now();
     let demo = Demo::prepare(&args)?;
+    let layout = match (args.shards, args.replicas) {
+        (1, 1) => String::new(),
+        (shards, 1) => format!(" ({shards} shards)"),
+        (shards, replicas) => {
+            format!(" ({shards} shards of {replicas} replicas, with ZooKeeper)")
+        }
+    };
     println!(
-        "Starting the embedded ClickHouse in {} ...",
+        "Starting the embedded ClickHouse{layout} in {} ...",
         args.data_dir.display()
     );
     let storage = Storage::open(&demo.settings).await?;
@@ -232,7 +239,7 @@ async fn clear_demo_tables(storage: &Storage, database: &str) -> anyhow::Result<
             .query(
                 "SELECT name FROM system.tables
                  WHERE database = currentDatabase() AND engine LIKE '%MergeTree'
-                   AND name != 'highwater_migrations'",
+                   AND name != 'highwater_migrations' AND name NOT LIKE 'highwater_probe%'",
             )
             .fetch_all()
             .await?;

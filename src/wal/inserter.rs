@@ -65,12 +65,12 @@ impl Inserter {
         // Failures with an error of unknown kind only: an outage before
         // them must not count towards splitting.
         let mut unknown_failures = 0u32;
-        // An attempt got no answer in time: it may have stored the rows.
-        let mut maybe_stored = false;
+        // Attempts that got no answer in time: each may have stored the rows.
+        let mut maybe_stored = 0u64;
         loop {
             let outcome = self.insert(chunk, from, to).await;
             if matches!(&outcome, Outcome::Unavailable(why) if why.starts_with(NO_ANSWER)) {
-                maybe_stored = true;
+                maybe_stored += 1;
             }
             if matches!(outcome, Outcome::Failed(_)) {
                 unknown_failures += 1;
@@ -82,9 +82,9 @@ impl Inserter {
                         .map(|r| u64::from(r.rows))
                         .sum();
                     self.shared.shipped_rows.fetch_add(rows, Ordering::Relaxed);
-                    if maybe_stored {
-                        self.shared.resent_rows.fetch_add(rows, Ordering::Relaxed);
-                    }
+                    self.shared
+                        .resent_rows
+                        .fetch_add(rows * maybe_stored, Ordering::Relaxed);
                     if failures > 0 {
                         tracing::info!(failures, "the insert went through; shipping the log");
                     }

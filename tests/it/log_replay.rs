@@ -93,6 +93,9 @@ async fn an_inherited_log_ships_dead_letters_refused_rows_and_drops_a_torn_tail(
 
     let app = spawn_app_with("inherited_log", clickhouse_url(), |settings| {
         settings.wal.dir = Some(dir.clone());
+        // Shipped segments are deleted at once here: what is checked below
+        // is that they go, not how long they are kept (`keep_shipped_s`).
+        settings.wal.keep_shipped_s = 0;
     })
     .await;
     app.drained().await;

@@ -252,7 +252,10 @@ pub fn test_settings(database: &str, url: &str) -> Settings {
     settings.ingest.max_decompressed_bytes = 1024 * 1024;
     settings.ingest.max_events_per_batch = 2_000;
     settings.wal.dir = Some(scratch_dir(database).join("wal"));
-    settings.wal.insert_timeout_ms = 5_000;
+    // Long enough that a loaded machine's slow insert is rarely taken for a
+    // lost one (sent again, it is stored twice on servers that do not
+    // deduplicate), short enough for the tests of stalled servers.
+    settings.wal.insert_timeout_ms = 15_000;
     // Outage tests should see the log drain soon after ClickHouse is back.
     settings.wal.retry_max_ms = 1_000;
     settings.wal.ship_linger_ms = 20;

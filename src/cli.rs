@@ -1,4 +1,4 @@
-//! The command line (DESIGN §3): every command, its arguments and their
+//! The command line (docs/design.md §3): every command, its arguments and their
 //! help texts, with clap's derive. `cmd/` carries each command out.
 
 use std::net::SocketAddr;
@@ -20,7 +20,7 @@ use crate::domain::dimension::Dimension;
                   With no ClickHouse URL configured it runs its own local clickhouse-server."
 )]
 pub struct Cli {
-    /// Configuration file (projects, keys, limits); see README.
+    /// Configuration file (projects, keys, limits); see highwater.example.toml and docs/operations.md.
     #[arg(
         long,
         global = true,

@@ -1,4 +1,4 @@
-//! Figures as the read API and the CLI show them (DESIGN §3), and the
+//! Figures as the read API and the CLI show them (docs/design.md §3), and the
 //! all-time records derived from them.
 
 use serde::{Deserialize, Serialize};
@@ -120,7 +120,7 @@ pub struct Record {
 }
 
 /// The final days whose `peak_users` exceeds that of every earlier day
-/// (DESIGN §2). `days` must be in day order.
+/// (docs/design.md §2). `days` must be in day order.
 pub fn records(days: &[DailyFiguresRow]) -> Vec<Record> {
     above_every_earlier_day(days)
         .filter(|(_, is_final)| *is_final)

@@ -1,4 +1,4 @@
-//! Figures per segment as the read API and the CLI show them (DESIGN §2
+//! Figures per segment as the read API and the CLI show them (docs/design.md §2
 //! "Segments"): per day, each kept value and the dimension's summed vs
 //! coincident peak.
 

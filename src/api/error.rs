@@ -145,7 +145,7 @@ impl ApiError {
 /// The body of every API error.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct ErrorBody {
-    /// A stable code (`invalid_events`, `missing_key`, …; README, "Errors").
+    /// A stable code (`invalid_events`, `missing_key`, …; docs/api.md, "Ingest API").
     pub error: &'static str,
     /// What was wrong, for people.
     pub message: String,

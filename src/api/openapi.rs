@@ -12,7 +12,7 @@ use serde::Serialize;
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi, ToSchema};
 
-/// One event of `/v1/events` (DESIGN §1). Documentation only: the parser
+/// One event of `/v1/events` (docs/design.md §1). Documentation only: the parser
 /// is `domain::raw_event`, which reads these fields straight from the body.
 #[derive(Serialize, ToSchema)]
 pub struct EventDoc {
@@ -38,7 +38,7 @@ pub struct EventDoc {
 #[openapi(
     info(
         title = "highwater",
-        description = "Counts how many people use a product and how many are online at the same time: ingest (`/v1/events`, the browser snippet's beacon, PostHog's capture, OpenTelemetry logs), the figures (`/v1/metrics/*`, `/v1/online`, `/v1/records`, `/v1/growth`, `/v1/capacity`), dashboards and the service's own health and metrics. The metric definitions are DESIGN.md §2."
+        description = "Counts how many people use a product and how many are online at the same time: ingest (`/v1/events`, the browser snippet's beacon, PostHog's capture, OpenTelemetry logs), the figures (`/v1/metrics/*`, `/v1/online`, `/v1/records`, `/v1/growth`, `/v1/capacity`), dashboards and the service's own health and metrics. The metric definitions are docs/design.md §2."
     ),
     modifiers(&Keys),
     tags(

@@ -26,7 +26,7 @@ pub struct BenchEvent {
 }
 
 impl BenchEvent {
-    /// As a client sends it to highwater (DESIGN §1).
+    /// As a client sends it to highwater (docs/design.md §1).
     pub fn to_api_json(&self) -> serde_json::Value {
         let ts = DateTime::from_timestamp_millis(self.ts_ms)
             .expect("generated ts in range")

@@ -1,6 +1,6 @@
 //! Capacity planning and growth: growth rates of the daily figures, a
 //! forecast of the daily peak with its weekly rhythm, and the headroom of a
-//! configured capacity (DESIGN §2 figures in, decisions out).
+//! configured capacity (docs/design.md §2 figures in, decisions out).
 
 pub mod forecast;
 pub mod growth;

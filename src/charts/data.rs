@@ -18,7 +18,7 @@ pub struct Day {
     pub wau: u64,
     pub mau: u64,
     pub is_final: bool,
-    /// An all-time record (DESIGN §2): final, above every earlier day.
+    /// An all-time record (docs/design.md §2): final, above every earlier day.
     pub is_record: bool,
 }
 

@@ -15,10 +15,10 @@ pub struct ProjectSettings {
     /// IANA name; days are local days in this zone.
     #[serde(default = "default_time_zone")]
     pub time_zone: Tz,
-    /// `T` of DESIGN §2.
+    /// `T` of docs/design.md §2.
     #[serde(default = "default_session_timeout_s")]
     pub session_timeout_s: u32,
-    /// `L` of DESIGN §2.
+    /// `L` of docs/design.md §2.
     #[serde(default = "default_max_session_length_s")]
     pub max_session_length_s: u32,
     /// How far ahead of the server clock an event's `ts` may be.

@@ -371,7 +371,7 @@ pub struct JobsSettings {
     /// the day's size.
     pub slices: u32,
     /// Also compute every figure per platform, country and org_id
-    /// (DESIGN §2 "Segments"), in the same pass.
+    /// (docs/design.md §2 "Segments"), in the same pass.
     pub segments: bool,
     /// Seconds between checks of the `online_above` and `shipping_stalled`
     /// alerts.

@@ -1,5 +1,5 @@
 //! A request body → the events of one batch, all valid, or the reasons why
-//! not. A batch is all or nothing (DESIGN §1).
+//! not. A batch is all or nothing (docs/design.md §1).
 
 use serde::de::DeserializeSeed;
 

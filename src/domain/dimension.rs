@@ -1,4 +1,4 @@
-//! The dimensions a day's figures are broken down by (DESIGN §2,
+//! The dimensions a day's figures are broken down by (docs/design.md §2,
 //! "Segments"): every event may carry them, and a session takes the value
 //! of its earliest event that does.
 

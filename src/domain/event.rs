@@ -1,4 +1,4 @@
-//! A validated event (DESIGN §1) and the enums it is made of.
+//! A validated event (docs/design.md §1) and the enums it is made of.
 
 use std::borrow::Cow;
 

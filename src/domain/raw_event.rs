@@ -11,7 +11,7 @@ use super::skip::Skip;
 
 use super::json_value::JsonValue;
 
-/// The fields of DESIGN §1, in the order of [`RawEvent::fields`].
+/// The fields of docs/design.md §1, in the order of [`RawEvent::fields`].
 pub const FIELD_NAMES: [&str; 10] = [
     "type",
     "user_id",

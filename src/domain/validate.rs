@@ -1,5 +1,5 @@
 //! Turns one parsed JSON object into an [`Event`], or into every problem it
-//! has, each naming its field (DESIGN §1).
+//! has, each naming its field (docs/design.md §1).
 
 use std::borrow::Cow;
 

@@ -11,7 +11,7 @@
 //! [`super::sessions`]) merges each session's facts across shards, the
 //! accumulator groups sessions by user before counting, every user adds its
 //! own ±1 deltas, the deltas of all users (all shards) are summed, and only
-//! then is the maximum taken — peaks are never added (DESIGN §2).
+//! then is the maximum taken — peaks are never added (docs/design.md §2).
 
 use super::day_window::DayWindow;
 use super::session_interval::Interval;

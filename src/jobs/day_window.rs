@@ -1,5 +1,5 @@
 //! A local day of a project as a range of UTC seconds: `[D0, D1)`, 23, 24 or
-//! 25 hours long across DST changes (DESIGN §2).
+//! 25 hours long across DST changes (docs/design.md §2).
 
 use chrono::{Duration, LocalResult, NaiveDate, TimeZone};
 use chrono_tz::Tz;

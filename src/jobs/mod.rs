@@ -1,4 +1,4 @@
-//! The batch jobs that turn events into figures (DESIGN §2).
+//! The batch jobs that turn events into figures (docs/design.md §2).
 //!
 //! - [`day_window`]: a local day as UTC seconds (23–25 h across DST).
 //! - [`session_interval`]: one session's interval and presence timeline.

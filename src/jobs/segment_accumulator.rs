@@ -1,4 +1,4 @@
-//! The day's figures per segment (DESIGN §2, "Segments"), gathered in the
+//! The day's figures per segment (docs/design.md §2, "Segments"), gathered in the
 //! same pass as the day's own: for every dimension and value, the users,
 //! connections and active users per second, user-seconds and DAU.
 //!

@@ -1,5 +1,5 @@
 //! One session's interval and presence timeline from the facts ClickHouse
-//! keeps about it (DESIGN §2, "Session interval").
+//! keeps about it (docs/design.md §2, "Session interval").
 
 /// `sessions_by_day` encodes "no such event" with these sentinels.
 pub const NO_MIN: u32 = u32::MAX;
@@ -31,7 +31,7 @@ pub struct SessionRules {
     pub max_length: u32,
 }
 
-/// A session's status at one second (DESIGN §2, `C_active`).
+/// A session's status at one second (docs/design.md §2, `C_active`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Presence {
     Active,

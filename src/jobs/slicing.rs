@@ -4,7 +4,7 @@
 //! see `store::schema`); a slice is an equal range of buckets, and the
 //! figures of all slices merge exactly: users never cross slices, so
 //! per-second deltas add, DAU sets are disjoint, histograms merge, and the
-//! peaks are taken last (DESIGN §2).
+//! peaks are taken last (docs/design.md §2).
 
 use std::ops::Range;
 

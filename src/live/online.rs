@@ -1,5 +1,5 @@
 //! `C_user`, `C_conn` and `C_active` at one second over every stored event
-//! (DESIGN §2 "Online now"), overall and per value of a dimension.
+//! (docs/design.md §2 "Online now"), overall and per value of a dimension.
 //!
 //! ClickHouse narrows the sessions down to those that may be open (not
 //! ended, a sign of life within `T`); the definition itself — start,

@@ -1,6 +1,6 @@
 //! How many users a day needs: users are added in joining order, their
 //! connected intervals (as highwater will compute them from the events:
-//! DESIGN §2, devices merged per user) added to the day's concurrency,
+//! docs/design.md §2, devices merged per user) added to the day's concurrency,
 //! until the peak reaches the day's target. The simulated `peak_users` is
 //! then the target exactly, at any scale, not merely in expectation.
 

@@ -1,4 +1,4 @@
-//! A user-day's sessions as the NDJSON lines their clients send (DESIGN §1):
+//! A user-day's sessions as the NDJSON lines their clients send (docs/design.md §1):
 //! `session_start`, heartbeats every `T/2`, `presence` away/active, and the
 //! `session_end` unless it is lost; epoch-millisecond timestamps, an
 //! `event_id`, and the user's platform, country, organisation and app

@@ -243,7 +243,7 @@ impl SimSession {
             .take_while(|ts| *ts < self.end_ms)
     }
 
-    /// `I(s)` of DESIGN §2 in epoch seconds, `[start, end_eff)`, from the
+    /// `I(s)` of docs/design.md §2 in epoch seconds, `[start, end_eff)`, from the
     /// events this session sends: the `session_end`, or — when it is lost —
     /// the last sign of life plus `T`.
     pub fn interval(&self, heartbeat_ms: i64, timeout_s: i64) -> (i64, i64) {

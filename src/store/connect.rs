@@ -10,7 +10,7 @@ use super::{StoreError, migrations};
 use crate::config::{ClickHouseSettings, Compression};
 
 /// First major version whose server knows every setting the crate's row
-/// validation sends (`describe_include_subcolumns`, DESIGN §4).
+/// validation sends (`describe_include_subcolumns`, docs/design.md §4).
 const FIRST_VALIDATING_MAJOR: u32 = 23;
 
 /// Settings highwater sends with every query, where the server knows them

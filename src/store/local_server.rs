@@ -1,4 +1,4 @@
-//! The embedded default (DESIGN §4): a `clickhouse-server` process that
+//! The embedded default (docs/design.md §4): a `clickhouse-server` process that
 //! highwater starts, owns and stops, on a data directory of its own.
 //!
 //! Works with Debian's `clickhouse-server` (18.16) and with the single

@@ -7,7 +7,7 @@
 //! removes segments once they are shipped. On start-up whatever was not yet
 //! shipped is shipped first. The guarantee is at-least-once: a crash between
 //! an insert and its checkpoint ships those rows again, and every figure is
-//! invariant under duplicates (DESIGN §2).
+//! invariant under duplicates (docs/design.md §2).
 //!
 //! Files: `appender` (the fsync thread), `shipper` (log → ClickHouse),
 //! `record` (framing, checksums), `files` (segments, checkpoint, lock),

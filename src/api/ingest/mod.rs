@@ -33,7 +33,7 @@ pub struct Accepted {
     pub accepted: usize,
 }
 
-/// Sends a batch of events (DESIGN §1): stored whole, or refused whole.
+/// Sends a batch of events (docs/design.md §1): stored whole, or refused whole.
 #[utoipa::path(
     post,
     path = "/v1/events",

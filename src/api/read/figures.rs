@@ -1,4 +1,4 @@
-//! The read API (DESIGN §3): daily figures, the concurrency series of a day,
+//! The read API (docs/design.md §3): daily figures, the concurrency series of a day,
 //! and the all-time records. Read keys only; a key sees its own project.
 
 use axum::Json;

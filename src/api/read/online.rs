@@ -1,5 +1,5 @@
 //! `GET /v1/online`: users, connections and active users online at the
-//! server clock's current second (DESIGN §2 "Online now"), optionally per
+//! server clock's current second (docs/design.md §2 "Online now"), optionally per
 //! value of a dimension, with how much this instance has acknowledged
 //! that the answer cannot count yet (not yet in ClickHouse).
 
@@ -39,7 +39,7 @@ pub struct OnlineResponse {
     tag = "read",
     params(("dimension" = Option<String>, Query, description = "`platform`, `country` or `org_id`: counts per value too")),
     responses(
-        (status = 200, description = "Users, connections and active users online at the server clock's current second (DESIGN §2, \"Online now\")", body = OnlineResponse),
+        (status = 200, description = "Users, connections and active users online at the server clock's current second (docs/design.md §2, \"Online now\")", body = OnlineResponse),
         (status = 400, description = "An unknown dimension", body = ErrorBody),
         ReadErrors,
     ),

@@ -1,5 +1,5 @@
 //! `GET /v1/metrics/segments`: per day, the figures of every kept value of
-//! one dimension and its summed vs coincident peak (DESIGN §2 "Segments").
+//! one dimension and its summed vs coincident peak (docs/design.md §2 "Segments").
 
 use axum::Json;
 use axum::extract::{Query, State};

@@ -3,7 +3,7 @@
 //! (`replicated`); the tables and queries they share are in `tables`.
 //!
 //! Every statement must run on ClickHouse 18.16 and on current releases
-//! (DESIGN §4): plain MergeTree, `Enum8`, `String`, `Int64`; no `DateTime64`,
+//! (docs/design.md §4): plain MergeTree, `Enum8`, `String`, `Int64`; no `DateTime64`,
 //! no `LowCardinality`. Every statement is safe to run twice.
 //!
 //! Sessions are kept per `bucket` = `cityHash64(user_id) % 64`, first in the

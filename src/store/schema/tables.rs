@@ -3,7 +3,7 @@
 use super::{AddColumn, Migration};
 use crate::domain::dimension::Dimension;
 
-/// The seconds of `ts_ms`, as every figure uses them (DESIGN §2: floored).
+/// The seconds of `ts_ms`, as every figure uses them (docs/design.md §2: floored).
 pub(super) const TS_S: &str = "toUInt32(intDiv(ts_ms, 1000))";
 /// A user's bucket.
 pub(super) const BUCKET: &str = "toUInt8(cityHash64(user_id) % 64)";
@@ -38,7 +38,7 @@ pub(super) fn session_states() -> String {
     )
 }
 
-/// A session's value of each dimension (DESIGN §2, "Segments"): the
+/// A session's value of each dimension (docs/design.md §2, "Segments"): the
 /// value of its earliest event (in seconds) that has the field, the
 /// smallest of that second's. Kept as the least string "second + value"
 /// over the events with a value, the second as 11 fixed digits (so that
@@ -106,7 +106,7 @@ pub(super) fn backfill_segments(target: &str, source: &str) -> String {
     )
 }
 
-/// Per day, dimension and value: the figures of DESIGN §2 "Segments" and
+/// Per day, dimension and value: the figures of docs/design.md §2 "Segments" and
 /// the per-minute maxima; `segment_days` holds each dimension's totals
 /// and is written last, so its `computed_ms` names the version of the
 /// values to read (a recompute may keep other values, e.g. other orgs).

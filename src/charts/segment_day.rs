@@ -18,7 +18,11 @@ pub fn draw<DB: DrawingBackend>(
     let hours = curves.total.len() as f64 / 60.0;
     let top = curves.total.iter().copied().max().unwrap_or(1).max(1) as f64 * 1.25;
     let (zone, start) = (curves.zone, curves.day_start);
-    let caption = format!("{title} — {} by {}", curves.day, curves.dimension);
+    let caption = style::segment_caption(
+        title,
+        &curves.day.to_string(),
+        &curves.dimension.to_string(),
+    );
     let mut chart = style::frame(area, &caption).build_cartesian_2d(0.0..hours, 0.0..top)?;
     style::clock_mesh(&mut chart, zone, start)?;
     let line = |minutes: &[u64]| -> Vec<(f64, f64)> {

@@ -86,6 +86,20 @@ pub fn legend<'a, 'b, DB: DrawingBackend + 'a, CT: CoordTranslate>(
         .draw()
 }
 
+/// A segment chart's caption: `title`, then `detail` (a day, or nothing),
+/// then "by DIMENSION" unless the title already says it ("Peak users by
+/// country" is not followed by "— by country").
+pub fn segment_caption(title: &str, detail: &str, dimension: &str) -> String {
+    let by = format!("by {dimension}");
+    let said = title.to_lowercase().contains(&by);
+    match (detail.is_empty(), said) {
+        (true, true) => title.to_owned(),
+        (true, false) => format!("{title} — {by}"),
+        (false, true) => format!("{title} — {detail}"),
+        (false, false) => format!("{title} — {detail} {by}"),
+    }
+}
+
 /// Title, margins and label areas: the frame every chart shares.
 pub fn frame<'a, 'b, DB: DrawingBackend>(
     area: &'a DrawingArea<DB, Shift>,
@@ -190,4 +204,29 @@ pub fn day_label(daily: &Daily, x: f64) -> String {
         .get(index as usize)
         .map(|d| d.day.format("%b %-d").to_string())
         .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod caption_tests {
+    use super::segment_caption;
+
+    #[test]
+    fn a_title_that_names_its_dimension_is_not_followed_by_it_again() {
+        assert_eq!(
+            segment_caption("Peak users by country", "", "country"),
+            "Peak users by country"
+        );
+        assert_eq!(
+            segment_caption("Largest organisations", "", "org_id"),
+            "Largest organisations — by org_id"
+        );
+        assert_eq!(
+            segment_caption("Users online by country", "2020-03-31", "country"),
+            "Users online by country — 2020-03-31"
+        );
+        assert_eq!(
+            segment_caption("Online", "2020-03-31", "platform"),
+            "Online — 2020-03-31 by platform"
+        );
+    }
 }

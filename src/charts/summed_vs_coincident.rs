@@ -28,7 +28,7 @@ pub fn draw<DB: DrawingBackend>(
         .unwrap_or(1)
         .max(1) as f64
         * 1.25;
-    let caption = format!("{title} — by {}", history.dimension);
+    let caption = style::segment_caption(title, "", &history.dimension.to_string());
     let mut chart =
         style::frame(area, &caption).build_cartesian_2d(-0.5..x(last_day) + 0.5, 0.0..highest)?;
     style::dated_mesh(&mut chart, first_day, Some("peak users"))?;

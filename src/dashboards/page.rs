@@ -29,6 +29,9 @@ pub struct PageContext<'a> {
     pub to: NaiveDate,
     /// Online now, today and the record (None: unavailable).
     pub live: Option<&'a LiveSummary>,
+    /// No days were chosen and the figures end before today: the page
+    /// shows the days up to the latest with figures, and says so.
+    pub ends_at_latest_figures: bool,
 }
 
 pub fn dashboard(context: &PageContext<'_>, panels: &[LoadedPanel]) -> anyhow::Result<String> {
@@ -68,6 +71,14 @@ pub fn dashboard(context: &PageContext<'_>, panels: &[LoadedPanel]) -> anyhow::R
     } else {
         "All days on the page are final.".to_owned()
     };
+    let status = if context.ends_at_latest_figures {
+        format!(
+            "{status} The days end on {}, the latest day with figures.",
+            context.to
+        )
+    } else {
+        status
+    };
     let nav: Vec<String> = super::spec::Dashboard::built_in_names()
         .map(|other| {
             format!(
@@ -106,11 +117,18 @@ fn live_strip(context: &PageContext<'_>) -> String {
             .to_owned();
     };
     let count = |n: u64| charts::numbers::grouped(n);
+    // Both forms are on the page, one hidden, so the script can switch
+    // from "nobody yet" to a peak as the day's first user comes.
     let today = live.today.as_ref().map_or_else(
         || "Today: not computed yet.".to_owned(),
         |t| {
+            let nobody = t.peak_users == 0;
             format!(
-                "Today's peak so far: <b id=\"today-peak\">{}</b> at <span id=\"today-peak-at\">{}</span>.",
+                "<span id=\"today-none\"{}>Nobody online yet today.</span>\
+                 <span id=\"today-some\"{}>Today's peak so far: <b id=\"today-peak\">{}</b> at \
+                 <span id=\"today-peak-at\">{}</span>.</span>",
+                if nobody { "" } else { " hidden" },
+                if nobody { " hidden" } else { "" },
                 count(t.peak_users.into()),
                 t.peak_users_at
             )
@@ -148,11 +166,13 @@ const LIVE_SCRIPT: &str = concat!(
     "(function(){var s=document.getElementById('online');if(!s||!window.fetch)return;",
     "function put(id,v){var e=document.getElementById(id);if(e)e.textContent=v;}",
     "function n(x){return Number(x).toLocaleString('en-US');}",
+    "function show(id,on){var e=document.getElementById(id);if(e)e.hidden=!on;}",
     "function tick(){fetch(s.dataset.src,{credentials:'same-origin',cache:'no-store'})",
     ".then(function(r){if(!r.ok)throw new Error(r.status);return r.json();})",
     ".then(function(d){put('online-users',n(d.users));put('online-connections',n(d.connections));",
     "put('online-active',n(d.active_users));put('online-as-of',d.as_of);",
-    "if(d.today){put('today-peak',n(d.today.peak_users));put('today-peak-at',d.today.peak_users_at);}",
+    "if(d.today){var z=d.today.peak_users==0;show('today-none',z);show('today-some',!z);",
+    "put('today-peak',n(d.today.peak_users));put('today-peak-at',d.today.peak_users_at);}",
     "s.classList.remove('stale');})",
     ".catch(function(){s.classList.add('stale');});}",
     "setInterval(tick,__MS__);})();"
@@ -199,3 +219,79 @@ const PAGE_STYLE: &str = "form{margin:12px 0}label{margin-right:12px}\
 input,select,button{font:inherit;padding:2px 6px}\
 #online{padding:8px 12px;border-left:4px solid #2a7;background:#f4fbf7}\
 #online.stale{border-color:#aaa;color:#777}";
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::dashboards::live_summary::TodaySoFar;
+    use crate::live::online::OnlineCounts;
+
+    #[test]
+    fn a_page_whose_figures_end_before_today_says_where_its_days_end() {
+        let projects = ["chat".to_owned()];
+        let day = NaiveDate::from_ymd_opt(2020, 3, 31).unwrap();
+        let mut context = PageContext {
+            name: "overview",
+            title: "Overview",
+            projects: &projects,
+            project: "chat",
+            from: day - chrono::Duration::days(29),
+            to: day,
+            live: None,
+            ends_at_latest_figures: true,
+        };
+        let said = "The days end on 2020-03-31, the latest day with figures.";
+        assert!(dashboard(&context, &[]).unwrap().contains(said));
+        context.ends_at_latest_figures = false;
+        assert!(!dashboard(&context, &[]).unwrap().contains(said));
+    }
+
+    fn strip_with_today_peak(peak_users: u32) -> String {
+        let live = LiveSummary {
+            project: "chat".into(),
+            as_of: "2020-03-25T00:00:05Z".into(),
+            online: OnlineCounts {
+                users: 0,
+                connections: 0,
+                active_users: 0,
+            },
+            today: Some(TodaySoFar {
+                day: "2020-03-25".into(),
+                peak_users,
+                peak_users_at: "2020-03-25T00:00:00Z".into(),
+                computed_at: "2020-03-25T00:00:05Z".into(),
+            }),
+            record: None,
+        };
+        let projects = ["chat".to_owned()];
+        let day = NaiveDate::from_ymd_opt(2020, 3, 25).unwrap();
+        live_strip(&PageContext {
+            name: "overview",
+            title: "Overview",
+            projects: &projects,
+            project: "chat",
+            from: day,
+            to: day,
+            live: Some(&live),
+            ends_at_latest_figures: false,
+        })
+    }
+
+    #[test]
+    fn a_day_without_users_says_nobody_is_online_yet_instead_of_a_zero_peak() {
+        let empty = strip_with_today_peak(0);
+        assert!(
+            empty.contains("<span id=\"today-none\">Nobody online yet today.")
+                && empty.contains("<span id=\"today-some\" hidden>"),
+            "{empty}"
+        );
+        let busy = strip_with_today_peak(12_500);
+        assert!(
+            busy.contains("<span id=\"today-none\" hidden>")
+                && busy.contains(
+                    "<span id=\"today-some\">Today's peak so far: <b id=\"today-peak\">12,500</b>"
+                ),
+            "{busy}"
+        );
+    }
+}

@@ -234,14 +234,24 @@ async fn logins_cost_their_read_key_and_their_address() {
         settings.projects[0].rate_limits.read_requests_per_s = 1;
     })
     .await;
-    // Alpha's read key: three logins at once, then its bucket is empty.
-    let mut statuses = Vec::new();
-    for i in 0..6 {
-        statuses.push(log_in_from(&app, ALPHA_READ, &format!("198.51.100.{i}")).await);
-    }
-    assert_eq!(statuses[..3], [StatusCode::SEE_OTHER; 3], "{statuses:?}");
+    // Alpha's read key: six logins at once (sent one by one, the bucket
+    // could refill while a loaded ClickHouse stores each session): three
+    // pass, then its bucket is empty.
+    let addresses: Vec<String> = (0..6).map(|i| format!("198.51.100.{i}")).collect();
+    let statuses = futures::future::join_all(
+        addresses
+            .iter()
+            .map(|address| log_in_from(&app, ALPHA_READ, address)),
+    )
+    .await;
+    let passed = statuses
+        .iter()
+        .filter(|s| **s == StatusCode::SEE_OTHER)
+        .count();
+    // At most one more than the burst: a token may come back meanwhile.
+    assert!((3..=4).contains(&passed), "{statuses:?}");
     assert!(
-        statuses[3..].contains(&StatusCode::TOO_MANY_REQUESTS),
+        statuses.contains(&StatusCode::TOO_MANY_REQUESTS),
         "{statuses:?}"
     );
     // One address: 10 logins (with beta's key, whose bucket is large),

@@ -82,6 +82,7 @@ pub async fn show(
         from,
         to,
         live: live.as_ref(),
+        ends_at_latest_figures: chosen.is_none() && !panels.is_empty() && to < today,
     };
     let html = page::dashboard(&context, &panels).map_err(PageError::Internal)?;
     Ok(([(header::CACHE_CONTROL, "no-store")], Html(html)).into_response())

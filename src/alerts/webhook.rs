@@ -27,22 +27,13 @@ pub fn client(alert: &AlertSettings) -> anyhow::Result<reqwest::Client> {
     let mut builder = reqwest::Client::builder().tls_certs_merge(mozilla);
     if let Some(path) = &alert.ca_file {
         builder = builder.tls_certs_merge(
-            ca_file(path)
+            AlertSettings::ca_certificates(path)
                 .with_context(|| format!("alert {:?}: ca_file {}", alert.name, path.display()))?,
         );
     }
     builder
         .build()
         .with_context(|| format!("alert {:?}: cannot build its HTTP client", alert.name))
-}
-
-/// The certificates of a PEM file.
-pub fn ca_file(path: &std::path::Path) -> anyhow::Result<Vec<reqwest::Certificate>> {
-    let pem = std::fs::read(path).context("cannot read it")?;
-    let certificates =
-        reqwest::Certificate::from_pem_bundle(&pem).context("not PEM certificates")?;
-    anyhow::ensure!(!certificates.is_empty(), "it holds no certificate");
-    Ok(certificates)
 }
 
 /// `sha256=<hex>` of `timestamp.body` under `secret`.

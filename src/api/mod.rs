@@ -18,6 +18,7 @@
 //! route comes with its OpenAPI description (`openapi.rs`, [`spec`]).
 
 pub mod access;
+pub mod clickhouse_check;
 pub mod cors;
 pub mod error;
 pub mod health;

@@ -40,7 +40,7 @@ pub struct AppState {
     /// SHA-256 of `metrics.scrape_key`, if `/metrics` is served here.
     pub scrape_key_digest: Option<[u8; 32]>,
     /// `/readyz`'s last look at ClickHouse.
-    pub clickhouse_check: Arc<super::health::ClickHouseCheck>,
+    pub clickhouse_check: Arc<super::clickhouse_check::ClickHouseCheck>,
     /// Which instance this is, its role, whether it leads.
     pub instance: crate::instances::InstanceView,
     /// Holds the migrated client once ClickHouse answered and was migrated.
@@ -66,5 +66,11 @@ impl AppState {
     ) -> Result<(Authorized, &ProjectSettings), ApiError> {
         let key = self.keys.authorize(headers, KeyRole::Ingest)?;
         Ok((key, &self.projects[key.project]))
+    }
+}
+
+impl axum::extract::FromRef<AppState> for Arc<WebSettings> {
+    fn from_ref(state: &AppState) -> Self {
+        state.web.clone()
     }
 }

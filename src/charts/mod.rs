@@ -329,7 +329,12 @@ mod tests {
             (
                 Chart::SegmentDay(curves()),
                 "Online by country",
-                vec!["2020-03-25 by country", "US", "all users (coincident)"],
+                // The title names the dimension: the caption adds only the day.
+                vec![
+                    "Online by country — 2020-03-25",
+                    "US",
+                    "all users (coincident)",
+                ],
             ),
             (
                 Chart::Forecast(Box::new(forecast_fixture())),

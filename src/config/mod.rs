@@ -2,14 +2,16 @@
 //! overridable) with environment overrides, validated so that a bad value fails
 //! fast with a message that names it.
 
+mod alert;
 pub mod keys;
 mod project;
 mod sections;
 
+pub use alert::{AlertKind, AlertSettings};
 pub use project::{ProjectSettings, RateLimits};
 pub use sections::{
-    AlertKind, AlertSettings, ClickHouseSettings, Compression, IngestSettings, JobsSettings,
-    MetricsSettings, Role, ServerSettings, WalSettings,
+    ClickHouseSettings, Compression, IngestSettings, JobsSettings, MetricsSettings, Role,
+    ServerSettings, WalSettings,
 };
 
 use std::net::SocketAddr;

@@ -80,3 +80,40 @@ pub async fn start(
         return Ok(servers);
     }
 }
+
+// The usual ways to start servers, all through [`start`]: one server, or
+// shards without replicas.
+impl LocalClickHouse {
+    /// Starts a server on `data_dir` (created if needed) and waits until it
+    /// answers `/ping`.
+    pub async fn start(data_dir: &Path) -> Result<Self, LocalServerError> {
+        Self::start_with(&ServerBinary::find()?, data_dir).await
+    }
+
+    /// [`LocalClickHouse::start`] with a given binary.
+    pub async fn start_with(
+        binary: &ServerBinary,
+        data_dir: &Path,
+    ) -> Result<Self, LocalServerError> {
+        let layout = Layout {
+            shards: 1,
+            replicas: 1,
+        };
+        let mut servers = start(binary, data_dir, layout, None).await?;
+        Ok(servers.remove(0))
+    }
+
+    /// Starts `shards` servers on `data_dir` as the cluster
+    /// [`EMBEDDED_CLUSTER`] (for one, a lone server without a cluster
+    /// section). Server `i` keeps its data in `shard_dir(data_dir, i)`.
+    pub async fn start_cluster(
+        data_dir: &Path,
+        shards: usize,
+    ) -> Result<Vec<Self>, LocalServerError> {
+        let layout = Layout {
+            shards,
+            replicas: 1,
+        };
+        start(&ServerBinary::find()?, data_dir, layout, None).await
+    }
+}

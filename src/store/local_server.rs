@@ -43,10 +43,10 @@ pub enum LocalServerError {
     },
     #[error("ClickHouse did not answer /ping within {}s. Last lines of its log:\n{log_tail}", READY_TIMEOUT.as_secs())]
     NotReady { log_tail: String },
+    // The variable is `local_zookeeper::JAR_ENV` (a test there checks it).
     #[error(
         "an embedded cluster with replicas needs ZooKeeper: install Debian's with \
-         `apt-get install -y zookeeper` (and Java), or name its jar in {}",
-        super::local_zookeeper::JAR_ENV
+         `apt-get install -y zookeeper` (and Java), or name its jar in HIGHWATER_ZOOKEEPER_JAR"
     )]
     ZooKeeperNotInstalled,
 }
@@ -109,47 +109,6 @@ pub struct LocalClickHouse {
 pub const EMBEDDED_CLUSTER: &str = "highwater";
 
 impl LocalClickHouse {
-    /// Starts a server on `data_dir` (created if needed) and waits until it
-    /// answers `/ping`.
-    pub async fn start(data_dir: &Path) -> Result<Self, LocalServerError> {
-        Self::start_with(&ServerBinary::find()?, data_dir).await
-    }
-
-    /// [`LocalClickHouse::start`] with a given binary.
-    pub async fn start_with(
-        binary: &ServerBinary,
-        data_dir: &Path,
-    ) -> Result<Self, LocalServerError> {
-        let mut servers = Self::start_cluster_with(binary, data_dir, 1).await?;
-        Ok(servers.remove(0))
-    }
-
-    /// Starts `shards` servers on `data_dir` as the cluster
-    /// [`EMBEDDED_CLUSTER`] (for one, a lone server without a cluster
-    /// section). Server `i` keeps its data in [`shard_dir`]`(data_dir, i)`.
-    pub async fn start_cluster(
-        data_dir: &Path,
-        shards: usize,
-    ) -> Result<Vec<Self>, LocalServerError> {
-        let layout = super::local_cluster::Layout {
-            shards,
-            replicas: 1,
-        };
-        super::local_cluster::start(&ServerBinary::find()?, data_dir, layout, None).await
-    }
-
-    async fn start_cluster_with(
-        binary: &ServerBinary,
-        data_dir: &Path,
-        shards: usize,
-    ) -> Result<Vec<Self>, LocalServerError> {
-        let layout = super::local_cluster::Layout {
-            shards,
-            replicas: 1,
-        };
-        super::local_cluster::start(binary, data_dir, layout, None).await
-    }
-
     /// Starts one server on `dir` with `ports` and the `cluster` sections
     /// of its config, and waits until it answers.
     pub(super) async fn start_once(

@@ -149,3 +149,12 @@ impl LocalZooKeeper {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_missing_zookeeper_error_names_the_variable_read_here() {
+        let message = super::LocalServerError::ZooKeeperNotInstalled.to_string();
+        assert!(message.contains(super::JAR_ENV), "{message}");
+    }
+}

@@ -88,23 +88,29 @@ impl WebSettings {
     }
 }
 
-/// The connection's peer (set by the accept loop; loopback if absent, as in
-/// router tests that call the app directly).
-/// The client's address ([`WebSettings::client_ip`]), for handlers.
+/// The client's address ([`WebSettings::client_ip`]), for handlers of any
+/// state that holds the web settings.
 #[derive(Debug, Clone, Copy)]
 pub struct ClientAddress(pub IpAddr);
 
-impl axum::extract::FromRequestParts<crate::api::state::AppState> for ClientAddress {
+impl<S> axum::extract::FromRequestParts<S> for ClientAddress
+where
+    S: Send + Sync,
+    std::sync::Arc<WebSettings>: axum::extract::FromRef<S>,
+{
     type Rejection = std::convert::Infallible;
 
     async fn from_request_parts(
         parts: &mut axum::http::request::Parts,
-        state: &crate::api::state::AppState,
+        state: &S,
     ) -> Result<Self, Self::Rejection> {
-        Ok(Self(state.web.client_ip(&parts.extensions, &parts.headers)))
+        let web: std::sync::Arc<WebSettings> = axum::extract::FromRef::from_ref(state);
+        Ok(Self(web.client_ip(&parts.extensions, &parts.headers)))
     }
 }
 
+/// The connection's peer (set by the accept loop; loopback if absent, as in
+/// router tests that call the app directly).
 fn peer_ip(extensions: &Extensions) -> IpAddr {
     extensions
         .get::<ConnectInfo<SocketAddr>>()

@@ -63,7 +63,7 @@ async fn the_description_is_checked_in_and_every_operation_is_routed() {
             operations += 1;
         }
     }
-    // The routes the README lists are among them.
+    // The routes docs/api.md lists are among them.
     for documented in [
         "/v1/events",
         "/v1/beacon",

@@ -366,15 +366,20 @@ async fn kill_9_at_random_moments_loses_nothing_acknowledged() {
 async fn post_batches(listen: &str, range: std::ops::Range<usize>) {
     let http = reqwest::Client::new();
     for b in range {
-        let response = http
-            .post(format!("http://{listen}/v1/events"))
-            .bearer_auth(ALPHA_INGEST)
-            .json(&batch(b))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(response.status(), 200);
+        post_batch(&http, listen, b).await;
     }
+}
+
+/// Posts batch `b` to the server on `listen`; it must get 200.
+pub(crate) async fn post_batch(http: &reqwest::Client, listen: &str, b: usize) {
+    let response = http
+        .post(format!("http://{listen}/v1/events"))
+        .bearer_auth(ALPHA_INGEST)
+        .json(&batch(b))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200, "batch {b}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -17,7 +17,7 @@ use highwater::store::local_cluster::{self, Layout};
 use highwater::store::local_server::{EMBEDDED_CLUSTER, LocalClickHouse, ServerBinary};
 use highwater::store::local_zookeeper::LocalZooKeeper;
 
-use crate::crash::{DAY_START_MS, all_ids, batch, expected_peak_and_dau, figures};
+use crate::crash::{DAY_START_MS, all_ids, expected_peak_and_dau, figures, post_batch};
 use crate::{ALPHA_INGEST, ALPHA_READ, scratch_dir};
 
 /// A private replicated cluster and a `serve` process on it.
@@ -111,17 +111,22 @@ impl Setup {
 async fn post_until(listen: String, next: Arc<AtomicUsize>, stop: Arc<AtomicBool>) {
     let http = reqwest::Client::new();
     while !stop.load(Ordering::SeqCst) {
-        let b = next.fetch_add(1, Ordering::SeqCst);
-        let response = http
-            .post(format!("http://{listen}/v1/events"))
-            .bearer_auth(ALPHA_INGEST)
-            .json(&batch(b))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(response.status(), 200, "batch {b}");
+        post_batch(&http, &listen, next.fetch_add(1, Ordering::SeqCst)).await;
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
+}
+
+/// Once the log has shipped, every batch below `batches` is stored, read
+/// through `server`.
+async fn every_acknowledged_event_is_stored(setup: &Setup, server: usize, batches: usize) {
+    wait_shipped(&setup.listen, Duration::from_secs(120))
+        .await
+        .unwrap();
+    assert_eq!(
+        stored(setup, server).await,
+        all_ids(batches),
+        "acknowledged events are missing"
+    );
 }
 
 /// Every event id stored, through `server`.
@@ -181,14 +186,7 @@ async fn on_two_shards_with_replicas_machines_die_under_load_and_nothing_is_lost
     stop.store(true, Ordering::SeqCst);
     posting.await.unwrap();
     let batches = next.load(Ordering::SeqCst);
-    wait_shipped(&setup.listen, Duration::from_secs(120))
-        .await
-        .unwrap();
-    assert_eq!(
-        stored(&setup, 2).await,
-        all_ids(batches),
-        "acknowledged events are missing"
-    );
+    every_acknowledged_event_is_stored(&setup, 2, batches).await;
 
     // The killed replicas catch up with their shard.
     let caught_up = Instant::now();
@@ -240,13 +238,6 @@ async fn on_two_shards_with_replicas_zookeeper_away_for_30_s_loses_nothing() {
     stop.store(true, Ordering::SeqCst);
     posting.await.unwrap();
     let batches = next.load(Ordering::SeqCst);
-    wait_shipped(&setup.listen, Duration::from_secs(120))
-        .await
-        .unwrap();
-    assert_eq!(
-        stored(&setup, 0).await,
-        all_ids(batches),
-        "acknowledged events are missing"
-    );
+    every_acknowledged_event_is_stored(&setup, 0, batches).await;
     stop_server(&mut server).await;
 }

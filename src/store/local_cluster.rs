@@ -6,9 +6,10 @@
 
 use std::path::Path;
 
+use super::free_ports::free_ports;
 use super::local_server::{
     EMBEDDED_CLUSTER, LocalClickHouse, LocalServerError, START_ATTEMPTS, ServerBinary, create_dir,
-    free_port, shard_dir,
+    shard_dir,
 };
 use super::server_config::{Ports, cluster_sections};
 
@@ -50,14 +51,14 @@ pub async fn start(
     let mut attempt = 0;
     'attempt: loop {
         attempt += 1;
-        let mut ports = Vec::with_capacity(count);
-        for dir in &dirs {
-            ports.push(Ports {
-                http: free_port(dir)?,
-                tcp: free_port(dir)?,
-                interserver: free_port(dir)?,
-            });
-        }
+        let ports: Vec<Ports> = free_ports(3 * count, &dirs[0])?
+            .chunks(3)
+            .map(|p| Ports {
+                http: p[0],
+                tcp: p[1],
+                interserver: p[2],
+            })
+            .collect();
         let tcp: Vec<u16> = ports.iter().map(|p| p.tcp).collect();
         let mut servers = Vec::with_capacity(count);
         for (index, (dir, ports)) in dirs.iter().zip(&ports).enumerate() {

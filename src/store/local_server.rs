@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use tokio::process::{Child, Command};
 
-use super::server_config::{Ports, USERS_XML, server_config};
+use super::server_config::{Ports, USERS_XML, greeting, server_config};
 
 const READY_TIMEOUT: Duration = Duration::from_secs(60);
 const STOP_TIMEOUT: Duration = Duration::from_secs(30);
@@ -41,7 +41,7 @@ pub enum LocalServerError {
         status: String,
         log_tail: String,
     },
-    #[error("ClickHouse did not answer /ping within {}s. Last lines of its log:\n{log_tail}", READY_TIMEOUT.as_secs())]
+    #[error("ClickHouse did not answer within {}s. Last lines of its log:\n{log_tail}", READY_TIMEOUT.as_secs())]
     NotReady { log_tail: String },
     // The variable is `local_zookeeper::JAR_ENV` (a test there checks it).
     #[error(
@@ -120,6 +120,16 @@ impl LocalClickHouse {
         let config = dir.join("config.xml");
         write_file(&config, &server_config(dir, ports, cluster))?;
         write_file(&dir.join("users.xml"), USERS_XML)?;
+        // highwater owns this server, and may start it again after a kill
+        // or a power cut. A replica can then hold parts its coordinator
+        // never registered, or parts cut short; ClickHouse refuses to start
+        // on "too many" of them unless told to restore, which detaches them
+        // (nothing is deleted) and fetches the rest from the other replicas.
+        // What they held is not lost: the log ships again whatever was not
+        // on `insert_quorum` replicas. ClickHouse removes the flag once up.
+        let flags = dir.join("data/flags");
+        create_dir(&flags)?;
+        write_file(&flags.join("force_restore_data"), "")?;
         let console_log = dir.join("log/console.log");
         let console =
             std::fs::File::create(&console_log).map_err(|source| LocalServerError::Io {
@@ -175,12 +185,7 @@ impl LocalClickHouse {
                     log_tail: self.log_tail(),
                 });
             }
-            let ping = http
-                .get(format!("{}/ping", self.url()))
-                .timeout(Duration::from_secs(1))
-                .send()
-                .await;
-            if ping.is_ok_and(|r| r.status().is_success()) {
+            if self.answers(&http).await {
                 return Ok(());
             }
             if Instant::now() > deadline {
@@ -189,6 +194,22 @@ impl LocalClickHouse {
                 });
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// Whether this server (not another on its port) answers.
+    async fn answers(&self, http: &reqwest::Client) -> bool {
+        let response = http
+            .get(format!("{}/", self.url()))
+            .timeout(Duration::from_secs(1))
+            .send()
+            .await;
+        match response {
+            Ok(r) if r.status().is_success() => r
+                .text()
+                .await
+                .is_ok_and(|body| body.trim() == greeting(&self.dir)),
+            _ => false,
         }
     }
 
@@ -221,7 +242,8 @@ impl LocalClickHouse {
         for name in ["console.log", "clickhouse-server.err.log"] {
             if let Ok(text) = std::fs::read_to_string(self.dir.join("log").join(name)) {
                 let lines: Vec<&str> = text.lines().collect();
-                for line in &lines[lines.len().saturating_sub(15)..] {
+                // Enough for a stack trace and the error line above it.
+                for line in &lines[lines.len().saturating_sub(30)..] {
                     tail.push_str(line);
                     tail.push('\n');
                 }
@@ -294,16 +316,6 @@ pub fn shard_dir(data_dir: &Path, shard: usize) -> PathBuf {
         0 => data_dir.join("clickhouse"),
         n => data_dir.join(format!("clickhouse-{}", n + 1)),
     }
-}
-
-pub(super) fn free_port(dir: &Path) -> Result<u16, LocalServerError> {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .map_err(|source| LocalServerError::Io {
-            path: dir.to_owned(),
-            source,
-        })
 }
 
 pub(super) fn create_dir(path: &Path) -> Result<(), LocalServerError> {

@@ -9,7 +9,8 @@ use std::time::{Duration, Instant};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::process::{Child, Command};
 
-use super::local_server::{LocalServerError, create_dir, free_port, write_file};
+use super::free_ports::free_ports;
+use super::local_server::{LocalServerError, create_dir, write_file};
 
 /// Environment variable naming ZooKeeper's jar, overriding Debian's path.
 pub const JAR_ENV: &str = "HIGHWATER_ZOOKEEPER_JAR";
@@ -27,7 +28,7 @@ impl LocalZooKeeper {
     /// Starts ZooKeeper on `dir` (created if needed) and waits until it
     /// serves.
     pub async fn start(dir: &Path) -> Result<Self, LocalServerError> {
-        let port = free_port(dir)?;
+        let port = free_ports(1, dir)?[0];
         Self::start_on(dir, port).await
     }
 

@@ -5,6 +5,7 @@ pub mod alerts_sent;
 pub mod connect;
 pub mod failover;
 pub mod figures;
+mod free_ports;
 pub mod local_cluster;
 pub mod local_server;
 pub mod local_zookeeper;

@@ -7,6 +7,7 @@ use std::path::Path;
 /// `cluster`: the sections that make the server part of a cluster
 /// ([`cluster_sections`]), or empty.
 pub fn server_config(dir: &Path, ports: Ports, cluster: &str) -> String {
+    let greeting = greeting(dir);
     let dir = dir.display();
     let Ports {
         http: http_port,
@@ -35,11 +36,19 @@ pub fn server_config(dir: &Path, ports: Ports, cluster: &str) -> String {
   <default_profile>default</default_profile>
   <default_database>default</default_database>
   <mark_cache_size>268435456</mark_cache_size>
+  <http_server_default_response><![CDATA[{greeting}]]></http_server_default_response>
   <max_concurrent_queries>100</max_concurrent_queries>
   {cluster}
 </yandex>
 "#
     )
+}
+
+/// What the server on `dir` answers to `GET /`: proof that a port answers
+/// for this server, not for another that holds the same port (the
+/// interserver port of another answers `/ping` too).
+pub fn greeting(dir: &Path) -> String {
+    format!("highwater ClickHouse on {}", dir.display())
 }
 
 pub const USERS_XML: &str = r#"<yandex>

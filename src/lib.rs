@@ -10,7 +10,9 @@
 //!   calendar (days, zones, ranges).
 //! - [`api`]: the HTTP surface: ingest, the read API, the dashboard pages,
 //!   access control, the router and the accept loop.
-//! - [`figures`]: figures as the API and CLI show them; records.
+//! - [`figures`]: what highwater reports — days, concurrency, records,
+//!   segments, online now — as the API and CLI show them, and the
+//!   [`figures::source::FiguresSource`] the read paths take them from.
 //! - [`wal`]: the write-ahead log: fsync before the 200, then shipped to
 //!   ClickHouse; dead letters.
 //! - [`jobs`]: events → sessions → per-second concurrency, DAU/WAU/MAU and
@@ -23,8 +25,8 @@
 //!   headroom of a configured capacity.
 //! - [`charts`]: the chart kinds, drawn onto any plotters area (PNG, SVG);
 //!   [`dashboards`]: dashboard files, their data, report files, live page.
-//! - [`simulate`]: scenarios → realistic events, calibrated to exact peaks;
-//!   [`client`] posts batches the way a good client does.
+//! - [`simulate`]: scenarios → realistic events, calibrated to exact peaks,
+//!   posted the way a good client does (`simulate::client`).
 //! - [`instances`]: several instances acting as one: the leader's lease.
 //! - [`startup`]: wires the parts into a running server.
 //! - [`cli`], [`cmd`]: the command line, one file per command.
@@ -37,7 +39,6 @@ pub mod bench;
 pub mod capacity;
 pub mod charts;
 pub mod cli;
-pub mod client;
 pub mod clock;
 pub mod cmd;
 pub mod config;
@@ -48,7 +49,6 @@ pub mod instances;
 pub mod jobs;
 pub mod live;
 pub mod monitoring;
-pub mod segment_figures;
 pub mod simulate;
 pub mod startup;
 pub mod store;

@@ -22,11 +22,12 @@ use crate::clock::Clock;
 use crate::config::Settings;
 use crate::instances::InstanceView;
 use crate::instances::lease::{Lease, instance_id};
-use crate::jobs::live_round::LiveRounds;
 use crate::jobs::schedule::Scheduler;
 use crate::jobs::slicing::Slicing;
 use crate::live::board::LiveBoard;
+use crate::live::live_round::LiveRounds;
 use crate::live::online_cache::OnlineCache;
+use crate::live::stored_figures::StoredFigures;
 use crate::monitoring::Monitoring;
 use crate::store::connect::topology;
 use crate::store::received_users;
@@ -167,7 +168,10 @@ impl Server {
             limits: Arc::new(limits.clone()),
             admission,
             wal,
-            db: read_client(client, limits.read_timeout_ms),
+            figures: Arc::new(StoredFigures::new(
+                read_client(client, limits.read_timeout_ms),
+                online,
+            )),
             clock,
             dashboards_dir: Arc::new(settings.dashboards_dir.clone()),
             web: Arc::new(WebSettings::new(
@@ -186,7 +190,6 @@ impl Server {
                 crate::clock::system(),
             )),
             reads: ReadsInFlight::new(limits.max_reads_in_flight),
-            online,
             monitoring,
             scrape_key_digest: settings
                 .metrics
@@ -282,7 +285,7 @@ impl Server {
         // The metrics address has no shutdown of its own: it answers until
         // the main address has closed.
         let metrics = self.metrics_listener.map(|listener| {
-            let router = crate::monitoring::scrape::open_router(self.state.clone());
+            let router = crate::api::metrics_scrape::open_router(self.state.clone());
             tokio::spawn(async move { axum::serve(listener, router).await })
         });
         let (stop_watch, watch_stopped) = tokio::sync::watch::channel(false);
@@ -291,7 +294,7 @@ impl Server {
             let state = &self.state;
             let (projects, online, log) = (
                 state.projects.clone(),
-                state.online.clone(),
+                state.figures.clone(),
                 state.wal.monitor(),
             );
             let mut stopped = watch_stopped;

@@ -30,9 +30,9 @@ use serde_json::{Value, json};
 use crate::clock::Clock;
 use crate::config::{AlertKind, AlertSettings, ProjectSettings};
 use crate::domain::calendar::rfc3339;
-use crate::figures::above_every_earlier_day;
-use crate::jobs::runner::RunError;
-use crate::live::online_cache::OnlineCache;
+use crate::figures::daily::above_every_earlier_day;
+use crate::figures::source::FiguresSource;
+use crate::store::StoreError;
 use crate::store::alerts_sent::{self, SentRow};
 use crate::store::figures;
 use crate::wal::WalMonitor;
@@ -136,7 +136,7 @@ impl Alerts {
         }
     }
 
-    async fn check_figures(self: &Arc<Self>, project: &ProjectSettings) -> Result<(), RunError> {
+    async fn check_figures(self: &Arc<Self>, project: &ProjectSettings) -> Result<(), StoreError> {
         let name = project.name.as_str();
         let watched = self.of(AlertKind::Record, name).next().is_some()
             || self.of(AlertKind::HeadroomBelow, name).next().is_some();
@@ -188,7 +188,7 @@ impl Alerts {
         index: usize,
         project: &str,
         candidates: &[(String, String, Value)],
-    ) -> Result<(), RunError> {
+    ) -> Result<(), StoreError> {
         let alert = &self.alerts[index].name;
         let mut known = self.records.lock().await;
         let key = (index, project.to_owned());
@@ -365,14 +365,14 @@ impl Alerts {
     pub async fn watch(
         self: Arc<Self>,
         projects: Arc<Vec<ProjectSettings>>,
-        online: OnlineCache,
+        online: Arc<dyn FiguresSource>,
         log: WalMonitor,
         interval: Duration,
         shutdown: impl std::future::Future<Output = ()>,
     ) {
         tokio::pin!(shutdown);
         loop {
-            self.check_live(&projects, &online, &log).await;
+            self.check_live(&projects, &*online, &log).await;
             tokio::select! {
                 () = &mut shutdown => return,
                 () = tokio::time::sleep(interval) => {}
@@ -384,7 +384,7 @@ impl Alerts {
     pub async fn check_live(
         self: &Arc<Self>,
         projects: &[ProjectSettings],
-        online: &OnlineCache,
+        online: &dyn FiguresSource,
         log: &WalMonitor,
     ) {
         if !self.leads() {
@@ -400,7 +400,7 @@ impl Alerts {
                 continue;
             }
             let at = now_ms.div_euclid(1000);
-            let users = match online.at(&self.client, project, at, None).await {
+            let users = match online.online_at(project, at, None).await {
                 Ok(now) => now.counts.users,
                 Err(e) => {
                     tracing::warn!(project = %project.name, error = %e, "online now unavailable for alerts");

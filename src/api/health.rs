@@ -14,7 +14,6 @@ use subtle::ConstantTimeEq;
 use super::access::keys::bearer_token;
 use super::error::ApiError;
 use super::state::AppState;
-use crate::store::connect::ping;
 
 /// The process is up.
 #[utoipa::path(
@@ -63,7 +62,7 @@ pub async fn readyz(State(state): State<AppState>, headers: HeaderMap) -> Respon
     let clickhouse = state
         .clickhouse_check
         .result(async {
-            match tokio::time::timeout(Duration::from_secs(2), ping(&state.db)).await {
+            match tokio::time::timeout(Duration::from_secs(2), state.figures.ping()).await {
                 Ok(Ok(())) => Ok(()),
                 Ok(Err(e)) => Err(e.to_string()),
                 Err(_) => Err("no answer within 2 s".to_owned()),

@@ -24,6 +24,7 @@ pub mod error;
 pub mod health;
 pub mod http_server;
 pub mod ingest;
+pub mod metrics_scrape;
 pub mod middleware;
 pub mod openapi;
 pub mod otlp;
@@ -101,7 +102,7 @@ fn service_routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(health::healthz))
         .routes(routes!(health::readyz))
-        .routes(routes!(crate::monitoring::scrape::scrape_with_key))
+        .routes(routes!(crate::api::metrics_scrape::scrape_with_key))
         .routes(routes!(sdk::snippet))
         .routes(routes!(openapi::openapi_json))
 }

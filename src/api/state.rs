@@ -1,5 +1,5 @@
 //! What every handler may use: the projects and their keys, the limits,
-//! the log, the read client, the clock, and the access-control state.
+//! the log, the figures' source, the clock, and the access-control state.
 
 use std::sync::Arc;
 
@@ -14,7 +14,7 @@ use super::pages::sessions::SessionStore;
 use super::read::in_flight::ReadsInFlight;
 use crate::clock::Clock;
 use crate::config::{IngestSettings, ProjectSettings};
-use crate::live::online_cache::OnlineCache;
+use crate::figures::source::FiguresSource;
 use crate::monitoring::Monitoring;
 use crate::wal::Wal;
 
@@ -26,16 +26,14 @@ pub struct AppState {
     pub limits: Arc<IngestSettings>,
     pub admission: Admission,
     pub wal: Wal,
-    /// For reads: every query carries `max_execution_time`.
-    pub db: clickhouse::Client,
+    /// The stored figures and online now, for every read.
+    pub figures: Arc<dyn FiguresSource>,
     pub clock: Arc<dyn Clock>,
     pub dashboards_dir: Arc<std::path::PathBuf>,
     pub web: Arc<WebSettings>,
     pub guard: Arc<AuthGuard>,
     pub sessions: Arc<SessionStore>,
     pub reads: ReadsInFlight,
-    /// One evaluation of online now per second, shared by every request.
-    pub online: OnlineCache,
     pub monitoring: Arc<Monitoring>,
     /// SHA-256 of `metrics.scrape_key`, if `/metrics` is served here.
     pub scrape_key_digest: Option<[u8; 32]>,

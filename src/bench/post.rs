@@ -7,8 +7,8 @@ use std::time::{Duration, Instant};
 use hdrhistogram::Histogram;
 use indicatif::{ProgressBar, ProgressStyle};
 
-pub use crate::client::Batch;
-use crate::client::send_batch;
+pub use crate::simulate::client::Batch;
+use crate::simulate::client::send_batch;
 
 #[derive(Debug, Clone)]
 pub struct PostStats {

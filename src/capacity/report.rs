@@ -10,7 +10,7 @@ use super::headroom::{Headroom, headroom};
 use super::horizon::Horizon;
 use crate::config::ProjectSettings;
 use crate::domain::calendar::date_of;
-use crate::figures::records;
+use crate::figures::daily::records;
 use crate::store::figures::DailyFiguresRow;
 
 /// Final days a forecast needs: two weeks.

@@ -6,7 +6,7 @@ use chrono_tz::Tz;
 use hdrhistogram::Histogram;
 
 use crate::domain::calendar::date_of;
-use crate::figures::records;
+use crate::figures::daily::records;
 use crate::store::figures::{ConcurrencyMinuteRow, DailyFiguresRow};
 
 #[derive(Debug, Clone, PartialEq)]

@@ -10,7 +10,7 @@ use plotters::style::text_anchor::{HPos, Pos, VPos};
 use super::data::{Intraday, Minute};
 use super::numbers::short;
 use super::style::{self, ACTIVE, EARLIER, RECORD, USERS};
-use crate::jobs::day_window::DayWindow;
+use crate::domain::day_window::DayWindow;
 
 pub fn draw<DB: DrawingBackend>(
     area: &DrawingArea<DB, Shift>,

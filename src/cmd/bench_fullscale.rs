@@ -258,7 +258,7 @@ pub async fn run(args: BenchFullscaleArgs) -> anyhow::Result<()> {
         day_figures.peak_users,
         summary.target,
         (day_figures.peak_users as f64 / summary.target as f64 - 1.0) * 100.0,
-        crate::figures::rfc3339(day_figures.peak_users_at.into()),
+        crate::figures::daily::rfc3339(day_figures.peak_users_at.into()),
         day_figures.dau,
         day_figures.peak_connections
     );

@@ -140,7 +140,7 @@ pub async fn run(args: BenchJobsArgs) -> anyhow::Result<()> {
         "figures: dau {}, peak_users {} at {}, peak_connections {}, acu {:.0}",
         row.dau,
         row.peak_users,
-        crate::figures::rfc3339(row.peak_users_at.into()),
+        crate::figures::daily::rfc3339(row.peak_users_at.into()),
         row.peak_connections,
         row.acu
     );

@@ -7,7 +7,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use crate::cli::DayRangeArgs;
 use crate::config::Settings;
 use crate::domain::calendar::check_range;
-use crate::figures::DayMetrics;
+use crate::figures::daily::DayMetrics;
 use crate::jobs::runner::run_range;
 use crate::jobs::slicing::Slicing;
 use crate::startup::Storage;

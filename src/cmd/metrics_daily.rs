@@ -5,7 +5,7 @@ use std::path::Path;
 use crate::cli::{Format, MetricsDailyArgs};
 use crate::config::Settings;
 use crate::domain::calendar::check_range;
-use crate::figures::{DailyResponse, DayMetrics};
+use crate::figures::daily::{DailyResponse, DayMetrics};
 use crate::startup::Storage;
 use crate::store::figures;
 

@@ -7,7 +7,7 @@ use crate::cli::{Format, MetricsSegmentsArgs};
 use crate::config::Settings;
 use crate::domain::calendar::check_range;
 use crate::domain::dimension::label;
-use crate::segment_figures::{SegmentsResponse, segment_days};
+use crate::figures::segments::{SegmentsResponse, segment_days};
 use crate::startup::Storage;
 use crate::store::segments;
 

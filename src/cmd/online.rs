@@ -8,9 +8,10 @@ use std::time::Duration;
 use crate::cli::{Format, OnlineArgs};
 use crate::config::Settings;
 use crate::domain::dimension::label;
+use crate::figures::online::OnlineReport;
 use crate::jobs::compute_day::rules;
 use crate::jobs::slicing::Slicing;
-use crate::live::online::{OnlineReport, online_at};
+use crate::live::online::online_at;
 use crate::startup::Storage;
 
 /// Values shown per refresh in the table (JSON has them all).

@@ -9,6 +9,7 @@ use crate::dashboards::load::{Chosen, load};
 use crate::dashboards::report;
 use crate::dashboards::spec::Dashboard;
 use crate::domain::calendar::{check_range, utc_date};
+use crate::live::stored_figures::StoredFigures;
 use crate::startup::Storage;
 
 pub async fn run(config: &Path, args: RenderArgs) -> anyhow::Result<()> {
@@ -27,7 +28,7 @@ pub async fn run(config: &Path, args: RenderArgs) -> anyhow::Result<()> {
     let readable: Vec<String> = settings.projects.iter().map(|p| p.name.clone()).collect();
     let today = utc_date(clock::system().now_ms() / 1000);
     let panels = load(
-        &storage.client,
+        &StoredFigures::of_store(storage.client.clone()),
         project,
         &dashboard,
         chosen,

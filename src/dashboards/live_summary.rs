@@ -6,11 +6,10 @@ use serde::Serialize;
 
 use crate::config::ProjectSettings;
 use crate::domain::calendar::{date_of, local_day, rfc3339};
-use crate::figures::{Record, records};
-use crate::live::online::OnlineCounts;
-use crate::live::online_cache::OnlineCache;
+use crate::figures::daily::{Record, records};
+use crate::figures::online::OnlineCounts;
+use crate::figures::source::FiguresSource;
 use crate::store::StoreError;
-use crate::store::figures;
 
 #[derive(Debug, Clone, Serialize)]
 pub struct TodaySoFar {
@@ -34,14 +33,13 @@ pub struct LiveSummary {
 }
 
 pub async fn summary(
-    client: &clickhouse::Client,
-    online: &OnlineCache,
+    source: &dyn FiguresSource,
     project: &ProjectSettings,
     now_ms: i64,
 ) -> Result<LiveSummary, StoreError> {
     let at = now_ms.div_euclid(1000);
-    let counts = online.at(client, project, at, None).await?.counts;
-    let days = figures::all_days(client, &project.name).await?;
+    let counts = source.online_at(project, at, None).await?.counts;
+    let days = source.all_days(&project.name).await?;
     let today = local_day(project.time_zone, now_ms);
     let today = days
         .iter()

@@ -14,10 +14,10 @@ use crate::charts::segment_data::{SegmentCurves, SegmentHistory};
 use crate::charts::segment_peaks::TOP_VALUES;
 use crate::config::ProjectSettings;
 use crate::domain::calendar::date_of;
+use crate::domain::day_window::DayWindow;
 use crate::domain::dimension::{Dimension, label};
-use crate::jobs::day_window::DayWindow;
-use crate::store::figures::{self, DailyFiguresRow};
-use crate::store::segments;
+use crate::figures::source::FiguresSource;
+use crate::store::figures::DailyFiguresRow;
 
 /// A panel ready to draw.
 #[derive(Debug, Clone)]
@@ -46,14 +46,14 @@ pub struct Chosen {
 /// `readable`: the projects a compare panel may show (others it names are
 /// left out).
 pub async fn load(
-    client: &clickhouse::Client,
+    source: &dyn FiguresSource,
     project: &ProjectSettings,
     dashboard: &Dashboard,
     chosen: Option<Chosen>,
     readable: &[String],
     today: NaiveDate,
 ) -> anyhow::Result<Vec<LoadedPanel>> {
-    let history = figures::all_days(client, &project.name).await?;
+    let history = source.all_days(&project.name).await?;
     let latest = chosen
         .map(|c| c.to)
         .or_else(|| history.last().map(|r| date_of(r.day)))
@@ -101,7 +101,8 @@ pub async fn load(
                         projects.push((name.clone(), daily.since(from)));
                         continue;
                     }
-                    let rows: Vec<DailyFiguresRow> = figures::all_days(client, name)
+                    let rows: Vec<DailyFiguresRow> = source
+                        .all_days(name)
                         .await?
                         .into_iter()
                         .filter(|r| date_of(r.day) <= latest)
@@ -114,12 +115,12 @@ pub async fn load(
                 Chart::SessionLengths(SessionLengths::from_rows(&in_range))
             }
             ChartKind::HourOfWeek => {
-                let minutes: Vec<Minute> =
-                    figures::minutes_between(client, &project.name, from, latest)
-                        .await?
-                        .iter()
-                        .map(Minute::from)
-                        .collect();
+                let minutes: Vec<Minute> = source
+                    .minutes_between(&project.name, from, latest)
+                    .await?
+                    .iter()
+                    .map(Minute::from)
+                    .collect();
                 Chart::HourOfWeek(Box::new(HourOfWeek::from_minutes(
                     &minutes,
                     project.time_zone,
@@ -128,8 +129,7 @@ pub async fn load(
             ChartKind::SegmentPeaks | ChartKind::SummedVsCoincident | ChartKind::TopOrgs => {
                 let dimension = panel_dimension(panel);
                 let range = (from, latest);
-                let (days, values) =
-                    segments::read(client, &project.name, dimension, range).await?;
+                let (days, values) = source.segments(&project.name, dimension, range).await?;
                 let history = SegmentHistory::from_rows(dimension, &days, &values);
                 match panel.chart {
                     ChartKind::SegmentPeaks => Chart::SegmentPeaks(history),
@@ -140,13 +140,15 @@ pub async fn load(
             ChartKind::SegmentDay => {
                 let day = panel_day(panel, latest)?;
                 let dimension = panel_dimension(panel);
-                let total = figures::minutes(client, &project.name, day)
+                let total = source
+                    .minutes(&project.name, day)
                     .await?
                     .iter()
                     .map(|m| u64::from(m.users))
                     .collect();
-                let values =
-                    segments::values(client, &project.name, dimension, (day, day), None).await?;
+                let values = source
+                    .segment_values(&project.name, dimension, (day, day), None)
+                    .await?;
                 Chart::SegmentDay(SegmentCurves {
                     dimension,
                     day,
@@ -167,7 +169,8 @@ pub async fn load(
                 let day = panel_day(panel, latest)?;
                 let minutes = |day| async move {
                     anyhow::Ok(
-                        figures::minutes(client, &project.name, day)
+                        source
+                            .minutes(&project.name, day)
                             .await?
                             .iter()
                             .map(Minute::from)

@@ -224,7 +224,7 @@ input,select,button{font:inherit;padding:2px 6px}\
 mod tests {
     use super::*;
     use crate::dashboards::live_summary::TodaySoFar;
-    use crate::live::online::OnlineCounts;
+    use crate::figures::online::OnlineCounts;
 
     #[test]
     fn a_page_whose_figures_end_before_today_says_where_its_days_end() {

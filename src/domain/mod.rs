@@ -4,6 +4,7 @@
 pub mod batch;
 pub mod bounded_seq;
 pub mod calendar;
+pub mod day_window;
 pub mod dimension;
 pub mod event;
 pub mod json_value;

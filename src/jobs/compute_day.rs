@@ -10,13 +10,13 @@ use hdrhistogram::serialization::{Serializer, V2Serializer};
 use super::actives;
 use super::concurrency::MinuteMaxima;
 use super::day_accumulator::{DayAccumulator, DaySessionsFigures};
-use super::day_window::DayWindow;
 use super::segment_accumulator::{DimensionFigures, Keep};
 use super::session_interval::SessionRules;
 use super::sessions;
 use super::slicing::{Slicing, slice_buckets};
 use crate::config::ProjectSettings;
 use crate::domain::calendar::day_number;
+use crate::domain::day_window::DayWindow;
 use crate::store::StoreError;
 use crate::store::figures::{
     ConcurrencyMinuteRow, DailyFiguresRow, insert_active_buckets, insert_rows,

@@ -13,8 +13,8 @@
 //! own ±1 deltas, the deltas of all users (all shards) are summed, and only
 //! then is the maximum taken — peaks are never added (docs/design.md §2).
 
-use super::day_window::DayWindow;
 use super::session_interval::Interval;
+use crate::domain::day_window::DayWindow;
 
 /// A peak and the first second (epoch) it is reached.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]

@@ -11,9 +11,9 @@ use smallvec::SmallVec;
 
 pub use super::concurrency::{MinuteMaxima, Peak};
 use super::concurrency::{SecondDeltas, merge_intervals, peaks_and_minutes};
-use super::day_window::DayWindow;
 use super::segment_accumulator::{DimensionFigures, Keep, SegmentAccumulator, SegmentedSession};
 use super::session_interval::{Interval, SessionFacts, SessionRules};
+use crate::domain::day_window::DayWindow;
 
 /// Significant digits of the session-length histogram: lengths are exact
 /// up to 262,143 s (3 days) and within 0.001% beyond.

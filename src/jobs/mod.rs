@@ -1,6 +1,5 @@
 //! The batch jobs that turn events into figures (docs/design.md §2).
 //!
-//! - [`day_window`]: a local day as UTC seconds (23–25 h across DST).
 //! - [`session_interval`]: one session's interval and presence timeline.
 //! - [`sessions`]: reading the sessions that may touch a day from ClickHouse.
 //! - [`slicing`]: a day one slice of users at a time; how many slices.
@@ -17,9 +16,6 @@ pub mod actives;
 pub mod compute_day;
 pub mod concurrency;
 pub mod day_accumulator;
-pub mod day_window;
-pub mod live_day;
-pub mod live_round;
 pub mod runner;
 pub mod schedule;
 pub mod segment_accumulator;

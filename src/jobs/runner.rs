@@ -11,11 +11,11 @@ use clickhouse::Client;
 
 use super::actives;
 use super::compute_day::{compute_day, next_version};
-use super::day_window::DayWindow;
 use super::sessions;
 use super::slicing::{Slicing, slice_buckets};
 use crate::config::ProjectSettings;
 use crate::domain::calendar::{RangeError, check_range, date_of, day_number, utc_date};
+use crate::domain::day_window::DayWindow;
 use crate::store::StoreError;
 use crate::store::figures::{self, DailyFiguresRow};
 

@@ -12,9 +12,9 @@ use rustc_hash::FxHashMap;
 use smallvec::SmallVec;
 
 use super::concurrency::{MinuteMaxima, Peak, merge_intervals, minute_maxima};
-use super::day_window::DayWindow;
 use super::segment_deltas::{SegmentDeltas, Series, SeriesPeak};
 use super::session_interval::Interval;
+use crate::domain::day_window::DayWindow;
 use crate::domain::dimension::Dimension;
 
 /// Ids of a session's value in each dimension (see [`SegmentAccumulator::ids`]).

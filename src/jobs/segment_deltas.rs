@@ -13,8 +13,8 @@
 //! prefix sum); the per-second counts, needed only for the values that are
 //! kept, from a prefix sum.
 
-use super::day_window::DayWindow;
 use super::session_interval::Interval;
+use crate::domain::day_window::DayWindow;
 
 /// Which count of a value.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

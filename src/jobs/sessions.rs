@@ -9,9 +9,9 @@ use clickhouse::query::RowCursor;
 use clickhouse::{Client, Row};
 use serde::Deserialize;
 
-use super::day_window::DayWindow;
 use super::session_interval::{SessionFacts, SessionRules};
 use crate::domain::calendar::{date_of, utc_date};
+use crate::domain::day_window::DayWindow;
 use crate::store::StoreError;
 use crate::store::schema::{BUCKETS, SEGMENT_VALUE_AT};
 

@@ -8,7 +8,7 @@ use std::sync::{Arc, RwLock};
 
 use rustc_hash::FxHashMap;
 
-use super::online::OnlineCounts;
+use crate::figures::online::OnlineCounts;
 
 /// One project's counts for every second of its current day.
 #[derive(Debug)]

@@ -1,9 +1,14 @@
 //! What is happening now, as opposed to the figures of finished days:
-//! who is online at the current second — from today's counts of the latest
-//! live round (`board`) when they are fresh, else evaluated over the store
-//! (`online`); `online_cache` picks, and shares one evaluation among the
-//! requests that arrive together.
+//! the live rounds (`live_round`), which keep today's figures up to date
+//! between full rounds from the events received since the last cut-off
+//! (`live_day`) and publish today's counts (`board`); and who is online at
+//! the current second — from those counts when they are fresh, else
+//! evaluated over the store (`online`); `online_cache` picks, and shares
+//! one evaluation among the requests that arrive together.
 
 pub mod board;
+pub mod live_day;
+pub mod live_round;
 pub mod online;
 pub mod online_cache;
+pub mod stored_figures;

@@ -11,11 +11,11 @@
 
 use chrono::NaiveDate;
 use rustc_hash::{FxHashMap, FxHashSet};
-use serde::Serialize;
 use xxhash_rust::xxh3::xxh3_128;
 
 use crate::domain::calendar::utc_date;
 use crate::domain::dimension::Dimension;
+use crate::figures::online::{OnlineCounts, OnlineNow, OnlineValue};
 use crate::jobs::session_interval::{Presence, SessionRules};
 use crate::jobs::sessions;
 use crate::jobs::slicing::{Slicing, slice_buckets};
@@ -24,64 +24,6 @@ use crate::store::StoreError;
 /// Beyond `L` back and a day ahead: every day that can hold an event of a
 /// session open at the second (as the daily jobs read, `sessions::read_range`).
 const MARGIN_S: i64 = 86_400;
-
-/// The three counts at one second.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, utoipa::ToSchema)]
-pub struct OnlineCounts {
-    pub users: u64,
-    pub connections: u64,
-    pub active_users: u64,
-}
-
-/// One value of a dimension and its counts.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
-pub struct OnlineValue {
-    pub value: String,
-    #[serde(flatten)]
-    pub counts: OnlineCounts,
-}
-
-/// Online at second `at`: overall, and per value of `dimension` when one
-/// was asked for (values by users, then by name).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct OnlineNow {
-    pub at: i64,
-    pub counts: OnlineCounts,
-    pub values: Option<(Dimension, Vec<OnlineValue>)>,
-    /// From the live rounds' counts: every event received before this
-    /// (server ms) is counted. None: every event stored at the evaluation.
-    pub counted_until_ms: Option<i64>,
-}
-
-/// Online now as the API and the CLI show it.
-#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
-pub struct OnlineReport {
-    pub project: String,
-    /// The second evaluated, RFC 3339 UTC.
-    pub as_of: String,
-    #[serde(flatten)]
-    pub counts: OnlineCounts,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub dimension: Option<&'static str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub values: Option<Vec<OnlineValue>>,
-}
-
-impl OnlineReport {
-    pub fn new(project: &str, online: OnlineNow) -> Self {
-        let (dimension, values) = match online.values {
-            Some((dimension, values)) => (Some(dimension.name()), Some(values)),
-            None => (None, None),
-        };
-        Self {
-            project: project.to_owned(),
-            as_of: crate::domain::calendar::rfc3339(online.at),
-            counts: online.counts,
-            dimension,
-            values,
-        }
-    }
-}
 
 /// Users are told apart by a 128-bit hash of their id: a set of hashes
 /// costs a fraction of a set of strings at millions online, and two ids

@@ -11,9 +11,10 @@ use std::time::Instant;
 use rustc_hash::FxHashMap;
 
 use super::board::LiveBoard;
-use super::online::{OnlineNow, online_at};
+use super::online::online_at;
 use crate::config::ProjectSettings;
 use crate::domain::dimension::Dimension;
+use crate::figures::online::OnlineNow;
 use crate::jobs::compute_day::rules;
 use crate::jobs::slicing::Slicing;
 use crate::store::StoreError;

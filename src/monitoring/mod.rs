@@ -1,9 +1,8 @@
 //! Prometheus metrics, kept with the official `prometheus-client` crate
-//! and exposed at `GET /metrics` (`scrape.rs`): ingest traffic by status,
+//! and exposed at `GET /metrics` (`api/metrics_scrape.rs`): ingest traffic by status,
 //! read latencies, online now per project, the write-ahead log
 //! (`wal_collector.rs`, read at scrape time) and the scheduled jobs.
 
-pub mod scrape;
 pub mod wal_collector;
 
 use std::sync::Mutex;
@@ -17,7 +16,7 @@ use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::{Registry, Unit};
 use rustc_hash::FxHashMap;
 
-use crate::live::online::OnlineCounts;
+use crate::figures::online::OnlineCounts;
 use crate::wal::WalMonitor;
 use wal_collector::WalCollector;
 

@@ -9,7 +9,7 @@ use anyhow::bail;
 use super::peak_tree::PeakTree;
 use super::population::Population;
 use super::sessions::{DayPlan, user_intervals};
-use crate::jobs::day_window::DayWindow;
+use crate::domain::day_window::DayWindow;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Calibration {

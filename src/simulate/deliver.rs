@@ -13,8 +13,8 @@ use flate2::write::GzEncoder;
 use indicatif::{ProgressBar, ProgressStyle};
 use tokio::sync::{Mutex, mpsc};
 
+use super::client::{Batch, send_batch};
 use super::{DaySummary, Simulation};
-use crate::client::{Batch, send_batch};
 
 /// A progress line: the day being generated, events so far and the rate.
 pub fn progress_bar() -> ProgressBar {

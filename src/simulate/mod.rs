@@ -10,6 +10,7 @@
 
 mod behaviour;
 mod calibrate;
+pub mod client;
 pub mod deliver;
 pub mod event_lines;
 pub mod model;
@@ -24,10 +25,10 @@ use bytes::Bytes;
 use chrono::NaiveDate;
 use indicatif::ProgressBar;
 
-use crate::client::Batch;
 use crate::domain::calendar::is_weekend;
-use crate::jobs::day_window::DayWindow;
+use crate::domain::day_window::DayWindow;
 use calibrate::calibrate;
+use client::Batch;
 use event_lines::{DeliveryRates, Outputs, QuotedNames, UserDayLines};
 use model::BehaviourModel;
 use population::Population;

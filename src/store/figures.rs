@@ -151,13 +151,16 @@ pub async fn day_statuses(client: &Client, project: &str) -> Result<Vec<DayStatu
 
 /// Every day of `project` that has figures, oldest first.
 pub async fn all_days(client: &Client, project: &str) -> Result<Vec<DailyFiguresRow>, StoreError> {
-    daily(
-        client,
-        project,
+    let (from, to) = every_day();
+    daily(client, project, from, to).await
+}
+
+/// The first and the last day a `Date` column holds: "every day".
+pub fn every_day() -> (NaiveDate, NaiveDate) {
+    (
         NaiveDate::from_ymd_opt(1970, 1, 1).expect("valid"),
         NaiveDate::from_ymd_opt(2105, 12, 31).expect("valid"),
     )
-    .await
 }
 
 pub async fn minutes(

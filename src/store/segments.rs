@@ -85,7 +85,7 @@ pub async fn read(
 }
 
 /// The totals of `dimension` for the days `from..=to`, oldest first.
-async fn days(
+pub async fn days(
     client: &Client,
     project: &str,
     dimension: Dimension,

@@ -5,6 +5,7 @@
 use highwater::dashboards::load::load;
 use highwater::dashboards::report;
 use highwater::dashboards::spec::Dashboard;
+use highwater::live::stored_figures::StoredFigures;
 use highwater::simulate::Simulation;
 use reqwest::StatusCode;
 
@@ -211,7 +212,7 @@ async fn a_dashboard_renders_to_png_svg_and_an_offline_index() {
     for name in ["overview", "capacity", "segments"] {
         let dashboard = Dashboard::built_in(name).unwrap();
         let panels = load(
-            &app.db,
+            &StoredFigures::of_store(app.db.clone()),
             project,
             &dashboard,
             None,
@@ -272,7 +273,7 @@ async fn compare_panels_show_only_projects_the_reader_may_read() {
     )
     .unwrap();
     let panels = load(
-        &app.db,
+        &StoredFigures::of_store(app.db.clone()),
         project,
         &dashboard,
         None,

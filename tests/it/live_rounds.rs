@@ -10,8 +10,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use highwater::config::ProjectSettings;
-use highwater::jobs::live_round::LiveRounds;
 use highwater::jobs::slicing::Slicing;
+use highwater::live::live_round::LiveRounds;
 use serde_json::Value;
 
 use crate::brute_force::{

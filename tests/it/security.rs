@@ -8,6 +8,7 @@ use std::time::Duration;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use highwater::bench::server_process::{free_addr, spawn_server_from, stop_server};
+use highwater::live::stored_figures::StoredFigures;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -553,9 +554,16 @@ async fn minute_level_panels_read_at_most_five_weeks() {
         to: "2020-03-31".parse().unwrap(),
     };
     let project = app.settings.project("alpha").unwrap();
-    let panels = load(&app.db, project, &dashboard, Some(chosen), &[], chosen.to)
-        .await
-        .unwrap();
+    let panels = load(
+        &StoredFigures::of_store(app.db.clone()),
+        project,
+        &dashboard,
+        Some(chosen),
+        &[],
+        chosen.to,
+    )
+    .await
+    .unwrap();
     let five_weeks = chosen.to - chrono::Duration::days(MAX_MINUTE_DAYS - 1);
     assert_eq!((panels[0].from, panels[0].to), (five_weeks, chosen.to));
     // Daily panels keep the whole range.

@@ -61,7 +61,7 @@ pub async fn show(
         .ok_or_else(|| PageError::NotFound(format!("No dashboard {name:?}.")))?;
     let chosen = chosen_days(&query).map_err(PageError::BadRequest)?;
     let today = utc_date(state.clock.now_ms() / 1000);
-    let panels = load(&state.db, project, &dashboard, chosen, &names, today)
+    let panels = load(&*state.figures, project, &dashboard, chosen, &names, today)
         .await
         .map_err(PageError::Unavailable)?;
     let (from, to) = match (chosen, panels.first()) {
@@ -70,7 +70,7 @@ pub async fn show(
         (None, None) => (today, today),
     };
     // The strip at the top; the page still shows without it.
-    let live = summary(&state.db, &state.online, project, state.clock.now_ms())
+    let live = summary(&*state.figures, project, state.clock.now_ms())
         .await
         .inspect_err(|e| tracing::warn!(error = %e, "online now unavailable for the page"))
         .ok();
@@ -113,7 +113,7 @@ pub async fn live(
 ) -> Result<Response, PageError> {
     let (key, _) = session_key(&state, &jar, "overview", query.project.as_deref()).await?;
     let project = &state.projects[key.project];
-    let live = summary(&state.db, &state.online, project, state.clock.now_ms())
+    let live = summary(&*state.figures, project, state.clock.now_ms())
         .await
         .map_err(|e| PageError::Unavailable(e.into()))?;
     Ok(([(header::CACHE_CONTROL, "no-store")], Json(live)).into_response())

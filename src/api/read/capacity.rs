@@ -9,7 +9,6 @@ use crate::api::error::{ApiError, ErrorBody, ReadErrors};
 use crate::api::state::AppState;
 use crate::capacity::horizon::Horizon;
 use crate::capacity::report::{CapacityReport, GrowthReport, capacity_report, growth_report};
-use crate::store::figures;
 
 #[utoipa::path(
     get,
@@ -27,7 +26,7 @@ pub async fn growth(
     headers: HeaderMap,
 ) -> Result<Json<GrowthReport>, ApiError> {
     let project = state.readable_project(&headers)?;
-    let rows = figures::all_days(&state.db, &project.name).await?;
+    let rows = state.figures.all_days(&project.name).await?;
     Ok(Json(growth_report(&project.name, &rows)?))
 }
 
@@ -61,6 +60,6 @@ pub async fn capacity(
             .parse::<Horizon>()
             .map_err(|e| ApiError::BadQuery(e.to_string()))?,
     };
-    let rows = figures::all_days(&state.db, &project.name).await?;
+    let rows = state.figures.all_days(&project.name).await?;
     Ok(Json(capacity_report(project, &rows, horizon)?))
 }

@@ -10,12 +10,11 @@ use super::params::{parse_day, parse_dimension};
 use crate::api::error::{ApiError, ErrorBody, ReadErrors};
 use crate::api::state::AppState;
 use crate::domain::calendar::check_range;
-use crate::figures::{
+use crate::domain::day_window::DayWindow;
+use crate::figures::daily::{
     ConcurrencyResponse, DailyResponse, DayMetrics, RecordsResponse, concurrency_steps, records,
 };
-use crate::jobs::day_window::DayWindow;
-use crate::segment_figures::value_minutes;
-use crate::store::{figures, segments};
+use crate::figures::segments::value_minutes;
 
 #[derive(Debug, Deserialize)]
 pub struct DailyQuery {
@@ -56,7 +55,7 @@ pub async fn daily(
     let from = parse_day("from", query.from.as_deref())?;
     let to = parse_day("to", query.to.as_deref())?;
     check_range(from, to).map_err(|e| ApiError::BadQuery(e.to_string()))?;
-    let rows = figures::daily(&state.db, &project.name, from, to).await?;
+    let rows = state.figures.daily(&project.name, from, to).await?;
     Ok(Json(DailyResponse {
         project: project.name.clone(),
         days: rows.iter().map(DayMetrics::from).collect(),
@@ -113,7 +112,7 @@ pub async fn concurrency(
                 "`value` needs `dimension` (platform, country or org_id)".into(),
             ));
         }
-        None => figures::minutes(&state.db, &project.name, day).await?,
+        None => state.figures.minutes(&project.name, day).await?,
         Some(dimension) => {
             let dimension = parse_dimension(Some(dimension))?;
             let value = query.value.as_deref().ok_or_else(|| {
@@ -123,9 +122,10 @@ pub async fn concurrency(
             })?;
             body.dimension = Some(dimension.name().to_owned());
             body.value = Some(value.to_owned());
-            let rows =
-                segments::values(&state.db, &project.name, dimension, (day, day), Some(value))
-                    .await?;
+            let rows = state
+                .figures
+                .segment_values(&project.name, dimension, (day, day), Some(value))
+                .await?;
             let day_start = DayWindow::new(day, project.time_zone).start;
             rows.first()
                 .map(|row| value_minutes(row, day_start))
@@ -151,7 +151,7 @@ pub async fn records_list(
     headers: HeaderMap,
 ) -> Result<Json<RecordsResponse>, ApiError> {
     let project = state.readable_project(&headers)?;
-    let days = figures::all_days(&state.db, &project.name).await?;
+    let days = state.figures.all_days(&project.name).await?;
     Ok(Json(RecordsResponse {
         project: project.name.clone(),
         records: records(&days),

@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use super::params::parse_dimension;
 use crate::api::error::{ApiError, ErrorBody, ReadErrors};
 use crate::api::state::AppState;
-use crate::live::online::OnlineReport;
+use crate::figures::online::OnlineReport;
 
 #[derive(Debug, Deserialize)]
 pub struct OnlineQuery {
@@ -58,7 +58,7 @@ pub async fn online(
         .transpose()?;
     let now_ms = state.clock.now_ms();
     let at = now_ms.div_euclid(1000);
-    let online = state.online.at(&state.db, project, at, dimension).await?;
+    let online = state.figures.online_at(project, at, dimension).await?;
     let log = state.wal.monitor().status(now_ms);
     // Behind: what this instance holds unshipped, or what the live
     // counts have not seen yet, whichever is older.

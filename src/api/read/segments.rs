@@ -10,8 +10,7 @@ use super::params::{parse_day, parse_dimension};
 use crate::api::error::{ApiError, ErrorBody, ReadErrors};
 use crate::api::state::AppState;
 use crate::domain::calendar::check_range;
-use crate::segment_figures::{SegmentsResponse, segment_days};
-use crate::store::segments;
+use crate::figures::segments::{SegmentsResponse, segment_days};
 
 #[derive(Debug, Deserialize)]
 pub struct SegmentsQuery {
@@ -46,7 +45,10 @@ pub async fn segments(
     let from = parse_day("from", query.from.as_deref())?;
     let to = parse_day("to", query.to.as_deref())?;
     check_range(from, to).map_err(|e| ApiError::BadQuery(e.to_string()))?;
-    let (days, values) = segments::read(&state.db, &project.name, dimension, (from, to)).await?;
+    let (days, values) = state
+        .figures
+        .segments(&project.name, dimension, (from, to))
+        .await?;
     Ok(Json(SegmentsResponse {
         project: project.name.clone(),
         dimension: dimension.name().to_owned(),

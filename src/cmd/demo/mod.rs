@@ -20,6 +20,7 @@ use crate::dashboards::{self, spec::Dashboard};
 use crate::domain::calendar::{date_of, utc_date};
 use crate::jobs::runner::run_range;
 use crate::jobs::slicing::Slicing;
+use crate::live::stored_figures::StoredFigures;
 use crate::simulate::deliver::{PostTarget, progress_bar, to_server};
 use crate::simulate::scenario::Scenario;
 use crate::simulate::{DaySummary, Simulation};
@@ -213,8 +214,9 @@ impl Demo {
             ("segments", dir.join("segments")),
         ] {
             let dashboard = Dashboard::built_in(name).expect("shipped");
+            let source = StoredFigures::of_store(client.clone());
             let panels =
-                dashboards::load::load(client, &self.project, &dashboard, None, &readable, today)
+                dashboards::load::load(&source, &self.project, &dashboard, None, &readable, today)
                     .await?;
             let index =
                 dashboards::report::write(&dir, &dashboard.title, &self.project.name, &panels)?;

@@ -10,7 +10,7 @@ use crate::capacity::report::{capacity_report, growth_report};
 use crate::charts::numbers::short;
 use crate::domain::calendar::{date_of, is_weekend, rfc3339};
 use crate::domain::dimension::{Dimension, label};
-use crate::figures::records;
+use crate::figures::daily::records;
 use crate::simulate::{DaySummary, Simulation};
 use crate::store::figures::DailyFiguresRow;
 use crate::store::segments;

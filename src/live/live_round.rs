@@ -7,7 +7,7 @@
 //! reads the whole day once.
 //!
 //! Changed users are found by receive time (in `received_users`), from the
-//! previous round's cut-off minus [`super::schedule::WATERMARK_OVERLAP_MS`];
+//! previous round's cut-off minus [`crate::jobs::schedule::WATERMARK_OVERLAP_MS`];
 //! a round's cut-off is now, or the oldest batch still in this process's
 //! log (those reach ClickHouse later than they were received).
 //!
@@ -26,18 +26,18 @@ use compact_str::CompactString;
 use rustc_hash::FxHashMap;
 use smallvec::SmallVec;
 
-use super::compute_day::{Stored, next_version, rules, store_figures};
-use super::day_window::DayWindow;
 use super::live_day::LiveDay;
-use super::runner::RunError;
-use super::schedule::{Rounds, WATERMARK_OVERLAP_MS, cut_ms, run_rounds};
-use super::session_interval::SessionFacts;
-use super::sessions::{self, Sessions};
-use super::slicing::{Slicing, slice_buckets};
 use crate::alerts::Alerts;
 use crate::clock::Clock;
 use crate::config::ProjectSettings;
 use crate::domain::calendar::local_day;
+use crate::domain::day_window::DayWindow;
+use crate::jobs::compute_day::{Stored, next_version, rules, store_figures};
+use crate::jobs::runner::RunError;
+use crate::jobs::schedule::{Rounds, WATERMARK_OVERLAP_MS, cut_ms, run_rounds};
+use crate::jobs::session_interval::SessionFacts;
+use crate::jobs::sessions::{self, Sessions};
+use crate::jobs::slicing::{Slicing, slice_buckets};
 use crate::live::board::{LiveBoard, LiveCounts};
 use crate::monitoring::Monitoring;
 use crate::store::StoreError;

@@ -17,12 +17,12 @@ use rustc_hash::FxHashMap;
 use smallvec::SmallVec;
 use xxhash_rust::xxh3::xxh3_128;
 
-use super::concurrency::{SecondDeltas, peaks_and_minutes};
-use super::day_accumulator::{
+use crate::domain::day_window::DayWindow;
+use crate::jobs::concurrency::{SecondDeltas, peaks_and_minutes};
+use crate::jobs::day_accumulator::{
     DaySessionsFigures, Intervals, merged, session_histogram, session_in_day,
 };
-use super::day_window::DayWindow;
-use super::session_interval::{Interval, SessionFacts, SessionRules};
+use crate::jobs::session_interval::{Interval, SessionFacts, SessionRules};
 
 /// What one user adds to the day, packed into one allocation (a day of
 /// Slack's size keeps some 20 million of them): three counts (online,

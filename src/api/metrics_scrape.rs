@@ -61,8 +61,8 @@ async fn exposition(state: &AppState) -> Response {
     let now_ms = state.clock.now_ms();
     for project in state.projects.iter() {
         match state
-            .online
-            .at(&state.db, project, now_ms.div_euclid(1000), None)
+            .figures
+            .online_at(project, now_ms.div_euclid(1000), None)
             .await
         {
             Ok(online) => state.monitoring.set_online(&project.name, online.counts),

@@ -7,16 +7,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
-use sha2::{Digest, Sha256};
 use tokio::net::TcpListener;
 
 use crate::alerts::Alerts;
-use crate::api::access::client::WebSettings;
-use crate::api::access::guard::AuthGuard;
-use crate::api::access::keys::KeyRing;
-use crate::api::ingest::admission::Admission;
-use crate::api::pages::sessions::SessionStore;
-use crate::api::read::in_flight::ReadsInFlight;
+use crate::api::state::StateParts;
 use crate::api::{AppState, app};
 use crate::clock::Clock;
 use crate::config::Settings;
@@ -94,7 +88,6 @@ impl Server {
             ),
             None => None,
         };
-        let admission = Admission::new(&settings.ingest)?;
         let (wal, wal_tasks) =
             Wal::open_shipping_when(&settings.wal_dir(), &settings.wal, ready.clone())?;
         let monitoring = Arc::new(Monitoring::new(wal.monitor(), clock.clone()));
@@ -159,52 +152,25 @@ impl Server {
         // Online now from the live rounds' counts; without live rounds the
         // board stays empty and the store is read.
         let online = OnlineCache::new(board.clone(), Slicing::from(&settings.jobs));
-        let limits = &settings.ingest;
-        let keys = Arc::new(KeyRing::new(&settings.projects));
-        let client_for_sessions = client.clone();
-        let state = AppState {
-            projects,
-            keys: keys.clone(),
-            limits: Arc::new(limits.clone()),
-            admission,
-            wal,
-            figures: Arc::new(StoredFigures::new(
-                read_client(client, limits.read_timeout_ms),
-                online,
-            )),
-            clock,
-            dashboards_dir: Arc::new(settings.dashboards_dir.clone()),
-            web: Arc::new(WebSettings::new(
-                settings.public_url.as_deref(),
-                &limits.trusted_proxies,
-            )),
-            guard: Arc::new(AuthGuard::new(
-                limits.auth_failure_burst,
-                limits.auth_failures_per_minute,
-                (limits.login_burst, limits.logins_per_minute),
-            )),
-            // Sessions expire in real days, whatever the server's clock says.
-            sessions: Arc::new(SessionStore::new(
-                client_for_sessions,
-                keys,
-                crate::clock::system(),
-            )),
-            reads: ReadsInFlight::new(limits.max_reads_in_flight),
-            monitoring,
-            scrape_key_digest: settings
-                .metrics
-                .scrape_key
-                .as_ref()
-                .map(|key| Sha256::digest(key.as_bytes()).into()),
-            clickhouse_check: Arc::default(),
-            instance: InstanceView {
-                id: instance,
-                role,
-                leads: leads.clone(),
+        let state = AppState::new(
+            settings,
+            StateParts {
+                wal,
+                figures: Arc::new(StoredFigures::new(
+                    read_client(client.clone(), settings.ingest.read_timeout_ms),
+                    online,
+                )),
+                sessions_client: client,
+                clock,
+                monitoring,
+                instance: InstanceView {
+                    id: instance,
+                    role,
+                    leads: leads.clone(),
+                },
+                migrated: ready,
             },
-            migrated: ready,
-            clickhouse_servers: None,
-        };
+        )?;
         Ok(Self {
             listener,
             metrics_listener,

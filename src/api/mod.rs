@@ -31,6 +31,8 @@ pub mod otlp;
 pub mod pages;
 pub mod posthog;
 pub mod read;
+#[cfg(test)]
+mod router_tests;
 pub mod sdk;
 pub mod state;
 pub mod unread_body;

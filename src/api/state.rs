@@ -4,6 +4,7 @@
 use std::sync::Arc;
 
 use axum::http::HeaderMap;
+use sha2::{Digest, Sha256};
 
 use super::access::client::WebSettings;
 use super::access::guard::AuthGuard;
@@ -13,8 +14,9 @@ use super::ingest::admission::Admission;
 use super::pages::sessions::SessionStore;
 use super::read::in_flight::ReadsInFlight;
 use crate::clock::Clock;
-use crate::config::{IngestSettings, ProjectSettings};
+use crate::config::{IngestSettings, ProjectSettings, Settings};
 use crate::figures::source::FiguresSource;
+use crate::instances::InstanceView;
 use crate::monitoring::Monitoring;
 use crate::wal::Wal;
 
@@ -40,14 +42,68 @@ pub struct AppState {
     /// `/readyz`'s last look at ClickHouse.
     pub clickhouse_check: Arc<super::clickhouse_check::ClickHouseCheck>,
     /// Which instance this is, its role, whether it leads.
-    pub instance: crate::instances::InstanceView,
+    pub instance: InstanceView,
     /// Holds the migrated client once ClickHouse answered and was migrated.
     pub migrated: tokio::sync::watch::Receiver<Option<clickhouse::Client>>,
     /// The servers of a replicated cluster and whether each answers.
     pub clickhouse_servers: Option<crate::store::failover::Servers>,
 }
 
+/// What the state is made of beyond the settings: the parts `serve`
+/// shares with its other services (or a test with its own).
+pub struct StateParts {
+    pub wal: Wal,
+    pub figures: Arc<dyn FiguresSource>,
+    /// Where dashboard sessions are kept.
+    pub sessions_client: clickhouse::Client,
+    pub clock: Arc<dyn Clock>,
+    pub monitoring: Arc<Monitoring>,
+    pub instance: InstanceView,
+    pub migrated: tokio::sync::watch::Receiver<Option<clickhouse::Client>>,
+}
+
 impl AppState {
+    pub fn new(settings: &Settings, parts: StateParts) -> anyhow::Result<Self> {
+        let limits = &settings.ingest;
+        let keys = Arc::new(KeyRing::new(&settings.projects));
+        Ok(Self {
+            projects: Arc::new(settings.projects.clone()),
+            keys: keys.clone(),
+            limits: Arc::new(limits.clone()),
+            admission: Admission::new(limits)?,
+            wal: parts.wal,
+            figures: parts.figures,
+            clock: parts.clock,
+            dashboards_dir: Arc::new(settings.dashboards_dir.clone()),
+            web: Arc::new(WebSettings::new(
+                settings.public_url.as_deref(),
+                &limits.trusted_proxies,
+            )),
+            guard: Arc::new(AuthGuard::new(
+                limits.auth_failure_burst,
+                limits.auth_failures_per_minute,
+                (limits.login_burst, limits.logins_per_minute),
+            )),
+            // Sessions expire in real days, whatever the server's clock says.
+            sessions: Arc::new(SessionStore::new(
+                parts.sessions_client,
+                keys,
+                crate::clock::system(),
+            )),
+            reads: ReadsInFlight::new(limits.max_reads_in_flight),
+            monitoring: parts.monitoring,
+            scrape_key_digest: settings
+                .metrics
+                .scrape_key
+                .as_ref()
+                .map(|key| Sha256::digest(key.as_bytes()).into()),
+            clickhouse_check: Arc::default(),
+            instance: parts.instance,
+            migrated: parts.migrated,
+            clickhouse_servers: None,
+        })
+    }
+
     /// The project the request's read key may read; each call is one
     /// request against the key's rate limit.
     pub fn readable_project(&self, headers: &HeaderMap) -> Result<&ProjectSettings, ApiError> {

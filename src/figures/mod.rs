@@ -4,6 +4,8 @@
 //! (who is online at one second).
 
 pub mod daily;
+#[cfg(test)]
+pub mod in_memory;
 pub mod online;
 pub mod segments;
 pub mod source;

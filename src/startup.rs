@@ -16,6 +16,7 @@ use crate::clock::Clock;
 use crate::config::Settings;
 use crate::instances::InstanceView;
 use crate::instances::lease::{Lease, instance_id};
+use crate::jobs::rounds::Rounds;
 use crate::jobs::schedule::Scheduler;
 use crate::jobs::slicing::Slicing;
 use crate::live::board::LiveBoard;

@@ -10,12 +10,15 @@
 //! - [`actives`]: WAU / MAU from the DAU sets.
 //! - [`compute_day`]: one day, computed and stored.
 //! - [`runner`]: a range of days, in order (`jobs run`).
-//! - [`schedule`]: the rounds `serve` runs.
+//! - [`rounds`]: what the full and the live rounds share: their base,
+//!   builders and loop.
+//! - [`schedule`]: the full rounds `serve` runs.
 
 pub mod actives;
 pub mod compute_day;
 pub mod concurrency;
 pub mod day_accumulator;
+pub mod rounds;
 pub mod runner;
 pub mod schedule;
 pub mod segment_accumulator;

@@ -22,45 +22,21 @@ use std::time::Duration;
 use chrono::NaiveDate;
 use clickhouse::Client;
 
+use super::rounds::{Rounds, RoundsBase, WATERMARK_OVERLAP_MS, run_rounds};
 use super::runner::{RunError, run_range};
-use super::slicing::Slicing;
-use crate::alerts::Alerts;
 use crate::clock::Clock;
 use crate::config::ProjectSettings;
 use crate::domain::calendar::{MAX_RANGE_DAYS, date_of, local_day};
-use crate::monitoring::Monitoring;
 use crate::store::StoreError;
 use crate::store::figures;
 use crate::wal::WalMonitor;
 
-/// The receive time up to which a round starting now sees every event:
-/// now, or the oldest batch still in `log` (it reaches ClickHouse later
-/// than it was received).
-pub fn cut_ms(clock: &dyn Clock, log: Option<&WalMonitor>) -> i64 {
-    let now = clock.now_ms();
-    let unshipped = log.and_then(WalMonitor::oldest_unshipped_ms);
-    unshipped.map_or(now, |u| u.min(now))
-}
-
-/// Events stamped just before a tick starts but stored just after it are
-/// caught by overlapping the windows by this much.
-pub const WATERMARK_OVERLAP_MS: i64 = 60_000;
-
 pub struct Scheduler {
-    client: Client,
-    projects: Arc<Vec<ProjectSettings>>,
-    clock: Arc<dyn Clock>,
-    interval: Duration,
+    base: RoundsBase,
     /// Per project: events received after this (ms) are not yet accounted for.
     watermarks: Vec<Option<i64>>,
     /// Per project: final days re-opened by late events, not yet recomputed.
     pending: Vec<BTreeSet<NaiveDate>>,
-    /// Batches still in the log reach ClickHouse later than they were
-    /// received: the watermark must not pass the oldest of them.
-    log: Option<WalMonitor>,
-    slicing: Slicing,
-    monitoring: Option<Arc<Monitoring>>,
-    alerts: Option<Arc<Alerts>>,
     /// Whether this instance leads (`None`: it always does).
     leads: Option<tokio::sync::watch::Receiver<bool>>,
 }
@@ -75,16 +51,9 @@ impl Scheduler {
         let watermarks = vec![None; projects.len()];
         let pending = vec![BTreeSet::new(); projects.len()];
         Self {
-            client,
-            projects,
-            clock,
-            interval,
+            base: RoundsBase::new(client, projects, clock, interval),
             watermarks,
             pending,
-            log: None,
-            slicing: Slicing::default(),
-            monitoring: None,
-            alerts: None,
             leads: None,
         }
     }
@@ -92,29 +61,6 @@ impl Scheduler {
     /// Runs the rounds only while this instance leads (`crate::instances`).
     pub fn with_leadership(mut self, leads: tokio::sync::watch::Receiver<bool>) -> Self {
         self.leads = Some(leads);
-        self
-    }
-
-    /// How days are cut into slices of users (`jobs.max_sessions_per_slice`).
-    pub fn with_slicing(mut self, slicing: Slicing) -> Self {
-        self.slicing = slicing;
-        self
-    }
-
-    /// Reports each round's duration and events cut-off (staleness).
-    pub fn with_monitoring(mut self, monitoring: Arc<Monitoring>) -> Self {
-        self.monitoring = Some(monitoring);
-        self
-    }
-
-    /// Checks the alerts that follow the figures after each round.
-    pub fn with_alerts(mut self, alerts: Option<Arc<Alerts>>) -> Self {
-        self.alerts = alerts;
-        self
-    }
-
-    pub fn with_log(mut self, log: WalMonitor) -> Self {
-        self.log = Some(log);
         self
     }
 
@@ -147,15 +93,9 @@ impl Scheduler {
         }
     }
 
-    /// The receive time up to which a round starting now sees every
-    /// event: now, or the oldest batch still in the log.
-    fn cut_ms(&self) -> i64 {
-        cut_ms(self.clock.as_ref(), self.log.as_ref())
-    }
-
     /// One round for one project; returns the days recomputed.
     pub async fn tick(&mut self, index: usize) -> Result<Vec<NaiveDate>, RunError> {
-        let cut_ms = self.cut_ms();
+        let cut_ms = self.base.cut_ms();
         self.tick_with_cut(index, cut_ms).await
     }
 
@@ -165,10 +105,10 @@ impl Scheduler {
         index: usize,
         cut_ms: i64,
     ) -> Result<Vec<NaiveDate>, RunError> {
-        let project = &self.projects[index];
-        let started_ms = self.clock.now_ms();
+        let project = &self.base.projects[index];
+        let started_ms = self.base.clock.now_ms();
         let today = local_day(project.time_zone, started_ms);
-        let stored = figures::day_statuses(&self.client, &project.name).await?;
+        let stored = figures::day_statuses(&self.base.client, &project.name).await?;
         let watermark = match self.watermarks[index] {
             Some(w) => w,
             // First tick: everything received since the last computation,
@@ -176,7 +116,11 @@ impl Scheduler {
             // ClickHouse after figures computed without it).
             None => {
                 let computed = stored.iter().map(|d| d.computed_ms as i64).max();
-                let inherited = self.log.as_ref().and_then(WalMonitor::inherited_oldest_ms);
+                let inherited = self
+                    .base
+                    .log
+                    .as_ref()
+                    .and_then(WalMonitor::inherited_oldest_ms);
                 computed.unwrap_or(0).min(inherited.unwrap_or(i64::MAX))
             }
         };
@@ -186,7 +130,7 @@ impl Scheduler {
             .map(|d| date_of(d.day))
             .collect();
         let carry = i64::from(project.max_session_length_s.div_ceil(86_400));
-        for day in late_days(&self.client, project, watermark - WATERMARK_OVERLAP_MS).await? {
+        for day in late_days(&self.base.client, project, watermark - WATERMARK_OVERLAP_MS).await? {
             if final_days.contains(&day) {
                 let first = day.pred_opt().unwrap_or(day);
                 self.pending[index].extend(
@@ -220,9 +164,7 @@ impl Scheduler {
         }
         done.sort_unstable();
         tracing::info!(project = %project.name, days = done.len(), "scheduled jobs done");
-        if let Some(alerts) = &self.alerts {
-            alerts.after_round(&self.projects[index]).await;
-        }
+        self.base.after_round(&self.base.projects[index]).await;
         Ok(done)
     }
 }
@@ -230,65 +172,17 @@ impl Scheduler {
 impl Rounds for Scheduler {
     const KIND: &'static str = "full";
 
-    fn projects(&self) -> &[ProjectSettings] {
-        &self.projects
+    fn base(&self) -> &RoundsBase {
+        &self.base
     }
 
-    fn monitoring(&self) -> Option<&Monitoring> {
-        self.monitoring.as_deref()
-    }
-
-    fn interval(&self) -> Duration {
-        self.interval
+    fn base_mut(&mut self) -> &mut RoundsBase {
+        &mut self.base
     }
 
     async fn round_for(&mut self, index: usize) -> Result<i64, RunError> {
-        let cut_ms = self.cut_ms();
+        let cut_ms = self.base.cut_ms();
         self.tick_with_cut(index, cut_ms).await.map(|_| cut_ms)
-    }
-}
-
-/// What `serve` runs in rounds, one project after another, every
-/// `interval`: the full rounds here, the live rounds (`live_round`).
-pub trait Rounds {
-    /// The `round` label of their metrics.
-    const KIND: &'static str;
-    fn projects(&self) -> &[ProjectSettings];
-    fn monitoring(&self) -> Option<&Monitoring>;
-    fn interval(&self) -> Duration;
-    /// One project's round; returns the receive time (server ms) up to
-    /// which it counted the events.
-    fn round_for(
-        &mut self,
-        index: usize,
-    ) -> impl std::future::Future<Output = Result<i64, RunError>> + Send;
-}
-
-/// Runs `rounds` for every project, then waits their interval, until
-/// `shutdown` resolves; a failed round is logged and the next one tries
-/// again. Each round's time and cut-off go to the metrics.
-pub async fn run_rounds<R: Rounds>(
-    rounds: &mut R,
-    shutdown: impl std::future::Future<Output = ()>,
-) {
-    tokio::pin!(shutdown);
-    loop {
-        for index in 0..rounds.projects().len() {
-            let started = std::time::Instant::now();
-            let result = rounds.round_for(index).await;
-            let name = &rounds.projects()[index].name;
-            if let Some(monitoring) = rounds.monitoring() {
-                let seconds = started.elapsed().as_secs_f64();
-                monitoring.job_round(name, R::KIND, seconds, result.as_ref().ok().copied());
-            }
-            if let Err(e) = result {
-                tracing::error!(project = %name, round = R::KIND, error = %e, "scheduled jobs failed");
-            }
-        }
-        tokio::select! {
-            _ = &mut shutdown => return,
-            _ = tokio::time::sleep(rounds.interval()) => {}
-        }
     }
 }
 
@@ -300,12 +194,12 @@ impl Scheduler {
         from: NaiveDate,
         to: NaiveDate,
     ) -> Result<Vec<NaiveDate>, RunError> {
-        let clock = self.clock.clone();
-        let project = &self.projects[index];
+        let clock = self.base.clock.clone();
+        let project = &self.base.projects[index];
         run_range(
-            &self.client,
+            &self.base.client,
             project,
-            self.slicing,
+            self.base.slicing,
             from,
             to,
             || clock.now_ms(),

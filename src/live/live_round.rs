@@ -7,7 +7,7 @@
 //! reads the whole day once.
 //!
 //! Changed users are found by receive time (in `received_users`), from the
-//! previous round's cut-off minus [`crate::jobs::schedule::WATERMARK_OVERLAP_MS`];
+//! previous round's cut-off minus [`crate::jobs::rounds::WATERMARK_OVERLAP_MS`];
 //! a round's cut-off is now, or the oldest batch still in this process's
 //! log (those reach ClickHouse later than they were received).
 //!
@@ -27,34 +27,24 @@ use rustc_hash::FxHashMap;
 use smallvec::SmallVec;
 
 use super::live_day::LiveDay;
-use crate::alerts::Alerts;
 use crate::clock::Clock;
 use crate::config::ProjectSettings;
 use crate::domain::calendar::local_day;
 use crate::domain::day_window::DayWindow;
 use crate::jobs::compute_day::{Stored, next_version, rules, store_figures};
+use crate::jobs::rounds::{Rounds, RoundsBase, WATERMARK_OVERLAP_MS, run_rounds};
 use crate::jobs::runner::RunError;
-use crate::jobs::schedule::{Rounds, WATERMARK_OVERLAP_MS, cut_ms, run_rounds};
 use crate::jobs::session_interval::SessionFacts;
 use crate::jobs::sessions::{self, Sessions};
 use crate::jobs::slicing::{Slicing, slice_buckets};
 use crate::live::board::{LiveBoard, LiveCounts};
-use crate::monitoring::Monitoring;
 use crate::store::StoreError;
 use crate::store::figures;
 use crate::store::received_users::kept_from_ms;
-use crate::wal::WalMonitor;
 
 /// The loop of live rounds, every `interval`, for every project.
 pub struct LiveRounds {
-    client: clickhouse::Client,
-    projects: Arc<Vec<ProjectSettings>>,
-    clock: Arc<dyn Clock>,
-    interval: Duration,
-    slicing: Slicing,
-    log: Option<WalMonitor>,
-    monitoring: Option<Arc<Monitoring>>,
-    alerts: Option<Arc<Alerts>>,
+    base: RoundsBase,
     board: LiveBoard,
     figures: LiveFigures,
 }
@@ -67,39 +57,17 @@ impl LiveRounds {
         interval: Duration,
         slicing: Slicing,
     ) -> Self {
+        let base = RoundsBase::new(client, projects, clock, interval);
         Self {
-            client,
-            projects,
-            clock,
-            interval,
-            slicing,
-            log: None,
-            monitoring: None,
-            alerts: None,
+            base: RoundsBase { slicing, ..base },
             board: LiveBoard::default(),
             figures: LiveFigures::default(),
         }
     }
 
-    /// Batches still in this log hold the cut-off back.
-    pub fn with_log(mut self, log: WalMonitor) -> Self {
-        self.log = Some(log);
-        self
-    }
-
-    pub fn with_monitoring(mut self, monitoring: Arc<Monitoring>) -> Self {
-        self.monitoring = Some(monitoring);
-        self
-    }
-
     /// Where each round publishes today's per-second counts (online now).
     pub fn with_board(mut self, board: LiveBoard) -> Self {
         self.board = board;
-        self
-    }
-
-    pub fn with_alerts(mut self, alerts: Option<Arc<Alerts>>) -> Self {
-        self.alerts = alerts;
         self
     }
 
@@ -113,17 +81,21 @@ impl LiveRounds {
     /// Brings today's figures of project `index` up to date; returns the
     /// receive time (server ms) up to which they count events.
     pub async fn round(&mut self, index: usize) -> Result<i64, RunError> {
-        let project = &self.projects[index];
-        let now_ms = self.clock.now_ms();
-        let cut_ms = cut_ms(self.clock.as_ref(), self.log.as_ref());
+        let project = &self.base.projects[index];
+        let now_ms = self.base.clock.now_ms();
+        let cut_ms = self.base.cut_ms();
         let counts = self
             .figures
-            .round(&self.client, project, self.slicing, now_ms, cut_ms)
+            .round(
+                &self.base.client,
+                project,
+                self.base.slicing,
+                now_ms,
+                cut_ms,
+            )
             .await?;
         self.board.publish(&project.name, counts);
-        if let Some(alerts) = &self.alerts {
-            alerts.after_round(project).await;
-        }
+        self.base.after_round(project).await;
         Ok(cut_ms)
     }
 }
@@ -131,16 +103,12 @@ impl LiveRounds {
 impl Rounds for LiveRounds {
     const KIND: &'static str = "live";
 
-    fn projects(&self) -> &[ProjectSettings] {
-        &self.projects
+    fn base(&self) -> &RoundsBase {
+        &self.base
     }
 
-    fn monitoring(&self) -> Option<&Monitoring> {
-        self.monitoring.as_deref()
-    }
-
-    fn interval(&self) -> Duration {
-        self.interval
+    fn base_mut(&mut self) -> &mut RoundsBase {
+        &mut self.base
     }
 
     async fn round_for(&mut self, index: usize) -> Result<i64, RunError> {

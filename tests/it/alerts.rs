@@ -11,6 +11,7 @@ use axum::http::HeaderMap;
 use axum::routing::post;
 use highwater::alerts::Alerts;
 use highwater::config::{AlertKind, AlertSettings};
+use highwater::jobs::rounds::Rounds;
 use highwater::jobs::schedule::Scheduler;
 use hmac::{Hmac, Mac};
 use serde_json::{Value, json};

@@ -10,6 +10,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use highwater::config::ProjectSettings;
+use highwater::jobs::rounds::Rounds;
 use highwater::jobs::slicing::Slicing;
 use highwater::live::live_round::LiveRounds;
 use serde_json::Value;

@@ -5,6 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, NaiveDate};
+use highwater::jobs::rounds::Rounds;
 use highwater::jobs::schedule::Scheduler;
 use serde_json::{Value, json};
 

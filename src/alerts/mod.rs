@@ -18,24 +18,19 @@
 
 pub mod claims;
 pub mod episodes;
+mod live;
+mod records;
 pub mod webhook;
 
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
 use rustc_hash::FxHashMap;
 use serde_json::{Value, json};
 
 use crate::clock::Clock;
-use crate::config::{AlertKind, AlertSettings, ProjectSettings};
+use crate::config::{AlertKind, AlertSettings};
 use crate::domain::calendar::rfc3339;
-use crate::figures::daily::above_every_earlier_day;
-use crate::figures::source::FiguresSource;
-use crate::store::StoreError;
-use crate::store::alerts_sent::{self, SentRow};
-use crate::store::figures;
-use crate::wal::WalMonitor;
 use claims::Claims;
 use episodes::{Change, Episodes};
 
@@ -46,8 +41,15 @@ const LONE_INSTANCE: &str = "local";
 /// taken as known.
 const BASELINE: (&str, &str) = ("baseline", "");
 
-/// An alert's condition for one project (`None`: the whole instance).
-type Condition = (usize, Option<String>);
+/// An alert's condition for one project: episodes open and close per
+/// condition.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+struct Condition {
+    /// The alert's index in the settings.
+    alert: usize,
+    /// `None`: the whole instance (`shipping_stalled`).
+    project: Option<String>,
+}
 /// The (kind, day) record alerts sent per alert and project.
 type SentRecords = FxHashMap<(usize, String), HashSet<(String, String)>>;
 
@@ -125,149 +127,6 @@ impl Alerts {
         })
     }
 
-    /// Checks the alerts that follow the figures, after a round of the jobs
-    /// for `project`; a failure is logged (the next round checks again).
-    pub async fn after_round(self: &Arc<Self>, project: &ProjectSettings) {
-        if !self.leads() {
-            return;
-        }
-        if let Err(e) = self.check_figures(project).await {
-            tracing::warn!(project = %project.name, error = %e, "alerts not checked this round");
-        }
-    }
-
-    async fn check_figures(self: &Arc<Self>, project: &ProjectSettings) -> Result<(), StoreError> {
-        let name = project.name.as_str();
-        let watched = self.of(AlertKind::Record, name).next().is_some()
-            || self.of(AlertKind::HeadroomBelow, name).next().is_some();
-        if !watched {
-            return Ok(());
-        }
-        let days = figures::all_days(&self.client, name).await?;
-        let candidates: Vec<(String, String, Value)> = above_every_earlier_day(&days)
-            .map(|(record, is_final)| {
-                let kind = if is_final {
-                    "record"
-                } else {
-                    "record_in_progress"
-                };
-                let day = record.day.clone();
-                (kind.to_owned(), day, json!(record))
-            })
-            .collect();
-        let records: Vec<usize> = self.of(AlertKind::Record, name).map(|(i, _)| i).collect();
-        for index in records {
-            self.check_records(index, name, &candidates).await?;
-        }
-        if let (Some(capacity), Some(today)) = (project.capacity_users, days.last()) {
-            let headroom = 1.0 - f64::from(today.peak_users) / capacity as f64;
-            let alerts: Vec<(usize, f64)> = self
-                .of(AlertKind::HeadroomBelow, name)
-                .map(|(i, a)| (i, a.threshold.unwrap_or(0.0)))
-                .collect();
-            for (index, threshold) in alerts {
-                let details = json!({
-                    "day": crate::domain::calendar::date_of(today.day).to_string(),
-                    "peak_users": today.peak_users,
-                    "capacity_users": capacity,
-                    "headroom": headroom,
-                    "threshold": threshold,
-                });
-                self.on_condition(
-                    (index, Some(name.to_owned())),
-                    headroom < threshold,
-                    details,
-                );
-            }
-        }
-        Ok(())
-    }
-
-    async fn check_records(
-        self: &Arc<Self>,
-        index: usize,
-        project: &str,
-        candidates: &[(String, String, Value)],
-    ) -> Result<(), StoreError> {
-        let alert = &self.alerts[index].name;
-        let mut known = self.records.lock().await;
-        let key = (index, project.to_owned());
-        let sent = match known.get_mut(&key) {
-            Some(sent) => sent,
-            None => {
-                let stored = alerts_sent::sent(&self.client, alert, project).await?;
-                let mut sent: HashSet<(String, String)> = stored.into_iter().collect();
-                let baseline = (BASELINE.0.to_owned(), BASELINE.1.to_owned());
-                if !sent.contains(&baseline) {
-                    // First check ever: what is there is history.
-                    let now_ms = self.clock.now_ms();
-                    let rows: Vec<SentRow> = candidates
-                        .iter()
-                        .map(|(kind, day, _)| (kind.clone(), day.clone()))
-                        .chain([baseline])
-                        .map(|(kind, episode)| SentRow {
-                            alert: alert.clone(),
-                            project: project.to_owned(),
-                            kind,
-                            episode,
-                            sent_ms: now_ms,
-                        })
-                        .collect();
-                    alerts_sent::mark(&self.client, &rows).await?;
-                    sent.extend(rows.into_iter().map(|r| (r.kind, r.episode)));
-                }
-                known.entry(key.clone()).or_insert(sent)
-            }
-        };
-        for (kind, day, details) in candidates {
-            let episode = (kind.clone(), day.clone());
-            if sent.insert(episode.clone()) {
-                self.send_record(key.clone(), episode, details.clone());
-            }
-        }
-        Ok(())
-    }
-
-    /// Delivers a record alert if this instance wins its claim;
-    /// remembers it in ClickHouse once delivered, forgets it if it cannot be
-    /// (so that the next round tries again).
-    fn send_record(
-        self: &Arc<Self>,
-        key: (usize, String),
-        episode: (String, String),
-        details: Value,
-    ) {
-        let this = self.clone();
-        tokio::spawn(async move {
-            let (index, project) = key.clone();
-            let alert = &this.alerts[index];
-            let name = format!("{}/{}", episode.0, episode.1);
-            let body = this.body(alert, &episode.0, Some(&project), details);
-            let delivered = this.deliver(index, &project, &name, &body).await;
-            match delivered {
-                Some(true) => {
-                    let row = SentRow {
-                        alert: alert.name.clone(),
-                        project,
-                        kind: episode.0.clone(),
-                        episode: episode.1.clone(),
-                        sent_ms: this.clock.now_ms(),
-                    };
-                    if let Err(e) = alerts_sent::mark(&this.client, &[row]).await {
-                        tracing::warn!(alert = %alert.name, error = %e, "alert sent, but not recorded as sent: a restart may repeat it");
-                    }
-                }
-                // Another instance has it.
-                None => {}
-                Some(false) => {
-                    if let Some(sent) = this.records.lock().await.get_mut(&key) {
-                        sent.remove(&episode);
-                    }
-                }
-            }
-        });
-    }
-
     /// Claims episode `name` of alert `index` for `scope` and, if this
     /// instance wins it, delivers `body`: `None` when another instance has
     /// it, else whether it was delivered (each outcome recorded with the
@@ -318,8 +177,8 @@ impl Alerts {
         }
         let this = self.clone();
         tokio::spawn(async move {
-            let alert = &this.alerts[condition.0];
-            let scope = condition.1.as_deref().unwrap_or("");
+            let alert = &this.alerts[condition.alert];
+            let scope = condition.project.as_deref().unwrap_or("");
             let open = match this.claims.open_episode(&alert.name, scope).await {
                 Ok(open) => open,
                 Err(e) => {
@@ -335,9 +194,9 @@ impl Alerts {
             match (change, open) {
                 (Change::Started, None) => {
                     let kind = kind_name(alert.kind);
-                    let body = this.body(alert, kind, condition.1.as_deref(), details);
+                    let body = this.body(alert, kind, condition.project.as_deref(), details);
                     let episode = now_ms.to_string();
-                    if this.deliver(condition.0, scope, &episode, &body).await == Some(false) {
+                    if this.deliver(condition.alert, scope, &episode, &body).await == Some(false) {
                         this.episodes
                             .lock()
                             .expect("episodes lock")
@@ -358,77 +217,6 @@ impl Alerts {
                 _ => {}
             }
         });
-    }
-
-    /// Checks `online_above` and `shipping_stalled` every `interval`
-    /// (`jobs.alert_check_s`) until `shutdown`.
-    pub async fn watch(
-        self: Arc<Self>,
-        projects: Arc<Vec<ProjectSettings>>,
-        online: Arc<dyn FiguresSource>,
-        log: WalMonitor,
-        interval: Duration,
-        shutdown: impl std::future::Future<Output = ()>,
-    ) {
-        tokio::pin!(shutdown);
-        loop {
-            self.check_live(&projects, &*online, &log).await;
-            tokio::select! {
-                () = &mut shutdown => return,
-                () = tokio::time::sleep(interval) => {}
-            }
-        }
-    }
-
-    /// One check of `online_above` and `shipping_stalled`.
-    pub async fn check_live(
-        self: &Arc<Self>,
-        projects: &[ProjectSettings],
-        online: &dyn FiguresSource,
-        log: &WalMonitor,
-    ) {
-        if !self.leads() {
-            return;
-        }
-        let now_ms = self.clock.now_ms();
-        for project in projects {
-            let alerts: Vec<(usize, f64)> = self
-                .of(AlertKind::OnlineAbove, &project.name)
-                .map(|(i, a)| (i, a.threshold.unwrap_or(0.0)))
-                .collect();
-            if alerts.is_empty() {
-                continue;
-            }
-            let at = now_ms.div_euclid(1000);
-            let users = match online.online_at(project, at, None).await {
-                Ok(now) => now.counts.users,
-                Err(e) => {
-                    tracing::warn!(project = %project.name, error = %e, "online now unavailable for alerts");
-                    continue;
-                }
-            };
-            for (index, threshold) in alerts {
-                let details = json!({"users": users, "threshold": threshold, "at": rfc3339(at)});
-                let holds = users as f64 > threshold;
-                self.on_condition((index, Some(project.name.clone())), holds, details);
-            }
-        }
-        let status = log.status(now_ms);
-        let stalled: Vec<usize> = self
-            .alerts
-            .iter()
-            .enumerate()
-            .filter(|(_, a)| a.kind == AlertKind::ShippingStalled)
-            .map(|(i, _)| i)
-            .collect();
-        for index in stalled {
-            let details = json!({
-                "backlog_bytes": status.backlog_bytes,
-                "no_progress_s": status.no_progress_s,
-                "clickhouse_error": status.clickhouse_error,
-            });
-            self.on_condition((index, None), status.stalled, details);
-        }
     }
 
     fn now_s(&self) -> i64 {

@@ -17,7 +17,7 @@ use std::sync::Arc;
 use anyhow::{Context, ensure};
 
 use crate::bench::fresh_database_on;
-use crate::bench::live_sampler::{self, Sample, Target, quantile};
+use crate::bench::live_sampler::{self, Target};
 use crate::bench::process::{measure, peak_rss_bytes};
 use crate::bench::server_process::{free_addr, spawn_server_from, stop_server, wait_shipped};
 use crate::cli::BenchFullscaleArgs;
@@ -295,7 +295,7 @@ pub async fn run(args: BenchFullscaleArgs) -> anyhow::Result<()> {
         }
     );
     if !samples.is_empty() {
-        print_live(&samples);
+        live_sampler::print_summary(&samples);
     }
     println!(
         "goal: the whole run in <= 600 s: {}",
@@ -306,54 +306,6 @@ pub async fn run(args: BenchFullscaleArgs) -> anyhow::Result<()> {
         }
     );
     Ok(())
-}
-
-/// `GET /v1/online` latency and the staleness of today's figures, during
-/// ingestion and after.
-fn print_live(samples: &[Sample]) {
-    for during in [true, false] {
-        let phase: Vec<&Sample> = samples
-            .iter()
-            .filter(|s| s.during_ingest == during)
-            .collect();
-        let latencies: Vec<f64> = phase.iter().map(|s| s.online_seconds).collect();
-        let users: Vec<u64> = phase.iter().filter_map(|s| s.online_users).collect();
-        let stale: Vec<f64> = phase.iter().filter_map(|s| s.staleness_seconds).collect();
-        let show = |v: Option<f64>| v.map_or_else(|| "-".to_owned(), |v| format!("{v:.2}"));
-        println!(
-            "{}: GET /v1/online p50 {} s, p99 {} s over {} samples ({} answered; users online {}); \
-             today's figures staleness p50 {} s, max {} s",
-            if during {
-                "while ingesting"
-            } else {
-                "after ingest"
-            },
-            show(quantile(&latencies, 0.5)),
-            show(quantile(&latencies, 0.99)),
-            latencies.len(),
-            users.len(),
-            match (users.iter().min(), users.iter().max()) {
-                (Some(lo), Some(hi)) => format!("{lo}..{hi}"),
-                _ => "-".to_owned(),
-            },
-            show(quantile(&stale, 0.5)),
-            show(quantile(&stale, 1.0)),
-        );
-    }
-    let during: Vec<f64> = samples
-        .iter()
-        .filter(|s| s.during_ingest)
-        .filter_map(|s| s.staleness_seconds)
-        .collect();
-    let worst = quantile(&during, 1.0);
-    println!(
-        "goal: today's figures at most 60 s stale while ingesting: {}",
-        match worst {
-            Some(w) if w <= 60.0 => "met",
-            Some(_) => "not met",
-            None => "not measured",
-        }
-    );
 }
 
 fn server_config(

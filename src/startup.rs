@@ -158,7 +158,7 @@ impl Server {
             StateParts {
                 wal,
                 figures: Arc::new(StoredFigures::new(
-                    read_client(client.clone(), settings.ingest.read_timeout_ms),
+                    read_client(client.clone(), settings.read.timeout_ms),
                     online,
                 )),
                 sessions_client: client,

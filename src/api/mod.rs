@@ -132,7 +132,7 @@ pub fn app(state: AppState) -> Router {
         .layer(from_fn_with_state(state.clone(), middleware::bound_reads))
         .layer(TimeoutLayer::with_status_code(
             StatusCode::SERVICE_UNAVAILABLE,
-            Duration::from_millis(limits.read_timeout_ms),
+            Duration::from_millis(state.read.timeout_ms),
         ))
         .route_layer(from_fn_with_state(state.clone(), middleware::time_reads));
     let forms = form_routes()

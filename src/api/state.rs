@@ -14,7 +14,7 @@ use super::ingest::admission::Admission;
 use super::pages::sessions::SessionStore;
 use super::read::in_flight::ReadsInFlight;
 use crate::clock::Clock;
-use crate::config::{IngestSettings, ProjectSettings, Settings};
+use crate::config::{IngestSettings, ProjectSettings, ReadSettings, Settings};
 use crate::figures::source::FiguresSource;
 use crate::instances::InstanceView;
 use crate::monitoring::Monitoring;
@@ -36,6 +36,7 @@ pub struct AppState {
     pub guard: Arc<AuthGuard>,
     pub sessions: Arc<SessionStore>,
     pub reads: ReadsInFlight,
+    pub read: Arc<ReadSettings>,
     pub monitoring: Arc<Monitoring>,
     /// SHA-256 of `metrics.scrape_key`, if `/metrics` is served here.
     pub scrape_key_digest: Option<[u8; 32]>,
@@ -90,7 +91,8 @@ impl AppState {
                 keys,
                 crate::clock::system(),
             )),
-            reads: ReadsInFlight::new(limits.max_reads_in_flight),
+            reads: ReadsInFlight::new(settings.read.max_in_flight),
+            read: Arc::new(settings.read.clone()),
             monitoring: parts.monitoring,
             scrape_key_digest: settings
                 .metrics

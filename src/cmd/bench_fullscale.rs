@@ -349,7 +349,7 @@ fn server_config(
                 "enabled = false",
                 "enabled = true\ninterval_s = 300\nlive_interval_s = 10",
             ),
-            format!("[metrics]\nlisten = \"{metrics}\"\n[ingest]\nread_timeout_ms = 600000\n"),
+            format!("[metrics]\nlisten = \"{metrics}\"\n[read]\ntimeout_ms = 600000\n"),
         ),
     };
     let ahead = if live_metrics.is_some() {

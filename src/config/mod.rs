@@ -4,14 +4,15 @@
 
 mod alert;
 pub mod keys;
+mod moved_keys;
 mod project;
 mod sections;
 
 pub use alert::{AlertKind, AlertSettings};
 pub use project::{ProjectSettings, RateLimits};
 pub use sections::{
-    ClickHouseSettings, Compression, IngestSettings, JobsSettings, MetricsSettings, Role,
-    ServerSettings, WalSettings,
+    ClickHouseSettings, Compression, IngestSettings, JobsSettings, MetricsSettings, ReadSettings,
+    Role, ServerSettings, WalSettings,
 };
 
 use std::net::SocketAddr;
@@ -48,6 +49,8 @@ pub struct Settings {
     #[serde(default)]
     pub ingest: IngestSettings,
     #[serde(default)]
+    pub read: ReadSettings,
+    #[serde(default)]
     pub wal: WalSettings,
     #[serde(default)]
     pub jobs: JobsSettings,
@@ -80,6 +83,7 @@ impl Default for Settings {
             server: ServerSettings::default(),
             clickhouse: ClickHouseSettings::default(),
             ingest: IngestSettings::default(),
+            read: ReadSettings::default(),
             wal: WalSettings::default(),
             jobs: JobsSettings::default(),
             metrics: MetricsSettings::default(),
@@ -110,7 +114,11 @@ impl Settings {
     }
 
     pub fn from_toml(text: &str) -> anyhow::Result<Self> {
-        Ok(toml::from_str(text)?)
+        let mut settings: Self = toml::from_str(text)?;
+        for warning in settings.adopt_moved_keys() {
+            tracing::warn!("{warning}");
+        }
+        Ok(settings)
     }
 
     /// `lookup` is injected so tests need not touch the process environment.
@@ -143,8 +151,8 @@ impl Settings {
         if ingest.max_events_per_batch == 0 || ingest.max_in_flight_requests == 0 {
             bail!("ingest.max_events_per_batch and ingest.max_in_flight_requests must be positive");
         }
-        if ingest.max_reads_in_flight == 0 || ingest.auth_failure_burst == 0 {
-            bail!("ingest.max_reads_in_flight and ingest.auth_failure_burst must be positive");
+        if self.read.max_in_flight == 0 || ingest.auth_failure_burst == 0 {
+            bail!("read.max_in_flight and ingest.auth_failure_burst must be positive");
         }
         if let Some(url) = &self.public_url
             && !(url.starts_with("http://") || url.starts_with("https://"))

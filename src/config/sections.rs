@@ -128,11 +128,10 @@ pub struct IngestSettings {
     /// average (a stalled sender is cut off at once, not after the timeout).
     pub min_body_bytes_per_s: u64,
     pub body_grace_ms: u64,
-    /// A read (API or dashboard page) taking longer is cut off: 503, and
-    /// ClickHouse stops it too (`max_execution_time`).
-    pub read_timeout_ms: u64,
-    /// Reads in progress at once; beyond, 503 `busy`.
-    pub max_reads_in_flight: usize,
+    /// Moved to `[read] timeout_ms` (still read here, with a warning).
+    pub read_timeout_ms: Option<u64>,
+    /// Moved to `[read] max_in_flight` (still read here, with a warning).
+    pub max_reads_in_flight: Option<usize>,
     /// Failed keys (unknown bearer keys, failed logins, unknown dashboard
     /// sessions) one client address may send: this many at once...
     pub auth_failure_burst: u32,
@@ -161,13 +160,33 @@ impl Default for IngestSettings {
             body_timeout_ms: 30_000,
             min_body_bytes_per_s: 64 * 1024,
             body_grace_ms: 1_000,
-            read_timeout_ms: 30_000,
-            max_reads_in_flight: 32,
+            read_timeout_ms: None,
+            max_reads_in_flight: None,
             auth_failure_burst: 10,
             auth_failures_per_minute: 10,
             login_burst: 60,
             logins_per_minute: 60,
             trusted_proxies: Vec::new(),
+        }
+    }
+}
+
+/// The read API and the dashboard pages.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ReadSettings {
+    /// A read taking longer is cut off: 503, and ClickHouse stops it too
+    /// (`max_execution_time`).
+    pub timeout_ms: u64,
+    /// Reads in progress at once; beyond, 503 `busy`.
+    pub max_in_flight: usize,
+}
+
+impl Default for ReadSettings {
+    fn default() -> Self {
+        Self {
+            timeout_ms: 30_000,
+            max_in_flight: 32,
         }
     }
 }

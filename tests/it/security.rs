@@ -396,8 +396,8 @@ async fn dashboard_pages_cost_their_reader_like_any_read() {
 async fn reads_are_bounded_in_number_and_in_time() {
     let gate = Gate::start(clickhouse_url()).await;
     let app = spawn_app_with("read_bounds", &gate.url, |settings| {
-        settings.ingest.max_reads_in_flight = 1;
-        settings.ingest.read_timeout_ms = 2_000;
+        settings.read.max_in_flight = 1;
+        settings.read.timeout_ms = 2_000;
     })
     .await;
     // One read held at the gate, on its way to ClickHouse...

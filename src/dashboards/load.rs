@@ -17,7 +17,19 @@ use crate::domain::calendar::date_of;
 use crate::domain::day_window::DayWindow;
 use crate::domain::dimension::{Dimension, label};
 use crate::figures::source::FiguresSource;
+use crate::store::StoreError;
 use crate::store::figures::DailyFiguresRow;
+
+/// Why a dashboard's panels could not be loaded.
+#[derive(Debug, thiserror::Error)]
+pub enum LoadError {
+    /// The figures could not be read (ClickHouse away or too slow).
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The dashboard file names a day that is not one.
+    #[error("panel {panel:?}: `day` = {day:?} is neither YYYY-MM-DD nor \"latest\"")]
+    PanelDay { panel: String, day: String },
+}
 
 /// A panel ready to draw.
 #[derive(Debug, Clone)]
@@ -52,7 +64,7 @@ pub async fn load(
     chosen: Option<Chosen>,
     readable: &[String],
     today: NaiveDate,
-) -> anyhow::Result<Vec<LoadedPanel>> {
+) -> Result<Vec<LoadedPanel>, LoadError> {
     let history = source.all_days(&project.name).await?;
     let latest = chosen
         .map(|c| c.to)
@@ -168,7 +180,7 @@ pub async fn load(
             ChartKind::Intraday => {
                 let day = panel_day(panel, latest)?;
                 let minutes = |day| async move {
-                    anyhow::Ok(
+                    Ok::<_, StoreError>(
                         source
                             .minutes(&project.name, day)
                             .await?
@@ -200,11 +212,14 @@ pub async fn load(
 }
 
 /// The day an intraday or segment_day panel shows.
-fn panel_day(panel: &Panel, latest: NaiveDate) -> anyhow::Result<NaiveDate> {
-    Ok(match panel.day.as_deref() {
-        Some(day) if day != "latest" => day.parse()?,
-        _ => latest,
-    })
+fn panel_day(panel: &Panel, latest: NaiveDate) -> Result<NaiveDate, LoadError> {
+    match panel.day.as_deref() {
+        Some(day) if day != "latest" => day.parse().map_err(|_| LoadError::PanelDay {
+            panel: panel.title.clone(),
+            day: day.to_owned(),
+        }),
+        _ => Ok(latest),
+    }
 }
 
 /// A segment panel's dimension: as given, else organisations for the
@@ -272,5 +287,87 @@ fn forecast_chart(
             Method::HoltWinters => report.holt_winters_mape,
             Method::SeasonalNaive => report.seasonal_naive_mape,
         },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::figures::in_memory::InMemoryFigures;
+
+    fn today() -> NaiveDate {
+        NaiveDate::from_ymd_opt(2020, 3, 26).unwrap()
+    }
+
+    #[tokio::test]
+    async fn a_store_that_is_away_is_a_store_error_not_a_bad_dashboard() {
+        let figures = InMemoryFigures {
+            unavailable: true,
+            ..Default::default()
+        };
+        let project = ProjectSettings::new(
+            "alpha",
+            "alpha-ingest-key-0123456789",
+            "alpha-read-key-0123456789ab",
+        );
+        let dashboard = Dashboard::built_in("overview").unwrap();
+        let result = load(&figures, &project, &dashboard, None, &[], today()).await;
+        assert!(matches!(result, Err(LoadError::Store(_))), "{result:?}");
+    }
+
+    #[tokio::test]
+    async fn a_panel_day_that_is_not_a_day_names_its_panel() {
+        let project = ProjectSettings::new(
+            "alpha",
+            "alpha-ingest-key-0123456789",
+            "alpha-read-key-0123456789ab",
+        );
+        let mut dashboard = Dashboard::built_in("overview").unwrap();
+        let panel = dashboard
+            .panels
+            .iter_mut()
+            .find(|p| p.chart == ChartKind::Intraday)
+            .expect("the overview has an intraday panel");
+        panel.day = Some("yesterday".into());
+        let title = panel.title.clone();
+        let error = load(
+            &InMemoryFigures::default(),
+            &project,
+            &dashboard,
+            None,
+            &[],
+            today(),
+        )
+        .await
+        .unwrap_err();
+        assert!(
+            matches!(&error, LoadError::PanelDay { panel, day } if *panel == title && day == "yesterday"),
+            "{error:?}"
+        );
+    }
+
+    #[tokio::test]
+    async fn without_figures_every_panel_still_loads_empty() {
+        let project = ProjectSettings::new(
+            "alpha",
+            "alpha-ingest-key-0123456789",
+            "alpha-read-key-0123456789ab",
+        );
+        let dashboard = Dashboard::built_in("overview").unwrap();
+        let panels = load(
+            &InMemoryFigures::default(),
+            &project,
+            &dashboard,
+            None,
+            &[],
+            today(),
+        )
+        .await
+        .unwrap();
+        assert_eq!(panels.len(), dashboard.panels.len());
+        assert!(
+            panels.iter().all(|p| p.to == today()),
+            "ranges end today without figures"
+        );
     }
 }

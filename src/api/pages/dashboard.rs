@@ -17,7 +17,7 @@ use crate::api::access::keys::Authorized;
 use crate::api::error::ApiError;
 use crate::api::state::AppState;
 use crate::dashboards::live_summary::summary;
-use crate::dashboards::load::{Chosen, load};
+use crate::dashboards::load::{Chosen, LoadError, load};
 use crate::dashboards::page::{self, PageContext};
 use crate::dashboards::spec::Dashboard;
 use crate::domain::calendar::{check_range, utc_date};
@@ -57,13 +57,18 @@ pub async fn show(
     let (key, names) = session_key(&state, &jar, &name, query.project.as_deref()).await?;
     let project = &state.projects[key.project];
     let dashboard = Dashboard::named(&state.dashboards_dir, &name)
-        .map_err(PageError::Internal)?
+        // A file that does not parse says why (the reader is logged in).
+        .map_err(|e| PageError::BadRequest(format!("{e:#}")))?
         .ok_or_else(|| PageError::NotFound(format!("No dashboard {name:?}.")))?;
     let chosen = chosen_days(&query).map_err(PageError::BadRequest)?;
     let today = utc_date(state.clock.now_ms() / 1000);
     let panels = load(&*state.figures, project, &dashboard, chosen, &names, today)
         .await
-        .map_err(PageError::Unavailable)?;
+        .map_err(|e| match e {
+            LoadError::Store(e) => PageError::Unavailable(e.into()),
+            // The dashboard file is at fault, and says how.
+            bad => PageError::BadRequest(bad.to_string()),
+        })?;
     let (from, to) = match (chosen, panels.first()) {
         (Some(c), _) => (c.from, c.to),
         (None, Some(p)) => (p.from, p.to),

@@ -175,8 +175,10 @@ async fn health_and_readiness_answer_while_clickhouse_is_up() {
 #[tokio::test]
 async fn graceful_shutdown_answers_requests_in_progress_and_loses_nothing_acknowledged() {
     let app = spawn_app("drain").await;
+    let first_ack = std::sync::Arc::new(tokio::sync::Notify::new());
     let mut clients = Vec::new();
     for client in 0..8 {
+        let first_ack = first_ack.clone();
         let http = app.http.clone();
         let url = format!("{}/v1/events", app.base_url);
         clients.push(tokio::spawn(async move {
@@ -199,7 +201,10 @@ async fn graceful_shutdown_answers_requests_in_progress_and_loses_nothing_acknow
                     .send()
                     .await
                 {
-                    Ok(response) if response.status() == 200 => acknowledged += 100,
+                    Ok(response) if response.status() == 200 => {
+                        acknowledged += 100;
+                        first_ack.notify_one();
+                    }
                     Ok(response) => panic!("unexpected {}", response.status()),
                     // The server has stopped accepting connections.
                     Err(_) => break,
@@ -208,6 +213,11 @@ async fn graceful_shutdown_answers_requests_in_progress_and_loses_nothing_acknow
             acknowledged
         }));
     }
+    // Stop while requests are in flight: once one was answered (on a
+    // loaded machine the first may take a while), and a little later.
+    tokio::time::timeout(std::time::Duration::from_secs(60), first_ack.notified())
+        .await
+        .expect("a first batch acknowledged within 60 s");
     tokio::time::sleep(std::time::Duration::from_millis(300)).await;
     let db = app.db.clone();
     app.stop().await.unwrap();

@@ -1,7 +1,9 @@
 //! Builds the running application from `Settings`: storage (a configured
-//! ClickHouse, or the embedded one), the writer, the router, the listener.
+//! ClickHouse, or the embedded one), the log, the state every handler
+//! shares, the rounds, the alerts and the lease this instance's role calls
+//! for, the listeners ([`Server::bind`]). `run.rs` runs them and stops them
+//! in order; `services.rs` is how a group of tasks stops as one.
 
-use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -10,8 +12,8 @@ use anyhow::Context;
 use tokio::net::TcpListener;
 
 use crate::alerts::Alerts;
+use crate::api::AppState;
 use crate::api::state::StateParts;
-use crate::api::{AppState, app};
 use crate::clock::Clock;
 use crate::config::Settings;
 use crate::instances::InstanceView;
@@ -25,11 +27,13 @@ use crate::live::online_cache::OnlineCache;
 use crate::live::stored_figures::StoredFigures;
 use crate::monitoring::Monitoring;
 use crate::store::connect::topology;
-use crate::store::received_users;
 use crate::store::schema::received_users_table;
 use crate::wal::{Wal, WalMonitor, WalTasks};
 
 pub use crate::store::storage::Storage;
+
+mod run;
+mod services;
 
 /// A bound, ready-to-run HTTP server.
 pub struct Server {
@@ -239,138 +243,6 @@ impl Server {
     /// The write-ahead log's status (backlog, dead letters).
     pub fn log_monitor(&self) -> WalMonitor {
         self.state.wal.monitor()
-    }
-
-    /// Serves until `shutdown` completes; then, within `wal.shutdown_drain_s`
-    /// in all, lets requests in progress finish and ships what the log
-    /// holds. Whatever is left then (ClickHouse down, a straggling request)
-    /// stays in the log for the next start: the exit never waits longer.
-    pub async fn run(
-        self,
-        shutdown: impl Future<Output = ()> + Send + 'static,
-    ) -> anyhow::Result<()> {
-        // The metrics address has no shutdown of its own: it answers until
-        // the main address has closed.
-        let metrics = self.metrics_listener.map(|listener| {
-            let router = crate::api::metrics_scrape::open_router(self.state.clone());
-            tokio::spawn(async move { axum::serve(listener, router).await })
-        });
-        let (stop_watch, watch_stopped) = tokio::sync::watch::channel(false);
-        let alert_check = self.alert_check;
-        let watch = self.alerts.map(|alerts| {
-            let state = &self.state;
-            let (projects, online, log) = (
-                state.projects.clone(),
-                state.figures.clone(),
-                state.wal.monitor(),
-            );
-            let mut stopped = watch_stopped;
-            tokio::spawn(
-                alerts.watch(projects, online, log, alert_check, async move {
-                    let _ = stopped.wait_for(|stop| *stop).await;
-                }),
-            )
-        });
-        let stop_lease = tokio_util::sync::CancellationToken::new();
-        let lease = self
-            .lease
-            .map(|(lease, leads)| tokio::spawn(lease.run(leads, stop_lease.clone())));
-        let (stop_jobs, jobs_stopped) = tokio::sync::watch::channel(false);
-        let _upkeep = (!self.shards.is_empty()).then(|| {
-            let mut stopped = jobs_stopped.clone();
-            AbortOnDrop(
-                tokio::spawn(received_users::keep_tidy(
-                    self.shards,
-                    self.received_users,
-                    self.state.clock.clone(),
-                    async move {
-                        let _ = stopped.wait_for(|stop| *stop).await;
-                    },
-                ))
-                .abort_handle(),
-            )
-        });
-        let router = app(self.state);
-        let held = self.jobs_held;
-        let live = self.live;
-        let jobs = self.jobs.map(|scheduler| {
-            let mut stopped = jobs_stopped.clone();
-            let mut live_stopped = jobs_stopped.clone();
-            tokio::spawn(async move {
-                if let Some(held) = held
-                    && held.await.is_err()
-                {
-                    return;
-                }
-                // Live rounds on a task of their own (they must not wait
-                // for a long full round), ended with this one.
-                let _live = live.map(|rounds| {
-                    AbortOnDrop(
-                        tokio::spawn(rounds.run(async move {
-                            let _ = live_stopped.wait_for(|stop| *stop).await;
-                        }))
-                        .abort_handle(),
-                    )
-                });
-                scheduler
-                    .run(async move {
-                        let _ = stopped.wait_for(|stop| *stop).await;
-                    })
-                    .await;
-            })
-        });
-        let (began, shutdown_began) = tokio::sync::oneshot::channel();
-        let shutdown = async move {
-            shutdown.await;
-            let _ = began.send(tokio::time::Instant::now());
-        };
-        crate::api::http_server::serve(
-            self.listener,
-            router,
-            self.header_timeout,
-            shutdown,
-            self.shutdown_drain,
-        )
-        .await;
-        let deadline = shutdown_began
-            .await
-            .unwrap_or_else(|_| tokio::time::Instant::now())
-            + self.shutdown_drain;
-        let _ = stop_jobs.send(true);
-        let _ = stop_watch.send(true);
-        if let Some(watch) = watch {
-            // A check in progress (a query of online now) is abandoned.
-            watch.abort();
-            let _ = watch.await;
-        }
-        if let Some(jobs) = jobs {
-            // A round in progress is abandoned: rounds are idempotent.
-            jobs.abort();
-            let _ = jobs.await;
-        }
-        // Withdraws from the lease: another instance leads at once.
-        stop_lease.cancel();
-        if let Some(lease) = lease {
-            let _ = tokio::time::timeout_at(deadline, lease).await;
-        }
-        // The router (and with it every log handle) is gone: the appender
-        // finishes, the shipper ships what it can until the deadline.
-        // The metrics router holds a log handle too.
-        if let Some(metrics) = metrics {
-            metrics.abort();
-            let _ = metrics.await;
-        }
-        self.wal_tasks.finish(deadline).await;
-        Ok(())
-    }
-}
-
-/// Aborts a task when dropped.
-struct AbortOnDrop(tokio::task::AbortHandle);
-
-impl Drop for AbortOnDrop {
-    fn drop(&mut self) {
-        self.0.abort();
     }
 }
 

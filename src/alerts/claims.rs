@@ -56,10 +56,6 @@ impl Claims {
         Self { client, instance }
     }
 
-    pub fn instance(&self) -> &str {
-        &self.instance
-    }
-
     /// Claims `episode`; true if this instance won it and must send it
     /// (nobody has sent it, and this claim is the earliest live one).
     pub async fn claim(

@@ -16,8 +16,8 @@
 //! jobs back. One that never succeeds is forgotten, so the next check
 //! fires it again.
 
-pub mod claims;
-pub mod episodes;
+pub(crate) mod claims;
+pub(crate) mod episodes;
 mod live;
 mod records;
 pub mod webhook;

@@ -159,6 +159,7 @@ pub struct ErrorBody {
 
 /// What every read can answer besides its own answers (OpenAPI).
 #[derive(utoipa::IntoResponses)]
+#[expect(dead_code, reason = "described in the OpenAPI document, never built")]
 pub enum ReadErrors {
     /// Missing or unknown read key (403 `wrong_key_role` for an ingest key).
     #[response(status = 401)]
@@ -173,6 +174,7 @@ pub enum ReadErrors {
 
 /// What every ingest route can answer besides its own answers (OpenAPI).
 #[derive(utoipa::IntoResponses)]
+#[expect(dead_code, reason = "described in the OpenAPI document, never built")]
 pub enum IngestErrors {
     /// Missing or unknown key (403 `wrong_key_role` for a read key).
     #[response(status = 401)]

@@ -18,24 +18,24 @@
 //! route comes with its OpenAPI description (`openapi.rs`, [`spec`]).
 
 pub mod access;
-pub mod clickhouse_check;
-pub mod cors;
-pub mod error;
-pub mod health;
-pub mod http_server;
-pub mod ingest;
-pub mod metrics_scrape;
-pub mod middleware;
-pub mod openapi;
-pub mod otlp;
+pub(crate) mod clickhouse_check;
+pub(crate) mod cors;
+pub(crate) mod error;
+pub(crate) mod health;
+pub(crate) mod http_server;
+pub(crate) mod ingest;
+pub(crate) mod metrics_scrape;
+pub(crate) mod middleware;
+pub(crate) mod openapi;
+pub(crate) mod otlp;
 pub mod pages;
-pub mod posthog;
-pub mod read;
+pub(crate) mod posthog;
+pub(crate) mod read;
 #[cfg(test)]
 mod router_tests;
-pub mod sdk;
-pub mod state;
-pub mod unread_body;
+pub(crate) mod sdk;
+pub(crate) mod state;
+pub(crate) mod unread_body;
 
 use std::time::Duration;
 

@@ -1,11 +1,11 @@
 //! Benchmark helpers: realistic events and sessions, posting them with
 //! timings, process measurements.
 
-pub mod day_of_sessions;
-pub mod events;
-pub mod live_sampler;
-pub mod post;
-pub mod process;
+pub(crate) mod day_of_sessions;
+pub(crate) mod events;
+pub(crate) mod live_sampler;
+pub(crate) mod post;
+pub(crate) mod process;
 pub mod server_process;
 
 use clickhouse::sql::Identifier;

@@ -2,8 +2,8 @@
 //! forecast of the daily peak with its weekly rhythm, and the headroom of a
 //! configured capacity (docs/design.md §2 figures in, decisions out).
 
-pub mod forecast;
-pub mod growth;
-pub mod headroom;
-pub mod horizon;
+pub(crate) mod forecast;
+pub(crate) mod growth;
+pub(crate) mod headroom;
+pub(crate) mod horizon;
 pub mod report;

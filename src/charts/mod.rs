@@ -5,23 +5,23 @@
 //! time zone on time axes, provisional days visibly marked, and a clear
 //! "no data" frame for an empty range.
 
-pub mod actives;
-pub mod compare;
-pub mod data;
-pub mod fonts;
-pub mod forecast;
-pub mod growth;
-pub mod heatmap;
-pub mod intraday;
+pub(crate) mod actives;
+pub(crate) mod compare;
+pub(crate) mod data;
+pub(crate) mod fonts;
+pub(crate) mod forecast;
+pub(crate) mod growth;
+pub(crate) mod heatmap;
+pub(crate) mod intraday;
 pub mod numbers;
-pub mod peak;
-pub mod segment_data;
-pub mod segment_day;
-pub mod segment_peaks;
-pub mod session_lengths;
-pub mod style;
-pub mod summed_vs_coincident;
-pub mod top_orgs;
+pub(crate) mod peak;
+pub(crate) mod segment_data;
+pub(crate) mod segment_day;
+pub(crate) mod segment_peaks;
+pub(crate) mod session_lengths;
+pub(crate) mod style;
+pub(crate) mod summed_vs_coincident;
+pub(crate) mod top_orgs;
 
 use anyhow::anyhow;
 use plotters::coord::Shift;

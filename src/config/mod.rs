@@ -3,7 +3,7 @@
 //! fast with a message that names it.
 
 mod alert;
-pub mod keys;
+pub(crate) mod keys;
 mod moved_keys;
 mod project;
 mod sections;

@@ -26,10 +26,6 @@ impl DayWindow {
     pub fn len(&self) -> usize {
         (self.end - self.start) as usize
     }
-
-    pub fn is_empty(&self) -> bool {
-        self.end <= self.start
-    }
 }
 
 /// The first instant of `day` in `zone`. Where midnight falls into a DST gap

@@ -2,12 +2,12 @@
 //! what it means), and the calendar every other layer counts days with.
 
 pub mod batch;
-pub mod bounded_seq;
+pub(crate) mod bounded_seq;
 pub mod calendar;
-pub mod day_window;
-pub mod dimension;
+pub(crate) mod day_window;
+pub(crate) mod dimension;
 pub mod event;
-pub mod json_value;
-pub mod raw_event;
-pub mod skip;
+pub(crate) mod json_value;
+pub(crate) mod raw_event;
+pub(crate) mod skip;
 pub mod validate;

@@ -3,9 +3,9 @@
 //! the records), `segments` (the same per value of a dimension), `online`
 //! (who is online at one second).
 
-pub mod daily;
+pub(crate) mod daily;
 #[cfg(test)]
-pub mod in_memory;
-pub mod online;
-pub mod segments;
-pub mod source;
+pub(crate) mod in_memory;
+pub(crate) mod online;
+pub(crate) mod segments;
+pub(crate) mod source;

@@ -11,7 +11,7 @@
 //! - Dashboard sessions live in ClickHouse, so a login on one instance is
 //!   valid on every other (`crate::api::pages::sessions`).
 
-pub mod lease;
+pub(crate) mod lease;
 
 use tokio::sync::watch;
 

@@ -116,7 +116,8 @@ pub fn session_in_day(
     (length, Some(session))
 }
 
-/// No segment values (figures without segments, and tests).
+/// No segment values (tests of figures without segments).
+#[cfg(test)]
 pub const NO_SEGMENTS: [&str; 3] = ["", "", ""];
 
 impl DayAccumulator {

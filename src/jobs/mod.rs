@@ -14,15 +14,15 @@
 //!   builders and loop.
 //! - [`schedule`]: the full rounds `serve` runs.
 
-pub mod actives;
-pub mod compute_day;
-pub mod concurrency;
-pub mod day_accumulator;
+pub(crate) mod actives;
+pub(crate) mod compute_day;
+pub(crate) mod concurrency;
+pub(crate) mod day_accumulator;
 pub mod rounds;
 pub mod runner;
 pub mod schedule;
-pub mod segment_accumulator;
-pub mod segment_deltas;
-pub mod session_interval;
-pub mod sessions;
+pub(crate) mod segment_accumulator;
+pub(crate) mod segment_deltas;
+pub(crate) mod session_interval;
+pub(crate) mod sessions;
 pub mod slicing;

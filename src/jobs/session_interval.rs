@@ -3,7 +3,6 @@
 
 /// `sessions_by_day` encodes "no such event" with these sentinels.
 pub const NO_MIN: u32 = u32::MAX;
-pub const NO_MAX: u32 = 0;
 
 /// What is known about one session: min/max timestamps (epoch seconds) per
 /// kind of event, and its presence events. Duplicated or reordered events
@@ -16,7 +15,7 @@ pub struct SessionFacts {
     pub first_event: u32,
     /// Earliest `session_end`, or [`NO_MIN`].
     pub first_end: u32,
-    /// Latest `session_start`/`heartbeat`/`presence`, or [`NO_MAX`].
+    /// Latest `session_start`/`heartbeat`/`presence`, or 0.
     pub last_alive: u32,
     /// `(ts, status)` of every presence event; status 1 = active, 2 = away.
     pub presence: Vec<(u32, i8)>,

@@ -7,8 +7,8 @@
 //! one evaluation among the requests that arrive together.
 
 pub mod board;
-pub mod live_day;
+pub(crate) mod live_day;
 pub mod live_round;
-pub mod online;
-pub mod online_cache;
+pub(crate) mod online;
+pub(crate) mod online_cache;
 pub mod stored_figures;

@@ -3,7 +3,7 @@
 //! read latencies, online now per project, the write-ahead log
 //! (`wal_collector.rs`, read at scrape time) and the scheduled jobs.
 
-pub mod wal_collector;
+pub(crate) mod wal_collector;
 
 use std::sync::Mutex;
 use std::sync::atomic::AtomicU64;

@@ -10,15 +10,15 @@
 
 mod behaviour;
 mod calibrate;
-pub mod client;
+pub(crate) mod client;
 pub mod deliver;
-pub mod event_lines;
-pub mod model;
-pub mod organisations;
-pub mod peak_tree;
-pub mod population;
+pub(crate) mod event_lines;
+pub(crate) mod model;
+pub(crate) mod organisations;
+pub(crate) mod peak_tree;
+pub(crate) mod population;
 pub mod scenario;
-pub mod sessions;
+pub(crate) mod sessions;
 
 use anyhow::ensure;
 use bytes::Bytes;

@@ -76,7 +76,6 @@ pub struct AwayModel {
 
 #[derive(Debug, Clone)]
 pub struct KindModel {
-    pub name: String,
     /// From the name: seeds the per-user choice of platform and version, so
     /// a user keeps them across days and between weekday and weekend.
     pub salt: u64,
@@ -118,7 +117,6 @@ impl KindModel {
             (None, None) => unreachable!("validated: until or length"),
         };
         Self {
-            name: kind.name.clone(),
             salt: kind.name.bytes().fold(0xCBF2_9CE4_8422_2325, |h, b| {
                 (h ^ b as u64).wrapping_mul(0x100_0000_01B3) // FNV-1a
             }),

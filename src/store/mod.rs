@@ -1,24 +1,24 @@
 //! ClickHouse: the client, the schema, the row types, and the local server
 //! highwater runs when no cluster is configured.
 
-pub mod alerts_sent;
+pub(crate) mod alerts_sent;
 pub mod connect;
-pub mod failover;
+pub(crate) mod failover;
 pub mod figures;
 mod free_ports;
 pub mod local_cluster;
 pub mod local_server;
 pub mod local_zookeeper;
 pub mod migrations;
-pub mod migrator;
+pub(crate) mod migrator;
 pub mod received_users;
-pub mod replication_check;
+pub(crate) mod replication_check;
 pub mod row_binary;
 pub mod rows;
 pub mod schema;
-pub mod segments;
+pub(crate) mod segments;
 mod server_config;
-pub mod storage;
+pub(crate) mod storage;
 
 pub use connect::connect;
 

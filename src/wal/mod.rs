@@ -17,7 +17,7 @@ mod appender;
 mod backoff;
 mod checkpoint;
 mod chunk;
-pub mod dead_letter;
+pub(crate) mod dead_letter;
 pub mod files;
 mod insert_outcome;
 mod inserter;

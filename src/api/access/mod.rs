@@ -2,6 +2,6 @@
 //! on failed keys per client address (`guard`), and what a request's
 //! connection, proxies and browser say about it (`client`).
 
-pub mod client;
-pub mod guard;
+pub(crate) mod client;
+pub(crate) mod guard;
 pub mod keys;

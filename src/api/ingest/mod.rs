@@ -2,9 +2,9 @@
 //! decompressed and parsed off the async workers, charged to its key, and
 //! acknowledged once it is in the write-ahead log.
 
-pub mod admission;
-pub mod body;
-pub mod partial;
+pub(crate) mod admission;
+pub(crate) mod body;
+pub(crate) mod partial;
 
 use std::time::Duration;
 

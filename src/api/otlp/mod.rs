@@ -9,8 +9,8 @@
 //! message. Errors are highwater's JSON errors (status codes as OTLP
 //! expects: 400 is not retried, 429/503 are, after `Retry-After`).
 
-pub mod cost;
-pub mod records;
+pub(crate) mod cost;
+pub(crate) mod records;
 
 use axum::body::Body;
 use axum::extract::State;
@@ -31,9 +31,6 @@ use super::state::AppState;
 use crate::domain::batch::BatchError;
 use crate::domain::raw_event::RawEvent;
 use cost::CostError;
-
-/// The route's path.
-pub const LOGS_PATH: &str = "/v1/logs";
 
 /// OTLP/HTTP's two encodings.
 #[derive(Debug, Clone, Copy)]

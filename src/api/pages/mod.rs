@@ -2,9 +2,9 @@
 //! form and the session it opens (`login`, `sessions`), and what a page
 //! answers when it cannot be shown (`error`).
 
-pub mod dashboard;
-pub mod error;
-pub mod login;
+pub(crate) mod dashboard;
+pub(crate) mod error;
+pub(crate) mod login;
 pub mod sessions;
 
 /// Dashboard names are file stems: letters, digits, `-` and `_`.

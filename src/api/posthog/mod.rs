@@ -8,9 +8,9 @@
 //! (`/flags`, `/decide`) — gets empty answers, the same for any token (no
 //! oracle for guessing keys), so the SDK proceeds.
 
-pub mod events;
-pub mod lz64;
-pub mod payload;
+pub(crate) mod events;
+pub(crate) mod lz64;
+pub(crate) mod payload;
 
 use axum::Json;
 use axum::body::Body;

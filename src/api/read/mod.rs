@@ -1,9 +1,9 @@
 //! Reading figures: the read API and the bound on reads in progress. Read
 //! keys only; a key sees its own project.
 
-pub mod capacity;
-pub mod figures;
-pub mod in_flight;
-pub mod online;
-pub mod params;
-pub mod segments;
+pub(crate) mod capacity;
+pub(crate) mod figures;
+pub(crate) mod in_flight;
+pub(crate) mod online;
+pub(crate) mod params;
+pub(crate) mod segments;

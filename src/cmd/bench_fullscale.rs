@@ -18,7 +18,7 @@ use anyhow::{Context, ensure};
 
 use crate::bench::fresh_database_on;
 use crate::bench::live_sampler::{self, Target};
-use crate::bench::process::{measure, peak_rss_bytes};
+use crate::bench::process::{cpu_seconds, measure, own_cpu_seconds, peak_rss_bytes};
 use crate::bench::server_process::{free_addr, spawn_server_from, stop_server, wait_shipped};
 use crate::cli::BenchFullscaleArgs;
 use crate::simulate::Simulation;
@@ -140,6 +140,12 @@ pub async fn run(args: BenchFullscaleArgs) -> anyhow::Result<()> {
         None => Vec::new(),
     };
     let server_rss = server.id().and_then(peak_rss_bytes).unwrap_or(0);
+    // Where the CPU went while the day was ingested (issue #22's breakdown).
+    let ingest_cpu = CpuAt {
+        client: own_cpu_seconds(),
+        serve: server.id().and_then(cpu_seconds).unwrap_or(0.0),
+        clickhouse: clickhouse_cpu(&servers),
+    };
     stop_server(&mut server).await;
     let summary = &summaries[0];
     // At least once: an insert ClickHouse failed after committing part of
@@ -192,6 +198,7 @@ pub async fn run(args: BenchFullscaleArgs) -> anyhow::Result<()> {
             .await?;
         disk_bytes += bytes;
     }
+    let clickhouse_after_jobs = clickhouse_cpu(&servers);
     let clickhouse_rss: Vec<u64> = servers
         .iter()
         .map(|s| s.pid().and_then(peak_rss_bytes).unwrap_or(0))
@@ -294,6 +301,12 @@ pub async fn run(args: BenchFullscaleArgs) -> anyhow::Result<()> {
             n => format!("{n} slices"),
         }
     );
+    print_cpu(
+        &ingest_cpu,
+        &clickhouse_after_jobs,
+        jobs_run.cpu_seconds,
+        layout,
+    );
     if !samples.is_empty() {
         live_sampler::print_summary(&samples);
     }
@@ -306,6 +319,48 @@ pub async fn run(args: BenchFullscaleArgs) -> anyhow::Result<()> {
         }
     );
     Ok(())
+}
+
+/// CPU seconds used by each process by the end of ingest.
+struct CpuAt {
+    /// This process: the simulator, its HTTP client and the sampler.
+    client: f64,
+    serve: f64,
+    /// Each ClickHouse server, in layout order.
+    clickhouse: Vec<f64>,
+}
+
+fn clickhouse_cpu(servers: &[LocalClickHouse]) -> Vec<f64> {
+    servers
+        .iter()
+        .map(|s| s.pid().and_then(cpu_seconds).unwrap_or(0.0))
+        .collect()
+}
+
+/// CPU seconds per process and stage: where the day's time went.
+fn print_cpu(ingest: &CpuAt, clickhouse_at_end: &[f64], jobs_run: f64, layout: Layout) {
+    println!("CPU seconds (user + system) per process:");
+    println!("{:<34} {:>10} {:>10}", "", "ingest", "jobs");
+    println!(
+        "{:<34} {:>10.1} {:>10}",
+        "simulator + client + sampler", ingest.client, "-"
+    );
+    println!(
+        "{:<34} {:>10.1} {:>10}",
+        "highwater serve", ingest.serve, "-"
+    );
+    for (i, (at_ingest, at_end)) in ingest.clickhouse.iter().zip(clickhouse_at_end).enumerate() {
+        println!(
+            "{:<34} {at_ingest:>10.1} {:>10.1}",
+            format!(
+                "ClickHouse shard {} replica {}",
+                i / layout.replicas + 1,
+                i % layout.replicas + 1
+            ),
+            at_end - at_ingest
+        );
+    }
+    println!("{:<34} {:>10} {jobs_run:>10.1}", "highwater jobs run", "-");
 }
 
 fn server_config(

@@ -14,8 +14,9 @@ use bytes::Bytes;
 
 use crate::bench::events::{BenchEvent, generate};
 use crate::bench::fresh_database;
+use crate::bench::live_sampler::quantile;
 use crate::bench::post::{Batch, PostStats, post_all};
-use crate::bench::process::peak_rss_bytes;
+use crate::bench::process::{cpu_seconds, peak_rss_bytes};
 use crate::bench::server_process::{free_addr, spawn_server, stop_server, wait_shipped};
 use crate::cli::BenchIngestArgs;
 use crate::store::local_server::LocalClickHouse;
@@ -77,11 +78,18 @@ pub async fn run(args: BenchIngestArgs) -> anyhow::Result<()> {
     let mut stored_runs = Vec::new();
     let mut direct_runs = Vec::new();
     let mut peak_rss = 0;
+    // CPU seconds per run: highwater serve, and ClickHouse while it took
+    // highwater's inserts and while it took the direct ones.
+    let mut serve_cpu = Vec::new();
+    let mut clickhouse_api_cpu = Vec::new();
+    let mut clickhouse_direct_cpu = Vec::new();
+    let clickhouse_cpu = || clickhouse.pid().and_then(cpu_seconds).unwrap_or(0.0);
     for run in 1..=args.runs {
         eprintln!("run {run}/{}", args.runs);
         let db = fresh_database(&ch_url, API_DATABASE).await?;
         let _ = std::fs::remove_dir_all(&wal_dir);
         let mut server = spawn_server(&config_path, &listen).await?;
+        let clickhouse_before = clickhouse_cpu();
         let headers = [
             ("authorization", format!("Bearer {KEY}")),
             ("content-type", "application/json".to_owned()),
@@ -101,12 +109,15 @@ pub async fn run(args: BenchIngestArgs) -> anyhow::Result<()> {
             ..stats.clone()
         };
         peak_rss = peak_rss.max(server.id().and_then(peak_rss_bytes).unwrap_or(0));
+        serve_cpu.push(server.id().and_then(cpu_seconds).unwrap_or(0.0));
+        clickhouse_api_cpu.push(clickhouse_cpu() - clickhouse_before);
         stop_server(&mut server).await;
         check_count(&db, args.events).await?;
         api_runs.push(stats);
         stored_runs.push(stored);
 
         let db = fresh_database(&ch_url, DIRECT_DATABASE).await?;
+        let clickhouse_before = clickhouse_cpu();
         let headers = [("content-type", "application/x-ndjson".to_owned())];
         let stats = post_all(
             &direct_url,
@@ -117,6 +128,7 @@ pub async fn run(args: BenchIngestArgs) -> anyhow::Result<()> {
         )
         .await?;
         check_count(&db, args.events).await?;
+        clickhouse_direct_cpu.push(clickhouse_cpu() - clickhouse_before);
         direct_runs.push(stats);
     }
     clickhouse.stop().await;
@@ -144,6 +156,13 @@ pub async fn run(args: BenchIngestArgs) -> anyhow::Result<()> {
     println!(
         "highwater server peak RSS:   {:.0} MB (target <= 300 MB)",
         peak_rss as f64 / 1e6
+    );
+    let per_million = |cpu: Vec<f64>| quantile(&cpu, 0.5).unwrap_or(0.0) / args.events as f64 * 1e6;
+    println!(
+        "CPU seconds per million events (medians): highwater serve {:.2}, ClickHouse taking highwater's inserts {:.2}, ClickHouse taking JSONEachRow {:.2}",
+        per_million(serve_cpu),
+        per_million(clickhouse_api_cpu),
+        per_million(clickhouse_direct_cpu)
     );
     Ok(())
 }

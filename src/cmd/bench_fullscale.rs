@@ -16,6 +16,7 @@ use std::sync::Arc;
 
 use anyhow::{Context, ensure};
 
+use crate::bench::cpu_breakdown::{CpuAt, clickhouse_cpu, print_cpu};
 use crate::bench::fresh_database_on;
 use crate::bench::live_sampler::{self, Target};
 use crate::bench::process::{cpu_seconds, measure, own_cpu_seconds, peak_rss_bytes};
@@ -319,48 +320,6 @@ pub async fn run(args: BenchFullscaleArgs) -> anyhow::Result<()> {
         }
     );
     Ok(())
-}
-
-/// CPU seconds used by each process by the end of ingest.
-struct CpuAt {
-    /// This process: the simulator, its HTTP client and the sampler.
-    client: f64,
-    serve: f64,
-    /// Each ClickHouse server, in layout order.
-    clickhouse: Vec<f64>,
-}
-
-fn clickhouse_cpu(servers: &[LocalClickHouse]) -> Vec<f64> {
-    servers
-        .iter()
-        .map(|s| s.pid().and_then(cpu_seconds).unwrap_or(0.0))
-        .collect()
-}
-
-/// CPU seconds per process and stage: where the day's time went.
-fn print_cpu(ingest: &CpuAt, clickhouse_at_end: &[f64], jobs_run: f64, layout: Layout) {
-    println!("CPU seconds (user + system) per process:");
-    println!("{:<34} {:>10} {:>10}", "", "ingest", "jobs");
-    println!(
-        "{:<34} {:>10.1} {:>10}",
-        "simulator + client + sampler", ingest.client, "-"
-    );
-    println!(
-        "{:<34} {:>10.1} {:>10}",
-        "highwater serve", ingest.serve, "-"
-    );
-    for (i, (at_ingest, at_end)) in ingest.clickhouse.iter().zip(clickhouse_at_end).enumerate() {
-        println!(
-            "{:<34} {at_ingest:>10.1} {:>10.1}",
-            format!(
-                "ClickHouse shard {} replica {}",
-                i / layout.replicas + 1,
-                i % layout.replicas + 1
-            ),
-            at_end - at_ingest
-        );
-    }
-    println!("{:<34} {:>10} {jobs_run:>10.1}", "highwater jobs run", "-");
 }
 
 fn server_config(

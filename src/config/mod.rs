@@ -3,6 +3,7 @@
 //! fast with a message that names it.
 
 mod alert;
+mod env;
 pub(crate) mod keys;
 mod moved_keys;
 mod project;
@@ -119,31 +120,6 @@ impl Settings {
             tracing::warn!("{warning}");
         }
         Ok(settings)
-    }
-
-    /// `lookup` is injected so tests need not touch the process environment.
-    pub fn apply_env(&mut self, lookup: impl Fn(&str) -> Option<String>) -> anyhow::Result<()> {
-        if let Some(listen) = lookup("HIGHWATER_LISTEN") {
-            self.listen = listen
-                .parse()
-                .with_context(|| format!("HIGHWATER_LISTEN={listen:?} is not host:port"))?;
-        }
-        if let Some(dir) = lookup("HIGHWATER_DATA_DIR") {
-            self.data_dir = dir.into();
-        }
-        if let Some(url) = lookup("HIGHWATER_CLICKHOUSE_URL") {
-            self.clickhouse.url = Some(url).filter(|u| !u.is_empty());
-        }
-        if let Some(user) = lookup("HIGHWATER_CLICKHOUSE_USER") {
-            self.clickhouse.user = user;
-        }
-        if let Some(password) = lookup("HIGHWATER_CLICKHOUSE_PASSWORD") {
-            self.clickhouse.password = password;
-        }
-        if let Some(database) = lookup("HIGHWATER_CLICKHOUSE_DATABASE") {
-            self.clickhouse.database = database;
-        }
-        Ok(())
     }
 
     pub fn validate(&self) -> anyhow::Result<()> {

@@ -299,29 +299,33 @@ mod tests {
         NaiveDate::from_ymd_opt(2020, 3, 26).unwrap()
     }
 
+    /// Loads `dashboard` for project alpha over `figures`, today being
+    /// [`today`].
+    async fn load_for_alpha(
+        figures: &InMemoryFigures,
+        dashboard: &Dashboard,
+    ) -> Result<Vec<LoadedPanel>, LoadError> {
+        let project = ProjectSettings::new(
+            "alpha",
+            "alpha-ingest-key-0123456789",
+            "alpha-read-key-0123456789ab",
+        );
+        load(figures, &project, dashboard, None, &[], today()).await
+    }
+
     #[tokio::test]
     async fn a_store_that_is_away_is_a_store_error_not_a_bad_dashboard() {
         let figures = InMemoryFigures {
             unavailable: true,
             ..Default::default()
         };
-        let project = ProjectSettings::new(
-            "alpha",
-            "alpha-ingest-key-0123456789",
-            "alpha-read-key-0123456789ab",
-        );
         let dashboard = Dashboard::built_in("overview").unwrap();
-        let result = load(&figures, &project, &dashboard, None, &[], today()).await;
+        let result = load_for_alpha(&figures, &dashboard).await;
         assert!(matches!(result, Err(LoadError::Store(_))), "{result:?}");
     }
 
     #[tokio::test]
     async fn a_panel_day_that_is_not_a_day_names_its_panel() {
-        let project = ProjectSettings::new(
-            "alpha",
-            "alpha-ingest-key-0123456789",
-            "alpha-read-key-0123456789ab",
-        );
         let mut dashboard = Dashboard::built_in("overview").unwrap();
         let panel = dashboard
             .panels
@@ -330,16 +334,9 @@ mod tests {
             .expect("the overview has an intraday panel");
         panel.day = Some("yesterday".into());
         let title = panel.title.clone();
-        let error = load(
-            &InMemoryFigures::default(),
-            &project,
-            &dashboard,
-            None,
-            &[],
-            today(),
-        )
-        .await
-        .unwrap_err();
+        let error = load_for_alpha(&InMemoryFigures::default(), &dashboard)
+            .await
+            .unwrap_err();
         assert!(
             matches!(&error, LoadError::PanelDay { panel, day } if *panel == title && day == "yesterday"),
             "{error:?}"
@@ -348,22 +345,10 @@ mod tests {
 
     #[tokio::test]
     async fn without_figures_every_panel_still_loads_empty() {
-        let project = ProjectSettings::new(
-            "alpha",
-            "alpha-ingest-key-0123456789",
-            "alpha-read-key-0123456789ab",
-        );
         let dashboard = Dashboard::built_in("overview").unwrap();
-        let panels = load(
-            &InMemoryFigures::default(),
-            &project,
-            &dashboard,
-            None,
-            &[],
-            today(),
-        )
-        .await
-        .unwrap();
+        let panels = load_for_alpha(&InMemoryFigures::default(), &dashboard)
+            .await
+            .unwrap();
         assert_eq!(panels.len(), dashboard.panels.len());
         assert!(
             panels.iter().all(|p| p.to == today()),

@@ -1,6 +1,7 @@
 //! Benchmark helpers: realistic events and sessions, posting them with
 //! timings, process measurements.
 
+pub(crate) mod clickhouse_work;
 pub(crate) mod cpu_breakdown;
 pub(crate) mod day_of_sessions;
 pub(crate) mod events;

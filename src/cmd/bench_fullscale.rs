@@ -16,6 +16,7 @@ use std::sync::Arc;
 
 use anyhow::{Context, ensure};
 
+use crate::bench::clickhouse_work;
 use crate::bench::cpu_breakdown::{CpuAt, clickhouse_cpu, print_cpu};
 use crate::bench::fresh_database_on;
 use crate::bench::live_sampler::{self, Target};
@@ -61,7 +62,7 @@ pub async fn run(args: BenchFullscaleArgs) -> anyhow::Result<()> {
         1 => None,
         _ => Some(LocalZooKeeper::start(&args.data_dir.join("zookeeper")).await?),
     };
-    let servers = local_cluster::start(
+    let servers = local_cluster::start_accounted(
         &ServerBinary::find()?,
         &args.data_dir,
         layout,
@@ -142,6 +143,7 @@ pub async fn run(args: BenchFullscaleArgs) -> anyhow::Result<()> {
     };
     let server_rss = server.id().and_then(peak_rss_bytes).unwrap_or(0);
     // Where the CPU went while the day was ingested (issue #22's breakdown).
+    let ingest_end = chrono::Utc::now().timestamp();
     let ingest_cpu = CpuAt {
         client: own_cpu_seconds(),
         serve: server.id().and_then(cpu_seconds).unwrap_or(0.0),
@@ -200,6 +202,7 @@ pub async fn run(args: BenchFullscaleArgs) -> anyhow::Result<()> {
         disk_bytes += bytes;
     }
     let clickhouse_after_jobs = clickhouse_cpu(&servers);
+    let accounting = clickhouse_work::read_servers(&urls, layout, DATABASE, ingest_end).await;
     let clickhouse_rss: Vec<u64> = servers
         .iter()
         .map(|s| s.pid().and_then(peak_rss_bytes).unwrap_or(0))
@@ -308,6 +311,7 @@ pub async fn run(args: BenchFullscaleArgs) -> anyhow::Result<()> {
         jobs_run.cpu_seconds,
         layout,
     );
+    clickhouse_work::print_servers(&accounting);
     if !samples.is_empty() {
         live_sampler::print_summary(&samples);
     }

@@ -36,6 +36,27 @@ pub async fn start(
     layout: Layout,
     zookeeper: Option<u16>,
 ) -> Result<Vec<LocalClickHouse>, LocalServerError> {
+    start_servers(binary, data_dir, layout, zookeeper, false).await
+}
+
+/// [`start`], with every server keeping `system.query_log` and
+/// `system.part_log`: for the benchmarks' breakdown of ClickHouse's work.
+pub async fn start_accounted(
+    binary: &ServerBinary,
+    data_dir: &Path,
+    layout: Layout,
+    zookeeper: Option<u16>,
+) -> Result<Vec<LocalClickHouse>, LocalServerError> {
+    start_servers(binary, data_dir, layout, zookeeper, true).await
+}
+
+async fn start_servers(
+    binary: &ServerBinary,
+    data_dir: &Path,
+    layout: Layout,
+    zookeeper: Option<u16>,
+    accounting: bool,
+) -> Result<Vec<LocalClickHouse>, LocalServerError> {
     let count = layout.servers();
     let mut dirs = Vec::with_capacity(count);
     for index in 0..count {
@@ -66,7 +87,7 @@ pub async fn start(
                 1 => String::new(),
                 _ => cluster_sections(EMBEDDED_CLUSTER, &tcp, layout.replicas, index, zookeeper),
             };
-            match LocalClickHouse::start_once(binary, dir, *ports, &cluster).await {
+            match LocalClickHouse::start_once(binary, dir, *ports, &cluster, accounting).await {
                 Ok(server) => servers.push(server),
                 // Another process may grab a port between our probe and the bind.
                 Err(LocalServerError::Exited { log_tail, .. })

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use tokio::process::{Child, Command};
 
-use super::server_config::{Ports, USERS_XML, greeting, server_config};
+use super::server_config::{Ports, greeting, server_config, users_xml};
 
 const READY_TIMEOUT: Duration = Duration::from_secs(60);
 const STOP_TIMEOUT: Duration = Duration::from_secs(30);
@@ -103,6 +103,8 @@ pub struct LocalClickHouse {
     /// The cluster sections of its config (empty for a lone server), kept
     /// for restarts.
     cluster: String,
+    /// Whether it keeps `system.query_log` and `system.part_log`.
+    accounting: bool,
 }
 
 /// The cluster name of an embedded cluster, in every server's config.
@@ -110,16 +112,18 @@ pub const EMBEDDED_CLUSTER: &str = "highwater";
 
 impl LocalClickHouse {
     /// Starts one server on `dir` with `ports` and the `cluster` sections
-    /// of its config, and waits until it answers.
+    /// of its config (with `accounting`, its query and part logs), and
+    /// waits until it answers.
     pub(super) async fn start_once(
         binary: &ServerBinary,
         dir: &Path,
         ports: Ports,
         cluster: &str,
+        accounting: bool,
     ) -> Result<Self, LocalServerError> {
         let config = dir.join("config.xml");
-        write_file(&config, &server_config(dir, ports, cluster))?;
-        write_file(&dir.join("users.xml"), USERS_XML)?;
+        write_file(&config, &server_config(dir, ports, cluster, accounting))?;
+        write_file(&dir.join("users.xml"), &users_xml(accounting))?;
         // highwater owns this server, and may start it again after a kill
         // or a power cut. A replica can then hold parts its coordinator
         // never registered, or parts cut short; ClickHouse refuses to start
@@ -166,6 +170,7 @@ impl LocalClickHouse {
             ports,
             dir: dir.to_owned(),
             cluster: cluster.to_owned(),
+            accounting,
         };
         tracing::info!(binary = %binary.path.display(), http_port = ports.http, dir = %dir.display(), "starting ClickHouse");
         server.wait_ready(binary).await?;
@@ -274,8 +279,14 @@ impl LocalClickHouse {
     /// [`LocalClickHouse::kill`]): clients configured with its URL reconnect.
     pub async fn restart(&mut self) -> Result<(), LocalServerError> {
         self.kill().await;
-        let restarted =
-            Self::start_once(&self.binary, &self.dir, self.ports, &self.cluster).await?;
+        let restarted = Self::start_once(
+            &self.binary,
+            &self.dir,
+            self.ports,
+            &self.cluster,
+            self.accounting,
+        )
+        .await?;
         // The old value's child has exited: dropping it does nothing.
         *self = restarted;
         Ok(())

@@ -5,9 +5,13 @@ use std::path::Path;
 
 /// `<yandex>` is the root both 18.16 and current releases accept.
 /// `cluster`: the sections that make the server part of a cluster
-/// ([`cluster_sections`]), or empty.
-pub fn server_config(dir: &Path, ports: Ports, cluster: &str) -> String {
+/// ([`cluster_sections`]), or empty. `accounting`: keep `system.query_log`
+/// and `system.part_log` (with [`users_xml`]`(true)`), for the benchmarks'
+/// breakdown of ClickHouse's work; off by default, as 18.16 cannot expire
+/// their rows.
+pub fn server_config(dir: &Path, ports: Ports, cluster: &str, accounting: bool) -> String {
     let greeting = greeting(dir);
+    let accounting = if accounting { ACCOUNTING } else { "" };
     let dir = dir.display();
     let Ports {
         http: http_port,
@@ -39,6 +43,7 @@ pub fn server_config(dir: &Path, ports: Ports, cluster: &str) -> String {
   <http_server_default_response><![CDATA[{greeting}]]></http_server_default_response>
   <max_concurrent_queries>100</max_concurrent_queries>
   {cluster}
+  {accounting}
 </yandex>
 "#
     )
@@ -51,7 +56,27 @@ pub fn greeting(dir: &Path) -> String {
     format!("highwater ClickHouse on {}", dir.display())
 }
 
-pub const USERS_XML: &str = r#"<yandex>
+/// The logs of what the server did: every query (with its CPU time in
+/// `ProfileEvents`) and every part written, merged or fetched.
+const ACCOUNTING: &str = "<query_log><database>system</database><table>query_log</table>\
+     <flush_interval_milliseconds>7500</flush_interval_milliseconds></query_log>\
+     <part_log><database>system</database><table>part_log</table>\
+     <flush_interval_milliseconds>7500</flush_interval_milliseconds></part_log>";
+
+/// The one user; `log_queries`: every query goes to `system.query_log`.
+pub fn users_xml(log_queries: bool) -> String {
+    let profile = if log_queries {
+        "<log_queries>1</log_queries>"
+    } else {
+        ""
+    };
+    USERS_XML.replace(
+        "<default></default>",
+        &format!("<default>{profile}</default>"),
+    )
+}
+
+const USERS_XML: &str = r#"<yandex>
   <profiles><default></default></profiles>
   <users>
     <default>

@@ -19,7 +19,7 @@ const KINDS: &[(&str, &str)] = &[
     // On a cluster, the shard's part of a Distributed insert.
     ("INSERT INTO %events_local%", "insert events (+ views)"),
     ("INSERT%", "insert figures, leases, ..."),
-    ("%received_users%", "read sessions of changed users"),
+    ("%received_sessions%", "read sessions' new events (live)"),
     ("%minMerge(first_start)%", "read sessions (whole day)"),
     ("%system.%", "read system tables"),
 ];

@@ -37,12 +37,51 @@ pub enum Presence {
     Away,
 }
 
+fn sort_unique(presence: &mut Vec<(u32, i8)>) {
+    presence.sort_unstable();
+    presence.dedup();
+}
+
 /// Half-open `[start, end)` in epoch seconds.
 pub type Interval = (i64, i64);
 
 const AWAY: i8 = 2;
 
 impl SessionFacts {
+    /// Takes in `part`, the facts of more of the session's events: then
+    /// these are the facts of all of them (the aggregates ClickHouse keeps
+    /// merge the same way: min, min, min, max, and the union of presence
+    /// events, kept sorted without repeats so that reading the same events
+    /// twice changes nothing). Returns whether anything changed.
+    pub fn absorb(&mut self, part: &SessionFacts) -> bool {
+        let before = (
+            self.first_start,
+            self.first_event,
+            self.first_end,
+            self.last_alive,
+        );
+        self.first_start = self.first_start.min(part.first_start);
+        self.first_event = self.first_event.min(part.first_event);
+        self.first_end = self.first_end.min(part.first_end);
+        self.last_alive = self.last_alive.max(part.last_alive);
+        let mut changed = before
+            != (
+                self.first_start,
+                self.first_event,
+                self.first_end,
+                self.last_alive,
+            );
+        if !part.presence.is_empty() {
+            // Without repeats, any new pair lengthens it.
+            sort_unique(&mut self.presence);
+            let had = self.presence.len();
+            self.presence.extend_from_slice(&part.presence);
+            sort_unique(&mut self.presence);
+            changed |= self.presence.len() != had;
+        }
+        changed
+    }
+
     /// `I(s)`; `None` when empty.
     pub fn interval(&self, rules: SessionRules) -> Option<Interval> {
         let start = i64::from(if self.first_start != NO_MIN {
@@ -128,6 +167,51 @@ mod tests {
             last_alive,
             presence: Vec::new(),
         }
+    }
+
+    #[test]
+    fn absorbing_parts_gives_the_facts_of_all_their_events() {
+        // Events (type, ts, status) of one session, in two parts with one
+        // event in both (read twice).
+        let start = (1, 100, 0);
+        let presence_away = (4, 150, 2);
+        let heartbeat = (3, 200, 0);
+        let end = (2, 300, 0);
+        let presence_active = (4, 250, 1);
+        let of = |events: &[(u8, u32, i8)]| SessionFacts {
+            first_start: events
+                .iter()
+                .filter(|e| e.0 == 1)
+                .map(|e| e.1)
+                .min()
+                .unwrap_or(NO_MIN),
+            first_event: events.iter().map(|e| e.1).min().unwrap(),
+            first_end: events
+                .iter()
+                .filter(|e| e.0 == 2)
+                .map(|e| e.1)
+                .min()
+                .unwrap_or(NO_MIN),
+            last_alive: events
+                .iter()
+                .filter(|e| e.0 != 2)
+                .map(|e| e.1)
+                .max()
+                .unwrap_or(0),
+            presence: events
+                .iter()
+                .filter(|e| e.0 == 4)
+                .map(|e| (e.1, e.2))
+                .collect(),
+        };
+        let mut facts = of(&[heartbeat, presence_active, presence_away]);
+        assert!(facts.absorb(&of(&[start, end, presence_away])));
+        let mut all = of(&[start, presence_away, heartbeat, end, presence_active]);
+        all.presence.sort_unstable();
+        assert_eq!(facts, all);
+        // The same events again change nothing.
+        assert!(!facts.absorb(&of(&[heartbeat, presence_away])));
+        assert_eq!(facts, all);
     }
 
     #[test]

@@ -28,6 +28,8 @@ struct SessionRow<'a> {
     user_id: &'a str,
     #[serde(rename = "s_bucket")]
     bucket: u8,
+    #[serde(rename = "s_session")]
+    session: u64,
     #[serde(rename = "s_first_start")]
     first_start: u32,
     #[serde(rename = "s_first_event")]
@@ -85,27 +87,26 @@ pub fn read(
     )
 }
 
-/// The sessions in `range` of the users of `project` with an event
-/// received (`received_ms`) at or after `since_ms` (found in
-/// `received_users`, which holds the last [`RECEIVED_USERS_KEPT_DAYS`] UTC
-/// days): every session of those users, changed or not. On a cluster each
-/// shard finds its own users (`distributed_product_mode = local`: a user's
-/// events, sessions and receipts live on one shard).
+/// The session states of the events of `project` received
+/// (`received_ms`) at or after `since_ms`, per session, from
+/// `received_sessions` (which holds the last [`RECEIVED_KEPT_DAYS`] UTC
+/// days): for each session with such events, what those events alone say
+/// (a part of the session, to be merged into what was known of it), only
+/// from the days of `range`. Reads the newest rows only (the table's sort
+/// key). On a cluster each shard groups its own (a user's events live on
+/// one shard).
 ///
-/// [`RECEIVED_USERS_KEPT_DAYS`]: crate::store::schema::RECEIVED_USERS_KEPT_DAYS
-pub fn read_of_users_changed_since(
+/// [`RECEIVED_KEPT_DAYS`]: crate::store::schema::RECEIVED_KEPT_DAYS
+pub fn read_received_since(
     client: &Client,
     project: &str,
     range: (NaiveDate, NaiveDate),
     since_ms: i64,
 ) -> Result<Sessions, StoreError> {
-    let changed = format!(
-        "user_id IN (SELECT user_id FROM received_users
-                     WHERE project = ? AND received_ms >= {since_ms})"
-    );
+    let since = format!("received_ms >= {since_ms}");
     let narrowing = Narrowing {
-        condition: &changed,
-        condition_binds_project: true,
+        table: "received_sessions",
+        condition: &since,
         having: "1",
     };
     read_narrowed(client, project, range, 0..BUCKETS as u8, false, narrowing)
@@ -136,21 +137,21 @@ pub fn read_maybe_open_at(
     read_narrowed(client, project, range, buckets, with_segments, narrowing)
 }
 
-/// What a read keeps beyond its days and buckets: sessions meeting
-/// `condition` (SQL on `sessions_by_day`'s columns, with one `?` for the
-/// project if `condition_binds_project`), then those meeting `having` (on
-/// the merged `s_*` columns).
+/// Where a read reads (`sessions_by_day`, or `received_sessions`: the same
+/// states per session and day) and what it keeps beyond its days and
+/// buckets: rows meeting `condition` (SQL on the table's columns), then
+/// sessions meeting `having` (on the merged `s_*` columns).
 #[derive(Clone, Copy)]
 struct Narrowing<'a> {
+    table: &'a str,
     condition: &'a str,
-    condition_binds_project: bool,
     having: &'a str,
 }
 
 impl Narrowing<'_> {
     const NONE: Narrowing<'static> = Narrowing {
+        table: "sessions_by_day",
         condition: "1",
-        condition_binds_project: false,
         having: "1",
     };
 }
@@ -174,21 +175,23 @@ fn read_narrowed(
     } else {
         "'' AS s_platform, '' AS s_country, '' AS s_org_id".to_owned()
     };
-    let mut query = client
+    let cursor = client
         .query(&format!(
             "SELECT user_id,
                     bucket AS s_bucket,
+                    cityHash64(session_id) AS s_session,
                     minMerge(first_start) AS s_first_start,
                     minMerge(first_event) AS s_first_event,
                     minMerge(first_end) AS s_first_end,
                     maxMerge(last_alive) AS s_last_alive,
                     groupArrayMerge(presence) AS s_presence,
                     {segments}
-             FROM sessions_by_day
+             FROM {table}
              WHERE project = ? AND day >= toDate(?) AND day <= toDate(?)
                AND bucket >= ? AND bucket < ? AND {condition}
              GROUP BY bucket, user_id, session_id
              HAVING {having}",
+            table = narrowing.table,
             condition = narrowing.condition,
             having = narrowing.having,
         ))
@@ -196,23 +199,19 @@ fn read_narrowed(
         .bind(from.to_string())
         .bind(to.to_string())
         .bind(buckets.start)
-        .bind(buckets.end);
-    if narrowing.condition_binds_project {
-        query = query.bind(project);
-    }
-    let cursor = query
+        .bind(buckets.end)
         .with_setting("distributed_group_by_no_merge", "1")
-        // A subquery of `condition` reads each shard's own rows.
-        .with_setting("distributed_product_mode", "local")
         .fetch::<SessionRow<'_>>()?;
     Ok(Sessions { cursor })
 }
 
-/// One session as read: its user, bucket, facts and segment values
-/// (platform, country, org_id), borrowed until the next read.
+/// One session as read: its user, bucket, session (a hash of its id),
+/// facts and segment values (platform, country, org_id), borrowed until
+/// the next read.
 pub struct SessionRead<'a> {
     pub user_id: &'a str,
     pub bucket: u8,
+    pub session: u64,
     pub facts: SessionFacts,
     pub values: [&'a str; 3],
 }
@@ -233,6 +232,7 @@ impl Sessions {
         Ok(Some(SessionRead {
             user_id: row.user_id,
             bucket: row.bucket,
+            session: row.session,
             facts,
             values: [row.platform, row.country, row.org_id],
         }))

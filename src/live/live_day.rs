@@ -1,14 +1,16 @@
 //! Today's session figures kept up to date between full computations: the
-//! per-second counts of the day and, per user, what that user added to them
-//! (`Contribution`), so that when a user's sessions change the old part is
-//! taken back and the new one added — the figures then equal a full
-//! computation over the same sessions, at the cost of the changed users
-//! only.
+//! per-second counts of the day and, per user, the user's sessions (their
+//! facts), so that when new events of a user arrive, what the user added
+//! to the counts (`Contribution`) is taken back and what the user adds now
+//! is added — the figures then equal a full computation over the same
+//! sessions, at the cost of the changed users only, and the new events are
+//! all that is read (`received_sessions`).
 //!
 //! The per-user part is computed by the same functions as the full
 //! computation's (`session_in_day`, `merged`), so the two cannot disagree.
-//! Kept per user: ids as 128-bit hashes and a few intervals packed in one
-//! allocation (about 100 bytes with the map).
+//! Kept per user: the id as a 128-bit hash and the facts of each session
+//! that may touch the day, by a 64-bit hash of the session id (about 100
+//! bytes with the map, more with presence events).
 
 use std::collections::BTreeMap;
 
@@ -24,8 +26,7 @@ use crate::jobs::day_accumulator::{
 };
 use crate::jobs::session_interval::{Interval, SessionFacts, SessionRules};
 
-/// What one user adds to the day, packed into one allocation (a day of
-/// Slack's size keeps some 20 million of them): three counts (online,
+/// What one user adds to the day, packed into one allocation: three counts (online,
 /// active and connection intervals), the intervals as offsets from the
 /// day's start — clipped to the day, as `SecondDeltas` clips them, so
 /// nothing counted changes —, then the lengths of the user's sessions whose
@@ -37,7 +38,11 @@ struct Contribution(Box<[u32]>);
 const HEADER: usize = 3;
 
 impl Contribution {
-    fn of(window: &DayWindow, rules: SessionRules, sessions: &[SessionFacts]) -> Self {
+    fn of<'a>(
+        window: &DayWindow,
+        rules: SessionRules,
+        sessions: impl IntoIterator<Item = &'a SessionFacts>,
+    ) -> Self {
         let mut lengths: SmallVec<[u64; 1]> = SmallVec::new();
         let mut connections: Intervals = SmallVec::new();
         let mut in_day = Vec::new();
@@ -100,11 +105,10 @@ impl Contribution {
     fn touches_day(&self) -> bool {
         self.0[0] > 0
     }
-
-    fn is_empty(&self) -> bool {
-        self.0[2] == 0 && self.lengths().next().is_none()
-    }
 }
+
+/// A user's sessions as known: (hash of the session id, facts).
+pub type UserSessions = SmallVec<[(u64, SessionFacts); 1]>;
 
 pub struct LiveDay {
     window: DayWindow,
@@ -118,7 +122,7 @@ pub struct LiveDay {
     lengths: BTreeMap<u64, u64>,
     /// Users with a session touching the day (`online` not empty).
     dau: u64,
-    users: FxHashMap<u128, Contribution>,
+    users: FxHashMap<u128, UserSessions>,
 }
 
 impl LiveDay {
@@ -140,22 +144,45 @@ impl LiveDay {
         &self.window
     }
 
-    /// Replaces what `user_id` adds to the day with what `sessions` (all of
-    /// the user's sessions that can touch it) add.
-    pub fn set_user(&mut self, user_id: &str, sessions: &[SessionFacts]) {
+    /// Replaces `user_id`'s sessions with `sessions` (all of the user's
+    /// sessions that can touch the day, as a full read finds them).
+    pub fn set_user(&mut self, user_id: &str, sessions: UserSessions) {
         let key = xxh3_128(user_id.as_bytes());
-        let new = Contribution::of(&self.window, self.rules, sessions);
-        let old = self.users.remove(&key);
-        if old.as_ref() == Some(&new) {
-            self.users.insert(key, new);
-            return;
+        let old = self.users.remove(&key).unwrap_or_default();
+        let old = Contribution::of(&self.window, self.rules, old.iter().map(|(_, f)| f));
+        let new = Contribution::of(&self.window, self.rules, sessions.iter().map(|(_, f)| f));
+        if !sessions.is_empty() {
+            self.users.insert(key, sessions);
         }
-        if let Some(old) = &old {
+        self.replace(&old, &new);
+    }
+
+    /// Adds to `user_id`'s sessions what `parts` say (the facts of new
+    /// events of sessions known or new; see [`SessionFacts::absorb`]).
+    pub fn add_to_user(&mut self, user_id: &str, parts: &[(u64, SessionFacts)]) {
+        let (window, rules) = (self.window, self.rules);
+        let sessions = self.users.entry(xxh3_128(user_id.as_bytes())).or_default();
+        let old = Contribution::of(&window, rules, sessions.iter().map(|(_, f)| f));
+        let mut changed = false;
+        for (id, part) in parts {
+            match sessions.iter_mut().find(|(known, _)| known == id) {
+                Some((_, facts)) => changed |= facts.absorb(part),
+                None => {
+                    sessions.push((*id, part.clone()));
+                    changed = true;
+                }
+            }
+        }
+        if changed {
+            let new = Contribution::of(&window, rules, sessions.iter().map(|(_, f)| f));
+            self.replace(&old, &new);
+        }
+    }
+
+    fn replace(&mut self, old: &Contribution, new: &Contribution) {
+        if old != new {
             self.count(old, false);
-        }
-        if !new.is_empty() {
-            self.count(&new, true);
-            self.users.insert(key, new);
+            self.count(new, true);
         }
     }
 
@@ -308,8 +335,99 @@ mod tests {
                     }
                     _ => sessions.push(random_session(&mut rng, &w)),
                 }
-                live.set_user(&user, sessions);
+                let known = sessions
+                    .iter()
+                    .enumerate()
+                    .map(|(i, facts)| (i as u64, facts.clone()))
+                    .collect();
+                live.set_user(&user, known);
             }
+            same(&live.figures(&live.counts()), &full(w, &users));
+        }
+    }
+
+    /// One event: (user, session, kind, second, status); kinds as in
+    /// `events`: 1 start, 2 end, 3 heartbeat, 4 presence.
+    type Event = (u8, u64, u8, u32, i8);
+
+    /// The facts of `events` of one session, straight from the definitions
+    /// (as `sessions_by_day`'s states say them).
+    fn facts_of(events: &[&Event]) -> SessionFacts {
+        let seconds = |kind: Option<u8>| {
+            events
+                .iter()
+                .filter(move |e| kind.is_none_or(|k| e.2 == k))
+                .map(|e| e.3)
+        };
+        SessionFacts {
+            first_start: seconds(Some(1)).min().unwrap_or(NO_MIN),
+            first_event: seconds(None).min().unwrap(),
+            first_end: seconds(Some(2)).min().unwrap_or(NO_MIN),
+            last_alive: events
+                .iter()
+                .filter(|e| e.2 != 2)
+                .map(|e| e.3)
+                .max()
+                .unwrap_or(0),
+            presence: events
+                .iter()
+                .filter(|e| e.2 == 4)
+                .map(|e| (e.3, e.4))
+                .collect(),
+        }
+    }
+
+    /// Per user and session, the facts of `events`.
+    fn grouped(events: &[Event]) -> BTreeMap<u8, BTreeMap<u64, SessionFacts>> {
+        let mut by_session: BTreeMap<(u8, u64), Vec<&Event>> = BTreeMap::new();
+        for e in events {
+            by_session.entry((e.0, e.1)).or_default().push(e);
+        }
+        let mut users: BTreeMap<u8, BTreeMap<u64, SessionFacts>> = BTreeMap::new();
+        for ((user, session), events) in by_session {
+            users
+                .entry(user)
+                .or_default()
+                .insert(session, facts_of(&events));
+        }
+        users
+    }
+
+    #[test]
+    fn new_events_added_round_by_round_end_where_a_full_computation_is() {
+        let w = window();
+        for seed in 0..20 {
+            let mut rng = SmallRng::seed_from_u64(seed);
+            let events: Vec<Event> = (0..400)
+                .map(|_| {
+                    let (user, session) = (rng.random_range(0..12u8), rng.random_range(0..3u64));
+                    let at = rng.random_range(w.start - 7200..w.end + 600) as u32;
+                    let kind = rng.random_range(1..=4u8);
+                    (user, session, kind, at, rng.random_range(1..=2i8))
+                })
+                .collect();
+            // A first full read of what arrived before the first cut, then
+            // rounds of what arrived since, each also reading again the
+            // last few events of the round before (the overlap).
+            let first = rng.random_range(0..events.len());
+            let mut live = LiveDay::new(w, RULES);
+            for (user, sessions) in grouped(&events[..first]) {
+                live.set_user(&user.to_string(), sessions.into_iter().collect());
+            }
+            let mut from = first;
+            while from < events.len() {
+                let to = (from + rng.random_range(1..60)).min(events.len());
+                let again = from.saturating_sub(rng.random_range(0..5));
+                for (user, parts) in grouped(&events[again..to]) {
+                    let parts: Vec<_> = parts.into_iter().collect();
+                    live.add_to_user(&user.to_string(), &parts);
+                }
+                from = to;
+            }
+            let users = grouped(&events)
+                .into_iter()
+                .map(|(user, sessions)| (user.to_string(), sessions.into_values().collect()))
+                .collect();
             same(&live.figures(&live.counts()), &full(w, &users));
         }
     }

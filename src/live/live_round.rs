@@ -1,15 +1,15 @@
 //! The live rounds, on a loop of their own beside the full rounds of
 //! `schedule` (a full round of a large day must not hold them back):
-//! today's session figures brought up to date from the users whose events
+//! today's session figures brought up to date with the events that
 //! arrived since the last round (`LiveDay`), stored as a new version of
 //! today's row and minutes, and today's per-second counts published for
 //! online now (`LiveBoard`). The first round of a day (or of the process)
-//! reads the whole day once.
-//!
-//! Changed users are found by receive time (in `received_users`), from the
-//! previous round's cut-off minus [`crate::jobs::rounds::WATERMARK_OVERLAP_MS`];
-//! a round's cut-off is now, or the oldest batch still in this process's
-//! log (those reach ClickHouse later than they were received).
+//! reads the whole day once; later rounds read only the new events' session
+//! states, by receive time (in `received_sessions`), from the previous
+//! round's cut-off minus [`crate::jobs::rounds::WATERMARK_OVERLAP_MS`]: a
+//! round costs what changed, not the day. A round's cut-off is now, or the
+//! oldest batch still in this process's log (those reach ClickHouse later
+//! than they were received).
 //!
 //! WAU and MAU are not recounted here: a round keeps the highest of every
 //! version of today's row (raised to today's DAU if that passed it). Today's
@@ -24,9 +24,8 @@ use std::time::Duration;
 
 use compact_str::CompactString;
 use rustc_hash::FxHashMap;
-use smallvec::SmallVec;
 
-use super::live_day::LiveDay;
+use super::live_day::{LiveDay, UserSessions};
 use crate::clock::Clock;
 use crate::config::ProjectSettings;
 use crate::domain::calendar::local_day;
@@ -34,13 +33,12 @@ use crate::domain::day_window::DayWindow;
 use crate::jobs::compute_day::{Stored, next_version, rules, store_figures};
 use crate::jobs::rounds::{Rounds, RoundsBase, WATERMARK_OVERLAP_MS, run_rounds};
 use crate::jobs::runner::RunError;
-use crate::jobs::session_interval::SessionFacts;
 use crate::jobs::sessions::{self, Sessions};
 use crate::jobs::slicing::{Slicing, slice_buckets};
 use crate::live::board::{LiveBoard, LiveCounts};
 use crate::store::StoreError;
 use crate::store::figures;
-use crate::store::received_users::kept_from_ms;
+use crate::store::received_sessions::kept_from_ms;
 
 /// The loop of live rounds, every `interval`, for every project.
 pub struct LiveRounds {
@@ -148,13 +146,15 @@ impl LiveFigures {
                 if day.window().day == today
                     && seen_ms - WATERMARK_OVERLAP_MS >= kept_from_ms(now_ms) =>
             {
-                let changed = sessions::read_of_users_changed_since(
+                let new = sessions::read_received_since(
                     client,
                     &project.name,
                     range,
                     seen_ms - WATERMARK_OVERLAP_MS,
                 )?;
-                set_users(&mut day, changed).await?;
+                for (user_id, parts) in by_user(new).await? {
+                    day.add_to_user(&user_id, &parts);
+                }
                 day
             }
             _ => {
@@ -163,7 +163,9 @@ impl LiveFigures {
                 for slice in 0..slices {
                     let buckets = slice_buckets(slice, slices);
                     let all = sessions::read(client, &project.name, range, buckets, false)?;
-                    set_users(&mut day, all).await?;
+                    for (user_id, sessions) in by_user(all).await? {
+                        day.set_user(&user_id, sessions);
+                    }
                 }
                 day
             }
@@ -186,23 +188,20 @@ impl LiveFigures {
     }
 }
 
-/// Gives `day` every user of `sessions` with all of that user's sessions
-/// (a user's sessions all come in one read).
-async fn set_users(day: &mut LiveDay, mut sessions: Sessions) -> Result<(), StoreError> {
-    let mut users: FxHashMap<CompactString, SmallVec<[SessionFacts; 2]>> = FxHashMap::default();
+/// The sessions of `sessions` grouped by user (a user's sessions all come
+/// in one read).
+async fn by_user(
+    mut sessions: Sessions,
+) -> Result<FxHashMap<CompactString, UserSessions>, StoreError> {
+    let mut users: FxHashMap<CompactString, UserSessions> = FxHashMap::default();
     while let Some(session) = sessions.next().await? {
+        let known = (session.session, session.facts);
         match users.get_mut(session.user_id) {
-            Some(sessions) => sessions.push(session.facts),
+            Some(sessions) => sessions.push(known),
             None => {
-                users.insert(
-                    session.user_id.into(),
-                    SmallVec::from_elem(session.facts, 1),
-                );
+                users.insert(session.user_id.into(), UserSessions::from_elem(known, 1));
             }
         }
     }
-    for (user_id, sessions) in &users {
-        day.set_user(user_id, sessions);
-    }
-    Ok(())
+    Ok(users)
 }

@@ -27,7 +27,7 @@ use crate::live::online_cache::OnlineCache;
 use crate::live::stored_figures::StoredFigures;
 use crate::monitoring::Monitoring;
 use crate::store::connect::topology;
-use crate::store::schema::received_users_table;
+use crate::store::schema::received_sessions_table;
 use crate::wal::{Wal, WalMonitor, WalTasks};
 
 pub use crate::store::storage::Storage;
@@ -54,7 +54,7 @@ pub struct Server {
     /// Every server's client, once given: old receipts are dropped there.
     shards: Vec<clickhouse::Client>,
     /// The table they are dropped from on each server.
-    received_users: &'static str,
+    received_sessions: &'static str,
     header_timeout: Duration,
     shutdown_drain: Duration,
     alert_check: Duration,
@@ -188,7 +188,7 @@ impl Server {
             board,
             jobs_held: None,
             shards: Vec::new(),
-            received_users: received_users_table(&topology(&settings.clickhouse)),
+            received_sessions: received_sessions_table(&topology(&settings.clickhouse)),
             header_timeout: Duration::from_millis(settings.ingest.header_timeout_ms),
             shutdown_drain: Duration::from_secs(settings.wal.shutdown_drain_s),
             alert_check: Duration::from_secs(settings.jobs.alert_check_s.max(1)),
@@ -224,7 +224,7 @@ impl Server {
         release
     }
 
-    /// Keeps `received_users` to its days on every server of `shards` (one
+    /// Keeps `received_sessions` to its days on every server of `shards` (one
     /// client per server) while serving.
     pub fn with_shards(mut self, shards: Vec<clickhouse::Client>) -> Self {
         self.shards = shards;

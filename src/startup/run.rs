@@ -11,7 +11,7 @@ use crate::api::app;
 use crate::api::metrics_scrape::open_router;
 use crate::jobs::schedule::Scheduler;
 use crate::live::live_round::LiveRounds;
-use crate::store::received_users;
+use crate::store::received_sessions;
 
 impl Server {
     /// Serves until `shutdown` completes; then, within `wal.shutdown_drain_s`
@@ -54,9 +54,9 @@ impl Server {
             lease.spawn_with_stop(|stop| held.run(leads, stop));
         }
         if !self.shards.is_empty() {
-            background.spawn(received_users::keep_tidy(
+            background.spawn(received_sessions::keep_tidy(
                 self.shards,
-                self.received_users,
+                self.received_sessions,
                 self.state.clock.clone(),
                 std::future::pending(),
             ));

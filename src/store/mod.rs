@@ -11,7 +11,7 @@ pub mod local_server;
 pub mod local_zookeeper;
 pub mod migrations;
 pub(crate) mod migrator;
-pub mod received_users;
+pub mod received_sessions;
 pub(crate) mod replication_check;
 pub mod row_binary;
 pub mod rows;

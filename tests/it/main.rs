@@ -34,7 +34,7 @@ mod posthog_js;
 mod power_cut;
 mod prometheus;
 mod read_api;
-mod received_users;
+mod received_sessions;
 mod replicas;
 mod schedule;
 mod security;

@@ -78,14 +78,14 @@ pub fn migrations(topology: &Topology) -> Vec<Migration> {
     }
 }
 
-/// UTC days of `received_users` kept: today and yesterday.
-pub const RECEIVED_USERS_KEPT_DAYS: u32 = 2;
+/// UTC days of `received_sessions` kept: today and yesterday.
+pub const RECEIVED_KEPT_DAYS: u32 = 2;
 
 /// The table of received users that each server holds itself (the one its
 /// partitions are dropped from).
-pub fn received_users_table(topology: &Topology) -> &'static str {
+pub fn received_sessions_table(topology: &Topology) -> &'static str {
     match topology.is_cluster() {
-        false => "received_users",
-        true => "received_users_local",
+        false => "received_sessions",
+        true => "received_sessions_local",
     }
 }

@@ -50,6 +50,20 @@ pub(super) fn migrations(name: &str, database: &str) -> Vec<Migration> {
         ),
         Some(distributed("received_users", "received_users_local")),
     );
+    let received_sessions = received_sessions_migration(
+        0,
+        (
+            "received_sessions_local",
+            "received_sessions_local_mv",
+            "events_local",
+        ),
+        Some(distributed("received_sessions", "received_sessions_local")),
+        &[
+            "received_users",
+            "received_users_local_mv",
+            "received_users_local",
+        ],
+    );
     vec![
         Migration {
             version: 1,
@@ -98,6 +112,22 @@ pub(super) fn migrations(name: &str, database: &str) -> Vec<Migration> {
             name: "figures, alerts, instances and sessions on every server",
             add_columns: Vec::new(),
             statements: everyone_reads,
+        },
+        Migration {
+            version: 5,
+            name: "received sessions, replicated within each shard",
+            add_columns: Vec::new(),
+            statements: received_sessions
+                .statements
+                .iter()
+                .map(|s| {
+                    if s.starts_with("CREATE TABLE IF NOT EXISTS received_sessions_local") {
+                        per_shard(s)
+                    } else {
+                        s.clone()
+                    }
+                })
+                .collect(),
         },
     ]
 }

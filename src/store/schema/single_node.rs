@@ -91,5 +91,11 @@ pub(super) fn migrations() -> Vec<Migration> {
         alerts_migration(6),
         received_users_migration(7, ("received_users", "received_users_mv", "events"), None),
         instances_migration(8),
+        received_sessions_migration(
+            9,
+            ("received_sessions", "received_sessions_mv", "events"),
+            None,
+            &["received_users_mv", "received_users"],
+        ),
     ]
 }

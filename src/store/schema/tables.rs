@@ -364,3 +364,59 @@ pub(super) fn alerts_migration(version: u32) -> Migration {
         ],
     }
 }
+
+/// The sessions' new events in receive order: what a live round reads to
+/// bring today's figures up to date at the cost of what changed (the
+/// newest rows, by its sort key), where `sessions_by_day` would have it
+/// read every session of the days around today. One row per (session, UTC
+/// day, insert block): the block's latest receive time, and the session
+/// states of the block's events (as in `sessions_by_day`, without
+/// segments). Kept for [`RECEIVED_KEPT_DAYS`] UTC days
+/// (`store::received_sessions`); replaces `received_users` (which named
+/// only the users, whose every session a round then read again).
+///
+/// [`RECEIVED_KEPT_DAYS`]: super::RECEIVED_KEPT_DAYS
+/// The largest part a merge of `received_sessions` makes: its rows are
+/// read by receive time and dropped after two days, so merging them into
+/// ever larger parts (as ClickHouse otherwise does, up to 150 GB) would
+/// rewrite each row many times for nothing; parts of this size keep a
+/// day's parts few (about 50 at Slack's scale).
+const RECEIVED_MERGE_BYTES: u64 = 64 << 20;
+
+pub(super) fn received_sessions_migration(
+    version: u32,
+    (table, view, events): (&'static str, &'static str, &'static str),
+    distributed: Option<String>,
+    replaced: &[&str],
+) -> Migration {
+    let mut statements = vec![
+        format!(
+            "CREATE TABLE IF NOT EXISTS {table} (
+                project String, received_ms Int64, day Date, bucket UInt8,
+                user_id String, session_id String,
+                {SESSION_STATE_COLUMNS}
+             ) ENGINE = MergeTree
+             PARTITION BY toYYYYMMDD(toDateTime(intDiv(received_ms, 1000), 'UTC'))
+             ORDER BY (project, received_ms)
+             SETTINGS max_bytes_to_merge_at_max_space_in_pool = {RECEIVED_MERGE_BYTES}"
+        ),
+        format!(
+            "CREATE MATERIALIZED VIEW IF NOT EXISTS {view} TO {table} AS
+             SELECT project, max(received_ms) AS received_ms,
+                    toDate(toDateTime({TS_S}), 'UTC') AS day, {BUCKET} AS bucket,
+                    user_id, session_id, {states}
+             FROM {events}
+             GROUP BY project, day, bucket, user_id, session_id",
+            states = session_states()
+        ),
+    ];
+    statements.extend(distributed);
+    // Views first: a view must not outlive the table it writes to.
+    statements.extend(replaced.iter().map(|t| format!("DROP TABLE IF EXISTS {t}")));
+    Migration {
+        version,
+        name: "received sessions",
+        add_columns: Vec::new(),
+        statements,
+    }
+}

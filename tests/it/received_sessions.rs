@@ -1,19 +1,19 @@
-//! `received_users`: who had events received when (what live rounds read
-//! to find the users changed since their last cut-off), and its upkeep
-//! (days older than yesterday dropped, on every server).
+//! `received_sessions`: which sessions had events received when (what
+//! live rounds read to bring today up to date since their last cut-off),
+//! and its upkeep (days older than yesterday dropped, on every server).
 
 use std::collections::BTreeMap;
 
 use highwater::store::connect::{connect_shards, topology};
-use highwater::store::received_users::forget_old;
-use highwater::store::schema::received_users_table;
+use highwater::store::received_sessions::forget_old;
+use highwater::store::schema::received_sessions_table;
 
 use crate::{ALPHA_INGEST, NOW_MS, Place, event_json, spawn_app_with};
 
 const DAY_MS: i64 = 86_400_000;
 
-async fn receipts_are_kept_per_user_and_old_days_dropped(place: Place) {
-    let app = spawn_app_with("received_users", place.url(), |s| place.apply(s)).await;
+async fn receipts_are_kept_per_session_and_old_days_dropped(place: Place) {
+    let app = spawn_app_with("received_sessions", place.url(), |s| place.apply(s)).await;
     // Three posts at three server times: u1 and u2 post twice (their
     // latest counts), u0 once; users enough to reach both shards.
     let posts: [(i64, Vec<String>); 3] = [
@@ -37,7 +37,7 @@ async fn receipts_are_kept_per_user_and_old_days_dropped(place: Place) {
     let latest: Vec<(String, i64)> = app
         .db
         .query(
-            "SELECT user_id, max(received_ms) FROM received_users
+            "SELECT user_id, max(received_ms) FROM received_sessions
              WHERE project = 'alpha' GROUP BY user_id ORDER BY user_id",
         )
         .fetch_all()
@@ -51,10 +51,10 @@ async fn receipts_are_kept_per_user_and_old_days_dropped(place: Place) {
         None => settings.shard_urls.clone(),
     };
     let shards = connect_shards(settings, &urls).await.unwrap();
-    let table = received_users_table(&topology(settings));
+    let table = received_sessions_table(&topology(settings));
     let count = || async {
         app.db
-            .query("SELECT count() FROM received_users")
+            .query("SELECT count() FROM received_sessions")
             .fetch_one::<u64>()
             .await
             .unwrap()
@@ -89,11 +89,11 @@ async fn receipts_are_kept_per_user_and_old_days_dropped(place: Place) {
 }
 
 #[tokio::test]
-async fn receipts_are_kept_per_user_and_old_days_dropped_on_one_node() {
-    receipts_are_kept_per_user_and_old_days_dropped(Place::Node).await;
+async fn receipts_are_kept_per_session_and_old_days_dropped_on_one_node() {
+    receipts_are_kept_per_session_and_old_days_dropped(Place::Node).await;
 }
 
 #[tokio::test]
-async fn receipts_are_kept_per_user_and_old_days_dropped_on_two_shards() {
-    receipts_are_kept_per_user_and_old_days_dropped(Place::TwoShards).await;
+async fn receipts_are_kept_per_session_and_old_days_dropped_on_two_shards() {
+    receipts_are_kept_per_session_and_old_days_dropped(Place::TwoShards).await;
 }

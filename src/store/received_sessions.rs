@@ -1,4 +1,4 @@
-//! The upkeep of `received_users` (who had events received when; see
+//! The upkeep of `received_sessions` (which sessions had events received when; see
 //! `schema`): ClickHouse 18.16 knows no TTL, so every serving process drops
 //! the UTC days older than the kept ones, on every server, once an hour.
 //! Dropping a partition is idempotent: two processes doing it agree.
@@ -10,7 +10,7 @@ use chrono::{DateTime, Days, NaiveTime};
 use clickhouse::Client;
 
 use super::StoreError;
-use super::schema::RECEIVED_USERS_KEPT_DAYS;
+use super::schema::RECEIVED_KEPT_DAYS;
 use crate::clock::Clock;
 
 /// Between two clean-ups.
@@ -23,7 +23,7 @@ pub fn kept_from_ms(now_ms: i64) -> i64 {
         .unwrap_or_default()
         .date_naive();
     let oldest = today
-        .checked_sub_days(Days::new(u64::from(RECEIVED_USERS_KEPT_DAYS - 1)))
+        .checked_sub_days(Days::new(u64::from(RECEIVED_KEPT_DAYS - 1)))
         .unwrap_or(today);
     oldest.and_time(NaiveTime::MIN).and_utc().timestamp_millis()
 }

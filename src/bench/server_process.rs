@@ -31,7 +31,9 @@ pub async fn spawn_server_from(
         .spawn()
         .context("cannot start highwater serve")?;
     let http = reqwest::Client::new();
-    let deadline = Instant::now() + Duration::from_secs(30);
+    // Ready once migrated: on a replicated cluster every server's DDL goes
+    // through ZooKeeper, which a loaded machine can take half a minute for.
+    let deadline = Instant::now() + Duration::from_secs(90);
     loop {
         if let Ok(r) = http.get(format!("http://{listen}/readyz")).send().await
             && r.status().is_success()

@@ -201,10 +201,7 @@ pub struct WalSettings {
     pub max_bytes: u64,
     /// A new segment file is started past this size.
     pub segment_bytes: u64,
-    /// Largest ClickHouse insert the shipper sends. Each insert makes a
-    /// part of every table it feeds, and ClickHouse merges parts again and
-    /// again as they grow: under load, larger inserts mean fewer merges
-    /// (64 MiB, about 600,000 events; a quiet log ships what it has).
+    /// Largest ClickHouse insert the shipper sends.
     pub ship_bytes: u64,
     /// A small backlog waits this long for more before it is shipped.
     pub ship_linger_ms: u64,
@@ -237,7 +234,7 @@ impl Default for WalSettings {
             dir: None,
             max_bytes: 10 << 30,
             segment_bytes: 64 << 20,
-            ship_bytes: 64 << 20,
+            ship_bytes: 16 << 20,
             ship_linger_ms: 200,
             insert_timeout_ms: 60_000,
             retry_max_ms: 10_000,

@@ -120,9 +120,9 @@ async fn sessions_stored_before_segments_get_their_values() {
         &[event(NOW_MS - 60_000, "US"), event(NOW_MS - 120_000, "DE")],
     )
     .await;
-    // Segments, then the alerts table, the received users and the
-    // instances' tables.
-    assert_eq!(migrate(&db, &Topology::SingleNode).await.unwrap(), 4);
+    // Segments, then the alerts table, the received users, the
+    // instances' tables and the received sessions.
+    assert_eq!(migrate(&db, &Topology::SingleNode).await.unwrap(), 5);
     assert_eq!(session_country(&db).await, "DE", "carried over");
     // After the migration the view fills the values as events arrive.
     insert_events(&db, &[event(NOW_MS - 180_000, "FR")]).await;

@@ -19,10 +19,15 @@ const KINDS: &[(&str, &str)] = &[
     // On a cluster, the shard's part of a Distributed insert.
     ("INSERT INTO %events_local%", "insert events (+ views)"),
     ("INSERT%", "insert figures, leases, ..."),
-    ("%received_sessions%", "read sessions' new events (live)"),
+    ("%received_sessions%", "read new session states (live)"),
     ("%minMerge(first_start)%", "read sessions (whole day)"),
     ("%system.%", "read system tables"),
 ];
+
+/// `text` as an SQL string literal.
+fn quoted(text: &str) -> String {
+    format!("'{}'", text.replace('\\', "\\\\").replace('\'', "\\'"))
+}
 
 /// One kind of query in one stage.
 #[derive(Debug, Row, Deserialize)]
@@ -68,7 +73,7 @@ pub async fn read(
     let stage = format!("if(event_time <= toDateTime({stage_end}), 'ingest', 'jobs')");
     let kind = KINDS
         .iter()
-        .map(|(pattern, name)| format!("query LIKE '{pattern}', '{name}'"))
+        .map(|(pattern, name)| format!("query LIKE {}, {}", quoted(pattern), quoted(name)))
         .collect::<Vec<_>>()
         .join(", ");
     let queries = match query_work(client, &stage, &kind, CPU_18_16).await {
@@ -186,5 +191,16 @@ pub fn print_servers(works: &[(String, Result<ServerWork, StoreError>)]) {
             Ok(work) => print(title, work),
             Err(error) => println!("{title}: no accounting ({error})"),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::quoted;
+
+    #[test]
+    fn names_with_quotes_stay_one_sql_string() {
+        assert_eq!(quoted("users' sessions"), r"'users\' sessions'");
+        assert_eq!(quoted(r"a\b"), r"'a\\b'");
     }
 }

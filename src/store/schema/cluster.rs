@@ -67,19 +67,9 @@ pub(super) fn migrations(name: &str, database: &str) -> Vec<Migration> {
         ),
         // Kept on the first shard (every shard has them), like the figures.
         instances_migration(7),
-        received_sessions_migration(
+        received_sessions_on_shards(
             8,
-            (
-                "received_sessions_local",
-                "received_sessions_local_mv",
-                "events_local",
-            ),
-            Some(distributed("received_sessions", "received_sessions_local")),
-            &[
-                "received_users",
-                "received_users_local_mv",
-                "received_users_local",
-            ],
+            distributed("received_sessions", "received_sessions_local"),
         ),
     ]
 }

@@ -50,20 +50,23 @@ pub(super) fn migrations(name: &str, database: &str) -> Vec<Migration> {
         ),
         Some(distributed("received_users", "received_users_local")),
     );
-    let received_sessions = received_sessions_migration(
+    let received_sessions = received_sessions_on_shards(
         0,
-        (
-            "received_sessions_local",
-            "received_sessions_local_mv",
-            "events_local",
-        ),
-        Some(distributed("received_sessions", "received_sessions_local")),
-        &[
-            "received_users",
-            "received_users_local_mv",
-            "received_users_local",
-        ],
+        distributed("received_sessions", "received_sessions_local"),
     );
+    // A migration's statements with the `CREATE` of `local` made
+    // replicated within each shard.
+    let replicated_within_shards = |migration: Migration, local: &str| -> Vec<String> {
+        let create = format!("CREATE TABLE IF NOT EXISTS {local}");
+        migration
+            .statements
+            .iter()
+            .map(|s| match s.starts_with(&create) {
+                true => per_shard(s),
+                false => s.clone(),
+            })
+            .collect()
+    };
     vec![
         Migration {
             version: 1,
@@ -95,17 +98,7 @@ pub(super) fn migrations(name: &str, database: &str) -> Vec<Migration> {
             version: 3,
             name: "received users, replicated within each shard",
             add_columns: Vec::new(),
-            statements: received
-                .statements
-                .iter()
-                .map(|s| {
-                    if s.starts_with("CREATE TABLE IF NOT EXISTS received_users_local") {
-                        per_shard(s)
-                    } else {
-                        s.clone()
-                    }
-                })
-                .collect(),
+            statements: replicated_within_shards(received, "received_users_local"),
         },
         Migration {
             version: 4,
@@ -117,17 +110,7 @@ pub(super) fn migrations(name: &str, database: &str) -> Vec<Migration> {
             version: 5,
             name: "received sessions, replicated within each shard",
             add_columns: Vec::new(),
-            statements: received_sessions
-                .statements
-                .iter()
-                .map(|s| {
-                    if s.starts_with("CREATE TABLE IF NOT EXISTS received_sessions_local") {
-                        per_shard(s)
-                    } else {
-                        s.clone()
-                    }
-                })
-                .collect(),
+            statements: replicated_within_shards(received_sessions, "received_sessions_local"),
         },
     ]
 }

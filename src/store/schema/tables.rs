@@ -420,3 +420,23 @@ pub(super) fn received_sessions_migration(
         statements,
     }
 }
+
+/// [`received_sessions_migration`] on the shards of a cluster: the local
+/// table under a `Distributed` one (`distributed`, the statement that makes
+/// it), replacing `received_users`.
+pub(super) fn received_sessions_on_shards(version: u32, distributed: String) -> Migration {
+    received_sessions_migration(
+        version,
+        (
+            "received_sessions_local",
+            "received_sessions_local_mv",
+            "events_local",
+        ),
+        Some(distributed),
+        &[
+            "received_users",
+            "received_users_local_mv",
+            "received_users_local",
+        ],
+    )
+}

@@ -9,8 +9,9 @@
 //! The per-user part is computed by the same functions as the full
 //! computation's (`session_in_day`, `merged`), so the two cannot disagree.
 //! Kept per user: the id as a 128-bit hash and the facts of each session
-//! that may touch the day, by a 64-bit hash of the session id (about 100
-//! bytes with the map, more with presence events).
+//! that may touch the day, by a 64-bit hash of the session id, packed
+//! (`PackedSessions`: about 70 bytes with the map for a user with one
+//! session, 8 more per presence event).
 
 use std::collections::BTreeMap;
 
@@ -25,6 +26,8 @@ use crate::jobs::day_accumulator::{
     DaySessionsFigures, Intervals, merged, session_histogram, session_in_day,
 };
 use crate::jobs::session_interval::{Interval, SessionFacts, SessionRules};
+
+use super::packed_sessions::PackedSessions;
 
 /// What one user adds to the day, packed into one allocation: three counts (online,
 /// active and connection intervals), the intervals as offsets from the
@@ -122,7 +125,7 @@ pub struct LiveDay {
     lengths: BTreeMap<u64, u64>,
     /// Users with a session touching the day (`online` not empty).
     dau: u64,
-    users: FxHashMap<u128, UserSessions>,
+    users: FxHashMap<u128, PackedSessions>,
 }
 
 impl LiveDay {
@@ -148,11 +151,11 @@ impl LiveDay {
     /// sessions that can touch the day, as a full read finds them).
     pub fn set_user(&mut self, user_id: &str, sessions: UserSessions) {
         let key = xxh3_128(user_id.as_bytes());
-        let old = self.users.remove(&key).unwrap_or_default();
+        let old = self.users.remove(&key).unwrap_or_default().unpack();
         let old = Contribution::of(&self.window, self.rules, old.iter().map(|(_, f)| f));
         let new = Contribution::of(&self.window, self.rules, sessions.iter().map(|(_, f)| f));
         if !sessions.is_empty() {
-            self.users.insert(key, sessions);
+            self.users.insert(key, PackedSessions::pack(&sessions));
         }
         self.replace(&old, &new);
     }
@@ -161,7 +164,8 @@ impl LiveDay {
     /// events of sessions known or new; see [`SessionFacts::absorb`]).
     pub fn add_to_user(&mut self, user_id: &str, parts: &[(u64, SessionFacts)]) {
         let (window, rules) = (self.window, self.rules);
-        let sessions = self.users.entry(xxh3_128(user_id.as_bytes())).or_default();
+        let packed = self.users.entry(xxh3_128(user_id.as_bytes())).or_default();
+        let mut sessions = packed.unpack();
         let old = Contribution::of(&window, rules, sessions.iter().map(|(_, f)| f));
         let mut changed = false;
         for (id, part) in parts {
@@ -174,6 +178,7 @@ impl LiveDay {
             }
         }
         if changed {
+            *packed = PackedSessions::pack(&sessions);
             let new = Contribution::of(&window, rules, sessions.iter().map(|(_, f)| f));
             self.replace(&old, &new);
         }

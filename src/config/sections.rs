@@ -324,7 +324,8 @@ pub struct JobsSettings {
     /// Run them at all (off: only `highwater jobs run` computes figures).
     pub enabled: bool,
     /// Seconds between full rounds (every figure of today, the provisional
-    /// days and the days late events re-open).
+    /// days and the days late events re-open); they wait at least twice as
+    /// long as their last pass took.
     pub interval_s: u64,
     /// Seconds between live rounds, which bring today's session figures
     /// (peaks and their seconds, minutes, DAU, ACU, session lengths) up to

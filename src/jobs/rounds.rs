@@ -92,6 +92,13 @@ pub trait Rounds: Sized {
         index: usize,
     ) -> impl std::future::Future<Output = Result<i64, RunError>> + Send;
 
+    /// How long to wait after a pass over every project that took `busy`:
+    /// the interval.
+    fn pause_after(&self, busy: Duration) -> Duration {
+        let _ = busy;
+        self.base().interval
+    }
+
     fn with_slicing(mut self, slicing: Slicing) -> Self {
         self.base_mut().slicing = slicing;
         self
@@ -113,8 +120,8 @@ pub trait Rounds: Sized {
     }
 }
 
-/// Runs `rounds` for every project, then waits their interval, until
-/// `shutdown` resolves; a failed round is logged and the next one tries
+/// Runs `rounds` for every project, then waits (`Rounds::pause_after`),
+/// until `shutdown` resolves; a failed round is logged and the next one tries
 /// again. Each round's time and cut-off go to the metrics.
 pub async fn run_rounds<R: Rounds>(
     rounds: &mut R,
@@ -122,6 +129,7 @@ pub async fn run_rounds<R: Rounds>(
 ) {
     tokio::pin!(shutdown);
     loop {
+        let pass = std::time::Instant::now();
         for index in 0..rounds.base().projects.len() {
             let started = std::time::Instant::now();
             let result = rounds.round_for(index).await;
@@ -137,7 +145,7 @@ pub async fn run_rounds<R: Rounds>(
         }
         tokio::select! {
             _ = &mut shutdown => return,
-            _ = tokio::time::sleep(rounds.base().interval) => {}
+            _ = tokio::time::sleep(rounds.pause_after(pass.elapsed())) => {}
         }
     }
 }

@@ -143,3 +143,67 @@ async fn on_two_shards_live_rounds_match_the_full_computation() {
         check_seed(seed, Place::TwoShards).await;
     }
 }
+
+/// Events another instance's log ships late (received long before the
+/// rounds' cut-off, so no round reads them as new) are counted by the
+/// next whole read, at most `WHOLE_READ_EVERY_MS` later. The late arrival
+/// is made with the server's clock: set back while they are posted, so
+/// their receive time is old when they reach ClickHouse.
+#[tokio::test]
+async fn events_shipped_late_are_counted_by_the_next_whole_read() {
+    use highwater::live::live_round::WHOLE_READ_EVERY_MS;
+    let project = ProjectSettings::new("late", INGEST, READ);
+    let app = spawn_app_with("live_late", Place::Node.url(), |settings| {
+        settings.projects = vec![project];
+    })
+    .await;
+    let at = |hms: &str| {
+        chrono::DateTime::parse_from_rfc3339(&format!("2020-03-25T{hms}Z"))
+            .unwrap()
+            .timestamp_millis()
+    };
+    let event = |kind: &str, user: &str, ts_ms: i64| serde_json::json!({"type": kind, "user_id": user, "session_id": format!("s-{user}"), "ts": ts_ms});
+    let mut live = LiveRounds::new(
+        app.db.clone(),
+        Arc::new(app.settings.projects.clone()),
+        app.clock.clone(),
+        Duration::from_secs(10),
+        Slicing::from(&app.settings.jobs),
+    )
+    .with_log(app.log.clone());
+    let dau = |figures: &(Value, Value)| figures.0["dau"].as_u64().unwrap();
+
+    app.clock.set(at("10:00:00"));
+    let early = [
+        event("session_start", "a", at("09:50:00")),
+        event("heartbeat", "a", at("09:58:00")),
+    ];
+    app.post_accepted(INGEST, &early).await;
+    app.drained().await;
+    live.round(0).await.unwrap();
+
+    // Received at 09:55, five minutes before the first round's cut-off.
+    app.clock.set(at("09:55:00"));
+    let late = [
+        event("session_start", "b", at("09:52:00")),
+        event("heartbeat", "b", at("09:54:00")),
+    ];
+    app.post_accepted(INGEST, &late).await;
+    app.drained().await;
+    app.clock.set(at("10:02:00"));
+    live.round(0).await.unwrap();
+    assert_eq!(
+        dau(&today(&app, "2020-03-25").await),
+        1,
+        "read as new only since the cut-off"
+    );
+
+    app.clock.set(at("10:00:00") + WHOLE_READ_EVERY_MS + 1_000);
+    live.round(0).await.unwrap();
+    let live_figures = today(&app, "2020-03-25").await;
+    app.run_jobs("late", "2020-03-25", "2020-03-25").await;
+    let full = today(&app, "2020-03-25").await;
+    assert_eq!(dau(&full), 2);
+    assert_eq!(live_figures, full);
+    app.stop().await.unwrap();
+}

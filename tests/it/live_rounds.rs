@@ -45,6 +45,20 @@ async fn today(app: &TestApp, day: &str) -> (Value, Value) {
     (figures, series["series"].clone())
 }
 
+/// Live rounds of `app`'s projects, held back by its log, publishing to
+/// its board.
+fn live_rounds(app: &TestApp) -> LiveRounds {
+    LiveRounds::new(
+        app.db.clone(),
+        Arc::new(app.settings.projects.clone()),
+        app.clock.clone(),
+        Duration::from_secs(10),
+        Slicing::from(&app.settings.jobs),
+    )
+    .with_log(app.log.clone())
+    .with_board(app.board.clone())
+}
+
 async fn check_seed(seed: u64, place: Place) {
     let s = scenario(seed);
     let mut project = ProjectSettings::new("live", INGEST, READ);
@@ -61,15 +75,7 @@ async fn check_seed(seed: u64, place: Place) {
     let d1 = midnight(s.zone, s.day.succ_opt().unwrap());
     let first_ms = (d1 - 1200) * 1000;
     let events: Vec<&Event> = s.events.iter().filter(|e| e.ts < d1 - 900).collect();
-    let mut live = LiveRounds::new(
-        app.db.clone(),
-        Arc::new(app.settings.projects.clone()),
-        app.clock.clone(),
-        Duration::from_secs(10),
-        Slicing::from(&app.settings.jobs),
-    )
-    .with_log(app.log.clone())
-    .with_board(app.board.clone());
+    let mut live = live_rounds(&app);
     let day = s.day.to_string();
     let d0 = midnight(s.zone, s.day);
     let mut posted_so_far: Vec<Event> = Vec::new();
@@ -162,36 +168,33 @@ async fn events_shipped_late_are_counted_by_the_next_whole_read() {
             .unwrap()
             .timestamp_millis()
     };
-    let event = |kind: &str, user: &str, ts_ms: i64| serde_json::json!({"type": kind, "user_id": user, "session_id": format!("s-{user}"), "ts": ts_ms});
-    let mut live = LiveRounds::new(
-        app.db.clone(),
-        Arc::new(app.settings.projects.clone()),
-        app.clock.clone(),
-        Duration::from_secs(10),
-        Slicing::from(&app.settings.jobs),
-    )
-    .with_log(app.log.clone());
+    let event = |kind: &str, user: &str, ts_ms: i64| {
+        let session = format!("s-{user}");
+        serde_json::json!({"type": kind, "user_id": user, "session_id": session, "ts": ts_ms})
+    };
+    let mut live = live_rounds(&app);
     let dau = |figures: &(Value, Value)| figures.0["dau"].as_u64().unwrap();
 
-    app.clock.set(at("10:00:00"));
     let early = [
         event("session_start", "a", at("09:50:00")),
         event("heartbeat", "a", at("09:58:00")),
     ];
-    app.post_accepted(INGEST, &early).await;
-    app.drained().await;
-    live.round(0).await.unwrap();
-
-    // Received at 09:55, five minutes before the first round's cut-off.
-    app.clock.set(at("09:55:00"));
     let late = [
         event("session_start", "b", at("09:52:00")),
         event("heartbeat", "b", at("09:54:00")),
     ];
-    app.post_accepted(INGEST, &late).await;
-    app.drained().await;
-    app.clock.set(at("10:02:00"));
-    live.round(0).await.unwrap();
+    // (received at, events, round at): the late ones are received at
+    // 09:55, five minutes before the first round's cut-off.
+    for (received, events, round) in [
+        ("10:00:00", early, "10:00:00"),
+        ("09:55:00", late, "10:02:00"),
+    ] {
+        app.clock.set(at(received));
+        app.post_accepted(INGEST, &events).await;
+        app.drained().await;
+        app.clock.set(at(round));
+        live.round(0).await.unwrap();
+    }
     assert_eq!(
         dau(&today(&app, "2020-03-25").await),
         1,

@@ -1,8 +1,9 @@
 //! What is happening now, as opposed to the figures of finished days:
 //! the live rounds (`live_round`), which keep today's figures up to date
 //! between full rounds from the events received since the last cut-off
-//! (`live_day`, which keeps each user's sessions packed: `packed_sessions`) and publish today's counts (`board`); and who is online at
-//! the current second — from those counts when they are fresh, else
+//! (`live_day`, which keeps each user's sessions packed:
+//! `packed_sessions`) and publish today's counts (`board`); and who is
+//! online at the current second — from those counts when they are fresh, else
 //! evaluated over the store (`online`); `online_cache` picks, and shares
 //! one evaluation among the requests that arrive together.
 

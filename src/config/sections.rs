@@ -201,7 +201,9 @@ pub struct WalSettings {
     pub max_bytes: u64,
     /// A new segment file is started past this size.
     pub segment_bytes: u64,
-    /// Largest ClickHouse insert the shipper sends.
+    /// Largest ClickHouse insert the shipper sends. Larger inserts mean
+    /// fewer merges; 64 MiB took longer than a 15 s insert timeout on a
+    /// loaded machine (docs/benchmarks.md, "Not met").
     pub ship_bytes: u64,
     /// A small backlog waits this long for more before it is shipped.
     pub ship_linger_ms: u64,

@@ -94,8 +94,7 @@ pub trait Rounds: Sized {
 
     /// How long to wait after a pass over every project that took `busy`:
     /// the interval.
-    fn pause_after(&self, busy: Duration) -> Duration {
-        let _ = busy;
+    fn pause_after(&self, _busy: Duration) -> Duration {
         self.base().interval
     }
 

@@ -27,7 +27,7 @@ use crate::jobs::day_accumulator::{
 };
 use crate::jobs::session_interval::{Interval, SessionFacts, SessionRules};
 
-use super::packed_sessions::PackedSessions;
+use super::packed_sessions::{PackedSessions, UserSessions};
 
 /// What one user adds to the day, packed into one allocation: three counts (online,
 /// active and connection intervals), the intervals as offsets from the
@@ -109,9 +109,6 @@ impl Contribution {
         self.0[0] > 0
     }
 }
-
-/// A user's sessions as known: (hash of the session id, facts).
-pub type UserSessions = SmallVec<[(u64, SessionFacts); 1]>;
 
 pub struct LiveDay {
     window: DayWindow,

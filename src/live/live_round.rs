@@ -28,7 +28,8 @@ use std::time::Duration;
 use compact_str::CompactString;
 use rustc_hash::FxHashMap;
 
-use super::live_day::{LiveDay, UserSessions};
+use super::live_day::LiveDay;
+use super::packed_sessions::UserSessions;
 use crate::clock::Clock;
 use crate::config::ProjectSettings;
 use crate::domain::calendar::local_day;

@@ -10,8 +10,12 @@
 //! `first_event`, `first_end`, `last_alive`, the number of presence events,
 //! then each presence event as (second, status).
 
-use super::live_day::UserSessions;
+use smallvec::SmallVec;
+
 use crate::jobs::session_interval::SessionFacts;
+
+/// A user's sessions as known, unpacked: (hash of the session id, facts).
+pub type UserSessions = SmallVec<[(u64, SessionFacts); 1]>;
 
 #[derive(Debug, Default, PartialEq, Eq)]
 pub struct PackedSessions(Box<[u32]>);

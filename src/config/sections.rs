@@ -120,7 +120,8 @@ pub struct IngestSettings {
     /// Body bytes one client address may have in flight whose key is not
     /// known yet (PostHog bodies carry theirs inside); beyond, 429.
     pub max_keyless_bytes_per_address: usize,
-    /// A client must send its request headers within this...
+    /// A client must send its request headers within this (an idle
+    /// keep-alive connection is closed after it too: hyper's one timer)...
     pub header_timeout_ms: u64,
     /// ...and its whole body within this, or get 408...
     pub body_timeout_ms: u64,

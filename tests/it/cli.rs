@@ -176,7 +176,7 @@ async fn serve_logs(env: &[(&str, &str)]) -> String {
         .kill_on_drop(true)
         .spawn()
         .unwrap();
-    let http = reqwest::Client::new();
+    let http = crate::http_client().build().unwrap();
     for _ in 0..300 {
         if http
             .get(format!("http://{listen}/readyz"))

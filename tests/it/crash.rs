@@ -262,7 +262,7 @@ impl KillableServer {
 /// Posts batches from `next` until `stop`; each batch is retried until a
 /// 200 (connection errors and 503 are what a crash looks like from here).
 async fn client(url: String, next: Arc<AtomicUsize>, stop: Arc<AtomicBool>) -> usize {
-    let http = reqwest::Client::builder()
+    let http = crate::http_client()
         .timeout(Duration::from_secs(10))
         .build()
         .unwrap();
@@ -364,7 +364,7 @@ async fn kill_9_at_random_moments_loses_nothing_acknowledged() {
 
 /// Posts batches `range` to the server on `listen`; each must get 200.
 async fn post_batches(listen: &str, range: std::ops::Range<usize>) {
-    let http = reqwest::Client::new();
+    let http = crate::http_client().build().unwrap();
     for b in range {
         post_batch(&http, listen, b).await;
     }

@@ -62,7 +62,7 @@ async fn page(
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_live_dashboard_needs_a_read_key_and_shows_every_panel() {
     let app = app_with_march("dashboard").await;
-    let http = reqwest::Client::builder()
+    let http = crate::http_client()
         .redirect(reqwest::redirect::Policy::none())
         .build()
         .unwrap();

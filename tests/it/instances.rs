@@ -144,7 +144,9 @@ impl Instance {
 
     /// Full rounds this instance ran (its `/metrics`).
     async fn full_rounds(&self) -> f64 {
-        let text = reqwest::Client::new()
+        let text = crate::http_client()
+            .build()
+            .unwrap()
             .get(format!("http://{}/metrics", self.listen))
             .bearer_auth(SCRAPE_KEY)
             .send()
@@ -163,7 +165,7 @@ impl Instance {
 
     /// Logs in with the read key; returns the session cookie.
     async fn log_in(&self) -> String {
-        let response = reqwest::Client::builder()
+        let response = crate::http_client()
             .redirect(reqwest::redirect::Policy::none())
             .build()
             .unwrap()
@@ -180,7 +182,9 @@ impl Instance {
 
     /// The status of the overview page with `cookie`.
     async fn page(&self, cookie: &str) -> u16 {
-        reqwest::Client::new()
+        crate::http_client()
+            .build()
+            .unwrap()
             .get(format!("http://{}/dashboards/overview", self.listen))
             .header("cookie", cookie)
             .send()
@@ -195,7 +199,9 @@ impl Instance {
         let now = chrono::Utc::now().timestamp_millis();
         let events =
             json!([{"type": "session_start", "user_id": "u1", "session_id": "s1", "ts": now}]);
-        let response = reqwest::Client::new()
+        let response = crate::http_client()
+            .build()
+            .unwrap()
             .post(format!("http://{}/v1/events", self.listen))
             .bearer_auth(ALPHA_INGEST)
             .json(&events)

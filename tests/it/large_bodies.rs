@@ -81,7 +81,7 @@ async fn the_largest_batches_pass_and_bombs_are_refused_unbuilt() {
     let mut server = setup.start().await;
     let pid = server.id().unwrap();
     let listen: SocketAddr = setup.listen.parse().unwrap();
-    let http = reqwest::Client::new();
+    let http = crate::http_client().build().unwrap();
 
     // 70,000 PostHog events: 22 MiB of JSON, gzipped as posthog-js does.
     let json = posthog_batch(70_000, 5_000);

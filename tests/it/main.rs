@@ -366,11 +366,24 @@ async fn start_on(settings: Settings, urls: &[String]) -> TestApp {
         db,
         clock,
         settings,
-        http: reqwest::Client::new(),
+        http: crate::http_client().build().unwrap(),
         log,
         stop: Some(stop),
         serving: Some(serving),
     }
+}
+
+/// How long test clients keep an idle connection for reuse. A server closes
+/// a keep-alive connection that sends no request for `header_timeout_ms`
+/// (hyper's header timer runs from the moment the connection goes idle); a
+/// client that reuses one at that very moment gets `IncompleteMessage`.
+/// Idling for less than the shortest timeout any test sets (500 ms) rules
+/// that race out.
+const CLIENT_IDLE: Duration = Duration::from_millis(250);
+
+/// A client builder for the servers the tests start (see [`CLIENT_IDLE`]).
+pub fn http_client() -> reqwest::ClientBuilder {
+    reqwest::Client::builder().pool_idle_timeout(CLIENT_IDLE)
 }
 
 impl TestApp {

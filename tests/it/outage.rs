@@ -261,7 +261,7 @@ async fn serve_starts_and_takes_events_while_clickhouse_is_down() {
         .kill_on_drop(true)
         .spawn()
         .unwrap();
-    let http = reqwest::Client::new();
+    let http = crate::http_client().build().unwrap();
     let base = format!("http://{listen}");
     let mut answered = false;
     for _ in 0..200 {

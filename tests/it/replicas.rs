@@ -109,7 +109,7 @@ impl Setup {
 /// Posts batches from `next` until `stop`; every answer must be 200
 /// (an outage of replicas is no reason to refuse a batch).
 async fn post_until(listen: String, next: Arc<AtomicUsize>, stop: Arc<AtomicBool>) {
-    let http = reqwest::Client::new();
+    let http = crate::http_client().build().unwrap();
     while !stop.load(Ordering::SeqCst) {
         post_batch(&http, &listen, next.fetch_add(1, Ordering::SeqCst)).await;
         tokio::time::sleep(Duration::from_millis(10)).await;
@@ -157,7 +157,9 @@ async fn on_two_shards_with_replicas_machines_die_under_load_and_nothing_is_lost
     tokio::time::sleep(Duration::from_secs(4)).await;
     // The server highwater reads through dies too: reads move on.
     let read = || async {
-        reqwest::Client::new()
+        crate::http_client()
+            .build()
+            .unwrap()
             .get(format!("http://{}/v1/records", setup.listen))
             .bearer_auth(ALPHA_READ)
             .send()

@@ -177,7 +177,7 @@ async fn twenty_wrong_keys_from_one_address_end_in_429_without_comparing() {
 }
 
 fn no_redirects() -> reqwest::Client {
-    reqwest::Client::builder()
+    crate::http_client()
         .redirect(reqwest::redirect::Policy::none())
         .build()
         .unwrap()

@@ -67,7 +67,7 @@ async fn sigterm_stops_serve_within_the_drain_time_while_clickhouse_is_down() {
                    "ts": NOW_MS, "event_id": format!("e{i}")})
         })
         .collect();
-    let http = reqwest::Client::new();
+    let http = crate::http_client().build().unwrap();
     let response = http
         .post(format!("http://{listen}/v1/events"))
         .bearer_auth(ALPHA_INGEST)

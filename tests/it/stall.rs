@@ -145,7 +145,7 @@ async fn held_connections_without_a_key_cannot_stall_ingest() {
             1 << 20,
         ),
     ];
-    let http = reqwest::Client::builder()
+    let http = crate::http_client()
         .local_address(keyed_from)
         .timeout(Duration::from_secs(10))
         .build()

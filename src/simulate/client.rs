@@ -29,6 +29,16 @@ const MAX_WAIT: Duration = Duration::from_secs(10);
 /// Connection failures in a row before giving up.
 const MAX_CONNECTION_FAILURES: u32 = 8;
 
+/// The server answered with a refusal that retrying will not change (not
+/// 429 or 503): the batch itself, its key or the project is at fault.
+#[derive(Debug, thiserror::Error)]
+#[error("{url} answered {status}: {text}")]
+pub struct Refused {
+    url: String,
+    status: reqwest::StatusCode,
+    text: String,
+}
+
 /// Posts `body` to `url` with `headers` until the server accepts it.
 pub async fn send_batch(
     http: &reqwest::Client,
@@ -74,7 +84,12 @@ pub async fn send_batch(
             continue;
         }
         let text = response.text().await.unwrap_or_default();
-        bail!("{url} answered {status}: {text}");
+        return Err(Refused {
+            url: url.to_owned(),
+            status,
+            text,
+        }
+        .into());
     }
 }
 

@@ -13,7 +13,7 @@ use flate2::write::GzEncoder;
 use indicatif::{ProgressBar, ProgressStyle};
 use tokio::sync::{Mutex, mpsc};
 
-use super::client::{Batch, send_batch};
+use super::client::{Batch, Refused, send_batch};
 use super::{DaySummary, Simulation};
 
 /// A progress line: the day being generated, events so far and the rate.
@@ -181,10 +181,16 @@ pub async fn to_server(
     posted.elapsed = started.elapsed();
     // A refused batch explains a stopped generator, not the other way round.
     if let Some(e) = failure {
-        return Err(e.context(
-            "the server refused the simulated events (the project needs backfill = true, \
-             and the scenario's time zone and session timeout)",
-        ));
+        // Only a refusal points at the project's settings; a server that
+        // cannot be reached (or stopped) says so on its own.
+        return Err(if e.is::<Refused>() {
+            e.context(
+                "the server refused the simulated events (the project needs backfill = true, \
+                 and the scenario's time zone and session timeout)",
+            )
+        } else {
+            e
+        });
     }
     Ok((generated?, posted))
 }

@@ -254,19 +254,24 @@ pub fn read_client(client: clickhouse::Client, read_timeout_ms: u64) -> clickhou
     client.with_setting("max_execution_time", seconds.to_string())
 }
 
-/// Completes on Ctrl-C or SIGTERM.
-pub async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
+/// Completes on Ctrl-C or SIGTERM. Both are caught from this call on, not
+/// from the first poll: a signal that arrives in between (a command still
+/// starting) would otherwise end the process at once, leaving the embedded
+/// ClickHouse it started behind.
+pub fn shutdown_signal() -> impl Future<Output = ()> + Send + 'static {
+    use tokio::signal::unix::{SignalKind, signal};
+    let interrupt = signal(SignalKind::interrupt());
+    let terminate = signal(SignalKind::terminate());
+    async move {
+        let received = |stream: std::io::Result<tokio::signal::unix::Signal>| async move {
+            match stream {
+                Ok(mut stream) => {
+                    stream.recv().await;
+                }
+                Err(_) => std::future::pending().await,
             }
-            Err(_) => std::future::pending().await,
-        }
-    };
-    tokio::select! { _ = ctrl_c => {}, _ = term => {} }
-    tracing::info!("shutting down: finishing requests in progress");
+        };
+        tokio::select! { () = received(interrupt) => {}, () = received(terminate) => {} }
+        tracing::info!("shutting down: finishing requests in progress");
+    }
 }

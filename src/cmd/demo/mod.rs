@@ -48,6 +48,9 @@ struct Demo {
 
 pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
     let started = Instant::now();
+    // Caught from here on: Ctrl-C while ClickHouse starts stops the demo
+    // as soon as it serves, with ClickHouse stopped too.
+    let signalled = shutdown_signal();
     let demo = Demo::prepare(&args)?;
     let layout = match (args.shards, args.replicas) {
         (1, 1) => String::new(),
@@ -75,19 +78,20 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
     let base_url = format!("http://{}", server.local_addr());
     let log = server.log_monitor();
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let serving = tokio::spawn(server.run(async move {
-        tokio::select! { _ = stopped => {}, _ = shutdown_signal() => {} }
+    let mut serving = tokio::spawn(server.run(async move {
+        tokio::select! { _ = stopped => {}, () = signalled => {} }
     }));
 
-    let summaries = demo.replay(&base_url, &log).await?;
-    let rows = demo.compute(&storage.client).await?;
-    story::print_daily_table(&demo.simulation, &rows);
-    story::print_growth_and_capacity(&storage.client, &demo.project, demo.simulation.scale).await?;
-    story::print_segments_of_record_day(&storage.client, &demo.simulation, &demo.project, &rows)
-        .await?;
-    demo.render_dashboards(&storage.client, &args.report)
-        .await?;
-    story::check_against_simulation(&rows, &summaries);
+    // Ctrl-C (or SIGTERM) stops the server; the story stops with it rather
+    // than retrying its posts against a closed port.
+    tokio::select! {
+        told = demo.tell(&storage.client, &base_url, &log, &args.report) => told?,
+        served = &mut serving => {
+            storage.close().await;
+            served.context("server task panicked")??;
+            anyhow::bail!("interrupted before the demo was done (run it again to start over)");
+        }
+    }
     println!("\nThe demo took {:.0} s.", started.elapsed().as_secs_f64());
 
     let config = afterwards::write_config(&demo.settings)?;
@@ -131,6 +135,25 @@ impl Demo {
             simulation: Arc::new(Simulation::new(scenario, args.scale, args.seed)?),
             clock: clock::system(),
         })
+    }
+
+    /// The story: the month posted and shipped, the jobs, the figures with
+    /// their records, the charts, and the check against the simulation.
+    async fn tell(
+        &self,
+        client: &clickhouse::Client,
+        base_url: &str,
+        log: &WalMonitor,
+        report: &std::path::Path,
+    ) -> anyhow::Result<()> {
+        let summaries = self.replay(base_url, log).await?;
+        let rows = self.compute(client).await?;
+        story::print_daily_table(&self.simulation, &rows);
+        story::print_growth_and_capacity(client, &self.project, self.simulation.scale).await?;
+        story::print_segments_of_record_day(client, &self.simulation, &self.project, &rows).await?;
+        self.render_dashboards(client, report).await?;
+        story::check_against_simulation(&rows, &summaries);
+        Ok(())
     }
 
     /// Posts the scenario through `POST /v1/events` and waits until the

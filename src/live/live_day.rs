@@ -10,8 +10,8 @@
 //! computation's (`session_in_day`, `merged`), so the two cannot disagree.
 //! Kept per user: the id as a 128-bit hash and the facts of each session
 //! that may touch the day, by a 64-bit hash of the session id, packed
-//! (`PackedSessions`: about 60 bytes with the map for a user with one
-//! session, 15–25 per further session and 2–3 per presence event).
+//! (`PackedSessions`: about 70 bytes with the map for a user with one
+//! session, 8 more per presence event).
 
 use std::collections::BTreeMap;
 

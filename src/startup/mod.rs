@@ -256,8 +256,8 @@ pub fn read_client(client: clickhouse::Client, read_timeout_ms: u64) -> clickhou
 
 /// Completes on Ctrl-C or SIGTERM. Both are caught from this call on, not
 /// from the first poll: a signal that arrives in between (a command still
-/// starting) would otherwise end the process at once, leaving the embedded
-/// ClickHouse it started behind.
+/// starting) would otherwise kill the process at once, and the embedded
+/// ClickHouse with it (it dies with highwater) instead of a clean stop.
 pub fn shutdown_signal() -> impl Future<Output = ()> + Send + 'static {
     use tokio::signal::unix::{SignalKind, signal};
     let interrupt = signal(SignalKind::interrupt());
